@@ -1,0 +1,471 @@
+"""The amoCRM API v4 client: one session, the rate limit, bounded retries, paging, batching.
+
+Every request goes through ``_send``: it waits for the limiter, retries what is worth
+retrying (429 with its Retry-After, 5xx, dropped connections) a bounded number of times,
+and turns every other answer into a domain error that says what to do. Batch writes are
+split to the API's limits and sent concurrently (the limiter keeps them at 7 per second);
+a 400 names the elements at fault, which fail alone while the rest are sent again; a 504
+halves the batch.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from amosheets import __version__
+from amosheets.amocrm.errors import (
+    AmoAuthError,
+    AmoBlockedError,
+    AmoError,
+    AmoValidationError,
+    ItemError,
+    TooLarge,
+    UncertainWrite,
+)
+from amosheets.amocrm.ratelimit import RateLimiter
+from amosheets.config import Secret
+
+PAGE = 250  # the most entities one list request returns
+COMPLEX_BATCH = 50  # leads per POST /leads/complex
+UPDATE_BATCH = 250  # entities per PATCH
+IDS_PER_QUERY = 250
+
+
+class _Transient(Exception):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class BatchResult:
+    """Per-item outcome of a batch write, by the item's index in the caller's list."""
+
+    ok: dict[int, Any] = field(default_factory=dict)
+    failed: dict[int, str] = field(default_factory=dict)
+    uncertain: list[int] = field(default_factory=list)  # creates whose outcome is unknown
+
+
+class AmoClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: Secret,
+        *,
+        rate: int = 7,
+        workers: int = 8,
+        timeout: tuple[float, float] = (10.0, 120.0),
+        attempts: int = 6,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        on_request: Callable[[str, str, int | None], None] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.host = urlsplit(self.base_url).hostname or self.base_url
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=workers + 2, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers.update(
+            {
+                "Authorization": f"Bearer {token.reveal()}",
+                "User-Agent": f"amosheets/{__version__}",
+                "Accept": "application/json",
+            }
+        )
+        self.limiter = RateLimiter(rate) if rate else None
+        self.workers = workers
+        self.timeout = timeout
+        self.attempts = attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.on_request = on_request
+        self.sent: Counter[str] = Counter()
+        self.server_time: int | None = None  # amoCRM's clock, from the Date header of its last answer
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amocrm")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._session.close()
+
+    # -- the one way out ------------------------------------------------------------
+    def request(self, method: str, path: str, *, params: Any = None, json: Any = None, idempotent: bool = True) -> Any:
+        """Send with retries; the parsed JSON answer, or None for 204."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Transient),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._send(method, path, params, json, idempotent)
+        except _Transient as e:
+            raise AmoError(
+                f"amoCRM ({self.host}) did not answer {method} {path} after {self.attempts} attempts: {e}.",
+                hint="It may be down or overloaded; the next run picks up where this one stopped.",
+            ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        backoff = min(self.backoff * 2 ** (state.attempt_number - 1), self.max_backoff)
+        if isinstance(exc, _Transient) and exc.retry_after is not None:
+            return min(max(exc.retry_after, backoff), self.max_backoff)
+        return backoff
+
+    def _send(self, method: str, path: str, params: Any, json: Any, idempotent: bool) -> Any:
+        if self.limiter:
+            self.limiter.acquire()
+        url = self.base_url + path
+        with self._lock:
+            self.sent[method] += 1
+        try:
+            r = self._session.request(method, url, params=params, json=json, timeout=self.timeout)
+        except requests.exceptions.ConnectionError as e:
+            if _is_name_failure(e):
+                raise AmoError(
+                    f"Cannot find the host {self.host}.",
+                    hint="Check AMOCRM_SUBDOMAIN and AMOCRM_DOMAIN (or AMOCRM_BASE_URL) against the address "
+                    "you open amoCRM at.",
+                ) from None
+            if not idempotent and not isinstance(e, requests.exceptions.ConnectTimeout) and not _refused(e):
+                raise UncertainWrite(f"the connection to {self.host} broke before amoCRM answered") from None
+            raise _Transient(f"connection to {self.host} failed ({_reason(e)})") from None
+        except requests.exceptions.Timeout:
+            if not idempotent:
+                raise UncertainWrite(f"amoCRM ({self.host}) did not answer in time") from None
+            raise _Transient("timed out") from None
+        self._note_clock(r)
+        if self.on_request:
+            self.on_request(method, path, r.status_code)
+        status = r.status_code
+        if status == 204:
+            return None
+        if 200 <= status < 300:
+            return _json(r, self.host)
+        if status == 429:
+            retry_after = _retry_after(r)
+            if self.limiter:
+                self.limiter.pause(retry_after or 1.0)
+            raise _Transient("429 Too Many Requests", retry_after)
+        if status == 504:
+            if not idempotent:
+                raise UncertainWrite("amoCRM answered 504 (gateway timeout) to a create")
+            raise TooLarge("504: too much in one request")
+        if status >= 500:
+            if not idempotent and status != 503:
+                raise UncertainWrite(f"amoCRM answered {status} to a create")
+            raise _Transient(f"{status} {r.reason}")
+        if status == 401:
+            raise AmoAuthError(
+                f"amoCRM ({self.host}) refused the token (401): it is wrong, expired or revoked.",
+                hint="In amoCRM open Settings → Integrations → your private integration → Keys and scopes, "
+                "make a new long-lived token and put it in AMOCRM_INTEGRATION_TOKEN.",
+            )
+        if status == 402:
+            raise AmoAuthError(
+                f"amoCRM ({self.host}) answered 402: the account's subscription is not paid.",
+                hint="Pay for the account (or ask its administrator); the API works again after that.",
+            )
+        if status == 403:
+            if _looks_html(r):
+                raise AmoBlockedError(
+                    f"amoCRM ({self.host}) has blocked requests from this IP address (403).",
+                    hint="This happens after too many requests per second. Stop every other tool using this "
+                    "integration, wait (usually an hour) and try again; retrying now extends the block.",
+                )
+            raise AmoAuthError(
+                f"amoCRM ({self.host}) refused access (403): {_problem_detail(r)}.",
+                hint="Check that the integration has access to deals and contacts and that this IP is allowed.",
+            )
+        if status == 404:
+            raise AmoError(
+                f"amoCRM answered 404 Not Found for {method} {url}.",
+                hint="Check AMOCRM_SUBDOMAIN / AMOCRM_DOMAIN (or AMOCRM_BASE_URL): there may be no account there.",
+            )
+        if status == 400:
+            raise _validation_error(r)
+        raise AmoError(f"amoCRM answered {status} to {method} {path}: {_problem_detail(r)}")
+
+    def _note_clock(self, r: requests.Response) -> None:
+        date = r.headers.get("Date")
+        if not date:
+            return
+        try:
+            ts = int(parsedate_to_datetime(date).timestamp())
+        except (TypeError, ValueError):
+            return
+        with self._lock:
+            self.server_time = ts
+
+    # -- reads ----------------------------------------------------------------------
+    def account(self) -> dict[str, Any]:
+        return self.request("GET", "/api/v4/account") or {}
+
+    def pipelines(self) -> list[dict[str, Any]]:
+        data = self.request("GET", "/api/v4/leads/pipelines")
+        return (data or {}).get("_embedded", {}).get("pipelines", [])
+
+    def list_all(self, path: str, key: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every page until a 204 or a page without a `next` link."""
+        out: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            data = self.request("GET", path, params={**params, "limit": PAGE, "page": page})
+            if data is None:
+                break
+            items = data.get("_embedded", {}).get(key) or []
+            out.extend(items)
+            if not items or not data.get("_links", {}).get("next"):
+                break
+            page += 1
+        return out
+
+    def leads_updated(self, since: int, until: int) -> list[dict[str, Any]]:
+        """Leads changed within [since, until] (amoCRM's clock), with their contacts' ids."""
+        return self.list_all(
+            "/api/v4/leads",
+            "leads",
+            {
+                "with": "contacts",
+                "filter[updated_at][from]": since,
+                "filter[updated_at][to]": until,
+                "order[updated_at]": "asc",
+            },
+        )
+
+    def leads_in_pipeline(self, pipeline_id: int) -> list[dict[str, Any]]:
+        return self.list_all("/api/v4/leads", "leads", {"with": "contacts", "filter[pipeline_id][]": [pipeline_id]})
+
+    def leads_by_ids(self, ids: Iterable[int], deleted: bool = False) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"with": "only_deleted" if deleted else "contacts"}
+        return self._by_ids("/api/v4/leads", "leads", ids, params)
+
+    def contacts_by_ids(self, ids: Iterable[int]) -> list[dict[str, Any]]:
+        return self._by_ids("/api/v4/contacts", "contacts", ids, {})
+
+    def contacts_updated(self, since: int, until: int) -> list[dict[str, Any]]:
+        return self.list_all(
+            "/api/v4/contacts",
+            "contacts",
+            {"with": "leads", "filter[updated_at][from]": since, "filter[updated_at][to]": until},
+        )
+
+    def _by_ids(self, path: str, key: str, ids: Iterable[int], params: dict[str, Any]) -> list[dict[str, Any]]:
+        chunks = _chunks(sorted(set(ids)), IDS_PER_QUERY)
+        results = self._map(lambda c: self.list_all(path, key, {**params, "filter[id][]": c}), chunks)
+        return [item for chunk in results for item in chunk]
+
+    # -- writes ---------------------------------------------------------------------
+    def create_leads_complex(self, leads: Sequence[dict[str, Any]]) -> BatchResult:
+        """POST /leads/complex, ≤ 50 a request. Items are `{..., "request_id": str}`; ok[i] is the answer item."""
+
+        def send(items: list[dict[str, Any]]) -> list[Any]:
+            return self.request("POST", "/api/v4/leads/complex", json=items, idempotent=False) or []
+
+        return self._batch(leads, COMPLEX_BATCH, send, idempotent=False)
+
+    def update_leads(self, patches: Sequence[dict[str, Any]]) -> BatchResult:
+        def send(items: list[dict[str, Any]]) -> list[Any]:
+            data = self.request("PATCH", "/api/v4/leads", json=items)
+            return (data or {}).get("_embedded", {}).get("leads", [])
+
+        return self._batch(patches, UPDATE_BATCH, send)
+
+    def update_contacts(self, patches: Sequence[dict[str, Any]]) -> BatchResult:
+        def send(items: list[dict[str, Any]]) -> list[Any]:
+            data = self.request("PATCH", "/api/v4/contacts", json=items)
+            return (data or {}).get("_embedded", {}).get("contacts", [])
+
+        return self._batch(patches, UPDATE_BATCH, send)
+
+    def create_contacts(self, contacts: Sequence[dict[str, Any]]) -> BatchResult:
+        # Contacts have no duplicate control either; a lost answer leaves at worst an unlinked contact.
+        def send(items: list[dict[str, Any]]) -> list[Any]:
+            data = self.request("POST", "/api/v4/contacts", json=items)
+            return (data or {}).get("_embedded", {}).get("contacts", [])
+
+        return self._batch(contacts, UPDATE_BATCH, send)
+
+    def link_contacts(self, pairs: Sequence[tuple[int, int]]) -> BatchResult:
+        """(lead_id, contact_id) pairs; each contact becomes its lead's main contact when it has none."""
+
+        def send(items: list[dict[str, Any]]) -> list[Any]:
+            data = self.request("POST", "/api/v4/leads/link", json=items)
+            return (data or {}).get("_embedded", {}).get("links", [])
+
+        items = [
+            {"entity_id": lid, "to_entity_id": cid, "to_entity_type": "contacts", "metadata": {"is_main": True}}
+            for lid, cid in pairs
+        ]
+        return self._batch(items, UPDATE_BATCH, send)
+
+    def _batch(
+        self,
+        items: Sequence[dict[str, Any]],
+        size: int,
+        send: Callable[[list[dict[str, Any]]], list[Any]],
+        idempotent: bool = True,
+    ) -> BatchResult:
+        result = BatchResult()
+        lock = threading.Lock()
+
+        def run(indices: list[int]) -> None:
+            pending = indices
+            while pending:
+                try:
+                    answers = send([items[i] for i in pending])
+                except AmoValidationError as e:
+                    by_rid = {
+                        str(items[i].get("request_id")): n for n, i in enumerate(pending) if "request_id" in items[i]
+                    }
+                    at_fault = [(by_rid.get(it.request_id, it.index), it) for it in e.items]
+                    at_fault = [(n, it) for n, it in at_fault if 0 <= n < len(pending)]
+                    bad = {pending[n] for n, _ in at_fault}
+                    with lock:
+                        for n, it in at_fault:
+                            result.failed[pending[n]] = str(it)
+                        if not bad:  # amoCRM did not say which: the whole chunk fails with its words
+                            for i in pending:
+                                result.failed[i] = str(e)
+                    pending = [i for i in pending if i not in bad] if bad else []
+                    continue
+                except UncertainWrite:
+                    with lock:
+                        result.uncertain.extend(pending)
+                    return
+                except TooLarge:
+                    if len(pending) == 1:
+                        with lock:
+                            result.failed[pending[0]] = "amoCRM timed out (504) even on this item alone"
+                        return
+                    half = len(pending) // 2
+                    run(pending[:half])
+                    run(pending[half:])
+                    return
+                with lock:
+                    for i, answer in zip(pending, answers, strict=False):
+                        result.ok[i] = answer
+                    for i in pending[len(answers) :]:
+                        result.failed[i] = "amoCRM accepted the request but did not answer for this item"
+                return
+
+        self._map(run, _chunks(list(range(len(items))), size))
+        return result
+
+    def _map(self, fn: Callable[[Any], Any], args: list[Any]) -> list[Any]:
+        """Run concurrently (the limiter paces them); the first domain error stops the rest."""
+        if len(args) <= 1:
+            return [fn(a) for a in args]
+        futures = [self._pool.submit(fn, a) for a in args]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _json(r: requests.Response, host: str) -> Any:
+    try:
+        return r.json()
+    except ValueError:
+        raise AmoError(
+            f"amoCRM ({host}) answered {r.status_code} with something that is not JSON "
+            f"({r.headers.get('Content-Type', 'no content type')}, {len(r.content)} bytes).",
+            hint="Check that AMOCRM_SUBDOMAIN / AMOCRM_BASE_URL point at amoCRM itself.",
+        ) from None
+
+
+def _looks_html(r: requests.Response) -> bool:
+    return "html" in r.headers.get("Content-Type", "") or r.content.lstrip()[:1] == b"<"
+
+
+def _problem_detail(r: requests.Response) -> str:
+    try:
+        data = r.json()
+    except ValueError:
+        return f"{r.status_code} {r.reason}"
+    if isinstance(data, dict):
+        return str(data.get("detail") or data.get("title") or r.reason)
+    return r.reason or str(r.status_code)
+
+
+def _validation_error(r: requests.Response) -> AmoValidationError:
+    try:
+        data = r.json()
+    except ValueError:
+        return AmoValidationError(f"amoCRM rejected the request (400): {r.text[:200]!r}", [])
+    items: list[ItemError] = []
+    if isinstance(data, dict):
+        for group in data.get("validation-errors") or []:
+            rid = str(group.get("request_id", ""))
+            index = int(rid) if rid.isdigit() else -1
+            for err in group.get("errors") or []:
+                path, code, detail = (str(err.get(k, "")) for k in ("path", "code", "detail"))
+                items.append(ItemError(index, rid, path, code, detail))
+        detail = data.get("detail") or data.get("title") or "Bad Request"
+    else:
+        detail = jsonlib.dumps(data)[:200]
+    return AmoValidationError(f"amoCRM rejected the request (400): {detail}", items)
+
+
+def _retry_after(r: requests.Response) -> float | None:
+    value = r.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        try:
+            from datetime import datetime, timezone
+
+            return max((parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds(), 0.0)
+        except (TypeError, ValueError):
+            return None
+
+
+def _chain(e: BaseException) -> Iterable[BaseException]:
+    """The exception and everything it wraps (requests nests urllib3's reasons in args)."""
+    todo, seen = [e], set()
+    while todo:
+        x = todo.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        yield x
+        todo.extend(
+            a for a in (x.__cause__, x.__context__, *x.args, getattr(x, "reason", None)) if isinstance(a, BaseException)
+        )
+
+
+def _is_name_failure(e: BaseException) -> bool:
+    text = " ".join(repr(x) for x in _chain(e))
+    return "NameResolutionError" in text or "Name or service not known" in text or "getaddrinfo failed" in text
+
+
+def _refused(e: BaseException) -> bool:
+    return any(isinstance(x, ConnectionRefusedError) for x in _chain(e)) or "NewConnectionError" in repr(e)
+
+
+def _reason(e: BaseException) -> str:
+    return type(e).__name__

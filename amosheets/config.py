@@ -1,0 +1,257 @@
+"""Settings: read from the environment and ``.env``, validated, with messages that fix.
+
+The contract (shared/CONTRACT.md) fixes the variable names. Problems are collected per
+service, so ``amosheets pipelines`` works with only the amoCRM settings filled in and a
+run that needs both services reports every missing variable at once.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+from platformdirs import user_state_dir
+
+from amosheets.errors import ConfigError
+
+AMOCRM_DOMAINS = ("amocrm.ru", "amocrm.com", "kommo.com")
+DEFAULT_DOMAIN = "amocrm.ru"
+DEFAULT_SHEETS_API = "https://sheets.googleapis.com"
+
+_SHEET_URL = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
+_SHEET_ID = re.compile(r"^[A-Za-z0-9_-]{10,}$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+GOOGLE = "google"
+AMOCRM = "amocrm"
+
+
+class Secret:
+    """A value that never shows itself in output, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass
+class Settings:
+    google_credentials: Path | None = None
+    sheet_id: str = ""
+    worksheet: str | None = None
+    sheets_api_url: str | None = None
+    amocrm_base_url: str = ""
+    amocrm_token: Secret = field(default_factory=lambda: Secret(""))
+    pipeline_id: int | None = None
+    status_id: int | None = None
+    state_dir: Path = field(default_factory=lambda: Path(user_state_dir("amosheets", appauthor=False)))
+    problems: dict[str, list[str]] = field(default_factory=lambda: {GOOGLE: [], AMOCRM: [], "other": []})
+
+    def require(self, *services: str) -> Settings:
+        """Raise one ConfigError listing every problem of the services a command needs."""
+        found = [p for s in (*services, "other") for p in self.problems.get(s, [])]
+        if found:
+            raise ConfigError(
+                found,
+                hint="Set these in .env (see .env.example) or in the environment, then run `amosheets check`.",
+            )
+        return self
+
+    def secrets(self) -> list[str]:
+        """Values that must never be printed: the token (the key file's content is never read into Settings)."""
+        return [s for s in (self.amocrm_token.reveal(),) if s]
+
+
+def read_environment(env_file: Path | None = None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables in force: the file's, overridden by the real environment's."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    if env_file is not None:
+        if not env_file.is_file():
+            raise ConfigError(f"--env-file {env_file}: no such file.", hint="Give the path of an existing .env file.")
+        path: Path | None = env_file
+    else:
+        path = Path(".env") if Path(".env").is_file() else None
+    if path is not None:
+        try:
+            file_values = dotenv_values(path)
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path} is not a text file in UTF-8.", hint="Save it as UTF-8.") from None
+        values.update({k: v for k, v in file_values.items() if v is not None})
+    values.update({k: v for k, v in environ.items() if k in _KNOWN or k.startswith("AMOSHEETS_")})
+    return {k: v.strip() for k, v in values.items()}
+
+
+def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting; problems are kept per service, not raised."""
+    env = read_environment(env_file, environ)
+    s = Settings()
+    g, a, o = s.problems[GOOGLE], s.problems[AMOCRM], s.problems["other"]
+
+    s.sheets_api_url = _origin(env, "GOOGLE_SHEETS_API_URL", g)
+    creds = env.get("GOOGLE_APPLICATION_CREDENTIALS", "")
+    if creds:
+        path = Path(creds).expanduser()
+        if not path.is_file():
+            g.append(
+                f"GOOGLE_APPLICATION_CREDENTIALS points to {path}, which does not exist. "
+                "Give the path of the service account's JSON key file."
+            )
+        s.google_credentials = path
+    elif not s.sheets_api_url:
+        g.append(
+            "GOOGLE_APPLICATION_CREDENTIALS is not set. Set it to the path of the service account's "
+            "JSON key (Google Cloud console → IAM → Service accounts → Keys → Add key → JSON)."
+        )
+    s.sheet_id = _sheet_id(env, g)
+    s.worksheet = env.get("GOOGLE_WORKSHEET") or None
+
+    s.amocrm_base_url = _amocrm_origin(env, a)
+    token = env.get("AMOCRM_INTEGRATION_TOKEN", "")
+    if token.lower().startswith("bearer "):
+        token = token[7:].strip()
+    if not token:
+        a.append(
+            "AMOCRM_INTEGRATION_TOKEN is not set. In amoCRM: Settings → Integrations → your private "
+            "integration → Keys and scopes → Long-lived token; paste it here."
+        )
+    elif re.search(r"\s", token):
+        a.append("AMOCRM_INTEGRATION_TOKEN contains spaces or line breaks; paste the token as one line.")
+    s.amocrm_token = Secret(token)
+    s.pipeline_id = _positive_int(env, "AMOCRM_PIPELINE_ID", a, "run `amosheets pipelines` to see the IDs")
+    s.status_id = _positive_int(env, "AMOCRM_STATUS_ID", a, "run `amosheets pipelines` to see the IDs")
+
+    state_dir = env.get("AMOSHEETS_STATE_DIR")
+    if state_dir:
+        p = Path(state_dir).expanduser()
+        if p.exists() and not p.is_dir():
+            o.append(f"AMOSHEETS_STATE_DIR is {p}, which is a file; give a directory.")
+        s.state_dir = p
+    return s
+
+
+_KNOWN = frozenset(
+    {
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_SHEET_ID",
+        "GOOGLE_SHEET_NAME",
+        "GOOGLE_WORKSHEET",
+        "GOOGLE_SHEETS_API_URL",
+        "AMOCRM_SUBDOMAIN",
+        "AMOCRM_DOMAIN",
+        "AMOCRM_BASE_URL",
+        "AMOCRM_INTEGRATION_TOKEN",
+        "AMOCRM_PIPELINE_ID",
+        "AMOCRM_STATUS_ID",
+    }
+)
+
+
+def parse_sheet_id(value: str) -> str | None:
+    """The spreadsheet ID from an ID or from the sheet's whole URL; None if it is neither."""
+    m = _SHEET_URL.search(value)
+    if m:
+        return m.group(1)
+    return value if _SHEET_ID.match(value) else None
+
+
+def _sheet_id(env: Mapping[str, str], problems: list[str]) -> str:
+    by_id, by_name = env.get("GOOGLE_SHEET_ID", ""), env.get("GOOGLE_SHEET_NAME", "")
+    if by_id and by_name and parse_sheet_id(by_id) != parse_sheet_id(by_name):
+        problems.append(
+            "GOOGLE_SHEET_ID and GOOGLE_SHEET_NAME are both set and differ. GOOGLE_SHEET_NAME is the old "
+            "name of the same setting: keep only GOOGLE_SHEET_ID."
+        )
+        return ""
+    name = "GOOGLE_SHEET_ID" if by_id else "GOOGLE_SHEET_NAME"
+    raw = by_id or by_name
+    if not raw:
+        problems.append(
+            "GOOGLE_SHEET_ID is not set. Copy the sheet's address from the browser "
+            "(https://docs.google.com/spreadsheets/d/<ID>/edit) and set GOOGLE_SHEET_ID to it or to the <ID> part."
+        )
+        return ""
+    parsed = parse_sheet_id(raw)
+    if parsed is None:
+        problems.append(
+            f"{name} is {raw!r}, which is neither a spreadsheet ID nor its URL. It is the long part between "
+            "/d/ and /edit in the sheet's address (the sheet's title will not do)."
+        )
+        return ""
+    return parsed
+
+
+def _amocrm_origin(env: Mapping[str, str], problems: list[str]) -> str:
+    base = _origin(env, "AMOCRM_BASE_URL", problems)
+    if base:
+        return base
+    if env.get("AMOCRM_BASE_URL"):
+        return ""  # malformed; already reported
+    domain = env.get("AMOCRM_DOMAIN", "").lower() or DEFAULT_DOMAIN
+    if domain not in AMOCRM_DOMAINS:
+        problems.append(f"AMOCRM_DOMAIN is {domain!r}; use one of {', '.join(AMOCRM_DOMAINS)}.")
+        return ""
+    sub = env.get("AMOCRM_SUBDOMAIN", "").lower()
+    if not sub:
+        problems.append(
+            "AMOCRM_SUBDOMAIN is not set. It is `mycompany` of https://mycompany.amocrm.ru "
+            "(or set AMOCRM_BASE_URL to the whole address)."
+        )
+        return ""
+    # People paste the whole address; take the subdomain (and the domain) out of it.
+    host = urlsplit(sub if "://" in sub else f"https://{sub}").hostname or sub
+    for d in AMOCRM_DOMAINS:
+        if host.endswith("." + d):
+            host, domain = host[: -len(d) - 1], d
+            break
+    if not _SUBDOMAIN.match(host):
+        problems.append(
+            f"AMOCRM_SUBDOMAIN is {sub!r}; it should be only the first part of your account's address, "
+            "like `mycompany` of mycompany.amocrm.ru."
+        )
+        return ""
+    return f"https://{host}.{domain}"
+
+
+def _origin(env: Mapping[str, str], name: str, problems: list[str]) -> str | None:
+    raw = env.get(name, "")
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/") or parts.query:
+        problems.append(f"{name} is {raw!r}; it must be an origin like https://host or http://127.0.0.1:8081, no path.")
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _positive_int(env: Mapping[str, str], name: str, problems: list[str], hint: str) -> int | None:
+    raw = env.get(name, "")
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) <= 0:
+        problems.append(f"{name} is {raw!r}; it must be a whole number (an ID) — {hint}.")
+        return None
+    return int(raw)

@@ -1,0 +1,623 @@
+"""One run of push, pull or sync: read both sides, plan, carry the plan out, remember.
+
+The order of writes is what makes a crash harmless (the next run converges, nothing is
+made twice):
+1. amoCRM's current values and the pull cursor are saved before anything is written;
+2. a creation is recorded *before* its request is sent, and its lead id right after;
+3. writes to amoCRM, then the sheet (cells located again by lead_id just before);
+4. the base of each field moves only once both sides hold its value.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from amosheets.amocrm.client import AmoClient
+from amosheets.amocrm.mapping import (
+    EMAIL,
+    PHONE,
+    catalog_from,
+    complex_item,
+    field_value,
+    lead_from,
+    lead_patch,
+    main_contact_id,
+    multitext,
+)
+from amosheets.config import AMOCRM, GOOGLE, Settings
+from amosheets.errors import ConfigError, ExitStatus, LockedError
+from amosheets.sheet import Sheet, SheetData
+from amosheets.state import Scope, StateStore, state_path
+from amosheets.sync.fields import CONTACT_FIELDS, LEAD_ID, Field, HeaderError, text
+from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
+from amosheets.sync.model import Catalog, CrmLead, Known, Notice, RowProblem, SheetRow
+from amosheets.sync.plan import Direction, LeadPlan, Plan
+from amosheets.sync.planner import fingerprint, needs_fetch, render
+from amosheets.sync.planner import plan as make_plan
+
+OVERLAP = 60  # seconds each window reaches back: amoCRM's bounds may be exclusive, writes land late
+LOCK_WAIT = 10.0  # a second run waits this long for the first, then gives up with ExitStatus.LOCKED
+
+
+@dataclass
+class Options:
+    direction: Direction = Direction.BOTH
+    dry_run: bool = False
+    policy: ConflictPolicy = DEFAULT_POLICY
+    backfill: bool = False  # pull --all
+    since: int | None = None  # pull --since, Unix seconds
+    lock_wait: float = LOCK_WAIT
+
+
+@dataclass
+class Outcome:
+    """What a run did (or, dry, would do)."""
+
+    plan: Plan | None = None
+    dry_run: bool = False
+    created: int = 0
+    leads_updated: int = 0
+    contacts_updated: int = 0
+    cells_written: int = 0
+    rows_appended: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    uncertain: int = 0
+    first_run: bool = False
+    requests: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return ExitStatus.PARTIAL if (self.problems or self.uncertain) else ExitStatus.OK
+
+    def summary(self) -> dict[str, Any]:
+        """Counts of what was done, or with --dry-run of what would be."""
+        p = self.plan
+        if self.dry_run and p is not None:
+            done = {
+                "created": len(p.creates()),
+                "leads_updated": len(p.lead_updates()),
+                "contacts_updated": len(p.contact_updates()),
+                "cells_written": sum(len(lp.to_sheet) for lp in p.cell_updates()),
+                "rows_appended": len(p.row_appends()),
+            }
+        else:
+            done = {
+                "created": self.created,
+                "leads_updated": self.leads_updated,
+                "contacts_updated": self.contacts_updated,
+                "cells_written": self.cells_written,
+                "rows_appended": self.rows_appended,
+            }
+        return {
+            "dry_run": self.dry_run,
+            **done,
+            "conflicts": len(p.conflicts) if p else 0,
+            "problems": len(self.problems),
+            "notices": len(self.notices),
+            "uncertain_creates": self.uncertain,
+            "rows_read": p.rows_read if p else 0,
+            "requests": self.requests,
+        }
+
+
+def scope_of(settings: Settings) -> Scope:
+    return Scope(settings.sheet_id, settings.worksheet or "", settings.amocrm_base_url)
+
+
+def lock_for(settings: Settings) -> FileLock:
+    path = state_path(settings.state_dir, scope_of(settings)).with_suffix(".lock")
+    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return FileLock(str(path), mode=0o600)
+
+
+def amo_client(settings: Settings, **kw: Any) -> AmoClient:
+    return AmoClient(settings.amocrm_base_url, settings.amocrm_token, **kw)
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        options: Options,
+        *,
+        amo: AmoClient | None = None,
+        sheet: Sheet | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> None:
+        settings.require(GOOGLE, AMOCRM)
+        self.settings = settings
+        self.options = options
+        self.amo = amo or amo_client(settings)
+        self.sheet = sheet or Sheet(settings)
+        self.progress = progress or (lambda stage, done, total: None)
+
+    def run(self) -> Outcome:
+        lock = lock_for(self.settings)
+        try:
+            lock.acquire(timeout=self.options.lock_wait)
+        except Timeout:
+            raise LockedError(
+                "Another amosheets run is working on this sheet and account; this one did nothing.",
+                hint="That is normal when a run takes longer than the cron interval. If no other run is going, "
+                f"the lock is released by itself (file: {lock.lock_file}).",
+            ) from None
+        try:
+            store = StateStore.open(self.settings.state_dir, scope_of(self.settings))
+            try:
+                return self._run(store)
+            finally:
+                store.close()
+        finally:
+            lock.release()
+
+    # -- the run --------------------------------------------------------------------
+    def _run(self, store: StateStore) -> Outcome:
+        opts = self.options
+        run_id = None if opts.dry_run else store.begin_run(opts.direction.value, False)
+        out = Outcome(dry_run=opts.dry_run)
+        try:
+            self._sync(store, out)
+        except BaseException as e:
+            if run_id is not None:
+                store.finish_run(run_id, getattr(e, "exit_status", ExitStatus.ERROR), out.summary(), [str(e)])
+            raise
+        if run_id is not None:
+            store.finish_run(run_id, out.exit_status, out.summary(), [str(p) for p in out.problems])
+        return out
+
+    def _sync(self, store: StateStore, out: Outcome) -> None:
+        opts = self.options
+        self.sheet.open()
+        data = self._read_sheet()
+        catalog = catalog_from(self.amo.pipelines(), self.settings.pipeline_id, self.settings.status_id)
+        now = self.amo.server_time or int(time.time())
+        known = store.load_known()
+        fresh, deleted, missing, first_run = self._fetch_crm(store, data, known, catalog, now)
+        out.first_run = first_run
+        merged = dict(known)
+        for lead in fresh.values():
+            k = merged.get(lead.id)
+            merged[lead.id] = replace(k, crm=lead, deleted=False) if k else Known(lead.id, crm=lead)
+        creations = self._reconcile_creations(store, merged, now)
+
+        plan = make_plan(
+            headers=data.headers,
+            rows=data.rows,
+            catalog=catalog,
+            known=merged,
+            missing=missing,
+            deleted=deleted,
+            creations=creations,
+            policy=opts.policy,
+            direction=opts.direction,
+            backfill=opts.backfill,
+        )
+        out.plan = plan
+        out.problems.extend(plan.problems)
+        out.notices.extend(plan.notices)
+        if opts.dry_run:
+            out.requests = self._requests()
+            return
+
+        # 1. What amoCRM holds now is remembered before anything is written.
+        with store.transaction():
+            store.save_crm(fresh.values())
+            store.set_flag("deleted", plan.deleted | deleted)
+            store.set_flag("has_row", plan.seen)
+            store.set_flag("row_removed", plan.removed)
+            store.set_cursor(now)
+
+        crm_done: dict[int, set[Field]] = {}
+        if opts.direction.pushes:
+            created = self._create(store, plan, out, catalog)
+            crm_done = self._update_crm(store, plan, out, merged)
+        else:
+            created = {}
+        self._write_sheet(store, plan, out, data, created, crm_done, catalog)
+        out.requests = self._requests()
+
+    def _read_sheet(self) -> SheetData:
+        try:
+            return self.sheet.read()
+        except HeaderError as e:
+            raise ConfigError(f"The sheet's header row cannot be used: {e}") from None
+
+    def _requests(self) -> dict[str, int]:
+        return {"amocrm": sum(self.amo.sent.values())}
+
+    # -- reading amoCRM -------------------------------------------------------------
+    def _fetch_crm(
+        self, store: StateStore, data: SheetData, known: dict[int, Known], catalog: Catalog, now: int
+    ) -> tuple[dict[int, CrmLead], set[int], set[int], bool]:
+        """amoCRM's current values of every lead that changed, or that the sheet names and the state lacks."""
+        opts = self.options
+        cursor = store.cursor
+        first_run = cursor is None and opts.since is None and not opts.backfill
+        raw_leads: dict[int, dict[str, Any]] = {}
+        changed_contacts: dict[int, dict[str, Any]] = {}
+        if opts.backfill:
+            for lead in self.amo.leads_in_pipeline(catalog.default_pipeline_id):
+                raw_leads[int(lead["id"])] = lead
+        if not first_run:
+            since = opts.since if opts.since is not None else (cursor or now) - OVERLAP
+            until = now + 3600  # both bounds, always: a lone bound has been seen to return nothing
+            for lead in self.amo.leads_updated(since, until):
+                raw_leads[int(lead["id"])] = lead
+            for c in self.amo.contacts_updated(since, until):
+                changed_contacts[int(c["id"])] = c
+
+        # Leads the sheet names that the state has never seen (typed in by hand, or state lost).
+        known_now = {**known, **{lid: Known(lid, crm=_placeholder(lid)) for lid in raw_leads}}
+        wanted = needs_fetch(data.rows, data.headers, known_now)
+        if wanted:
+            for lead in self.amo.leads_by_ids(wanted):
+                raw_leads[int(lead["id"])] = lead
+        unseen = wanted - raw_leads.keys()
+        deleted: set[int] = set()
+        if unseen:
+            deleted = {int(lead["id"]) for lead in self.amo.leads_by_ids(unseen, deleted=True)}
+        missing = unseen - deleted
+
+        # Phones and e-mails: from the contacts that changed, else the state, else asked for.
+        contacts = dict(changed_contacts)
+        need_contacts: set[int] = set()
+        for lid, lead in raw_leads.items():
+            cid = _main_contact(lead)
+            k = known.get(lid)
+            if cid is not None and cid not in contacts and not (k and k.crm and k.crm.contact_id == cid):
+                need_contacts.add(cid)
+        if need_contacts:
+            for c in self.amo.contacts_by_ids(need_contacts):
+                contacts[int(c["id"])] = c
+
+        fresh: dict[int, CrmLead] = {}
+        for lid, lead in raw_leads.items():
+            cid = _main_contact(lead)
+            k = known.get(lid)
+            if cid is not None and cid not in contacts and k and k.crm and k.crm.contact_id == cid:
+                fresh[lid] = replace(lead_from(lead, {}), phones=k.crm.phones, emails=k.crm.emails)
+            else:
+                fresh[lid] = lead_from(lead, contacts)
+        # A contact edited on its own does not touch its leads' updated_at: carry its values over.
+        for cid, c in changed_contacts.items():
+            for link in (c.get("_embedded") or {}).get("leads") or []:
+                lid = int(link["id"])
+                base = fresh.get(lid) or (known[lid].crm if lid in known else None)
+                if base is not None and base.contact_id == cid and lid not in raw_leads:
+                    fresh[lid] = replace(base, phones=multitext(c, PHONE), emails=multitext(c, EMAIL))
+        return fresh, deleted, missing, first_run
+
+    def _reconcile_creations(self, store: StateStore, known: dict[int, Known], now: int) -> list:
+        """Creations whose answer never came: adopt the lead amoCRM made, or forget the attempt."""
+        creations = store.creations()
+        unsure = [c for c in creations if c.lead_id is None]
+        if not unsure:
+            return creations
+        if self.options.dry_run:
+            return [c for c in creations if c.lead_id is not None]
+        since = min(c.created_at for c in unsure) - OVERLAP
+        candidates = [lead for lead in self.amo.leads_updated(since, now + 3600) if int(lead["id"]) not in known]
+        taken: set[int] = set()
+        adopted: list[tuple[str, int]] = []
+        for c in unsure:
+            match = next(
+                (
+                    int(lead["id"])
+                    for lead in candidates
+                    if str(lead.get("name") or "").strip() == c.name
+                    and int(lead["id"]) not in taken
+                    and int(lead.get("created_at") or 0) >= c.created_at - OVERLAP
+                ),
+                None,
+            )
+            if match is not None:
+                taken.add(match)
+                adopted.append((c.fingerprint, match))
+        with store.transaction():
+            store.created(adopted)
+            store.finish_creations(c.fingerprint for c in unsure if c.fingerprint not in dict(adopted))
+            store.set_flag("has_row", [lid for _, lid in adopted])
+        return [c for c in store.creations() if c.lead_id is not None]
+
+    # -- writing amoCRM -------------------------------------------------------------
+    def _create(self, store: StateStore, plan: Plan, out: Outcome, catalog: Catalog) -> dict[str, int]:
+        """POST the new rows' leads; returns fingerprint → new lead id."""
+        todo = plan.creates()
+        if not todo:
+            return {}
+        now = self.amo.server_time or int(time.time())
+        with store.transaction():
+            store.begin_creations((n.fingerprint, n.request_id, n.values[Field.NAME], now) for n in todo)
+        self.progress("create", 0, len(todo))
+        result = self.amo.create_leads_complex([complex_item(n.values, n.request_id) for n in todo])
+        created: dict[str, int] = {}
+        new_leads: list[CrmLead] = []
+        for i, answer in result.ok.items():
+            n = todo[i]
+            lid = int(answer["id"])
+            created[n.fingerprint] = lid
+            cid = answer.get("contact_id")
+            v = n.values
+            new_leads.append(
+                CrmLead(
+                    lid,
+                    v[Field.NAME],
+                    v[Field.PRICE],
+                    v[Field.STATUS],
+                    v[Field.PIPELINE],
+                    now,
+                    int(cid) if cid else None,
+                    (v[Field.PHONE],) if v[Field.PHONE] else (),
+                    (v[Field.EMAIL],) if v[Field.EMAIL] else (),
+                )
+            )
+        with store.transaction():
+            store.created(created.items())
+            store.save_crm(new_leads)
+            store.save_base((lead.id, lead.values()) for lead in new_leads)
+            store.set_flag("has_row", created.values())
+            store.finish_creations(todo[i].fingerprint for i in result.failed)
+        for i, message in result.failed.items():
+            out.problems.append(RowProblem(todo[i].row, None, None, f"amoCRM did not create the deal: {message}"))
+        out.uncertain += len(result.uncertain)
+        for i in result.uncertain:
+            out.notices.append(
+                Notice(
+                    todo[i].row,
+                    "amoCRM's answer to creating this deal was lost; the next run checks whether "
+                    "it was made before trying again",
+                )
+            )
+        out.created = len(created)
+        self.progress("create", len(todo), len(todo))
+        return created
+
+    def _update_crm(
+        self, store: StateStore, plan: Plan, out: Outcome, known: dict[int, Known]
+    ) -> dict[int, set[Field]]:
+        """PATCH leads and contacts; returns, per lead, the fields amoCRM now holds."""
+        done: dict[int, set[Field]] = {}
+        leads = plan.lead_updates()
+        if leads:
+            result = self.amo.update_leads([lead_patch(lp.lead_id, lp.final, lp.lead_changes) for lp in leads])
+            gone: list[LeadPlan] = []
+            for i in result.ok:
+                done.setdefault(leads[i].lead_id, set()).update(leads[i].lead_changes)
+            for i, message in result.failed.items():
+                if message.startswith("id:"):
+                    gone.append(leads[i])
+                else:
+                    out.problems.append(
+                        RowProblem(leads[i].row, None, None, f"amoCRM refused the change: {message}", leads[i].lead_id)
+                    )
+            if gone:
+                self._note_gone(store, gone, out)
+            out.leads_updated = len(result.ok)
+
+        contacts = plan.contact_updates()
+        with_contact = [lp for lp in contacts if lp.contact_id is not None]
+        without = [lp for lp in contacts if lp.contact_id is None]
+        if with_contact:
+            result = self.amo.update_contacts([_contact_patch(lp) for lp in with_contact])
+            for i in result.ok:
+                done.setdefault(with_contact[i].lead_id, set()).update(with_contact[i].contact_changes)
+            for i, message in result.failed.items():
+                lp = with_contact[i]
+                out.problems.append(
+                    RowProblem(lp.row, None, None, f"amoCRM refused the contact: {message}", lp.lead_id)
+                )
+            out.contacts_updated += len(result.ok)
+        if without:
+            made = self.amo.create_contacts([_contact_create(lp) for lp in without])
+            for i, message in made.failed.items():
+                out.problems.append(_refused(without[i], f"amoCRM refused the contact: {message}"))
+            made_for = [without[i] for i in made.ok]
+            pairs = [(lp.lead_id, int(made.ok[i]["id"])) for i, lp in zip(made.ok, made_for, strict=True)]
+            linked = self.amo.link_contacts(pairs)
+            for j, message in linked.failed.items():
+                out.problems.append(_refused(made_for[j], f"amoCRM did not link the new contact: {message}"))
+            for j in linked.ok:
+                made_for[j].contact_id = pairs[j][1]
+                done.setdefault(made_for[j].lead_id, set()).update(made_for[j].contact_changes)
+            out.contacts_updated += len(linked.ok)
+
+        # amoCRM now holds these values: remember them as its current ones.
+        updated: list[CrmLead] = []
+        for lp in plan.leads:
+            fields = done.get(lp.lead_id)
+            k = known.get(lp.lead_id)
+            if not fields or k is None or k.crm is None:
+                continue
+            c = k.crm
+            f = lp.final
+            updated.append(
+                replace(
+                    c,
+                    name=f.get(Field.NAME, c.name) if Field.NAME in fields else c.name,
+                    price=f.get(Field.PRICE, c.price) if Field.PRICE in fields else c.price,
+                    status_id=f.get(Field.STATUS, c.status_id) if Field.STATUS in fields else c.status_id,
+                    pipeline_id=f.get(Field.PIPELINE, c.pipeline_id) if Field.PIPELINE in fields else c.pipeline_id,
+                    contact_id=lp.contact_id,
+                    phones=tuple(lp.new_list(Field.PHONE)) if Field.PHONE in fields else c.phones,
+                    emails=tuple(lp.new_list(Field.EMAIL)) if Field.EMAIL in fields else c.emails,
+                )
+            )
+        with store.transaction():
+            store.save_crm(updated)
+        return done
+
+    def _note_gone(self, store: StateStore, gone: list[LeadPlan], out: Outcome) -> None:
+        """A PATCH named leads that no longer exist: deleted in amoCRM since the last look."""
+        deleted = {int(lead["id"]) for lead in self.amo.leads_by_ids([lp.lead_id for lp in gone], deleted=True)}
+        with store.transaction():
+            store.set_flag("deleted", deleted)
+        for lp in gone:
+            if lp.lead_id in deleted:
+                out.notices.append(
+                    Notice(
+                        lp.row,
+                        f"deal {lp.lead_id} was deleted in amoCRM; row {lp.row} is no longer "
+                        "synced and the deal is not made again",
+                        lp.lead_id,
+                    )
+                )
+            else:
+                out.problems.append(
+                    RowProblem(lp.row, "lead_id", str(lp.lead_id), "amoCRM no longer has this deal", lp.lead_id)
+                )
+
+    # -- writing the sheet ----------------------------------------------------------
+    def _write_sheet(
+        self,
+        store: StateStore,
+        plan: Plan,
+        out: Outcome,
+        data: SheetData,
+        created: dict[str, int],
+        crm_done: dict[int, set[Field]],
+        catalog: Catalog,
+    ) -> None:
+        cells = plan.cell_updates()
+        new_rows = [n for n in plan.new_rows if n.fingerprint in created or n.adopt is not None]
+        appends = plan.row_appends()
+        sheet_done: set[int] = set()
+        finished: list[str] = []
+        if cells or new_rows or appends:
+            # Users sort, insert and delete rows while a run works: find every row again now.
+            now = self._read_sheet()
+            headers = now.headers
+            at = _rows_by_lead(now.rows, headers)
+            before = {r.number: r for r in data.rows}
+            writes: list[tuple[int, int, Any]] = []
+            for lp in cells:
+                row = at.get(lp.lead_id)
+                old = before.get(lp.row)
+                if row is None or old is None:
+                    continue
+                ok = True
+                for f in lp.to_sheet:
+                    col = headers.columns.get(f)
+                    if col is None:
+                        continue
+                    if text(_cell(row, col)) != text(_cell(old, data.headers.columns[f])):
+                        ok = False  # typed over since we read it: the person's value wins, next run syncs it
+                        continue
+                    writes.append((row.number, col, render(f, lp.final, catalog)))
+                if ok:
+                    sheet_done.add(lp.lead_id)
+            free = {fingerprint(r, headers): r for r in now.rows if not text(_cell(r, headers.lead_id))}
+            for n in new_rows:
+                lid = created.get(n.fingerprint) or n.adopt
+                row = free.pop(n.fingerprint, None)
+                if row is None or lid is None:
+                    continue  # the row changed meanwhile; the creation stays pending for the next run
+                writes.append((row.number, headers.lead_id, lid))
+                values = {**n.values, LEAD_ID: lid}
+                for f in n.fill:
+                    if f in headers.columns:
+                        writes.append((row.number, headers.columns[f], render(f, values, catalog)))
+                finished.append(n.fingerprint)
+            present = set(at)
+            todo = [a for a in appends if a.lead_id not in present]
+            width = max([headers.lead_id, *headers.columns.values()]) + 1
+            rows_out = []
+            for a in todo:
+                cells_out: list[Any] = [None] * width
+                cells_out[headers.lead_id] = a.lead_id
+                for f, col in headers.columns.items():
+                    cells_out[col] = render(f, a.values, catalog)
+                rows_out.append(cells_out)
+            if writes:
+                self.progress("sheet", 0, len(writes))
+                self.sheet.write_cells(writes)
+                out.cells_written = len(writes)
+            if rows_out:
+                self.sheet.append_rows(rows_out, now.last_row)
+                out.rows_appended = len(rows_out)
+        # The base of a field moves once both sides hold its value.
+        with store.transaction():
+            store.finish_creations(finished)
+            if plan.direction.pulls:
+                store.set_flag("has_row", [a.lead_id for a in appends])
+                store.save_base((a.lead_id, a.values) for a in appends)
+            store.save_base(
+                (lp.lead_id, base)
+                for lp in plan.leads
+                if (base := _base_after(lp, crm_done.get(lp.lead_id, set()), lp.lead_id in sheet_done, plan)) != lp.base
+            )
+
+
+def _base_after(lp: LeadPlan, crm_fields: set[Field], sheet_ok: bool, plan: Plan) -> dict[Field, Any]:
+    out = dict(lp.base)
+    sheet_applied = sheet_ok and plan.direction.pulls
+    for f, v in lp.final.items():
+        if f in lp.to_crm and f not in crm_fields:
+            continue
+        if f in lp.to_sheet and not sheet_applied:
+            continue
+        out[f] = v
+    return out
+
+
+def _rows_by_lead(rows: list[SheetRow], headers: Any) -> dict[int, SheetRow]:
+    out: dict[int, SheetRow] = {}
+    for r in rows:
+        raw = text(_cell(r, headers.lead_id))
+        if raw.isdigit():
+            out.setdefault(int(raw), r)
+    return out
+
+
+def _cell(row: SheetRow, col: int) -> Any:
+    return row.cells[col] if col < len(row.cells) else None
+
+
+def _main_contact(lead: dict[str, Any]) -> int | None:
+    return main_contact_id(lead)
+
+
+def _placeholder(lid: int) -> CrmLead:
+    return CrmLead(lid, "", 0, 0, 0)
+
+
+def _refused(lp: LeadPlan, message: str) -> RowProblem:
+    return RowProblem(lp.row, None, None, message, lp.lead_id)
+
+
+def _contact_patch(lp: LeadPlan) -> dict[str, Any]:
+    fields = []
+    if Field.PHONE in lp.contact_changes:
+        fields.append(field_value(PHONE, lp.new_list(Field.PHONE)))
+    if Field.EMAIL in lp.contact_changes:
+        fields.append(field_value(EMAIL, lp.new_list(Field.EMAIL)))
+    return {"id": lp.contact_id, "custom_fields_values": fields}
+
+
+def _contact_create(lp: LeadPlan) -> dict[str, Any]:
+    fields = [
+        field_value(code, [lp.final[f]])
+        for f, code in ((Field.PHONE, PHONE), (Field.EMAIL, EMAIL))
+        if f in CONTACT_FIELDS and lp.final.get(f)
+    ]
+    return {"name": lp.final.get(Field.NAME) or lp.crm.get(Field.NAME) or "", "custom_fields_values": fields}
+
+
+def parse_since(value: str) -> int:
+    """--since: a date or date-time (ISO 8601, local time unless it says otherwise) or Unix seconds."""
+    v = value.strip()
+    if v.isdigit():
+        return int(v)
+    try:
+        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"--since {value!r} is not a time.", hint="Write it like 2026-11-01 or 2026-11-01T09:30 (or Unix seconds)."
+        ) from None
+    return int(dt.timestamp())

@@ -1,0 +1,154 @@
+"""What a run tells people: the plan (for --dry-run), the summary, the problems.
+
+In a terminal: rich tables. Otherwise (cron, Task Scheduler, a log file): plain lines
+with timestamps that read well in a mail. ``--json`` puts a summary on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rich.table import Table
+
+from amosheets.engine import Outcome
+from amosheets.output import Output
+from amosheets.sync.fields import Field
+from amosheets.sync.model import Catalog, Values
+from amosheets.sync.plan import Plan
+
+_FIELD_TITLES = {f: f.header for f in Field}
+
+
+def show(value: Any, f: Field, values: Values | None, catalog: Catalog) -> str:
+    if value is None:
+        return "—"
+    if f is Field.STATUS:
+        pipeline = (values or {}).get(Field.PIPELINE, catalog.default_pipeline_id)
+        return catalog.status_name(pipeline, value)
+    if f is Field.PIPELINE:
+        return catalog.pipeline_name(value)
+    return str(value) if value != "" else "∅"
+
+
+def plan_rows(plan: Plan) -> list[tuple[str, str, str, str, str, str]]:
+    """(row, deal, column, from, to, where) for every change the plan makes."""
+    c = plan.catalog
+    out: list[tuple[str, str, str, str, str, str]] = []
+    for n in plan.creates():
+        desc = ", ".join(
+            f"{_FIELD_TITLES[f]}={show(v, f, n.values, c)}" for f, v in n.values.items() if v not in ("", 0)
+        )
+        out.append((str(n.row), "new", "", "", desc, "create in amoCRM"))
+    for n in plan.adoptions():
+        out.append((str(n.row), str(n.adopt), "lead_id", "∅", str(n.adopt), "sheet (deal made by an interrupted run)"))
+    for lp in plan.lead_updates() + [lp for lp in plan.contact_updates() if not lp.lead_changes]:
+        for f in sorted(lp.to_crm, key=list(Field).index):
+            out.append(
+                (
+                    str(lp.row),
+                    str(lp.lead_id),
+                    _FIELD_TITLES[f],
+                    show(lp.crm.get(f), f, lp.crm, c),
+                    show(lp.final[f], f, lp.final, c),
+                    "amoCRM",
+                )
+            )
+    for lp in plan.cell_updates():
+        for f in sorted(lp.to_sheet, key=list(Field).index):
+            out.append(
+                (
+                    str(lp.row),
+                    str(lp.lead_id),
+                    _FIELD_TITLES[f],
+                    show(lp.sheet.get(f), f, lp.sheet, c),
+                    show(lp.final[f], f, lp.final, c),
+                    "sheet",
+                )
+            )
+    for a in plan.row_appends():
+        out.append(("+", str(a.lead_id), "", "", show(a.values[Field.NAME], Field.NAME, a.values, c), "new row"))
+    return out
+
+
+def print_plan(o: Output, outcome: Outcome) -> None:
+    plan = outcome.plan
+    if plan is None:
+        return
+    rows = plan_rows(plan)
+    if not rows:
+        o.info("Nothing to change.")
+    elif o.err.is_terminal:
+        t = Table(title="Planned changes (dry run: nothing was sent)", title_justify="left")
+        for col in ("Row", "Deal", "Column", "Now", "Becomes", "Goes to"):
+            t.add_column(col, overflow="fold")
+        for r in rows:
+            t.add_row(*r)
+        o.err.print(t)
+    else:
+        o.info("Planned changes (dry run: nothing was sent):")
+        for row, deal, col, old, new, where in rows:
+            o.info(f"  row {row} deal {deal}: {col + ' ' if col else ''}{old + ' → ' if old else ''}{new} [{where}]")
+    print_conflicts(o, plan)
+
+
+def print_conflicts(o: Output, plan: Plan) -> None:
+    c = plan.catalog
+    for x in plan.conflicts:
+        winner = "amoCRM's" if x.winner.value == "crm" else "the sheet's"
+        o.warn(
+            f"conflict on row {x.row} (deal {x.lead_id}), {_FIELD_TITLES[x.field]}: the sheet has "
+            f"{show(x.sheet, x.field, None, c)!r}, amoCRM has {show(x.crm, x.field, None, c)!r} "
+            f"(both changed since {show(x.base, x.field, None, c)!r}); kept {winner} (--conflict)"
+        )
+
+
+def summary_line(command: str, outcome: Outcome) -> str:
+    s = outcome.summary()
+    parts = []
+    for key, label in (
+        ("created", "deals created"),
+        ("leads_updated", "deals updated"),
+        ("contacts_updated", "contacts updated"),
+        ("cells_written", "cells written"),
+        ("rows_appended", "rows added"),
+        ("conflicts", "conflicts"),
+        ("problems", "rows failed"),
+    ):
+        if s[key]:
+            parts.append(f"{s[key]} {label}")
+    what = ", ".join(parts) if parts else "nothing to change"
+    if outcome.dry_run:
+        return f"{command} (dry run, nothing sent): would make {what}; {s['rows_read']} rows read"
+    return f"{command}: {what}; {s['rows_read']} rows read"
+
+
+def print_outcome(o: Output, command: str, outcome: Outcome, as_json: bool) -> None:
+    if outcome.dry_run:
+        print_plan(o, outcome)
+    elif outcome.plan is not None:
+        print_conflicts(o, outcome.plan)
+    for n in outcome.notices:
+        o.warn(n.message if n.row is None else f"row {n.row}: {n.message}")
+    for p in outcome.problems:
+        o.error(str(p))
+    if outcome.first_run:
+        o.info(
+            "First run: changes made in amoCRM from now on will be pulled. To bring in the deals that already "
+            "exist, run `amosheets pull --all` once."
+        )
+    line = summary_line(command, outcome)
+    if o.err.is_terminal:
+        o.info(line)
+    else:
+        o.info(f"{datetime.now().isoformat(timespec='seconds')} {line}")
+    if as_json:
+        payload = {
+            "command": command,
+            "exit_status": int(outcome.exit_status),
+            **outcome.summary(),
+            "problem_list": [str(p) for p in outcome.problems],
+            "notice_list": [n.message for n in outcome.notices],
+        }
+        o.out.print_json(json.dumps(payload, ensure_ascii=False))

@@ -1,0 +1,122 @@
+"""The sandbox: local emulators of amoCRM API v4 and Google Sheets API v4.
+
+Neither service can be reached from a test machine, so tests, benchmarks and the demo run
+the real client code (requests, gspread) against these over loopback. ``Sandbox`` starts
+both, seeds a sample account and sheet, and says how to point the CLI at them.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from amosheets.sandbox.amocrm import AmoCRMEmulator
+from amosheets.sandbox.server import RunningServer
+from amosheets.sandbox.sheets import SheetsEmulator
+
+__all__ = ["SAMPLE_HEADERS", "AmoCRMEmulator", "Sandbox", "SheetsEmulator"]
+
+SAMPLE_HEADERS = ["lead_id", "Имя", "Телефон", "Email", "Сумма", "Статус", "Воронка"]
+SAMPLE_TAB = "Сделки"
+
+_SAMPLE_ROWS = [
+    ["", "Иван Петров", "+7 999 123-45-67", "ivan@example.com", "15000", "Первичный контакт", "Воронка"],
+    ["", "ООО «Ромашка»", "+7 495 000-00-01", "zakupki@romashka.example", "250 000", "Переговоры", "Воронка"],
+    ["", "Мария Соколова", "+7 912 555-01-02", "", "", "", ""],
+]
+_SAMPLE_LEADS = [
+    ("Алексей Смирнов", 48000, "Переговоры", "+7 903 111-22-33", "smirnov@example.com"),
+    ('=HYPERLINK("http://evil.example")', 1000, "Первичный контакт", "+7 999 000-00-00", None),
+    ("ИП Кузнецова", 120000, "Принимают решение", None, "kuznetsova@example.com"),
+    ("Дмитрий Орлов", 7500, "Согласование договора", "+7 921 444-55-66", None),
+    ("Екатерина Волкова", 0, "Первичный контакт", None, None),
+]
+
+
+class Sandbox:
+    """Both emulators on loopback. Use as a context manager."""
+
+    def __init__(
+        self,
+        amocrm_port: int = 0,
+        sheets_port: int = 0,
+        amocrm_latency: float = 0.0,
+        sheets_latency: float = 0.0,
+        rate_limit: int | None = 7,
+        read_quota: int | None = 60,
+        write_quota: int | None = 60,
+        token: str = "sandbox-token",
+    ) -> None:
+        self.token = token
+        self.amocrm = AmoCRMEmulator(token=token, latency=amocrm_latency, rate_limit=rate_limit)
+        self.sheets = SheetsEmulator(latency=sheets_latency, read_quota=read_quota, write_quota=write_quota)
+        self._ports = (amocrm_port, sheets_port)
+        self._servers: list[RunningServer] = []
+        self.spreadsheet_id: str | None = None
+        self.worksheet = SAMPLE_TAB
+
+    def start(self) -> Sandbox:
+        self._servers = [
+            RunningServer(self.amocrm, port=self._ports[0]),
+            RunningServer(self.sheets, port=self._ports[1]),
+        ]
+        return self
+
+    def close(self) -> None:
+        for s in self._servers:
+            s.close()
+        self._servers = []
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def amocrm_url(self) -> str:
+        return self._servers[0].url
+
+    @property
+    def sheets_url(self) -> str:
+        return self._servers[1].url
+
+    def new_spreadsheet(self, rows: list[list[str]] | None = None, headers: list[str] | None = None) -> str:
+        """A spreadsheet with one tab holding a header row and ``rows``; it becomes the one env() names."""
+        self.spreadsheet_id = self.sheets.create_spreadsheet(title="amosheets sandbox", sheets=[self.worksheet])
+        values = [list(headers if headers is not None else SAMPLE_HEADERS), *(rows or [])]
+        self.sheets.set_values(self.spreadsheet_id, self.worksheet, values)
+        return self.spreadsheet_id
+
+    def seed_sample(self, leads: int = 5) -> None:
+        """A sheet with a few new rows and an account with a few deals, as the demo shows them."""
+        self.new_spreadsheet(_SAMPLE_ROWS)
+        pipeline = self.amocrm.main_pipeline()
+        by_name = {s["name"]: s["id"] for s in pipeline["_embedded"]["statuses"]}
+        for i in range(leads):
+            name, price, status, phone, email = _SAMPLE_LEADS[i % len(_SAMPLE_LEADS)]
+            self.amocrm.create_lead(
+                name if i < len(_SAMPLE_LEADS) else f"{name} {i + 1}",
+                price=price,
+                status_id=by_name[status],
+                pipeline_id=pipeline["id"],
+                phone=phone,
+                email=email,
+            )
+
+    def env(self) -> dict[str, str]:
+        """The settings that point amosheets at this sandbox."""
+        env = {
+            "AMOCRM_BASE_URL": self.amocrm_url,
+            "AMOCRM_INTEGRATION_TOKEN": self.token,
+            "GOOGLE_SHEETS_API_URL": self.sheets_url,
+            "GOOGLE_WORKSHEET": self.worksheet,
+        }
+        if self.spreadsheet_id:
+            env["GOOGLE_SHEET_ID"] = self.spreadsheet_id
+        return env
+
+    def env_lines(self) -> list[str]:
+        return [f"{k}={v}" for k, v in self.env().items()]
+
+    def wait(self) -> None:
+        threading.Event().wait()

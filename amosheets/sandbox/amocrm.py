@@ -1,0 +1,2352 @@
+"""A strict local emulator of the amoCRM (Kommo) API v4.
+
+Everything the project's client may touch is emulated as the real service does it, and
+everything the real service rejects is rejected here in the real shape, so that a test
+that passes against the emulator says something about production. The facts it follows
+are those in ``API-NOTES.md``; where they are silent the choice made is noted in the code.
+
+The request gate runs in this order: IP blocked (403, an HTML page) → rate limit (429,
+``rate_limit`` requests per sliding second; ``block_after`` such 429s within 60 s block the
+"IP" for ``block_seconds``) → ``Authorization: Bearer <token>`` (401) → account unpaid
+(402) → routing (404 unknown path, 405 wrong method) → validation (400).
+
+API routes (all under ``/api/v4``)::
+
+    GET   /account
+    GET   /users
+    GET   /leads/pipelines                GET /leads/pipelines/{id}
+    GET   /leads/custom_fields            GET /contacts/custom_fields
+    GET   /leads            POST /leads   PATCH /leads
+    GET   /leads/{id}                     PATCH /leads/{id}
+    POST  /leads/complex
+    POST  /leads/{id}/link                POST /leads/link        GET /leads/{id}/links
+    GET   /contacts         POST /contacts  PATCH /contacts
+    GET   /contacts/{id}                  PATCH /contacts/{id}
+    GET   /events
+
+Control routes (JSON in and out; never rate limited, never counted)::
+
+    GET    /_sandbox/stats                 counters (base class) + rate_limited, max_requests_in_1s, ...
+    POST   /_sandbox/stats/reset
+    POST   /_sandbox/faults                {"rates": {"500": 0.1}, "seed": 1, "only": "regex",
+                                            "script": [[kind, path_re, method]]}
+    POST   /_sandbox/latency               {"seconds": 0.2}
+    GET    /_sandbox/clock                 POST /_sandbox/clock/advance {"seconds": 3600}
+    GET    /_sandbox/config                POST /_sandbox/config {"rate_limit": 7, "block_after": 20,
+                                           "block_seconds": 600, "updated_at_inclusive": true,
+                                           "max_batch_before_504": null, "batch_504_applied": false}
+    GET    /_sandbox/account
+    GET    /_sandbox/pipelines             POST /_sandbox/pipelines {"name": "…", "statuses": ["…"], "is_main": false}
+    GET    /_sandbox/leads                 live leads, API shape with _embedded.contacts
+    GET    /_sandbox/leads/deleted
+    POST   /_sandbox/leads                 {"name", "price", "status_id", "pipeline_id", "phone", "email",
+                                            "contact_name", "with_contact"} – a person in the CRM
+    GET    /_sandbox/leads/{id}            PATCH /_sandbox/leads/{id} {"name", "price", "status_id", "pipeline_id"}
+    DELETE /_sandbox/leads/{id}            deletes it (and records a lead_deleted event)
+    GET    /_sandbox/leads/{id}/main_contact
+    POST   /_sandbox/leads/{id}/link       {"contact_id": n, "is_main": false}
+    GET    /_sandbox/contacts              POST /_sandbox/contacts {"name", "phone", "email"}
+    GET    /_sandbox/contacts/{id}         PATCH /_sandbox/contacts/{id} {"name", "phone", "email"}
+    POST   /_sandbox/contacts/{id}/phones  {"phone": "+7…"} – adds a second phone value
+    GET    /_sandbox/events
+    POST   /_sandbox/token                 {"token": "…"}
+    POST   /_sandbox/unpaid                {"unpaid": true}
+    POST   /_sandbox/block                 {"seconds": 600}      POST /_sandbox/unblock
+    POST   /_sandbox/reset                 back to the freshly seeded account (stats and clock stay)
+    POST   /_sandbox/seed_bulk             {"n": 100000, "pipeline_id": null, "with_contacts": true}
+                                           → {"created": n, "first_id": …, "last_id": …}
+
+Unknown lead/contact ids in control routes answer 404; bad arguments 400.
+
+Choices made where the notes are silent (strict where unsure, so a test errs on the safe side):
+a ``filter[...]`` the sandbox does not emulate answers 400 instead of being ignored; a bare
+``filter[updated_at]=T`` is treated like a lone bound (nothing); PATCH of leads accepts only the
+updatable fields (``created_at``/``updated_at`` there → FieldNotExpected); ``custom_fields_values:
+null`` means no change; companies and loss reasons are not emulated (non-empty → 400); reopening
+a closed lead clears ``closed_at``; a 504 (``max_batch_before_504``) changes nothing unless
+``batch_504_applied``; the events API pages by at most 100 and lists newest first; 429s carry no
+Retry-After; API writes are by user 8123451 (the token's), control-API edits by 8123452.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import json
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from amosheets.sandbox.server import ApiError, Emulator, Request, Response
+
+__all__ = ["AmoCRMEmulator", "UnknownEntity"]
+
+HAL = "application/hal+json"
+PROBLEM = "application/problem+json"
+MAX_LIMIT = 250
+MAX_BATCH = 250
+MAX_COMPLEX = 50
+MAX_EVENTS_LIMIT = 100  # the events API pages by at most 100
+MAX_PIPELINES = 50
+MAX_STATUSES = 100
+WON, LOST = 142, 143
+CLOSED = (WON, LOST)
+
+API_USER_ID = 8123451  # the user the integration's token belongs to
+MANAGER_USER_ID = 8123452  # a person working in the CRM (control API edits)
+USERS = (
+    {"id": API_USER_ID, "name": "Интеграция amosheets", "email": "integration@example.com", "lang": "ru"},
+    {"id": MANAGER_USER_ID, "name": "Менеджер", "email": "manager@example.com", "lang": "ru"},
+)
+USER_IDS = frozenset(u["id"] for u in USERS)
+
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+BLOCKED_HTML = (
+    "<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n"
+    "<center><h1>403 Forbidden</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+GATEWAY_TIMEOUT_HTML = (
+    "<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n"
+    "<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+_MISSING: Any = object()
+_ID_PATH = re.compile(r"/\d+(?=/|$)")
+_INT_RE = re.compile(r"^-?\d+$")
+
+
+class UnknownEntity(KeyError):
+    """An id the control API does not know (HTTP control answers 404)."""
+
+
+# ----------------------------------------------------------------------------------------
+# custom fields
+# ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Field:
+    id: int
+    name: str
+    code: str | None
+    type: str  # "text" or "multitext"
+    sort: int
+    enums: tuple[tuple[int, str], ...] = ()
+
+    def enum_id(self, code: str) -> int | None:
+        return next((i for i, c in self.enums if c == code), None)
+
+    def enum_code(self, enum_id: int) -> str | None:
+        return next((c for i, c in self.enums if i == enum_id), None)
+
+    def definition(self, account_id: int, entity: str, base: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "account_id": account_id,
+            "code": self.code,
+            "sort": self.sort,
+            "is_api_only": False,
+            "enums": [{"id": i, "value": c, "sort": (n + 1) * 2} for n, (i, c) in enumerate(self.enums)] or None,
+            "group_id": None,
+            "required_statuses": [],
+            "is_deletable": self.code is None,
+            "is_predefined": self.code is not None,
+            "entity_type": entity,
+            "remind": None,
+            "_links": {"self": {"href": f"{base}/api/v4/{entity}/custom_fields/{self.id}"}},
+        }
+
+
+SOURCE_FIELD = _Field(1412001, "Источник", None, "text", 510)
+PHONE_FIELD = _Field(
+    1411001,
+    "Телефон",
+    "PHONE",
+    "multitext",
+    4,
+    ((2908001, "WORK"), (2908003, "WORKDD"), (2908005, "MOB"), (2908007, "FAX"), (2908009, "HOME"), (2908011, "OTHER")),
+)
+EMAIL_FIELD = _Field(
+    1411003, "Email", "EMAIL", "multitext", 6, ((2908013, "WORK"), (2908015, "PRIV"), (2908017, "OTHER"))
+)
+POSITION_FIELD = _Field(1411005, "Должность", "POSITION", "text", 2)
+
+LEAD_FIELDS = {f.id: f for f in (SOURCE_FIELD,)}
+CONTACT_FIELDS = {f.id: f for f in (POSITION_FIELD, PHONE_FIELD, EMAIL_FIELD)}
+LEAD_FIELD_CODES = {f.code: f for f in LEAD_FIELDS.values() if f.code}
+CONTACT_FIELD_CODES = {f.code: f for f in CONTACT_FIELDS.values() if f.code}
+
+# ----------------------------------------------------------------------------------------
+# write keys
+# ----------------------------------------------------------------------------------------
+LEAD_CREATE_KEYS = frozenset(
+    {
+        "name",
+        "price",
+        "status_id",
+        "pipeline_id",
+        "responsible_user_id",
+        "created_at",
+        "updated_at",
+        "closed_at",
+        "loss_reason_id",
+        "custom_fields_values",
+        "tags_to_add",
+        "request_id",
+        "_embedded",
+    }
+)
+LEAD_PATCH_KEYS = frozenset(
+    {
+        "id",
+        "request_id",
+        "name",
+        "price",
+        "status_id",
+        "pipeline_id",
+        "responsible_user_id",
+        "loss_reason_id",
+        "closed_at",
+        "custom_fields_values",
+        "tags_to_add",
+        "tags_to_delete",
+        "_embedded",
+    }
+)
+CONTACT_CREATE_KEYS = frozenset(
+    {"name", "first_name", "last_name", "responsible_user_id", "custom_fields_values", "request_id"}
+)
+CONTACT_PATCH_KEYS = CONTACT_CREATE_KEYS | {"id"}
+COMPLEX_CONTACT_KEYS = CONTACT_CREATE_KEYS - {"request_id"}
+
+LEAD_OUT_KEYS = (
+    "id",
+    "name",
+    "price",
+    "responsible_user_id",
+    "group_id",
+    "status_id",
+    "pipeline_id",
+    "loss_reason_id",
+    "created_by",
+    "updated_by",
+    "created_at",
+    "updated_at",
+    "closed_at",
+    "closest_task_at",
+    "is_deleted",
+    "custom_fields_values",
+    "score",
+    "account_id",
+    "labor_cost",
+)
+CONTACT_OUT_KEYS = (
+    "id",
+    "name",
+    "first_name",
+    "last_name",
+    "responsible_user_id",
+    "group_id",
+    "created_by",
+    "updated_by",
+    "created_at",
+    "updated_at",
+    "closest_task_at",
+    "is_deleted",
+    "is_unsorted",
+    "custom_fields_values",
+    "account_id",
+)
+
+
+# ----------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _err(code: str, path: str, detail: str) -> dict[str, str]:
+    return {"code": code, "path": path, "detail": detail}
+
+
+def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    payload = {"title": TITLES.get(status, "Error"), "type": f"https://httpstatus.es/{status}", "status": status}
+    payload["detail"] = detail
+    return Response.json(status, payload, {"Content-Type": PROBLEM, **(headers or {})})
+
+
+def validation_failed(items: list[tuple[str, list[dict[str, str]]]]) -> Response:
+    return Response.json(
+        400,
+        {
+            "validation-errors": [{"request_id": rid, "errors": errs} for rid, errs in items],
+            "title": "Bad Request",
+            "type": "https://httpstatus.es/400",
+            "status": 400,
+            "detail": "Request validation failed",
+        },
+        {"Content-Type": PROBLEM},
+    )
+
+
+def _hal(payload: Any, status: int = 200) -> Response:
+    return Response.json(status, payload, {"Content-Type": HAL})
+
+
+def _query_error(path: str, code: str, detail: str) -> ApiError:
+    return ApiError(validation_failed([("0", [_err(code, path, detail)])]))
+
+
+def _digits(s: str) -> str:
+    return "".join(ch for ch in s if ch.isdigit())
+
+
+class _Table:
+    """Rows by id (kept in id order) plus a sorted (updated_at, id) index.
+
+    A page of a list over 100 000 rows is a slice of one of the two orders, filtered lazily.
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[int, dict[str, Any]] = {}
+        self._upd: list[tuple[int, int]] = []
+        self._max_id = 0
+        self._in_order = True
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def get(self, row_id: int) -> dict[str, Any] | None:
+        return self.rows.get(row_id)
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._note_id(row["id"])
+        self.rows[row["id"]] = row
+        bisect.insort(self._upd, (row["updated_at"], row["id"]))
+
+    def add_many(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self._note_id(row["id"])
+            self.rows[row["id"]] = row
+        self._upd.extend((r["updated_at"], r["id"]) for r in rows)
+        self._upd.sort()
+
+    def touch(self, row: dict[str, Any], updated_at: int) -> None:
+        self._unindex(row)
+        row["updated_at"] = updated_at
+        bisect.insort(self._upd, (updated_at, row["id"]))
+
+    def remove(self, row_id: int) -> dict[str, Any]:
+        row = self.rows.pop(row_id)
+        self._unindex(row)
+        return row
+
+    def _note_id(self, row_id: int) -> None:
+        if row_id < self._max_id:
+            self._in_order = False
+        self._max_id = max(self._max_id, row_id)
+
+    def _unindex(self, row: dict[str, Any]) -> None:
+        key = (row["updated_at"], row["id"])
+        i = bisect.bisect_left(self._upd, key)
+        if i < len(self._upd) and self._upd[i] == key:
+            del self._upd[i]
+
+    def _ensure_order(self) -> None:
+        if not self._in_order:
+            self.rows = dict(sorted(self.rows.items()))
+            self._in_order = True
+
+    def select(
+        self,
+        *,
+        ids: list[int] | None = None,
+        updated: tuple[int, int] | None = None,
+        order: str = "id",
+        desc: bool = False,
+        pred: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Rows matching, in order. ``updated`` is an inclusive (lo, hi) range."""
+        self._ensure_order()
+        it: Iterable[dict[str, Any]]
+        if ids is not None:
+            cand = [self.rows[i] for i in sorted(set(ids)) if i in self.rows]
+            if updated is not None:
+                lo, hi = updated
+                cand = [r for r in cand if lo <= r["updated_at"] <= hi]
+            cand.sort(key=lambda r: (r[order], r["id"]), reverse=desc)
+            it = cand
+        elif order == "updated_at" or (updated is not None and self._span(updated) * 2 < len(self.rows)):
+            i, j = self._range(updated)
+            idx = range(j - 1, i - 1, -1) if desc else range(i, j)
+            upd, rows = self._upd, self.rows
+            if order == "updated_at":
+                it = (rows[upd[k][1]] for k in idx)
+            else:
+                cand = [rows[upd[k][1]] for k in idx]
+                cand.sort(key=lambda r: (r[order], r["id"]), reverse=desc)
+                it = cand
+        else:
+            values: Iterable[dict[str, Any]] = reversed(self.rows.values()) if desc else self.rows.values()
+            if updated is not None:
+                lo, hi = updated
+                values = (r for r in values if lo <= r["updated_at"] <= hi)
+            if order != "id":
+                values = sorted(values, key=lambda r: (r[order], r["id"]), reverse=desc)
+            it = values
+        return filter(pred, it) if pred is not None else iter(it)
+
+    def _range(self, updated: tuple[int, int] | None) -> tuple[int, int]:
+        if updated is None:
+            return 0, len(self._upd)
+        lo, hi = updated
+        if lo > hi:
+            return 0, 0
+        return bisect.bisect_left(self._upd, (lo, -1)), bisect.bisect_right(self._upd, (hi, float("inf")))
+
+    def _span(self, updated: tuple[int, int]) -> int:
+        i, j = self._range(updated)
+        return j - i
+
+
+@dataclass
+class _ListQuery:
+    page: int
+    limit: int
+    ids: list[int] | None
+    updated: tuple[int, int] | None
+    empty: bool  # the filters can match nothing (a lone updated_at bound)
+    order: str
+    desc: bool
+    with_: set[str]
+    filters: dict[str, list[tuple[str, list[str]]]]
+
+
+# ----------------------------------------------------------------------------------------
+# the emulator
+# ----------------------------------------------------------------------------------------
+class AmoCRMEmulator(Emulator):
+    """amoCRM API v4 on loopback. See the module docstring for routes and control."""
+
+    name = "amocrm"
+
+    def __init__(
+        self,
+        token: str = "sandbox-token",
+        latency: float = 0.0,
+        rate_limit: int | None = 7,
+        block_after: int | None = 20,
+        block_seconds: float = 600,
+        updated_at_inclusive: bool = True,
+        max_batch_before_504: int | None = None,
+        batch_504_applied: bool = False,
+        account_id: int = 29871234,
+        subdomain: str = "sandbox",
+    ) -> None:
+        super().__init__(latency=latency)
+        self.initial_token = token
+        self.token = token
+        self.rate_limit = rate_limit
+        self.block_after = block_after
+        self.block_seconds = block_seconds
+        self.updated_at_inclusive = updated_at_inclusive
+        self.max_batch_before_504 = max_batch_before_504
+        # On a 504 the gateway gave up, but the backend may have finished the write anyway.
+        self.batch_504_applied = batch_504_applied
+        self.account_id = account_id
+        self.subdomain = subdomain
+        # gate state
+        self.unpaid = False
+        self._blocked_until = 0.0
+        self._window: deque[float] = deque()
+        self._recent_429: deque[float] = deque()
+        self._rate_limited = 0
+        self._max_in_1s = 0
+        self._blocked_requests = 0
+        self._seed()
+
+    # ------------------------------------------------------------------ seeding -------
+    def _seed(self) -> None:
+        self.created_at = self.clock.now() - 86400 * 365
+        self._next_pipeline_id = 7412301
+        self._next_status_id = 61820001
+        self._next_lead_id = 30000001
+        self._next_contact_id = 50000001
+        self._next_tag_id = 401001
+        self._next_event = 1
+        self._pipelines: dict[int, dict[str, Any]] = {}
+        self._status_owner: dict[int, int] = {}
+        self._tags: dict[int, dict[str, Any]] = {}
+        self._tag_by_name: dict[str, int] = {}
+        self._leads = _Table()
+        self._deleted = _Table()
+        self._contacts = _Table()
+        self._events: list[dict[str, Any]] = []
+        self._add_pipeline(
+            "Воронка",
+            ["Первичный контакт", "Переговоры", "Принимают решение", "Согласование договора"],
+            is_main=True,
+        )
+        self._add_pipeline("Партнёры", ["Новая заявка", "Встреча назначена"], is_main=False)
+
+    def _add_pipeline(self, name: str, statuses: list[str], is_main: bool) -> dict[str, Any]:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("a pipeline needs a name")
+        if len(self._pipelines) >= MAX_PIPELINES:
+            raise ValueError(f"at most {MAX_PIPELINES} pipelines")
+        if len(statuses) + 3 > MAX_STATUSES:
+            raise ValueError(f"at most {MAX_STATUSES} statuses in a pipeline")
+        pid = self._next_pipeline_id
+        self._next_pipeline_id += 3
+        colors = ["#99ccff", "#ffff99", "#ffcc66", "#ffcccc", "#d6eaff", "#ccc8f9", "#deff81"]
+
+        def status(sid: int, sname: str, sort: int, stype: int, color: str, editable: bool) -> dict[str, Any]:
+            return {
+                "id": sid,
+                "name": sname,
+                "sort": sort,
+                "is_editable": editable,
+                "pipeline_id": pid,
+                "color": color,
+                "type": stype,
+                "account_id": self.account_id,
+            }
+
+        rows = [status(self._new_status_id(pid), "Неразобранное", 10, 1, "#c1c1c1", False)]
+        for n, sname in enumerate(statuses):
+            if not isinstance(sname, str) or not sname.strip():
+                raise ValueError("status names must be non-empty strings")
+            rows.append(status(self._new_status_id(pid), sname, 20 + n * 10, 0, colors[n % len(colors)], True))
+        rows.append(status(WON, "Успешно реализовано", 10000, 0, "#CCFF66", False))
+        rows.append(status(LOST, "Закрыто и не реализовано", 11000, 0, "#D5D8DB", False))
+        if is_main:
+            for p in self._pipelines.values():
+                p["is_main"] = False
+        pipeline = {
+            "id": pid,
+            "name": name,
+            "sort": len(self._pipelines) + 1,
+            "is_main": bool(is_main) or not self._pipelines,
+            "is_unsorted_on": True,
+            "is_archive": False,
+            "account_id": self.account_id,
+            "statuses": rows,
+            "by_id": {s["id"]: s for s in rows},
+        }
+        self._pipelines[pid] = pipeline
+        return pipeline
+
+    def _new_status_id(self, pid: int) -> int:
+        sid = self._next_status_id
+        self._next_status_id += 3
+        self._status_owner[sid] = pid
+        return sid
+
+    def _main(self) -> dict[str, Any]:
+        return next(p for p in self._pipelines.values() if p["is_main"])
+
+    @staticmethod
+    def _first_open(pipeline: dict[str, Any]) -> int:
+        return next(s["id"] for s in sorted(pipeline["statuses"], key=lambda s: s["sort"]) if s["type"] != 1)
+
+    # ------------------------------------------------------------------ plumbing ------
+    def route_name(self, path: str) -> str:
+        return _ID_PATH.sub("/{id}", path)
+
+    def fault_response(self, status: int, req: Request) -> Response:
+        if status == 504:
+            return Response.html(504, GATEWAY_TIMEOUT_HTML)
+        if status == 429:
+            return problem(429, "Too many requests")
+        return problem(
+            status, {500: "Internal error", 502: "Bad gateway", 503: "Service temporarily unavailable"}[status]
+        )
+
+    def extra_stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "rate_limited": self._rate_limited,
+                "max_requests_in_1s": self._max_in_1s,
+                "blocked_requests": self._blocked_requests,
+                "blocked": self.clock.time() < self._blocked_until,
+                "rate_limit": self.rate_limit,
+            }
+
+    def reset_extra_stats(self) -> None:
+        with self.lock:
+            self._rate_limited = 0
+            self._max_in_1s = 0
+            self._blocked_requests = 0
+
+    def _base(self, req: Request | None) -> str:
+        host = req.headers.get("host") if req is not None else None
+        return f"http://{host}" if host else f"https://{self.subdomain}.amocrm.ru"
+
+    def route(self, req: Request) -> Response:
+        with self.lock:
+            now = self.clock.time()
+            if now < self._blocked_until:
+                self._blocked_requests += 1
+                return Response.html(403, BLOCKED_HTML)
+            limited = self._rate_gate(now)
+            if limited is not None:
+                return limited
+            auth = req.headers.get("authorization")
+            if auth is None:
+                return problem(401, "Authorization header is required")
+            if auth != f"Bearer {self.token}":
+                return problem(401, "Access token is invalid, expired or revoked")
+            if self.unpaid:
+                return problem(402, "Account is not paid")
+            for pattern, methods in _ROUTES:
+                m = pattern.fullmatch(req.path)
+                if m is None:
+                    continue
+                handler = methods.get(req.method)
+                if handler is None:
+                    return problem(405, f"Method {req.method} is not allowed", {"Allow": ", ".join(methods)})
+                args = [int(g) for g in m.groups()]
+                return getattr(self, handler)(req, *args)
+            return problem(404, f"Route {req.path} not found")
+
+    def _rate_gate(self, now: float) -> Response | None:
+        """Count the request in the sliding second (always, for max_requests_in_1s); 429 beyond the limit."""
+        window = self._window
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if self.rate_limit is not None and len(window) >= self.rate_limit:
+            self._rate_limited += 1
+            recent = self._recent_429
+            recent.append(now)
+            while recent and recent[0] <= now - 60.0:
+                recent.popleft()
+            if self.block_after is not None and len(recent) >= self.block_after:
+                self._blocked_until = now + self.block_seconds
+                recent.clear()
+            return problem(429, "Too many requests")
+        window.append(now)
+        self._max_in_1s = max(self._max_in_1s, len(window))
+        return None
+
+    # ------------------------------------------------------------------ parsing -------
+    @staticmethod
+    def _body_array(req: Request, max_len: int) -> list[Any]:
+        data = AmoCRMEmulator._body(req)
+        if not isinstance(data, list):
+            raise ApiError(problem(400, "Request body must be a JSON array"))
+        if not data:
+            raise ApiError(problem(400, "Request body must not be an empty array"))
+        if len(data) > max_len:
+            raise ApiError(problem(400, f"Too many entities in one request: {len(data)}, at most {max_len}"))
+        for i, item in enumerate(data):
+            if not isinstance(item, dict):
+                raise ApiError(
+                    validation_failed([(str(i), [_err("InvalidType", "", "Each element must be an object")])])
+                )
+        return data
+
+    @staticmethod
+    def _body(req: Request) -> Any:
+        if not req.body:
+            raise ApiError(problem(400, "Request body is empty"))
+        try:
+            return json.loads(req.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise ApiError(problem(400, "Request body is not valid JSON")) from None
+
+    def _too_slow(self, n: int) -> bool:
+        return self.max_batch_before_504 is not None and n > self.max_batch_before_504
+
+    @staticmethod
+    def _rid(item: dict[str, Any], index: int) -> str:
+        rid = item.get("request_id")
+        return rid if isinstance(rid, str) else str(index)
+
+    def _parse_list(
+        self,
+        req: Request,
+        *,
+        max_limit: int = MAX_LIMIT,
+        filters: frozenset[str],
+        orders: tuple[str, ...],
+        default_order: tuple[str, bool] = ("id", False),
+    ) -> _ListQuery:
+        limit_s = req.arg("limit")
+        if limit_s is None:
+            limit = min(50, max_limit)
+        elif not _INT_RE.match(limit_s) or not 1 <= int(limit_s) <= max_limit:
+            raise _query_error("limit", "InvalidType", f"limit must be an integer from 1 to {max_limit}")
+        else:
+            limit = int(limit_s)
+        page_s = req.arg("page")
+        if page_s is None:
+            page = 1
+        elif not _INT_RE.match(page_s) or int(page_s) < 1:
+            raise _query_error("page", "InvalidType", "page must be a positive integer")
+        else:
+            page = int(page_s)
+        with_ = {w.strip() for v in req.query.get("with", []) for w in v.split(",") if w.strip()}
+
+        parsed: dict[str, list[tuple[str, list[str]]]] = {}
+        order, desc = default_order
+        order_seen = False
+        for key, values in req.query.items():
+            m = re.fullmatch(r"filter\[(\w+)\](.*)", key)
+            if m:
+                fname, suffix = m.groups()
+                if fname not in filters:
+                    raise _query_error(f"filter.{fname}", "NotSupportedChoice", f"filter[{fname}] is not emulated")
+                parsed.setdefault(fname, []).append((suffix, values))
+                continue
+            m = re.fullmatch(r"order\[(\w+)\]", key)
+            if m:
+                field = m.group(1)
+                direction = values[-1].lower()
+                if field not in orders:
+                    raise _query_error(f"order.{field}", "NotSupportedChoice", f"cannot order by {field}")
+                if direction not in ("asc", "desc"):
+                    raise _query_error(f"order.{field}", "NotSupportedChoice", "order must be asc or desc")
+                if not order_seen:
+                    order, desc, order_seen = field, direction == "desc", True
+        ids = self._int_filter(parsed, "id") if "id" in parsed else None
+        updated, empty = None, False
+        if "updated_at" in parsed:
+            updated, empty = self._range_filter(parsed["updated_at"], "updated_at", need_both=True)
+        return _ListQuery(page, limit, ids, updated, empty, order, desc, with_, parsed)
+
+    @staticmethod
+    def _int_filter(parsed: dict[str, list[tuple[str, list[str]]]], name: str) -> list[int]:
+        out: list[int] = []
+        for suffix, values in parsed[name]:
+            if not re.fullmatch(r"(\[\d*\])?", suffix):
+                raise _query_error(f"filter.{name}", "NotSupportedChoice", f"bad filter[{name}] form")
+            for v in values:
+                if not _INT_RE.match(v.strip()):
+                    raise _query_error(f"filter.{name}", "InvalidType", f"filter[{name}] takes integers")
+                out.append(int(v))
+        return out
+
+    def _range_filter(
+        self, entries: list[tuple[str, list[str]]], name: str, need_both: bool
+    ) -> tuple[tuple[int, int] | None, bool]:
+        bounds: dict[str, int] = {}
+        for suffix, values in entries:
+            key = {"[from]": "from", "[to]": "to", "": "eq"}.get(suffix)
+            if key is None:
+                raise _query_error(f"filter.{name}", "NotSupportedChoice", f"bad filter[{name}] form")
+            v = values[-1].strip()
+            if not _INT_RE.match(v):
+                raise _query_error(f"filter.{name}", "InvalidType", f"filter[{name}] takes Unix seconds")
+            bounds[key] = int(v)
+        # A lone bound (or a bare value) has been seen to return nothing: make clients send both.
+        if need_both and ("from" not in bounds or "to" not in bounds or "eq" in bounds):
+            return None, True
+        if "eq" in bounds:
+            return (bounds["eq"], bounds["eq"]), False
+        lo = bounds.get("from", -(2**62))
+        hi = bounds.get("to", 2**62)
+        if name == "updated_at" and not self.updated_at_inclusive:
+            lo, hi = lo + 1, hi - 1
+        return (lo, hi), False
+
+    def _href(self, req: Request, page: int, limit: int) -> str:
+        pairs = [(k, v) for k, vs in req.query.items() if k not in ("page", "limit") for v in vs]
+        pairs += [("limit", str(limit)), ("page", str(page))]
+        return f"{self._base(req)}{req.path}?{urlencode(pairs, safe='[]')}"
+
+    def _page(
+        self,
+        req: Request,
+        q: _ListQuery,
+        rows: Iterator[dict[str, Any]],
+        kind: str,
+        out: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> Response:
+        start = (q.page - 1) * q.limit
+        chunk = list(itertools.islice(rows, start, start + q.limit))
+        if not chunk:
+            return Response.empty(204)
+        links: dict[str, Any] = {"self": {"href": self._href(req, q.page, q.limit)}}
+        if len(chunk) == q.limit:
+            links["next"] = {"href": self._href(req, q.page + 1, q.limit)}
+        if q.page > 1:
+            links["prev"] = {"href": self._href(req, q.page - 1, q.limit)}
+        return _hal({"_page": q.page, "_links": links, "_embedded": {kind: [out(r) for r in chunk]}})
+
+    # ------------------------------------------------------------------ output --------
+    @staticmethod
+    def _cf_out(cf: dict[int, list[dict[str, Any]]], fields: dict[int, _Field]) -> list[dict[str, Any]] | None:
+        if not cf:
+            return None
+        out = []
+        for fid in sorted(cf, key=lambda i: fields[i].sort):
+            f = fields[fid]
+            out.append(
+                {
+                    "field_id": f.id,
+                    "field_name": f.name,
+                    "field_code": f.code,
+                    "field_type": f.type,
+                    "values": [dict(v) for v in cf[fid]],
+                }
+            )
+        return out
+
+    def _lead_out(self, row: dict[str, Any], base: str, with_contacts: bool = False) -> dict[str, Any]:
+        out = {k: row[k] for k in LEAD_OUT_KEYS}
+        out["custom_fields_values"] = self._cf_out(row["_cf"], LEAD_FIELDS)
+        out["_links"] = {"self": {"href": f"{base}/api/v4/leads/{row['id']}"}}
+        emb: dict[str, Any] = {"tags": [dict(self._tags[t]) for t in row["_tags"]], "companies": []}
+        if with_contacts:
+            emb["contacts"] = [
+                {
+                    "id": cid,
+                    "is_main": cid == row["_main"],
+                    "_links": {"self": {"href": f"{base}/api/v4/contacts/{cid}"}},
+                }
+                for cid in row["_contacts"]
+            ]
+        out["_embedded"] = emb
+        return out
+
+    def _contact_out(self, row: dict[str, Any], base: str, with_leads: bool = False) -> dict[str, Any]:
+        out = {k: row[k] for k in CONTACT_OUT_KEYS}
+        out["custom_fields_values"] = self._cf_out(row["_cf"], CONTACT_FIELDS)
+        out["_links"] = {"self": {"href": f"{base}/api/v4/contacts/{row['id']}"}}
+        emb: dict[str, Any] = {"tags": [], "companies": []}
+        if with_leads:
+            emb["leads"] = [
+                {"id": lid, "_links": {"self": {"href": f"{base}/api/v4/leads/{lid}"}}}
+                for lid in row["_leads"]
+                if lid in self._leads.rows
+            ]
+        out["_embedded"] = emb
+        return out
+
+    def _pipeline_out(self, p: dict[str, Any], base: str) -> dict[str, Any]:
+        href = f"{base}/api/v4/leads/pipelines/{p['id']}"
+        return {
+            "id": p["id"],
+            "name": p["name"],
+            "sort": p["sort"],
+            "is_main": p["is_main"],
+            "is_unsorted_on": p["is_unsorted_on"],
+            "is_archive": p["is_archive"],
+            "account_id": p["account_id"],
+            "_links": {"self": {"href": href}},
+            "_embedded": {
+                "statuses": [
+                    {**s, "_links": {"self": {"href": f"{href}/statuses/{s['id']}"}}}
+                    for s in sorted(p["statuses"], key=lambda s: s["sort"])
+                ]
+            },
+        }
+
+    # ------------------------------------------------------------------ validation ----
+    def _check_cf(
+        self,
+        value: Any,
+        fields: dict[int, _Field],
+        codes: dict[str, _Field],
+        path: str,
+        errs: list[dict[str, str]],
+        entity: str,
+    ) -> dict[int, list[dict[str, Any]]] | None:
+        if value is None:
+            return None  # choice: null means "no change"
+        if not isinstance(value, list):
+            errs.append(_err("InvalidType", path, "custom_fields_values must be an array"))
+            return None
+        out: dict[int, list[dict[str, Any]]] = {}
+        for i, item in enumerate(value):
+            p = f"{path}.{i}"
+            if not isinstance(item, dict):
+                errs.append(_err("InvalidType", p, "must be an object"))
+                continue
+            for k in item:
+                if k not in ("field_id", "field_code", "values"):
+                    errs.append(_err("FieldNotExpected", f"{p}.{k}", f"{k} is not expected here"))
+            field: _Field | None = None
+            fid, fcode = item.get("field_id"), item.get("field_code")
+            if fid is not None:
+                if not _is_int(fid):
+                    errs.append(_err("InvalidType", f"{p}.field_id", "field_id must be an integer"))
+                elif fid not in fields:
+                    errs.append(_err("NotSupportedChoice", f"{p}.field_id", f"No {entity} custom field {fid}"))
+                else:
+                    field = fields[fid]
+            if fcode is not None:
+                if not isinstance(fcode, str):
+                    errs.append(_err("InvalidType", f"{p}.field_code", "field_code must be a string"))
+                elif fcode not in codes:
+                    errs.append(_err("NotSupportedChoice", f"{p}.field_code", f"No {entity} custom field {fcode}"))
+                elif field is not None and codes[fcode] is not field:
+                    errs.append(_err("NotSupportedChoice", f"{p}.field_code", "field_code does not match field_id"))
+                else:
+                    field = codes[fcode]
+            if fid is None and fcode is None:
+                errs.append(_err("FieldMissing", f"{p}.field_id", "field_id or field_code is required"))
+            if "values" not in item:
+                errs.append(_err("FieldMissing", f"{p}.values", "values is required"))
+                continue
+            vals = item["values"]
+            if not isinstance(vals, list):
+                errs.append(_err("InvalidType", f"{p}.values", "values must be an array"))
+                continue
+            if field is None:
+                continue
+            if not field.enums and len(vals) > 1:
+                errs.append(_err("TooManyElements", f"{p}.values", f"{field.name} takes one value"))
+                continue
+            norm: list[dict[str, Any]] = []
+            for j, v in enumerate(vals):
+                pv = f"{p}.values.{j}"
+                if not isinstance(v, dict):
+                    errs.append(_err("InvalidType", pv, "must be an object"))
+                    continue
+                allowed = ("value", "enum_id", "enum_code") if field.enums else ("value",)
+                for k in v:
+                    if k not in allowed:
+                        errs.append(_err("FieldNotExpected", f"{pv}.{k}", f"{k} is not expected here"))
+                val = v.get("value")
+                if "value" not in v:
+                    errs.append(_err("FieldMissing", f"{pv}.value", "value is required"))
+                elif not isinstance(val, str):
+                    errs.append(_err("InvalidType", f"{pv}.value", "value must be a string"))
+                elif not val.strip():
+                    errs.append(_err("NotBlank", f"{pv}.value", "value must not be blank"))
+                if not field.enums:
+                    norm.append({"value": val})
+                    continue
+                enum_id: int | None = None
+                if "enum_id" in v:
+                    eid = v["enum_id"]
+                    if not _is_int(eid) or field.enum_code(eid) is None:
+                        errs.append(_err("NotSupportedChoice", f"{pv}.enum_id", f"No enum {eid!r} in {field.name}"))
+                    else:
+                        enum_id = eid
+                if "enum_code" in v:
+                    ec = v["enum_code"]
+                    eid2 = field.enum_id(ec) if isinstance(ec, str) else None
+                    if eid2 is None:
+                        errs.append(_err("NotSupportedChoice", f"{pv}.enum_code", f"No enum {ec!r} in {field.name}"))
+                    elif enum_id is not None and enum_id != eid2:
+                        errs.append(_err("NotSupportedChoice", f"{pv}.enum_code", "enum_code does not match enum_id"))
+                    else:
+                        enum_id = eid2
+                if enum_id is None:
+                    enum_id = field.enum_id("WORK")
+                assert enum_id is not None
+                norm.append({"value": val, "enum_id": enum_id, "enum_code": field.enum_code(enum_id)})
+            out[field.id] = norm
+        return out
+
+    def _check_tags(self, value: Any, path: str, errs: list[dict[str, str]]) -> list[tuple[int | None, str | None]]:
+        out: list[tuple[int | None, str | None]] = []
+        if not isinstance(value, list):
+            errs.append(_err("InvalidType", path, "must be an array"))
+            return out
+        for i, t in enumerate(value):
+            p = f"{path}.{i}"
+            if not isinstance(t, dict):
+                errs.append(_err("InvalidType", p, "must be an object"))
+                continue
+            for k in t:
+                if k not in ("id", "name"):
+                    errs.append(_err("FieldNotExpected", f"{p}.{k}", f"{k} is not expected here"))
+            tid, tname = t.get("id"), t.get("name")
+            if tid is not None:
+                if not _is_int(tid) or tid not in self._tags:
+                    errs.append(_err("NotSupportedChoice", f"{p}.id", f"No tag {tid!r}"))
+                    continue
+                out.append((tid, None))
+            elif tname is not None:
+                if not isinstance(tname, str) or not tname.strip():
+                    errs.append(_err("InvalidType", f"{p}.name", "name must be a non-empty string"))
+                    continue
+                out.append((None, tname.strip()))
+            else:
+                errs.append(_err("FieldMissing", f"{p}.id", "id or name is required"))
+        return out
+
+    def _check_status(
+        self, obj: dict[str, Any], existing: dict[str, Any] | None, errs: list[dict[str, str]]
+    ) -> dict[str, Any]:
+        pid = obj.get("pipeline_id", _MISSING)
+        sid = obj.get("status_id", _MISSING)
+        pipeline: dict[str, Any] | None = None
+        if pid is not _MISSING:
+            if not _is_int(pid):
+                errs.append(_err("InvalidType", "pipeline_id", "pipeline_id must be an integer"))
+                return {}
+            pipeline = self._pipelines.get(pid)
+            if pipeline is None:
+                errs.append(_err("NotSupportedChoice", "pipeline_id", f"No pipeline {pid}"))
+                return {}
+        if sid is not _MISSING and not _is_int(sid):
+            errs.append(_err("InvalidType", "status_id", "status_id must be an integer"))
+            return {}
+        if pipeline is None:
+            if existing is not None:
+                pipeline = self._pipelines[existing["pipeline_id"]]
+            elif sid is not _MISSING:
+                owner = self._main()["id"] if sid in CLOSED else self._status_owner.get(sid)
+                if owner is None:
+                    errs.append(_err("NotSupportedChoice", "status_id", f"No status {sid}"))
+                    return {}
+                pipeline = self._pipelines[owner]
+            else:
+                pipeline = self._main()
+        if sid is not _MISSING:
+            status = pipeline["by_id"].get(sid)
+            if status is None:
+                errs.append(
+                    _err("NotSupportedChoice", "status_id", f"Status {sid} is not in pipeline {pipeline['id']}")
+                )
+                return {}
+            if status["type"] == 1:
+                errs.append(
+                    _err("NotSupportedChoice", "status_id", "Leads cannot be put into the incoming (unsorted) status")
+                )
+                return {}
+            return {"pipeline_id": pipeline["id"], "status_id": sid}
+        if existing is not None and existing["pipeline_id"] == pipeline["id"]:
+            return {}
+        return {"pipeline_id": pipeline["id"], "status_id": self._first_open(pipeline)}
+
+    def _check_str(self, obj: dict[str, Any], key: str, prefix: str, errs: list[dict[str, str]], ch: dict) -> None:
+        if key not in obj:
+            return
+        v = obj[key]
+        if not isinstance(v, str):
+            errs.append(_err("InvalidType", prefix + key, f"{key} must be a string"))
+        elif len(v) > 255:
+            errs.append(_err("InvalidLength", prefix + key, f"{key} must be at most 255 characters"))
+        else:
+            ch[key] = v
+
+    def _check_user(self, obj: dict[str, Any], key: str, prefix: str, errs: list[dict[str, str]], ch: dict) -> None:
+        if key not in obj:
+            return
+        v = obj[key]
+        if not _is_int(v):
+            errs.append(_err("InvalidType", prefix + key, f"{key} must be an integer"))
+        elif v not in USER_IDS:
+            errs.append(_err("NotSupportedChoice", prefix + key, f"No user {v}"))
+        else:
+            ch[key] = v
+
+    def _check_lead(
+        self,
+        obj: dict[str, Any],
+        existing: dict[str, Any] | None,
+        errs: list[dict[str, str]],
+        complex_: bool = False,
+    ) -> dict[str, Any]:
+        """Validate one lead write; return the planned change (valid only when errs stays empty)."""
+        allowed = LEAD_PATCH_KEYS if existing is not None else LEAD_CREATE_KEYS
+        for k in obj:
+            if k not in allowed:
+                errs.append(_err("FieldNotExpected", k, f"{k} is not expected here"))
+        ch: dict[str, Any] = {}
+        if "request_id" in obj and not isinstance(obj["request_id"], str):
+            errs.append(_err("InvalidType", "request_id", "request_id must be a string"))
+        self._check_str(obj, "name", "", errs, ch)
+        if "price" in obj:
+            if _is_int(obj["price"]):
+                ch["price"] = obj["price"]
+            else:
+                errs.append(_err("InvalidType", "price", "price must be an integer"))
+        self._check_user(obj, "responsible_user_id", "", errs, ch)
+        for key in ("created_at", "updated_at"):
+            if key in obj and key in allowed:
+                if _is_int(obj[key]) and obj[key] >= 0:
+                    ch[key] = obj[key]
+                else:
+                    errs.append(_err("InvalidType", key, f"{key} must be a Unix timestamp"))
+        if "closed_at" in obj:
+            v = obj["closed_at"]
+            if v is None or (_is_int(v) and v >= 0):
+                ch["closed_at"] = v
+            else:
+                errs.append(_err("InvalidType", "closed_at", "closed_at must be a Unix timestamp or null"))
+        if "loss_reason_id" in obj:
+            v = obj["loss_reason_id"]
+            if v is None:
+                ch["loss_reason_id"] = None
+            elif not _is_int(v):
+                errs.append(_err("InvalidType", "loss_reason_id", "loss_reason_id must be an integer"))
+            else:  # the sandbox account has no loss reasons
+                errs.append(_err("NotSupportedChoice", "loss_reason_id", f"No loss reason {v}"))
+        ch.update(self._check_status(obj, existing, errs))
+        if "custom_fields_values" in obj:
+            cf = self._check_cf(
+                obj["custom_fields_values"], LEAD_FIELDS, LEAD_FIELD_CODES, "custom_fields_values", errs, "lead"
+            )
+            if cf is not None:
+                ch["_cf"] = cf
+        for key in ("tags_to_add", "tags_to_delete"):
+            if key in obj and key in allowed:
+                ch["_" + key] = self._check_tags(obj[key], key, errs)
+        emb = obj.get("_embedded")
+        if emb is not None or "_embedded" in obj:
+            if not isinstance(emb, dict):
+                errs.append(_err("InvalidType", "_embedded", "_embedded must be an object"))
+            else:
+                self._check_lead_embedded(emb, errs, ch, complex_)
+        return ch
+
+    def _check_lead_embedded(self, emb: dict[str, Any], errs: list[dict[str, str]], ch: dict, complex_: bool) -> None:
+        for k in emb:
+            if k not in ("tags", "contacts", "companies"):
+                errs.append(_err("FieldNotExpected", f"_embedded.{k}", f"{k} is not expected here"))
+        if "tags" in emb:
+            ch["_tags_set"] = self._check_tags(emb["tags"], "_embedded.tags", errs)
+        if "companies" in emb and emb["companies"] not in ([], None):
+            # Companies are not emulated; refusing is more honest than ignoring them.
+            errs.append(_err("NotSupportedChoice", "_embedded.companies", "companies are not emulated by the sandbox"))
+        if "contacts" not in emb:
+            return
+        contacts = emb["contacts"]
+        if not isinstance(contacts, list):
+            errs.append(_err("InvalidType", "_embedded.contacts", "must be an array"))
+            return
+        if complex_ and len(contacts) > 1:
+            errs.append(_err("TooManyElements", "_embedded.contacts", "A complex lead takes at most one contact"))
+            return
+        links: list[tuple[int, bool]] = []
+        for i, c in enumerate(contacts):
+            p = f"_embedded.contacts.{i}"
+            if not isinstance(c, dict):
+                errs.append(_err("InvalidType", p, "must be an object"))
+                continue
+            if "id" in c:
+                for k in c:
+                    if k not in ("id", "is_main"):
+                        errs.append(_err("FieldNotExpected", f"{p}.{k}", f"{k} is not expected with an existing id"))
+                cid = c["id"]
+                if not _is_int(cid) or cid not in self._contacts.rows:
+                    errs.append(_err("NotSupportedChoice", f"{p}.id", f"No contact {cid!r}"))
+                    continue
+                is_main = c.get("is_main", False)
+                if not isinstance(is_main, bool):
+                    errs.append(_err("InvalidType", f"{p}.is_main", "is_main must be a boolean"))
+                    continue
+                links.append((cid, is_main))
+            elif complex_:
+                cch: dict[str, Any] = {}
+                for k in c:
+                    if k not in COMPLEX_CONTACT_KEYS:
+                        errs.append(_err("FieldNotExpected", f"{p}.{k}", f"{k} is not expected here"))
+                self._contact_fields(c, f"{p}.", errs, cch)
+                ch["_new_contact"] = cch
+            else:
+                errs.append(_err("FieldMissing", f"{p}.id", "id of an existing contact is required"))
+        ch["_links"] = links
+
+    def _contact_fields(self, obj: dict[str, Any], prefix: str, errs: list[dict[str, str]], ch: dict) -> None:
+        for key in ("name", "first_name", "last_name"):
+            self._check_str(obj, key, prefix, errs, ch)
+        self._check_user(obj, "responsible_user_id", prefix, errs, ch)
+        if "custom_fields_values" in obj:
+            cf = self._check_cf(
+                obj["custom_fields_values"],
+                CONTACT_FIELDS,
+                CONTACT_FIELD_CODES,
+                prefix + "custom_fields_values",
+                errs,
+                "contact",
+            )
+            if cf is not None:
+                ch["_cf"] = cf
+
+    def _check_contact(
+        self, obj: dict[str, Any], existing: dict[str, Any] | None, errs: list[dict[str, str]]
+    ) -> dict[str, Any]:
+        allowed = CONTACT_PATCH_KEYS if existing is not None else CONTACT_CREATE_KEYS
+        for k in obj:
+            if k not in allowed:
+                errs.append(_err("FieldNotExpected", k, f"{k} is not expected here"))
+        if "request_id" in obj and not isinstance(obj["request_id"], str):
+            errs.append(_err("InvalidType", "request_id", "request_id must be a string"))
+        ch: dict[str, Any] = {}
+        self._contact_fields(obj, "", errs, ch)
+        return ch
+
+    # ------------------------------------------------------------------ mutation ------
+    def _tag_id(self, tid: int | None, name: str | None) -> int:
+        if tid is not None:
+            return tid
+        assert name is not None
+        existing = self._tag_by_name.get(name.lower())
+        if existing is not None:
+            return existing
+        tid = self._next_tag_id
+        self._next_tag_id += 2
+        self._tags[tid] = {"id": tid, "name": name, "color": None}
+        self._tag_by_name[name.lower()] = tid
+        return tid
+
+    def _new_lead_row(self, now: int, user: int) -> dict[str, Any]:
+        lid = self._next_lead_id
+        self._next_lead_id += 1
+        return {
+            "id": lid,
+            "name": f"Сделка #{lid}",
+            "price": 0,
+            "responsible_user_id": user,
+            "group_id": 0,
+            "status_id": 0,
+            "pipeline_id": 0,
+            "loss_reason_id": None,
+            "created_by": user,
+            "updated_by": user,
+            "created_at": now,
+            "updated_at": now,
+            "closed_at": None,
+            "closest_task_at": None,
+            "is_deleted": False,
+            "custom_fields_values": None,
+            "score": None,
+            "account_id": self.account_id,
+            "labor_cost": None,
+            "_cf": {},
+            "_tags": [],
+            "_contacts": [],
+            "_main": None,
+        }
+
+    def _new_contact_row(self, now: int, user: int) -> dict[str, Any]:
+        cid = self._next_contact_id
+        self._next_contact_id += 1
+        return {
+            "id": cid,
+            "name": "",
+            "first_name": "",
+            "last_name": "",
+            "responsible_user_id": user,
+            "group_id": 0,
+            "created_by": user,
+            "updated_by": user,
+            "created_at": now,
+            "updated_at": now,
+            "closest_task_at": None,
+            "is_deleted": False,
+            "is_unsorted": False,
+            "custom_fields_values": None,
+            "account_id": self.account_id,
+            "_cf": {},
+            "_leads": [],
+        }
+
+    def _apply_lead(self, row: dict[str, Any], ch: dict[str, Any], now: int, user: int, creating: bool) -> None:
+        old_status = None if creating else row["status_id"]
+        for key in ("name", "price", "responsible_user_id", "loss_reason_id", "pipeline_id", "status_id", "created_at"):
+            if key in ch:
+                row[key] = ch[key]
+        if "status_id" in ch and "closed_at" not in ch:
+            if ch["status_id"] in CLOSED and (creating or old_status not in CLOSED):
+                row["closed_at"] = now
+            elif ch["status_id"] not in CLOSED:
+                row["closed_at"] = None  # choice: reopening a closed lead clears closed_at
+        if "closed_at" in ch:
+            row["closed_at"] = ch["closed_at"]
+        for fid, values in ch.get("_cf", {}).items():
+            if values:
+                row["_cf"][fid] = values
+            else:
+                row["_cf"].pop(fid, None)
+        if "_tags_set" in ch:
+            row["_tags"] = list(dict.fromkeys(self._tag_id(i, n) for i, n in ch["_tags_set"]))
+        for i, n in ch.get("_tags_to_add", []):
+            t = self._tag_id(i, n)
+            if t not in row["_tags"]:
+                row["_tags"].append(t)
+        for i, n in ch.get("_tags_to_delete", []):
+            t = i if i is not None else self._tag_by_name.get((n or "").lower())
+            if t in row["_tags"]:
+                row["_tags"].remove(t)
+        row["updated_by"] = user
+        if creating:
+            row["updated_at"] = ch.get("updated_at", now)
+            self._leads.add(row)
+        else:
+            self._leads.touch(row, now)
+        for cid, is_main in ch.get("_links", []):
+            self._link(row, self._contacts.rows[cid], is_main)
+
+    def _apply_contact(self, row: dict[str, Any], ch: dict[str, Any], now: int, user: int, creating: bool) -> None:
+        for key in ("name", "first_name", "last_name", "responsible_user_id"):
+            if key in ch:
+                row[key] = ch[key]
+        if creating and "name" not in ch:
+            row["name"] = " ".join(p for p in (row["first_name"], row["last_name"]) if p)
+        for fid, values in ch.get("_cf", {}).items():
+            if values:
+                row["_cf"][fid] = values
+            else:
+                row["_cf"].pop(fid, None)
+        row["updated_by"] = user
+        if creating:
+            self._contacts.add(row)
+        else:
+            self._contacts.touch(row, now)  # never touches the contact's leads
+
+    def _link(self, lead: dict[str, Any], contact: dict[str, Any], is_main: bool) -> None:
+        if contact["id"] not in lead["_contacts"]:
+            lead["_contacts"].append(contact["id"])
+        if lead["id"] not in contact["_leads"]:
+            contact["_leads"].append(lead["id"])
+        if lead["_main"] is None or is_main:
+            lead["_main"] = contact["id"]
+
+    # ------------------------------------------------------------------ API: account --
+    def _get_account(self, req: Request) -> Response:
+        base = self._base(req)
+        return _hal(
+            {
+                "id": self.account_id,
+                "name": "Sandbox account",
+                "subdomain": self.subdomain,
+                "created_at": self.created_at,
+                "created_by": API_USER_ID,
+                "updated_at": self.created_at,
+                "updated_by": API_USER_ID,
+                "current_user_id": API_USER_ID,
+                "country": "RU",
+                "currency": "RUB",
+                "currency_symbol": "₽",
+                "customers_mode": "disabled",
+                "is_unsorted_on": True,
+                "is_loss_reason_enabled": False,
+                "is_helpbot_enabled": False,
+                "is_technical_account": False,
+                "contact_name_display_order": 1,
+                "mobile_feature_version": 0,
+                "_links": {"self": {"href": f"{base}/api/v4/account"}},
+            }
+        )
+
+    def _list_users(self, req: Request) -> Response:
+        base = self._base(req)
+        users = [{**u, "rights": {}, "_links": {"self": {"href": f"{base}/api/v4/users/{u['id']}"}}} for u in USERS]
+        return _hal(
+            {
+                "_total_items": len(users),
+                "_page": 1,
+                "_page_count": 1,
+                "_links": {"self": {"href": f"{base}/api/v4/users"}},
+                "_embedded": {"users": users},
+            }
+        )
+
+    def _list_pipelines(self, req: Request) -> Response:
+        base = self._base(req)
+        items = [self._pipeline_out(p, base) for p in sorted(self._pipelines.values(), key=lambda p: p["sort"])]
+        return _hal(
+            {
+                "_total_items": len(items),
+                "_links": {"self": {"href": f"{base}/api/v4/leads/pipelines"}},
+                "_embedded": {"pipelines": items},
+            }
+        )
+
+    def _get_pipeline(self, req: Request, pid: int) -> Response:
+        p = self._pipelines.get(pid)
+        if p is None:
+            return problem(404, f"Pipeline {pid} not found")
+        return _hal(self._pipeline_out(p, self._base(req)))
+
+    def _custom_fields(self, req: Request, entity: str, fields: dict[int, _Field]) -> Response:
+        base = self._base(req)
+        items = [f.definition(self.account_id, entity, base) for f in sorted(fields.values(), key=lambda f: f.sort)]
+        return _hal(
+            {
+                "_total_items": len(items),
+                "_page": 1,
+                "_page_count": 1,
+                "_links": {"self": {"href": f"{base}/api/v4/{entity}/custom_fields"}},
+                "_embedded": {"custom_fields": items},
+            }
+        )
+
+    def _lead_fields(self, req: Request) -> Response:
+        return self._custom_fields(req, "leads", LEAD_FIELDS)
+
+    def _contact_fields_route(self, req: Request) -> Response:
+        return self._custom_fields(req, "contacts", CONTACT_FIELDS)
+
+    # ------------------------------------------------------------------ API: leads ----
+    @staticmethod
+    def _search_pred(req: Request) -> Callable[[dict[str, Any]], bool] | None:
+        query = req.arg("query")
+        if query is None or not query.strip():
+            return None
+        needle = query.strip().lower()
+        digits = _digits(needle)
+
+        def match(row: dict[str, Any]) -> bool:
+            if needle in row["name"].lower():
+                return True
+            for values in row["_cf"].values():
+                for v in values:
+                    text = str(v["value"]).lower()
+                    if needle in text or (len(digits) >= 5 and digits in _digits(text)):
+                        return True
+            return False
+
+        return match
+
+    def _list_leads(self, req: Request) -> Response:
+        q = self._parse_list(
+            req,
+            filters=frozenset({"id", "pipeline_id", "updated_at"}),
+            orders=("id", "updated_at", "created_at"),
+        )
+        if q.empty:
+            return Response.empty(204)
+        preds = []
+        if "pipeline_id" in q.filters:
+            pids = set(self._int_filter(q.filters, "pipeline_id"))
+            preds.append(lambda r: r["pipeline_id"] in pids)
+        search = self._search_pred(req)
+        if search is not None:
+            preds.append(search)
+        pred = preds[0] if len(preds) == 1 else None
+        if len(preds) > 1:
+
+            def pred(r: dict[str, Any]) -> bool:
+                return all(p(r) for p in preds)
+
+        table = self._deleted if "only_deleted" in q.with_ else self._leads
+        rows = table.select(ids=q.ids, updated=q.updated, order=q.order, desc=q.desc, pred=pred)
+        base = self._base(req)
+        with_contacts = "contacts" in q.with_
+        return self._page(req, q, rows, "leads", lambda r: self._lead_out(r, base, with_contacts))
+
+    def _get_lead(self, req: Request, lead_id: int) -> Response:
+        row = self._leads.get(lead_id)
+        if row is None:
+            return Response.empty(204)
+        with_ = {w.strip() for v in req.query.get("with", []) for w in v.split(",")}
+        return _hal(self._lead_out(row, self._base(req), "contacts" in with_))
+
+    def _add_leads(self, req: Request) -> Response:
+        items = self._body_array(req, MAX_BATCH)
+        plans = self._validate(items, lambda obj, errs: self._check_lead(obj, None, errs))
+        if self._too_slow(len(items)) and not self.batch_504_applied:
+            return Response.html(504, GATEWAY_TIMEOUT_HTML)
+        now = self.clock.now()
+        base = self._base(req)
+        out = []
+        for i, (obj, ch) in enumerate(zip(items, plans, strict=True)):
+            row = self._new_lead_row(now, API_USER_ID)
+            self._apply_lead(row, ch, now, API_USER_ID, creating=True)
+            out.append(
+                {"id": row["id"], "request_id": self._rid(obj, i), "_links": self._self(base, "leads", row["id"])}
+            )
+        if self._too_slow(len(items)):
+            return Response.html(504, GATEWAY_TIMEOUT_HTML)
+        return _hal({"_links": {"self": {"href": f"{base}/api/v4/leads"}}, "_embedded": {"leads": out}})
+
+    @staticmethod
+    def _self(base: str, kind: str, row_id: int) -> dict[str, Any]:
+        return {"self": {"href": f"{base}/api/v4/{kind}/{row_id}"}}
+
+    def _validate(self, items: list[dict[str, Any]], check: Callable[[dict, list], dict]) -> list[dict[str, Any]]:
+        plans, failed = [], []
+        for i, obj in enumerate(items):
+            errs: list[dict[str, str]] = []
+            plans.append(check(obj, errs))
+            if errs:
+                failed.append((self._rid(obj, i), errs))
+        if failed:
+            raise ApiError(validation_failed(failed))
+        return plans
+
+    def _check_patch_id(
+        self, obj: dict[str, Any], table: _Table, errs: list[dict[str, str]], kind: str
+    ) -> dict[str, Any] | None:
+        if "id" not in obj:
+            errs.append(_err("FieldMissing", "id", "id is required"))
+            return None
+        rid = obj["id"]
+        if not _is_int(rid):
+            errs.append(_err("InvalidType", "id", "id must be an integer"))
+            return None
+        row = table.get(rid)
+        if row is None:
+            errs.append(_err("NotSupportedChoice", "id", f"No {kind} {rid}"))
+        return row
+
+    def _check_lead_patch(self, obj: dict[str, Any], errs: list[dict[str, str]]) -> dict[str, Any]:
+        row = self._check_patch_id(obj, self._leads, errs, "lead")
+        if row is None:
+            # still report the other problems of the element
+            for k in obj:
+                if k not in LEAD_PATCH_KEYS:
+                    errs.append(_err("FieldNotExpected", k, f"{k} is not expected here"))
+            return {}
+        ch = self._check_lead(obj, row, errs)
+        ch["_row"] = row
+        return ch
+
+    def _patch_leads(self, req: Request) -> Response:
+        items = self._body_array(req, MAX_BATCH)
+        plans = self._validate(items, self._check_lead_patch)
+        if self._too_slow(len(items)) and not self.batch_504_applied:
+            return Response.html(504, GATEWAY_TIMEOUT_HTML)
+        now = self.clock.now()
+        base = self._base(req)
+        out = []
+        for i, (obj, ch) in enumerate(zip(items, plans, strict=True)):
+            row = ch["_row"]
+            self._apply_lead(row, ch, now, API_USER_ID, creating=False)
+            out.append(
+                {
+                    "id": row["id"],
+                    "updated_at": row["updated_at"],
+                    "request_id": self._rid(obj, i),
+                    "_links": self._self(base, "leads", row["id"]),
+                }
+            )
+        if self._too_slow(len(items)):
+            return Response.html(504, GATEWAY_TIMEOUT_HTML)
+        return _hal({"_links": {"self": {"href": f"{base}/api/v4/leads"}}, "_embedded": {"leads": out}})
+
+    def _patch_lead(self, req: Request, lead_id: int) -> Response:
+        obj = self._body(req)
+        if not isinstance(obj, dict):
+            return problem(400, "Request body must be a JSON object")
+        if "id" in obj and obj["id"] != lead_id:
+            return validation_failed([("0", [_err("NotSupportedChoice", "id", "id does not match the URL")])])
+        obj = {**obj, "id": lead_id}
+        [ch] = self._validate([obj], self._check_lead_patch)
+        now = self.clock.now()
+        row = ch["_row"]
+        self._apply_lead(row, ch, now, API_USER_ID, creating=False)
+        base = self._base(req)
+        return _hal({"id": row["id"], "updated_at": row["updated_at"], "_links": self._self(base, "leads", row["id"])})
+
+    def _add_complex(self, req: Request) -> Response:
+        items = self._body_array(req, MAX_COMPLEX)
+        plans = self._validate(items, lambda obj, errs: self._check_lead(obj, None, errs, complex_=True))
+        if self._too_slow(len(items)) and not self.batch_504_applied:
+            return Response.html(504, GATEWAY_TIMEOUT_HTML)
+        now = self.clock.now()
+        out = []
+        for i, (obj, ch) in enumerate(zip(items, plans, strict=True)):
+            row = self._new_lead_row(now, API_USER_ID)
+            self._apply_lead(row, ch, now, API_USER_ID, creating=True)
+            contact_id = row["_contacts"][0] if row["_contacts"] else None
+            if "_new_contact" in ch:
+                crow = self._new_contact_row(now, API_USER_ID)
+                self._apply_contact(crow, ch["_new_contact"], now, API_USER_ID, creating=True)
+                self._link(row, crow, True)
+                contact_id = crow["id"]
+            out.append(
+                {
+                    "id": row["id"],
+                    "contact_id": contact_id,
+                    "company_id": None,
+                    "request_id": [self._rid(obj, i)],
+                    "merged": False,
+                }
+            )
+        if self._too_slow(len(items)):
+            return Response.html(504, GATEWAY_TIMEOUT_HTML)
+        return Response.json(200, out, {"Content-Type": HAL})
+
+    # ------------------------------------------------------------------ API: links ----
+    def _check_link(
+        self, obj: dict[str, Any], errs: list[dict[str, str]], lead: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        allowed = ("to_entity_id", "to_entity_type", "metadata") + (("entity_id",) if lead is None else ())
+        for k in obj:
+            if k not in allowed:
+                errs.append(_err("FieldNotExpected", k, f"{k} is not expected here"))
+        if lead is None:
+            eid = obj.get("entity_id")
+            if eid is None:
+                errs.append(_err("FieldMissing", "entity_id", "entity_id is required"))
+            elif not _is_int(eid) or eid not in self._leads.rows:
+                errs.append(_err("NotSupportedChoice", "entity_id", f"No lead {eid!r}"))
+            else:
+                lead = self._leads.rows[eid]
+        ttype = obj.get("to_entity_type")
+        if ttype is None:
+            errs.append(_err("FieldMissing", "to_entity_type", "to_entity_type is required"))
+        elif ttype != "contacts":
+            what = "is not emulated" if ttype in ("companies", "catalog_elements") else "is not supported"
+            errs.append(_err("NotSupportedChoice", "to_entity_type", f"to_entity_type {ttype!r} {what}"))
+        tid = obj.get("to_entity_id")
+        contact = None
+        if tid is None:
+            errs.append(_err("FieldMissing", "to_entity_id", "to_entity_id is required"))
+        elif not _is_int(tid):
+            errs.append(_err("InvalidType", "to_entity_id", "to_entity_id must be an integer"))
+        elif ttype == "contacts":
+            contact = self._contacts.get(tid)
+            if contact is None:
+                errs.append(_err("NotSupportedChoice", "to_entity_id", f"No contact {tid}"))
+        meta = obj.get("metadata")
+        is_main = False
+        if meta is not None:
+            if not isinstance(meta, dict):
+                errs.append(_err("InvalidType", "metadata", "metadata must be an object"))
+            else:
+                for k in meta:
+                    if k not in ("is_main", "updated_by"):
+                        errs.append(_err("FieldNotExpected", f"metadata.{k}", f"{k} is not expected here"))
+                is_main = meta.get("is_main", False)
+                if not isinstance(is_main, bool):
+                    errs.append(_err("InvalidType", "metadata.is_main", "is_main must be a boolean"))
+        return {"lead": lead, "contact": contact, "is_main": is_main, "metadata": meta}
+
+    def _do_links(self, req: Request, items: list[dict[str, Any]], plans: list[dict[str, Any]]) -> Response:
+        if self._too_slow(len(items)) and not self.batch_504_applied:
+            return Response.html(504, GATEWAY_TIMEOUT_HTML)
+        out = []
+        for plan in plans:
+            lead, contact = plan["lead"], plan["contact"]
+            self._link(lead, contact, plan["is_main"])  # linking changes no updated_at
+            out.append(
+                {
+                    "entity_id": lead["id"],
+                    "entity_type": "leads",
+                    "to_entity_id": contact["id"],
+                    "to_entity_type": "contacts",
+                    "metadata": plan["metadata"],
+                }
+            )
+        if self._too_slow(len(items)):
+            return Response.html(504, GATEWAY_TIMEOUT_HTML)
+        base = self._base(req)
+        return _hal({"_links": {"self": {"href": f"{base}{req.path}"}}, "_embedded": {"links": out}})
+
+    def _link_one(self, req: Request, lead_id: int) -> Response:
+        lead = self._leads.get(lead_id)
+        if lead is None:
+            return problem(404, f"Lead {lead_id} not found")
+        items = self._body_array(req, MAX_BATCH)
+        plans = self._validate(items, lambda obj, errs: self._check_link(obj, errs, lead))
+        return self._do_links(req, items, plans)
+
+    def _link_bulk(self, req: Request) -> Response:
+        items = self._body_array(req, MAX_BATCH)
+        plans = self._validate(items, lambda obj, errs: self._check_link(obj, errs, None))
+        return self._do_links(req, items, plans)
+
+    def _get_links(self, req: Request, lead_id: int) -> Response:
+        lead = self._leads.get(lead_id)
+        if lead is None:
+            return Response.empty(204)
+        base = self._base(req)
+        links = [
+            {
+                "to_entity_id": cid,
+                "to_entity_type": "contacts",
+                "metadata": {"main_contact": cid == lead["_main"]},
+            }
+            for cid in lead["_contacts"]
+        ]
+        if not links:
+            return Response.empty(204)
+        return _hal(
+            {
+                "_total_items": len(links),
+                "_links": {"self": {"href": f"{base}{req.path}"}},
+                "_embedded": {"links": links},
+            }
+        )
+
+    # ------------------------------------------------------------------ API: contacts --
+    def _list_contacts(self, req: Request) -> Response:
+        q = self._parse_list(req, filters=frozenset({"id", "updated_at"}), orders=("id", "updated_at", "created_at"))
+        if q.empty:
+            return Response.empty(204)
+        rows = self._contacts.select(
+            ids=q.ids, updated=q.updated, order=q.order, desc=q.desc, pred=self._search_pred(req)
+        )
+        base = self._base(req)
+        with_leads = "leads" in q.with_
+        return self._page(req, q, rows, "contacts", lambda r: self._contact_out(r, base, with_leads))
+
+    def _get_contact(self, req: Request, contact_id: int) -> Response:
+        row = self._contacts.get(contact_id)
+        if row is None:
+            return Response.empty(204)
+        with_ = {w.strip() for v in req.query.get("with", []) for w in v.split(",")}
+        return _hal(self._contact_out(row, self._base(req), "leads" in with_))
+
+    def _add_contacts(self, req: Request) -> Response:
+        items = self._body_array(req, MAX_BATCH)
+        plans = self._validate(items, lambda obj, errs: self._check_contact(obj, None, errs))
+        if self._too_slow(len(items)) and not self.batch_504_applied:
+            return Response.html(504, GATEWAY_TIMEOUT_HTML)
+        now = self.clock.now()
+        base = self._base(req)
+        out = []
+        for i, (obj, ch) in enumerate(zip(items, plans, strict=True)):
+            row = self._new_contact_row(now, API_USER_ID)
+            self._apply_contact(row, ch, now, API_USER_ID, creating=True)
+            out.append(
+                {"id": row["id"], "request_id": self._rid(obj, i), "_links": self._self(base, "contacts", row["id"])}
+            )
+        if self._too_slow(len(items)):
+            return Response.html(504, GATEWAY_TIMEOUT_HTML)
+        return _hal({"_links": {"self": {"href": f"{base}/api/v4/contacts"}}, "_embedded": {"contacts": out}})
+
+    def _check_contact_patch(self, obj: dict[str, Any], errs: list[dict[str, str]]) -> dict[str, Any]:
+        row = self._check_patch_id(obj, self._contacts, errs, "contact")
+        if row is None:
+            for k in obj:
+                if k not in CONTACT_PATCH_KEYS:
+                    errs.append(_err("FieldNotExpected", k, f"{k} is not expected here"))
+            return {}
+        ch = self._check_contact(obj, row, errs)
+        ch["_row"] = row
+        return ch
+
+    def _patch_contacts(self, req: Request) -> Response:
+        items = self._body_array(req, MAX_BATCH)
+        plans = self._validate(items, self._check_contact_patch)
+        if self._too_slow(len(items)) and not self.batch_504_applied:
+            return Response.html(504, GATEWAY_TIMEOUT_HTML)
+        now = self.clock.now()
+        base = self._base(req)
+        out = []
+        for i, (obj, ch) in enumerate(zip(items, plans, strict=True)):
+            row = ch["_row"]
+            self._apply_contact(row, ch, now, API_USER_ID, creating=False)
+            out.append(
+                {
+                    "id": row["id"],
+                    "name": row["name"],
+                    "updated_at": row["updated_at"],
+                    "request_id": self._rid(obj, i),
+                    "_links": self._self(base, "contacts", row["id"]),
+                }
+            )
+        if self._too_slow(len(items)):
+            return Response.html(504, GATEWAY_TIMEOUT_HTML)
+        return _hal({"_links": {"self": {"href": f"{base}/api/v4/contacts"}}, "_embedded": {"contacts": out}})
+
+    def _patch_contact(self, req: Request, contact_id: int) -> Response:
+        obj = self._body(req)
+        if not isinstance(obj, dict):
+            return problem(400, "Request body must be a JSON object")
+        if "id" in obj and obj["id"] != contact_id:
+            return validation_failed([("0", [_err("NotSupportedChoice", "id", "id does not match the URL")])])
+        obj = {**obj, "id": contact_id}
+        [ch] = self._validate([obj], self._check_contact_patch)
+        row = ch["_row"]
+        self._apply_contact(row, ch, self.clock.now(), API_USER_ID, creating=False)
+        base = self._base(req)
+        return _hal(
+            {
+                "id": row["id"],
+                "name": row["name"],
+                "updated_at": row["updated_at"],
+                "_links": self._self(base, "contacts", row["id"]),
+            }
+        )
+
+    # ------------------------------------------------------------------ API: events ---
+    def _list_events(self, req: Request) -> Response:
+        q = self._parse_list(
+            req,
+            max_limit=MAX_EVENTS_LIMIT,
+            filters=frozenset({"id", "type", "entity", "entity_id", "created_at"}),
+            orders=("created_at", "id"),
+            default_order=("created_at", True),
+        )
+        preds: list[Callable[[dict[str, Any]], bool]] = []
+        f = q.filters
+        if "type" in f:
+            types = {t.strip() for _, vs in f["type"] for v in vs for t in v.split(",") if t.strip()}
+            preds.append(lambda e: e["type"] in types)
+        if "entity" in f:
+            ents = {t.strip() for _, vs in f["entity"] for v in vs for t in v.split(",") if t.strip()}
+            preds.append(lambda e: e["entity_type"] in ents)
+        if "entity_id" in f:
+            eids = set(self._int_filter(f, "entity_id"))
+            preds.append(lambda e: e["entity_id"] in eids)
+        if "id" in f:
+            ids = {v for _, vs in f["id"] for v in vs}
+            preds.append(lambda e: e["id"] in ids)
+        if "created_at" in f:
+            # Unlike updated_at on leads, a lone bound of created_at is honoured here.
+            span, _ = self._range_filter(f["created_at"], "created_at", need_both=False)
+            assert span is not None
+            lo, hi = span
+            preds.append(lambda e: lo <= e["created_at"] <= hi)
+        events = [e for e in self._events if all(p(e) for p in preds)]
+        events.sort(key=lambda e: (e["created_at"], e["_seq"]), reverse=q.desc)
+        base = self._base(req)
+
+        def out(e: dict[str, Any]) -> dict[str, Any]:
+            d = {k: v for k, v in e.items() if k != "_seq"}
+            d["_links"] = {"self": {"href": f"{base}/api/v4/events/{e['id']}"}}
+            return d
+
+        return self._page(req, q, iter(events), "events", out)
+
+    def _record_event(self, etype: str, entity_id: int, entity_type: str, user: int) -> None:
+        n = self._next_event
+        self._next_event += 1
+        alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+        digits = []
+        x = n * 7919 + 10**12
+        while x:
+            x, r = divmod(x, 32)
+            digits.append(alphabet[r])
+        eid = "01" + "".join(reversed(digits)).rjust(24, "0")
+        self._events.append(
+            {
+                "id": eid,
+                "type": etype,
+                "entity_id": entity_id,
+                "entity_type": entity_type,
+                "created_by": user,
+                "created_at": self.clock.now(),
+                "value_after": [],
+                "value_before": [],
+                "account_id": self.account_id,
+                "_seq": n,
+            }
+        )
+
+    # ==================================================================================
+    # control: Python API
+    # ==================================================================================
+    def pipelines(self) -> list[dict[str, Any]]:
+        """All pipelines, shaped like ``GET /api/v4/leads/pipelines``' items."""
+        with self.lock:
+            return [
+                self._pipeline_out(p, self._base(None))
+                for p in sorted(self._pipelines.values(), key=lambda p: p["sort"])
+            ]
+
+    def main_pipeline(self) -> dict[str, Any]:
+        with self.lock:
+            return self._pipeline_out(self._main(), self._base(None))
+
+    def add_pipeline(self, name: str, statuses: list[str], is_main: bool = False) -> dict[str, Any]:
+        """A new pipeline: "Неразобранное", then ``statuses``, then 142 and 143."""
+        with self.lock:
+            return self._pipeline_out(self._add_pipeline(name, list(statuses), is_main), self._base(None))
+
+    def find_status(self, name: str, pipeline_id: int | None = None) -> dict[str, Any]:
+        """The status called ``name`` in ``pipeline_id`` (default: the main pipeline)."""
+        with self.lock:
+            p = self._pipeline_or_main(pipeline_id)
+            for s in p["statuses"]:
+                if s["name"] == name:
+                    return dict(s)
+            raise UnknownEntity(f"no status {name!r} in pipeline {p['id']}")
+
+    def _pipeline_or_main(self, pipeline_id: int | None) -> dict[str, Any]:
+        if pipeline_id is None:
+            return self._main()
+        p = self._pipelines.get(pipeline_id)
+        if p is None:
+            raise UnknownEntity(f"no pipeline {pipeline_id}")
+        return p
+
+    def _control_status(self, status_id: int | None, pipeline_id: int | None, current: dict | None) -> tuple[int, int]:
+        """(pipeline_id, status_id) for a control-API write; the incoming status is allowed here."""
+        if pipeline_id is not None:
+            p = self._pipeline_or_main(pipeline_id)
+        elif current is not None:
+            p = self._pipelines[current["pipeline_id"]]
+        elif status_id is not None:
+            owner = self._main()["id"] if status_id in CLOSED else self._status_owner.get(status_id)
+            if owner is None:
+                raise ValueError(f"no status {status_id}")
+            p = self._pipelines[owner]
+        else:
+            p = self._main()
+        if status_id is None:
+            if current is not None and current["pipeline_id"] == p["id"]:
+                return p["id"], current["status_id"]
+            return p["id"], self._first_open(p)
+        if status_id not in p["by_id"]:
+            raise ValueError(f"status {status_id} is not in pipeline {p['id']}")
+        return p["id"], status_id
+
+    @staticmethod
+    def _cf_phone(phone: str, enum: str = "WORK") -> dict[str, Any]:
+        return {"value": phone, "enum_id": PHONE_FIELD.enum_id(enum), "enum_code": enum}
+
+    @staticmethod
+    def _cf_email(email: str, enum: str = "WORK") -> dict[str, Any]:
+        return {"value": email, "enum_id": EMAIL_FIELD.enum_id(enum), "enum_code": enum}
+
+    def _make_contact(self, name: str, phone: str | None, email: str | None, now: int) -> dict[str, Any]:
+        row = self._new_contact_row(now, MANAGER_USER_ID)
+        parts = name.split(" ", 1)
+        row["name"], row["first_name"] = name, parts[0]
+        row["last_name"] = parts[1] if len(parts) > 1 else ""
+        row["responsible_user_id"] = MANAGER_USER_ID
+        if phone:
+            row["_cf"][PHONE_FIELD.id] = [self._cf_phone(phone)]
+        if email:
+            row["_cf"][EMAIL_FIELD.id] = [self._cf_email(email)]
+        self._contacts.add(row)
+        return row
+
+    def create_lead(
+        self,
+        name: str,
+        price: int = 0,
+        status_id: int | None = None,
+        pipeline_id: int | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        contact_name: str | None = None,
+        with_contact: bool = True,
+    ) -> dict[str, Any]:
+        """A person in the CRM makes a lead (and its main contact, unless ``with_contact=False``).
+
+        Unlike the API, the incoming status ("Неразобранное") is allowed: leads land there from forms.
+        Returns the lead as ``GET /api/v4/leads/{id}?with=contacts`` shows it.
+        """
+        with self.lock:
+            row = self._create_lead_row(name, price, status_id, pipeline_id, phone, email, contact_name, with_contact)
+            return self._lead_out(row, self._base(None), True)
+
+    def _create_lead_row(
+        self,
+        name: str,
+        price: int = 0,
+        status_id: int | None = None,
+        pipeline_id: int | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        contact_name: str | None = None,
+        with_contact: bool = True,
+    ) -> dict[str, Any]:
+        if not isinstance(name, str) or not _is_int(price):
+            raise TypeError("name must be a string and price an integer")
+        pid, sid = self._control_status(status_id, pipeline_id, None)
+        now = self.clock.now()
+        row = self._new_lead_row(now, MANAGER_USER_ID)
+        row.update(name=name, price=price, pipeline_id=pid, status_id=sid)
+        if sid in CLOSED:
+            row["closed_at"] = now
+        self._leads.add(row)
+        if with_contact:
+            contact = self._make_contact(contact_name or name, phone, email, now)
+            self._link(row, contact, True)
+        return row
+
+    def create_contact(self, name: str, phone: str | None = None, email: str | None = None) -> dict[str, Any]:
+        """A contact with no lead."""
+        with self.lock:
+            return self._contact_out(self._make_contact(name, phone, email, self.clock.now()), self._base(None), True)
+
+    def link(self, lead_id: int, contact_id: int, is_main: bool = False) -> None:
+        """Link a contact to a lead, as a person would (no updated_at changes)."""
+        with self.lock:
+            self._link(self._live_lead(lead_id), self._contact_row(contact_id), is_main)
+
+    def _live_lead(self, lead_id: int) -> dict[str, Any]:
+        row = self._leads.get(lead_id)
+        if row is None:
+            raise UnknownEntity(f"no live lead {lead_id}")
+        return row
+
+    def _contact_row(self, contact_id: int) -> dict[str, Any]:
+        row = self._contacts.get(contact_id)
+        if row is None:
+            raise UnknownEntity(f"no contact {contact_id}")
+        return row
+
+    def edit_lead(self, lead_id: int, **fields: Any) -> dict[str, Any]:
+        """Edit ``name``, ``price``, ``status_id``, ``pipeline_id`` as a person would; bumps updated_at."""
+        unknown = set(fields) - {"name", "price", "status_id", "pipeline_id"}
+        if unknown:
+            raise TypeError(f"edit_lead cannot change {sorted(unknown)}")
+        with self.lock:
+            row = self._live_lead(lead_id)
+            if "name" in fields and not isinstance(fields["name"], str):
+                raise TypeError("name must be a string")
+            if "price" in fields and not _is_int(fields["price"]):
+                raise TypeError("price must be an integer")
+            old_status = row["status_id"]
+            if "status_id" in fields or "pipeline_id" in fields:
+                pid, sid = self._control_status(fields.get("status_id"), fields.get("pipeline_id"), row)
+                row["pipeline_id"], row["status_id"] = pid, sid
+                if sid in CLOSED and old_status not in CLOSED:
+                    row["closed_at"] = self.clock.now()
+                elif sid not in CLOSED:
+                    row["closed_at"] = None
+            for key in ("name", "price"):
+                if key in fields:
+                    row[key] = fields[key]
+            row["updated_by"] = MANAGER_USER_ID
+            self._leads.touch(row, self.clock.now())
+            return self._lead_out(row, self._base(None), True)
+
+    def delete_lead(self, lead_id: int) -> None:
+        """Delete a lead as a person would: it leaves the lists and a lead_deleted event is recorded."""
+        with self.lock:
+            self._live_lead(lead_id)
+            row = self._leads.remove(lead_id)
+            row["is_deleted"] = True
+            row["updated_by"] = MANAGER_USER_ID
+            row["updated_at"] = self.clock.now()
+            self._deleted.add(row)
+            self._record_event("lead_deleted", lead_id, "lead", MANAGER_USER_ID)
+
+    def edit_contact(
+        self, contact_id: int, name: str | None = None, phone: str | None = None, email: str | None = None
+    ) -> dict[str, Any]:
+        """Edit a contact as a person would: ``phone``/``email`` replace the first value.
+
+        Bumps only the contact's updated_at, never its leads'.
+        """
+        with self.lock:
+            row = self._contact_row(contact_id)
+            if name is not None:
+                row["name"] = name
+            if phone is not None:
+                old = row["_cf"].get(PHONE_FIELD.id, [])
+                row["_cf"][PHONE_FIELD.id] = [self._cf_phone(phone, old[0]["enum_code"] if old else "WORK"), *old[1:]]
+            if email is not None:
+                old = row["_cf"].get(EMAIL_FIELD.id, [])
+                row["_cf"][EMAIL_FIELD.id] = [self._cf_email(email, old[0]["enum_code"] if old else "WORK"), *old[1:]]
+            row["updated_by"] = MANAGER_USER_ID
+            self._contacts.touch(row, self.clock.now())
+            return self._contact_out(row, self._base(None), True)
+
+    def add_phone(self, contact_id: int, phone: str) -> dict[str, Any]:
+        """Add another phone value (enum MOB) after the existing ones."""
+        with self.lock:
+            row = self._contact_row(contact_id)
+            row["_cf"].setdefault(PHONE_FIELD.id, []).append(self._cf_phone(phone, "MOB"))
+            row["updated_by"] = MANAGER_USER_ID
+            self._contacts.touch(row, self.clock.now())
+            return self._contact_out(row, self._base(None), True)
+
+    def lead(self, lead_id: int) -> dict[str, Any]:
+        """A lead, live or deleted (``is_deleted`` tells), with ``_embedded.contacts``."""
+        with self.lock:
+            row = self._leads.get(lead_id) or self._deleted.get(lead_id)
+            if row is None:
+                raise UnknownEntity(f"no lead {lead_id}")
+            return self._lead_out(row, self._base(None), True)
+
+    def leads(self) -> list[dict[str, Any]]:
+        with self.lock:
+            base = self._base(None)
+            return [self._lead_out(r, base, True) for r in self._leads.select()]
+
+    def deleted_leads(self) -> list[dict[str, Any]]:
+        with self.lock:
+            base = self._base(None)
+            return [self._lead_out(r, base, True) for r in self._deleted.select()]
+
+    def contact(self, contact_id: int) -> dict[str, Any]:
+        with self.lock:
+            return self._contact_out(self._contact_row(contact_id), self._base(None), True)
+
+    def contacts(self) -> list[dict[str, Any]]:
+        with self.lock:
+            base = self._base(None)
+            return [self._contact_out(r, base, True) for r in self._contacts.select()]
+
+    def main_contact_of(self, lead_id: int) -> dict[str, Any] | None:
+        with self.lock:
+            row = self._leads.get(lead_id) or self._deleted.get(lead_id)
+            if row is None:
+                raise UnknownEntity(f"no lead {lead_id}")
+            if row["_main"] is None:
+                return None
+            return self._contact_out(self._contacts.rows[row["_main"]], self._base(None), True)
+
+    def events(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [{k: v for k, v in e.items() if k != "_seq"} for e in self._events]
+
+    def seed_bulk(self, n: int, pipeline_id: int | None = None, with_contacts: bool = True) -> list[int]:
+        """Insert ``n`` leads (each with a contact holding a phone and an email) fast; return their ids."""
+        if not _is_int(n) or n < 0:
+            raise ValueError("n must be a non-negative integer")
+        with self.lock:
+            p = self._pipeline_or_main(pipeline_id)
+            statuses = [s["id"] for s in sorted(p["statuses"], key=lambda s: s["sort"]) if s["type"] != 1]
+            now = self.clock.now()
+            first_lead, first_contact = self._next_lead_id, self._next_contact_id
+            self._next_lead_id += n
+            if with_contacts:
+                self._next_contact_id += n
+            leads, contacts = [], []
+            phone_enum, email_enum = PHONE_FIELD.enum_id("WORK"), EMAIL_FIELD.enum_id("WORK")
+            for i in range(n):
+                lid = first_lead + i
+                sid = statuses[i % len(statuses)]
+                cid = first_contact + i
+                leads.append(
+                    {
+                        "id": lid,
+                        "name": f"Сделка {i + 1}",
+                        "price": (i * 1000) % 1_000_000,
+                        "responsible_user_id": MANAGER_USER_ID,
+                        "group_id": 0,
+                        "status_id": sid,
+                        "pipeline_id": p["id"],
+                        "loss_reason_id": None,
+                        "created_by": MANAGER_USER_ID,
+                        "updated_by": MANAGER_USER_ID,
+                        "created_at": now,
+                        "updated_at": now,
+                        "closed_at": now if sid in CLOSED else None,
+                        "closest_task_at": None,
+                        "is_deleted": False,
+                        "custom_fields_values": None,
+                        "score": None,
+                        "account_id": self.account_id,
+                        "labor_cost": None,
+                        "_cf": {},
+                        "_tags": [],
+                        "_contacts": [cid] if with_contacts else [],
+                        "_main": cid if with_contacts else None,
+                    }
+                )
+                if with_contacts:
+                    contacts.append(
+                        {
+                            "id": cid,
+                            "name": f"Клиент {i + 1}",
+                            "first_name": "Клиент",
+                            "last_name": str(i + 1),
+                            "responsible_user_id": MANAGER_USER_ID,
+                            "group_id": 0,
+                            "created_by": MANAGER_USER_ID,
+                            "updated_by": MANAGER_USER_ID,
+                            "created_at": now,
+                            "updated_at": now,
+                            "closest_task_at": None,
+                            "is_deleted": False,
+                            "is_unsorted": False,
+                            "custom_fields_values": None,
+                            "account_id": self.account_id,
+                            "_cf": {
+                                PHONE_FIELD.id: [
+                                    {"value": f"+7 9{i % 10**9:09d}", "enum_id": phone_enum, "enum_code": "WORK"}
+                                ],
+                                EMAIL_FIELD.id: [
+                                    {"value": f"client{i + 1}@example.com", "enum_id": email_enum, "enum_code": "WORK"}
+                                ],
+                            },
+                            "_leads": [lid],
+                        }
+                    )
+            self._leads.add_many(leads)
+            if contacts:
+                self._contacts.add_many(contacts)
+            return list(range(first_lead, first_lead + n))
+
+    def set_token(self, token: str) -> None:
+        """The token the API accepts from now on (the old one answers 401, as a revoked token does)."""
+        with self.lock:
+            self.token = token
+
+    def set_unpaid(self, flag: bool = True) -> None:
+        with self.lock:
+            self.unpaid = bool(flag)
+
+    def block(self, seconds: float | None = None) -> None:
+        """Block the "IP" now, for ``seconds`` (default ``block_seconds``) of the server clock."""
+        with self.lock:
+            self._blocked_until = self.clock.time() + (self.block_seconds if seconds is None else float(seconds))
+
+    def unblock(self) -> None:
+        with self.lock:
+            self._blocked_until = 0.0
+            self._recent_429.clear()
+
+    def configure(self, **settings: Any) -> dict[str, Any]:
+        """Change rate_limit, block_after, block_seconds, updated_at_inclusive, max_batch_before_504,
+        batch_504_applied; returns the resulting configuration."""
+        keys = (
+            "rate_limit",
+            "block_after",
+            "block_seconds",
+            "updated_at_inclusive",
+            "max_batch_before_504",
+            "batch_504_applied",
+        )
+        unknown = set(settings) - set(keys)
+        if unknown:
+            raise ValueError(f"unknown settings {sorted(unknown)}")
+        with self.lock:
+            for k, v in settings.items():
+                setattr(self, k, v)
+            return {k: getattr(self, k) for k in keys}
+
+    def reset(self) -> None:
+        """Back to the freshly seeded account: data, token, unpaid flag, block and rate window.
+
+        Counters (``reset_stats``), the clock, faults and latency are left alone.
+        """
+        with self.lock:
+            self.token = self.initial_token
+            self.unpaid = False
+            self._blocked_until = 0.0
+            self._window.clear()
+            self._recent_429.clear()
+            self._seed()
+
+    # ==================================================================================
+    # control: HTTP
+    # ==================================================================================
+    def control(self, method: str, sub: str, body: Any, req: Request) -> Response | dict | list | None:
+        try:
+            return self._control_route(method, sub, body if isinstance(body, dict) else {}, req)
+        except UnknownEntity as e:
+            return Response.json(404, {"error": str(e.args[0]) if e.args else "unknown entity"})
+
+    def _control_route(self, method: str, sub: str, body: dict[str, Any], req: Request) -> Any:
+        base = self._base(req)
+        m = re.fullmatch(r"/(leads|contacts)/(\d+)(/\w+)?", sub)
+        if m:
+            kind, eid, tail = m.group(1), int(m.group(2)), m.group(3)
+            return self._control_entity(method, kind, eid, tail, body, base)
+        key = (method, sub)
+        with self.lock:
+            if key == ("GET", "/config"):
+                return self.configure()
+            if key == ("POST", "/config"):
+                return self.configure(**body)
+            if key == ("GET", "/account"):
+                return json.loads(self._get_account(req).body)
+            if key == ("GET", "/pipelines"):
+                return [self._pipeline_out(p, base) for p in sorted(self._pipelines.values(), key=lambda p: p["sort"])]
+            if key == ("POST", "/pipelines"):
+                p = self._add_pipeline(body["name"], list(body.get("statuses", [])), bool(body.get("is_main", False)))
+                return self._pipeline_out(p, base)
+            if key == ("GET", "/leads"):
+                return [self._lead_out(r, base, True) for r in self._leads.select()]
+            if key == ("GET", "/leads/deleted"):
+                return [self._lead_out(r, base, True) for r in self._deleted.select()]
+            if key == ("POST", "/leads"):
+                allowed = {
+                    "name",
+                    "price",
+                    "status_id",
+                    "pipeline_id",
+                    "phone",
+                    "email",
+                    "contact_name",
+                    "with_contact",
+                }
+                if set(body) - allowed:
+                    raise ValueError(f"unknown keys {sorted(set(body) - allowed)}")
+                return self._lead_out(self._create_lead_row(**body), base, True)
+            if key == ("GET", "/contacts"):
+                return [self._contact_out(r, base, True) for r in self._contacts.select()]
+            if key == ("POST", "/contacts"):
+                row = self._make_contact(body["name"], body.get("phone"), body.get("email"), self.clock.now())
+                return self._contact_out(row, base, True)
+            if key == ("GET", "/events"):
+                return self.events()
+            if key == ("POST", "/token"):
+                self.set_token(str(body["token"]))
+                return {"ok": True}
+            if key == ("POST", "/unpaid"):
+                self.set_unpaid(bool(body.get("unpaid", body.get("flag", True))))
+                return {"ok": True, "unpaid": self.unpaid}
+            if key == ("POST", "/block"):
+                self.block(body.get("seconds"))
+                return {"ok": True, "blocked_until": self._blocked_until}
+            if key == ("POST", "/unblock"):
+                self.unblock()
+                return {"ok": True}
+            if key == ("POST", "/reset"):
+                self.reset()
+                return {"ok": True}
+            if key == ("POST", "/seed_bulk"):
+                ids = self.seed_bulk(int(body["n"]), body.get("pipeline_id"), bool(body.get("with_contacts", True)))
+                return {"created": len(ids), "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None}
+        return None
+
+    def _control_entity(
+        self, method: str, kind: str, eid: int, tail: str | None, body: dict[str, Any], base: str
+    ) -> Any:
+        with self.lock:
+            if kind == "leads":
+                if tail is None and method == "GET":
+                    row = self._leads.get(eid) or self._deleted.get(eid)
+                    if row is None:
+                        raise UnknownEntity(f"no lead {eid}")
+                    return self._lead_out(row, base, True)
+                if tail is None and method == "PATCH":
+                    self.edit_lead(eid, **body)
+                    return self._lead_out(self._leads.rows[eid], base, True)
+                if tail is None and method == "DELETE":
+                    self.delete_lead(eid)
+                    return {"ok": True, "id": eid}
+                if tail == "/main_contact" and method == "GET":
+                    row = self._leads.get(eid) or self._deleted.get(eid)
+                    if row is None:
+                        raise UnknownEntity(f"no lead {eid}")
+                    main = row["_main"]
+                    return self._contact_out(self._contacts.rows[main], base, True) if main else {}
+                if tail == "/link" and method == "POST":
+                    self.link(eid, int(body["contact_id"]), bool(body.get("is_main", False)))
+                    return self._lead_out(self._leads.rows[eid], base, True)
+                return None
+            if tail is None and method == "GET":
+                return self._contact_out(self._contact_row(eid), base, True)
+            if tail is None and method == "PATCH":
+                unknown = set(body) - {"name", "phone", "email"}
+                if unknown:
+                    raise ValueError(f"unknown keys {sorted(unknown)}")
+                self.edit_contact(eid, **body)
+                return self._contact_out(self._contacts.rows[eid], base, True)
+            if tail == "/phones" and method == "POST":
+                self.add_phone(eid, str(body["phone"]))
+                return self._contact_out(self._contacts.rows[eid], base, True)
+            return None
+
+
+_ROUTES: list[tuple[re.Pattern[str], dict[str, str]]] = [
+    (re.compile(p), methods)
+    for p, methods in (
+        (r"/api/v4/account", {"GET": "_get_account"}),
+        (r"/api/v4/users", {"GET": "_list_users"}),
+        (r"/api/v4/leads", {"GET": "_list_leads", "POST": "_add_leads", "PATCH": "_patch_leads"}),
+        (r"/api/v4/leads/(\d+)", {"GET": "_get_lead", "PATCH": "_patch_lead"}),
+        (r"/api/v4/leads/complex", {"POST": "_add_complex"}),
+        (r"/api/v4/leads/link", {"POST": "_link_bulk"}),
+        (r"/api/v4/leads/(\d+)/link", {"POST": "_link_one"}),
+        (r"/api/v4/leads/(\d+)/links", {"GET": "_get_links"}),
+        (r"/api/v4/leads/pipelines", {"GET": "_list_pipelines"}),
+        (r"/api/v4/leads/pipelines/(\d+)", {"GET": "_get_pipeline"}),
+        (r"/api/v4/leads/custom_fields", {"GET": "_lead_fields"}),
+        (r"/api/v4/contacts", {"GET": "_list_contacts", "POST": "_add_contacts", "PATCH": "_patch_contacts"}),
+        (r"/api/v4/contacts/(\d+)", {"GET": "_get_contact", "PATCH": "_patch_contact"}),
+        (r"/api/v4/contacts/custom_fields", {"GET": "_contact_fields_route"}),
+        (r"/api/v4/events", {"GET": "_list_events"}),
+    )
+]

@@ -1,0 +1,345 @@
+"""The HTTP plumbing shared by both emulators.
+
+An emulator is a plain object with a ``handle`` method that turns a parsed request into a
+``Response``; this module serves it on loopback with the behaviour that the real services
+add around every request: latency, injected faults (seeded, so a failing test can be
+replayed), request counters and a control interface under ``/_sandbox/`` — a path neither
+real API uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+CONTROL_PREFIX = "/_sandbox"
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # percent-decoded
+    raw_path: str  # as sent, still percent-encoded
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8")) if self.body else None
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else default
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection without answering
+
+    @classmethod
+    def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        h = {"Content-Type": "application/json; charset=utf-8"}
+        h.update(headers or {})
+        return cls(status, body, h)
+
+    @classmethod
+    def empty(cls, status: int = 204) -> Response:
+        return cls(status, b"", {})
+
+    @classmethod
+    def html(cls, status: int, text: str) -> Response:
+        return cls(status, text.encode("utf-8"), {"Content-Type": "text/html; charset=utf-8"})
+
+
+class Clock:
+    """The server's clock. Real time plus an offset that tests can move forward."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def time(self) -> float:
+        with self._lock:
+            return time.time() + self._offset
+
+    def now(self) -> int:
+        return int(self.time())
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += seconds
+
+
+FAULT_KINDS = ("429", "500", "502", "503", "504", "drop")
+
+
+@dataclass
+class FaultPlan:
+    """Random faults drawn from a seeded generator, plus scripted ones that fire first.
+
+    ``rates`` maps a kind in FAULT_KINDS to a probability per request. ``script`` is a
+    list of (kind, path_regex or None, method or None) fired, in order, on the next
+    matching requests. ``only`` restricts random faults to paths matching a regex.
+    """
+
+    rates: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+    only: str | None = None
+    script: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for kind in list(self.rates) + [s[0] for s in self.script]:
+            if kind not in FAULT_KINDS:
+                raise ValueError(f"unknown fault kind {kind!r}; one of {FAULT_KINDS}")
+        self._rng = random.Random(self.seed)
+
+    def draw(self, method: str, path: str) -> str | None:
+        for i, (kind, pattern, meth) in enumerate(self.script):
+            if (pattern is None or re.search(pattern, path)) and (meth is None or meth == method):
+                del self.script[i]
+                return kind
+        if not self.rates or (self.only and not re.search(self.only, path)):
+            return None
+        roll = self._rng.random()
+        acc = 0.0
+        for kind in FAULT_KINDS:
+            acc += self.rates.get(kind, 0.0)
+            if roll < acc:
+                return kind
+        return None
+
+
+class Emulator:
+    """Base of both emulators: counters, latency, faults and control routing.
+
+    Subclasses implement ``route`` (the API itself), ``fault_response`` (what an injected
+    fault looks like on that service), ``route_name`` (a path with ids replaced, for the
+    counters) and ``control`` (their part of the control interface).
+    """
+
+    name = "emulator"
+
+    def __init__(self, latency: float = 0.0) -> None:
+        self.lock = threading.RLock()
+        self.latency = latency
+        self.faults = FaultPlan()
+        self.clock = Clock()
+        self._counts: Counter[str] = Counter()
+        self._faults_injected: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
+
+    # -- counters -------------------------------------------------------------------
+    def _count(self, req: Request) -> None:
+        with self._count_lock:
+            self._counts[f"{req.method} {self.route_name(req.path)}"] += 1
+
+    def stats(self) -> dict[str, Any]:
+        """Every request received so far, by ``METHOD route``, and the totals."""
+        with self._count_lock:
+            by_route = dict(self._counts)
+            faults = dict(self._faults_injected)
+        total = sum(by_route.values())
+        mutating = sum(n for k, n in by_route.items() if k.split(" ", 1)[0] in MUTATING_METHODS)
+        return {
+            "requests": total,
+            "reads": total - mutating,
+            "mutating": mutating,
+            "by_route": by_route,
+            "faults_injected": faults,
+            **self.extra_stats(),
+        }
+
+    def extra_stats(self) -> dict[str, Any]:
+        return {}
+
+    def reset_stats(self) -> None:
+        with self._count_lock:
+            self._counts.clear()
+            self._faults_injected.clear()
+        self.reset_extra_stats()
+
+    def reset_extra_stats(self) -> None:
+        pass
+
+    def set_faults(
+        self,
+        rates: dict[str, float] | None = None,
+        seed: int = 0,
+        only: str | None = None,
+        script: list[tuple[str, str | None, str | None]] | None = None,
+    ) -> None:
+        self.faults = FaultPlan(rates=dict(rates or {}), seed=seed, only=only, script=list(script or []))
+
+    # -- dispatch -------------------------------------------------------------------
+    def dispatch(self, req: Request) -> Response:
+        if req.path.startswith(CONTROL_PREFIX + "/"):
+            return self._control(req)
+        self._count(req)
+        if self.latency:
+            time.sleep(self.latency)
+        with self.lock:
+            kind = self.faults.draw(req.method, req.path)
+        if kind is not None:
+            with self._count_lock:
+                self._faults_injected[kind] += 1
+            if kind == "drop":
+                return Response(drop=True)
+            return self.fault_response(int(kind), req)
+        try:
+            return self.route(req)
+        except ApiError as e:
+            return e.response
+        except Exception as e:
+            return self.internal_error(e)
+
+    def _control(self, req: Request) -> Response:
+        sub = req.path[len(CONTROL_PREFIX) :]
+        body = req.json() if req.body else {}
+        try:
+            if sub == "/stats" and req.method == "GET":
+                return Response.json(200, self.stats())
+            if sub == "/stats/reset" and req.method == "POST":
+                self.reset_stats()
+                return Response.json(200, {"ok": True})
+            if sub == "/faults" and req.method == "POST":
+                self.set_faults(
+                    rates=body.get("rates"),
+                    seed=int(body.get("seed", 0)),
+                    only=body.get("only"),
+                    script=[tuple(s) for s in body.get("script", [])],
+                )
+                return Response.json(200, {"ok": True})
+            if sub == "/latency" and req.method == "POST":
+                self.latency = float(body["seconds"])
+                return Response.json(200, {"ok": True})
+            if sub == "/clock/advance" and req.method == "POST":
+                self.clock.advance(float(body["seconds"]))
+                return Response.json(200, {"now": self.clock.now()})
+            if sub == "/clock" and req.method == "GET":
+                return Response.json(200, {"now": self.clock.now()})
+            result = self.control(req.method, sub, body, req)
+        except (KeyError, TypeError, ValueError) as e:
+            return Response.json(400, {"error": f"bad control request: {e}"})
+        if result is None:
+            return Response.json(404, {"error": f"no control route {req.method} {sub}"})
+        return result if isinstance(result, Response) else Response.json(200, result)
+
+    # -- for subclasses -------------------------------------------------------------
+    def route(self, req: Request) -> Response:
+        raise NotImplementedError
+
+    def route_name(self, path: str) -> str:
+        return path
+
+    def fault_response(self, status: int, req: Request) -> Response:
+        return Response.json(status, {"status": status, "title": "Injected fault"})
+
+    def internal_error(self, exc: Exception) -> Response:
+        return Response.json(500, {"status": 500, "title": "Internal Server Error", "detail": repr(exc)})
+
+    def control(self, method: str, sub: str, body: Any, req: Request) -> Response | dict | list | None:
+        return None
+
+    def date_header(self) -> str:
+        return formatdate(self.clock.time(), usegmt=True)
+
+
+class ApiError(Exception):
+    """Raised inside a route to answer with an error response."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, a keep-alive client's delayed ACK
+    # adds ~40 ms to every response.
+    disable_nagle_algorithm = True
+    emulator: Emulator  # set on the subclass made per server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _handle(self) -> None:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        req = Request(
+            method=self.command,
+            path=unquote(split.path),
+            raw_path=split.path,
+            query=parse_qs(split.query, keep_blank_values=True),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+        )
+        resp = self.emulator.dispatch(req)
+        if resp.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(2)
+            return
+        self.send_response(resp.status)
+        headers = {"Date": self.emulator.date_header(), **resp.headers}
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(resp.body)))
+        self.end_headers()
+        if resp.body and self.command != "HEAD":
+            self.wfile.write(resp.body)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # The stdlib adds its own Date and Server headers; the emulator sends Date in its clock.
+        self.log_request(code)
+        self.send_response_only(code, message)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class RunningServer:
+    """An emulator served on loopback in a background thread."""
+
+    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        handler = type(f"{emulator.name}Handler", (_Handler,), {"emulator": emulator})
+        self.emulator = emulator
+        self._httpd = _Server((host, port), handler)
+        self.host, self.port = self._httpd.server_address[:2]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"{emulator.name}-server", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

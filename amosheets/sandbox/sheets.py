@@ -1,0 +1,2210 @@
+"""A strict local emulator of the Google Sheets API v4 — the part gspread 6.x uses.
+
+Served by :class:`amosheets.sandbox.server.RunningServer`; real gspread talks to it through
+:func:`amosheets.gspread_transport.client_for`. It rejects what the real API rejects, in the
+real shapes (``{"error": {"code", "message", "status"}}``), so that a test that passes here
+means something.
+
+API routes (ids and ranges percent-decoded; a title may contain ``/`` when sent as ``%2F``):
+
+* ``GET  /v4/spreadsheets/{id}`` — metadata (``includeGridData``, ``ranges``, ``fields``)
+* ``POST /v4/spreadsheets/{id}:batchUpdate`` — addSheet, deleteSheet, updateSheetProperties,
+  updateSpreadsheetProperties, insertDimension, deleteDimension, appendDimension; pure
+  formatting requests are accepted as no-ops; other real kinds answer 501; unknown kinds 400
+* ``GET  /v4/spreadsheets/{id}/values/{range}`` — values.get
+* ``PUT  /v4/spreadsheets/{id}/values/{range}`` — values.update
+* ``POST /v4/spreadsheets/{id}/values/{range}:append`` — values.append
+* ``POST /v4/spreadsheets/{id}/values/{range}:clear`` — values.clear
+* ``GET  /v4/spreadsheets/{id}/values:batchGet`` — values.batchGet
+* ``POST /v4/spreadsheets/{id}/values:batchUpdate`` — values.batchUpdate
+* ``POST /v4/spreadsheets/{id}/values:batchClear`` — values.batchClear
+
+Control routes (not counted, never faulted; JSON bodies; ``sheet`` defaults to the first sheet):
+
+* ``POST /_sandbox/spreadsheets`` ``{"title"?, "sheets"?, "spreadsheet_id"?, "rows"?, "cols"?}``
+  → ``{"spreadsheetId"}``; ``GET /_sandbox/spreadsheets`` → ``{"spreadsheets": [{id, title, sheets}]}``
+* ``POST /_sandbox/spreadsheets/{sid}/sheets`` ``{"title", "rows"?, "cols"?}`` → ``{"sheetId"}``
+* ``GET  /_sandbox/spreadsheets/{sid}/values?sheet=…&render=…`` → ``{"values"}`` (trimmed like the API)
+* ``PUT  /_sandbox/spreadsheets/{sid}/values?sheet=…`` ``{"values", "start"?, "user_entered"?}`` (a paste)
+* ``GET  /_sandbox/spreadsheets/{sid}/cell?sheet=…&a1=B2`` → ``{"entered", "type", "formatted"}``
+* ``POST /_sandbox/spreadsheets/{sid}/edit`` ``{"sheet"?, "a1", "text"}`` (a person typing)
+* ``POST /_sandbox/spreadsheets/{sid}/sort`` ``{"sheet"?, "column_index", "first_row"?, "descending"?,
+  "column_only"?}`` (``column_only`` true = the classic one-column sort mistake)
+* ``POST /_sandbox/spreadsheets/{sid}/share`` ``{"shared": bool}``
+* ``POST /_sandbox/spreadsheets/{sid}/rows/insert`` ``{"sheet"?, "at_row", "n"?}`` (1-based)
+* ``POST /_sandbox/spreadsheets/{sid}/rows/delete`` ``{"sheet"?, "start_row", "end_row"}`` (1-based, inclusive)
+* ``GET  /_sandbox/spreadsheets/{sid}/grid?sheet=…`` → ``{"rows", "cols"}``
+* ``POST /_sandbox/quota`` ``{"read": int|null, "write": int|null}``
+* plus the shared ``/_sandbox/stats``, ``/stats/reset``, ``/faults``, ``/latency``, ``/clock[/advance]``.
+
+Storage: each sheet keeps its rows as Python lists of stored values — ``None`` (empty), ``str``,
+``int``/``float``, ``bool`` or a :class:`Formula` — so a 100 000 × 7 sheet costs no per-cell
+objects except for formulas.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import math
+import random
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from .a1 import (
+    A1Error,
+    A1Range,
+    cell_label,
+    column_index,
+    column_label,
+    format_range,
+    parse_cell,
+    parse_range,
+)
+from .server import ApiError, Emulator, Request, Response
+
+MAX_CELL_CHARS = 50_000
+MAX_CELLS = 10_000_000
+API_PREFIX = "/v4/spreadsheets/"
+SYSTEM_PARAMS = frozenset(
+    {
+        "fields",
+        "alt",
+        "key",
+        "prettyPrint",
+        "quotaUser",
+        "$.xgafv",
+        "access_token",
+        "callback",
+        "oauth_token",
+        "upload_protocol",
+        "uploadType",
+        "userIp",
+    }
+)
+RENDER_OPTIONS = ("FORMATTED_VALUE", "UNFORMATTED_VALUE", "FORMULA")
+DATETIME_OPTIONS = ("SERIAL_NUMBER", "FORMATTED_STRING")
+DIMENSIONS = ("ROWS", "COLUMNS", "DIMENSION_UNSPECIFIED")
+INPUT_OPTIONS = ("RAW", "USER_ENTERED", "INPUT_VALUE_OPTION_UNSPECIFIED")
+INSERT_OPTIONS = ("OVERWRITE", "INSERT_ROWS")
+ERROR_CODES = {
+    "#ERROR!": "ERROR",
+    "#NAME?": "NAME",
+    "#DIV/0!": "DIVIDE_BY_ZERO",
+    "#VALUE!": "VALUE",
+    "#NUM!": "NUM",
+    "#REF!": "REF",
+    "#N/A": "N_A",
+}
+DEFAULT_FORMAT = {
+    "backgroundColor": {"red": 1, "green": 1, "blue": 1},
+    "padding": {"top": 2, "right": 3, "bottom": 2, "left": 3},
+    "verticalAlignment": "BOTTOM",
+    "wrapStrategy": "OVERFLOW_CELL",
+    "textFormat": {
+        "foregroundColor": {},
+        "fontFamily": "arial,sans,sans-serif",
+        "fontSize": 10,
+        "bold": False,
+        "italic": False,
+        "strikethrough": False,
+        "underline": False,
+        "foregroundColorStyle": {"rgbColor": {}},
+    },
+    "backgroundColorStyle": {"rgbColor": {"red": 1, "green": 1, "blue": 1}},
+}
+# Real request kinds of spreadsheets.batchUpdate that only change formatting: accepted, no effect.
+NOOP_REQUESTS = frozenset(
+    {
+        "repeatCell",
+        "updateBorders",
+        "updateDimensionProperties",
+        "autoResizeDimensions",
+        "mergeCells",
+        "unmergeCells",
+        "setBasicFilter",
+        "clearBasicFilter",
+        "setDataValidation",
+    }
+)
+# Real request kinds the emulator does not implement: 501, so a test notices instead of lying.
+UNSUPPORTED_REQUESTS = frozenset(
+    {
+        "updateCells",
+        "appendCells",
+        "insertRange",
+        "deleteRange",
+        "copyPaste",
+        "cutPaste",
+        "pasteData",
+        "findReplace",
+        "sortRange",
+        "randomizeRange",
+        "duplicateSheet",
+        "textToColumns",
+        "addNamedRange",
+        "updateNamedRange",
+        "deleteNamedRange",
+        "addProtectedRange",
+        "updateProtectedRange",
+        "deleteProtectedRange",
+        "addConditionalFormatRule",
+        "updateConditionalFormatRule",
+        "deleteConditionalFormatRule",
+        "addBanding",
+        "updateBanding",
+        "deleteBanding",
+        "addFilterView",
+        "updateFilterView",
+        "deleteFilterView",
+        "duplicateFilterView",
+        "addChart",
+        "updateChartSpec",
+        "updateEmbeddedObjectPosition",
+        "updateEmbeddedObjectBorder",
+        "deleteEmbeddedObject",
+        "addDimensionGroup",
+        "deleteDimensionGroup",
+        "updateDimensionGroup",
+        "trimWhitespace",
+        "deleteDuplicates",
+        "createDeveloperMetadata",
+        "updateDeveloperMetadata",
+        "deleteDeveloperMetadata",
+        "addSlicer",
+        "updateSlicerSpec",
+        "addDataSource",
+        "updateDataSource",
+        "deleteDataSource",
+        "refreshDataSource",
+        "cancelDataSourceRefresh",
+        "addTable",
+        "updateTable",
+        "deleteTable",
+    }
+)
+IMPLEMENTED_REQUESTS = frozenset(
+    {
+        "addSheet",
+        "deleteSheet",
+        "updateSheetProperties",
+        "updateSpreadsheetProperties",
+        "insertDimension",
+        "deleteDimension",
+        "appendDimension",
+    }
+)
+_SKIP = object()  # JSON null in written values: leave the cell as it is
+
+
+# ---------------------------------------------------------------------------------------
+# errors
+# ---------------------------------------------------------------------------------------
+def _error(code: int, status: str, message: str) -> ApiError:
+    return ApiError(Response.json(code, {"error": {"code": code, "message": message, "status": status}}))
+
+
+def _bad(message: str) -> ApiError:
+    return _error(400, "INVALID_ARGUMENT", message)
+
+
+def _not_found() -> ApiError:
+    return _error(404, "NOT_FOUND", "Requested entity was not found.")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def _unknown_field(name: str, where: str = "") -> ApiError:
+    at = f" at '{where}'" if where else ""
+    return _bad(f'Invalid JSON payload received. Unknown name "{_snake(name)}"{at}: Cannot find field.')
+
+
+# ---------------------------------------------------------------------------------------
+# cells, numbers, formulas
+# ---------------------------------------------------------------------------------------
+class Formula:
+    """A formula cell: what was entered and the value it computed to (or an error string)."""
+
+    __slots__ = ("text", "value")
+
+    def __init__(self, text: str, value: Any) -> None:
+        self.text = text
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Formula({self.text!r} -> {self.value!r})"
+
+
+def _is_error(value: Any) -> bool:
+    return type(value) is str and value in ERROR_CODES
+
+
+def format_number(v: int | float) -> str:
+    """A number as the default "Automatic" format displays it (en_US)."""
+    if type(v) is int:
+        if abs(v) < 10**15:
+            return str(v)
+        v = float(v)
+    if math.isnan(v) or math.isinf(v):
+        return "#NUM!"
+    if v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    text = format(v, ".10g")
+    if "e" in text or abs(v) >= 1e15:
+        mantissa, _, exp = format(v, ".5e").partition("e")
+        mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}E{int(exp):+03d}"
+    return text
+
+
+_NUMBER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d*)(?:\.\d*)?(?:[eE][+-]?\d+)?$")
+
+
+def _parse_number(text: str) -> int | float | None:
+    """A number as typing it would read (en_US: ``,`` groups thousands), else None."""
+    if not _NUMBER.match(text):
+        return None
+    mantissa = re.split(r"[eE]", text, maxsplit=1)[0]
+    if not any(ch.isdigit() for ch in mantissa):
+        return None
+    clean = text.replace(",", "")
+    if any(ch in clean for ch in ".eE"):
+        value: int | float = float(clean)
+        if math.isinf(value):
+            return None
+    else:
+        value = int(clean)
+    return _normalise_number(value)
+
+
+def _normalise_number(value: int | float) -> int | float:
+    """Sheets keeps numbers as doubles: integral values come back as ints, huge ints lose digits."""
+    if type(value) is float:
+        if value.is_integer() and abs(value) < 2**53:
+            return int(value)
+        return value
+    if abs(value) > 2**53:
+        return float(value)
+    return value
+
+
+class _FormulaSyntaxError(Exception):
+    pass
+
+
+class _NotComputable(Exception):
+    pass
+
+
+class _EvalError(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+    | (?P<str>"(?:[^"]|"")*")
+    | (?P<qref>'(?:[^']|'')+'![$A-Za-z0-9:]+)
+    | (?P<name>[A-Za-z_\\$][A-Za-z0-9_.$]*(?:![$A-Za-z0-9:]+)?)
+    | (?P<op><>|<=|>=|[-+*/^&=<>%(),;:{}])
+    )""",
+    re.X,
+)
+
+
+_BLANK_TAIL = re.compile(r"\s*\Z")
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    tokens, pos = [], 0
+    while pos < len(text):
+        if _BLANK_TAIL.match(text, pos):
+            break
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise _FormulaSyntaxError(text[pos:])
+        kind = m.lastgroup
+        assert kind is not None
+        tokens.append((kind, m.group(kind)))
+        pos = m.end()
+    return tokens
+
+
+class _FormulaParser:
+    """Recursive descent over the Sheets formula grammar (enough to tell good from bad)."""
+
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens = tokens
+        self.i = 0
+
+    def _peek(self) -> tuple[str | None, str | None]:
+        return self.tokens[self.i] if self.i < len(self.tokens) else (None, None)
+
+    def _take(self) -> tuple[str | None, str | None]:
+        tok = self._peek()
+        self.i += 1
+        return tok
+
+    def _is_op(self, *ops: str) -> bool:
+        kind, val = self._peek()
+        return kind == "op" and val in ops
+
+    def _expect(self, op: str) -> None:
+        if not self._is_op(op):
+            raise _FormulaSyntaxError(f"expected {op}")
+        self.i += 1
+
+    def parse(self) -> tuple:
+        if not self.tokens:
+            raise _FormulaSyntaxError("empty formula")
+        node = self._comparison()
+        if self.i != len(self.tokens):
+            raise _FormulaSyntaxError("trailing tokens")
+        return node
+
+    def _binary(self, ops: tuple[str, ...], operand: Any) -> tuple:
+        node = operand()
+        while self._is_op(*ops):
+            _, op = self._take()
+            node = ("bin", op, node, operand())
+        return node
+
+    def _comparison(self) -> tuple:
+        return self._binary(("=", "<>", "<", "<=", ">", ">="), self._concat)
+
+    def _concat(self) -> tuple:
+        return self._binary(("&",), self._additive)
+
+    def _additive(self) -> tuple:
+        return self._binary(("+", "-"), self._term)
+
+    def _term(self) -> tuple:
+        return self._binary(("*", "/"), self._power)
+
+    def _power(self) -> tuple:
+        return self._binary(("^",), self._unary)
+
+    def _unary(self) -> tuple:
+        if self._is_op("+", "-"):
+            _, op = self._take()
+            return ("neg" if op == "-" else "pos", self._unary())
+        node = self._range()
+        while self._is_op("%"):
+            self.i += 1
+            node = ("pct", node)
+        return node
+
+    def _range(self) -> tuple:
+        node = self._primary()
+        while self._is_op(":"):
+            self.i += 1
+            node = ("range", node, self._primary())
+        return node
+
+    def _primary(self) -> tuple:
+        kind, val = self._take()
+        assert val is not None or kind is None
+        if kind == "num":
+            return ("num", float(val))  # type: ignore[arg-type]
+        if kind == "str":
+            return ("str", val[1:-1].replace('""', '"'))  # type: ignore[index,union-attr]
+        if kind == "qref":
+            return ("ref", val)
+        if kind == "name":
+            if self._is_op("("):
+                self.i += 1
+                return ("call", val.upper(), self._args(")"))  # type: ignore[union-attr]
+            if val.upper() in ("TRUE", "FALSE"):  # type: ignore[union-attr]
+                return ("bool", val.upper() == "TRUE")  # type: ignore[union-attr]
+            return ("ref", val)
+        if kind == "op" and val == "(":
+            node = self._comparison()
+            self._expect(")")
+            return node
+        if kind == "op" and val == "{":
+            rows = [self._args("}", separators=(",", ";"))]
+            return ("array", rows)
+        raise _FormulaSyntaxError(f"unexpected {val!r}")
+
+    def _args(self, closing: str, separators: tuple[str, ...] = (",",)) -> list[tuple]:
+        args: list[tuple] = []
+        if self._is_op(closing):
+            self.i += 1
+            return args
+        while True:
+            if self._is_op(*separators, closing):
+                args.append(("empty",))
+            else:
+                args.append(self._comparison())
+            if self._is_op(closing):
+                self.i += 1
+                return args
+            if not self._is_op(*separators):
+                raise _FormulaSyntaxError("expected separator")
+            self.i += 1
+
+
+def _as_number(v: Any) -> int | float:
+    if type(v) is bool:
+        return int(v)
+    if type(v) in (int, float):
+        return v
+    if type(v) is str:
+        if v == "":
+            return 0
+        n = _parse_number(v.strip())
+        if n is not None:
+            return n
+    raise _EvalError("#VALUE!")
+
+
+def _as_text(v: Any) -> str:
+    if type(v) is bool:
+        return "TRUE" if v else "FALSE"
+    if type(v) in (int, float):
+        return format_number(v)
+    return str(v)
+
+
+def _evaluate(node: tuple) -> Any:
+    kind = node[0]
+    if kind in ("num", "str", "bool"):
+        return node[1]
+    if kind == "neg":
+        return -_as_number(_evaluate(node[1]))
+    if kind == "pos":
+        return _evaluate(node[1])
+    if kind == "pct":
+        return _as_number(_evaluate(node[1])) / 100
+    if kind == "bin":
+        op, left, right = node[1], _evaluate(node[2]), _evaluate(node[3])
+        if op == "&":
+            return _as_text(left) + _as_text(right)
+        if op in ("=", "<>", "<", "<=", ">", ">="):
+            a, b = (left.lower(), right.lower()) if type(left) is str and type(right) is str else (left, right)
+            try:
+                return {"=": a == b, "<>": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+            except TypeError as e:
+                raise _NotComputable from e
+        x, y = _as_number(left), _as_number(right)
+        try:
+            if op == "+":
+                return x + y
+            if op == "-":
+                return x - y
+            if op == "*":
+                return x * y
+            if op == "/":
+                if y == 0:
+                    raise _EvalError("#DIV/0!")
+                return x / y
+            result = float(x) ** float(y)
+            if isinstance(result, complex) or math.isinf(result) or math.isnan(result):
+                raise _EvalError("#NUM!")
+            return result
+        except OverflowError as e:
+            raise _EvalError("#NUM!") from e
+    raise _NotComputable(kind)  # references, functions, ranges, arrays
+
+
+def make_formula(text: str) -> Formula:
+    """A formula cell for ``text`` (which starts with ``=``), its value computed if simple.
+
+    Arithmetic on literals is evaluated (``=1+2`` → 3); anything that parses but refers to
+    cells or functions gives ``#NAME?``; anything that does not parse gives ``#ERROR!``.
+    """
+    try:
+        tree = _FormulaParser(_tokenize(text[1:])).parse()
+    except _FormulaSyntaxError:
+        return Formula(text, "#ERROR!")
+    try:
+        value = _evaluate(tree)
+    except _NotComputable:
+        value = "#NAME?"
+    except _EvalError as e:
+        value = e.code
+    if type(value) in (int, float):
+        if math.isinf(value) or math.isnan(value):
+            value = "#NUM!"
+        else:
+            value = _normalise_number(value)
+    return Formula(text, value)
+
+
+def parse_user_entered(text: str) -> Any:
+    """A string as typing it into a cell would store it (USER_ENTERED)."""
+    if text.startswith("'"):
+        return text[1:] or None
+    if text.startswith("="):
+        return make_formula(text)
+    stripped = text.strip()
+    number = _parse_number(stripped)
+    if number is not None:
+        return number
+    if stripped.upper() in ("TRUE", "FALSE"):
+        return stripped.upper() == "TRUE"
+    if text[:1] in ("+", "-") and len(stripped) > 1:
+        return make_formula("=" + text)
+    return text
+
+
+def _render_formatted(v: Any) -> Any:
+    t = type(v)
+    if t is str:
+        return v
+    if v is None:
+        return ""
+    if t is bool:
+        return "TRUE" if v else "FALSE"
+    if t is int or t is float:
+        return format_number(v)
+    return _render_formatted(v.value)
+
+
+def _render_unformatted(v: Any) -> Any:
+    t = type(v)
+    if t is str or t is int or t is bool:
+        return v
+    if v is None:
+        return ""
+    if t is float:
+        return int(v) if v.is_integer() and abs(v) < 2**53 else v
+    return _render_unformatted(v.value)
+
+
+def _render_formula(v: Any) -> Any:
+    if type(v) is Formula:
+        return v.text
+    return _render_unformatted(v)
+
+
+RENDERERS = {
+    "FORMATTED_VALUE": _render_formatted,
+    "UNFORMATTED_VALUE": _render_unformatted,
+    "FORMULA": _render_formula,
+}
+
+
+def _cell_type(v: Any) -> str:
+    if v is None:
+        return "empty"
+    if type(v) is Formula:
+        return "formula"
+    if type(v) is bool:
+        return "bool"
+    if type(v) in (int, float):
+        return "number"
+    return "string"
+
+
+def _extended_value(v: Any) -> dict[str, Any]:
+    if _is_error(v):
+        return {"errorValue": {"type": ERROR_CODES[v], "message": f"Error: {v}"}}
+    if type(v) is bool:
+        return {"boolValue": v}
+    if type(v) in (int, float):
+        return {"numberValue": v}
+    return {"stringValue": str(v)}
+
+
+def _cell_data(v: Any) -> dict[str, Any]:
+    if v is None:
+        return {}
+    entered = {"formulaValue": v.text} if type(v) is Formula else _extended_value(v)
+    computed = v.value if type(v) is Formula else v
+    return {
+        "userEnteredValue": entered,
+        "effectiveValue": _extended_value(computed),
+        "formattedValue": _render_formatted(v),
+    }
+
+
+def _sort_key(v: Any) -> tuple:
+    if type(v) is Formula:
+        v = v.value
+    if type(v) is bool:
+        return (2, v)
+    if type(v) in (int, float):
+        return (0, v)
+    return (1, str(v).casefold())
+
+
+# ---------------------------------------------------------------------------------------
+# state
+# ---------------------------------------------------------------------------------------
+class _Sheet:
+    __slots__ = ("col_count", "extra", "row_count", "rows", "sheet_id", "title")
+
+    def __init__(self, sheet_id: int, title: str, row_count: int, col_count: int) -> None:
+        self.sheet_id = sheet_id
+        self.title = title
+        self.rows: list[list[Any]] = []
+        self.row_count = row_count
+        self.col_count = col_count
+        self.extra: dict[str, Any] = {}  # other properties: hidden, tabColor, gridProperties.frozen…
+
+    def clone(self) -> _Sheet:
+        """A copy sharing the row lists; dimension changes must replace rows, never mutate them."""
+        other = _Sheet(self.sheet_id, self.title, self.row_count, self.col_count)
+        other.rows = list(self.rows)
+        other.extra = copy.deepcopy(self.extra)
+        return other
+
+    def cell(self, r: int, c: int) -> Any:
+        if r < len(self.rows):
+            row = self.rows[r]
+            if c < len(row):
+                return row[c]
+        return None
+
+    def last_data_row(self) -> int:
+        """Index of the last row holding any value, or -1."""
+        for r in range(len(self.rows) - 1, -1, -1):
+            if any(v is not None for v in self.rows[r]):
+                return r
+        return -1
+
+    # dimension changes: they replace row lists instead of mutating them (see clone)
+    def insert_rows(self, at: int, n: int) -> None:
+        if at < len(self.rows):
+            self.rows[at:at] = [[] for _ in range(n)]
+        self.row_count += n
+
+    def delete_rows(self, start: int, end: int) -> None:
+        del self.rows[start:end]
+        self.row_count -= end - start
+
+    def insert_cols(self, at: int, n: int) -> None:
+        pad = [None] * n
+        self.rows = [row[:at] + pad + row[at:] if len(row) > at else row for row in self.rows]
+        self.col_count += n
+
+    def delete_cols(self, start: int, end: int) -> None:
+        self.rows = [row[:start] + row[end:] if len(row) > start else row for row in self.rows]
+        self.col_count -= end - start
+
+    def resize(self, rows: int | None = None, cols: int | None = None) -> None:
+        if rows is not None:
+            if rows < self.row_count:
+                del self.rows[rows:]
+            self.row_count = rows
+        if cols is not None:
+            if cols < self.col_count:
+                self.rows = [row[:cols] if len(row) > cols else row for row in self.rows]
+            self.col_count = cols
+
+
+class _Book:
+    __slots__ = ("auto_recalc", "id", "locale", "rng", "shared", "sheets", "time_zone", "title")
+
+    def __init__(self, sid: str, title: str) -> None:
+        self.id = sid
+        self.title = title
+        self.locale = "en_US"
+        self.time_zone = "Etc/GMT"
+        self.auto_recalc = "ON_CHANGE"
+        self.sheets: list[_Sheet] = []
+        self.shared = True
+        self.rng = random.Random(sid)
+
+    def clone(self) -> _Book:
+        other = _Book(self.id, self.title)
+        other.locale, other.time_zone, other.auto_recalc = self.locale, self.time_zone, self.auto_recalc
+        other.sheets = [s.clone() for s in self.sheets]
+        other.shared = self.shared
+        other.rng = random.Random()
+        other.rng.setstate(self.rng.getstate())
+        return other
+
+    def find(self, title: str) -> _Sheet | None:
+        for sheet in self.sheets:
+            if sheet.title == title:
+                return sheet
+        folded = title.casefold()
+        for sheet in self.sheets:
+            if sheet.title.casefold() == folded:
+                return sheet
+        return None
+
+    def by_id(self, sheet_id: int) -> _Sheet | None:
+        for sheet in self.sheets:
+            if sheet.sheet_id == sheet_id:
+                return sheet
+        return None
+
+    def new_sheet_id(self) -> int:
+        if not self.sheets:
+            return 0
+        while True:
+            candidate = self.rng.randint(1, 2_147_483_646)
+            if self.by_id(candidate) is None:
+                return candidate
+
+    def total_cells(self) -> int:
+        return sum(s.row_count * s.col_count for s in self.sheets)
+
+
+@dataclass
+class _Target:
+    """A range resolved against a sheet: 0-based, end-exclusive bounds."""
+
+    sheet: _Sheet
+    rng: A1Range
+    r0: int
+    c0: int
+    r1: int
+    c1: int
+
+    @property
+    def display(self) -> str:
+        return format_range(self.sheet.title, self.r0, self.c0, max(self.r1, self.r0 + 1), max(self.c1, self.c0 + 1))
+
+
+def _grid_error(sheet: _Sheet, r0: int, c0: int, r1: int, c1: int) -> ApiError:
+    shown = format_range(sheet.title, r0, c0, max(r1, r0 + 1), max(c1, c0 + 1))
+    return _bad(f"Range ({shown}) exceeds grid limits. Max rows: {sheet.row_count}, max columns: {sheet.col_count}")
+
+
+def _cells_error(prefix: str = "") -> ApiError:
+    return _bad(
+        f"{prefix}This action would increase the number of cells in the workbook above the limit of {MAX_CELLS} cells."
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# small helpers over JSON input
+# ---------------------------------------------------------------------------------------
+def _parse_bool(value: str | None, name: str) -> bool | None:
+    if value is None:
+        return None
+    low = value.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    raise _bad(f"Invalid value at '{_snake(name)}' (TYPE_BOOL), \"{value}\"")
+
+
+def _enum(value: Any, allowed: tuple[str, ...], name: str, proto: str) -> str | None:
+    if value is None:
+        return None
+    if value not in allowed:
+        raise _bad(
+            f"Invalid value at '{_snake(name)}' (type.googleapis.com/google.apps.sheets.v4.{proto}), \"{value}\""
+        )
+    return value
+
+
+def _int(value: Any, where: str, default: int | None = None) -> int | None:
+    if value is None:
+        return default
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    if type(value) is str and re.fullmatch(r"-?\d+", value):
+        return int(value)
+    raise _bad(f"Invalid value at '{where}' (TYPE_INT32), {json.dumps(value)}")
+
+
+def _check_fields(obj: Any, allowed: set[str] | frozenset[str], where: str = "") -> dict[str, Any]:
+    if obj is None:
+        return {}
+    if not isinstance(obj, dict):
+        raise _bad(f"Invalid JSON payload received. Expected an object{f' at {where!r}' if where else ''}.")
+    for key in obj:
+        if key not in allowed:
+            raise _unknown_field(key, where)
+    return obj
+
+
+def _mask_paths(fields: str) -> list[list[str]]:
+    """``"sheets(properties(title,sheetId)),spreadsheetId"`` → list of paths."""
+    paths: list[list[str]] = []
+
+    def parse(i: int, prefix: list[str]) -> int:
+        token = ""
+        while i < len(fields):
+            ch = fields[i]
+            if ch == "(":
+                i = parse(i + 1, prefix + [p for p in re.split(r"[./]", token.strip()) if p])
+                token = ""
+                continue
+            if ch == ")":
+                if token.strip():
+                    paths.append(prefix + [p for p in re.split(r"[./]", token.strip()) if p])
+                return i + 1
+            if ch == ",":
+                if token.strip():
+                    paths.append(prefix + [p for p in re.split(r"[./]", token.strip()) if p])
+                token = ""
+            else:
+                token += ch
+            i += 1
+        if token.strip():
+            paths.append(prefix + [p for p in re.split(r"[./]", token.strip()) if p])
+        return i
+
+    parse(0, [])
+    return paths
+
+
+def _apply_mask(obj: Any, paths: list[list[str]]) -> Any:
+    if not paths or any(not p or p == ["*"] for p in paths):
+        return obj
+    if isinstance(obj, list):
+        return [_apply_mask(x, paths) for x in obj]
+    if not isinstance(obj, dict):
+        return obj
+    groups: dict[str, list[list[str]]] = {}
+    for p in paths:
+        groups.setdefault(p[0], []).append(p[1:])
+    out = {}
+    for key, subs in groups.items():
+        if key in obj:
+            out[key] = obj[key] if any(not s for s in subs) else _apply_mask(obj[key], subs)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# the emulator
+# ---------------------------------------------------------------------------------------
+class SheetsEmulator(Emulator):
+    """The Google Sheets API v4, in memory. See the module docstring for the routes."""
+
+    name = "sheets"
+
+    def __init__(self, latency: float = 0.0, read_quota: int | None = 60, write_quota: int | None = 60) -> None:
+        super().__init__(latency=latency)
+        self.read_quota = read_quota
+        self.write_quota = write_quota
+        self._books: dict[str, _Book] = {}
+        self._created = 0
+        self._quota_use: dict[tuple[str, str], tuple[int, int]] = {}
+        self._quota_rejections: Counter[str] = Counter()
+        self._stats_lock = threading.Lock()
+
+    # -- plumbing hooks ---------------------------------------------------------------
+    def route_name(self, path: str) -> str:
+        m = re.match(r"^/v4/spreadsheets/([^/:]+)(.*)$", path)
+        if not m:
+            return path
+        tail = m.group(2)
+        base = "/v4/spreadsheets/{id}"
+        if tail.startswith("/values/"):
+            for suffix in (":append", ":clear"):
+                if tail.endswith(suffix):
+                    return base + "/values/{range}" + suffix
+            return base + "/values/{range}"
+        if tail.startswith("/sheets/"):
+            return base + re.sub(r"^/sheets/[^/:]+", "/sheets/{sheetId}", tail)
+        return base + tail
+
+    def fault_response(self, status: int, req: Request) -> Response:
+        if status == 429:
+            return self._quota_response("read" if req.method == "GET" else "write")
+        if status == 502:
+            return Response.html(502, _HTML_502)
+        messages = {
+            500: ("Internal error encountered.", "INTERNAL"),
+            503: ("The service is currently unavailable.", "UNAVAILABLE"),
+            504: ("Deadline expired before operation could complete.", "DEADLINE_EXCEEDED"),
+        }
+        message, state = messages.get(status, ("Unknown error.", "UNKNOWN"))
+        return Response.json(status, {"error": {"code": status, "message": message, "status": state}})
+
+    def internal_error(self, exc: Exception) -> Response:
+        body = {"error": {"code": 500, "message": f"Internal error encountered. ({exc!r})", "status": "INTERNAL"}}
+        return Response.json(500, body)
+
+    def extra_stats(self) -> dict[str, Any]:
+        with self._stats_lock:
+            by_kind = dict(self._quota_rejections)
+        return {"quota_rejections": sum(by_kind.values()), "quota_rejections_by_kind": by_kind}
+
+    def reset_extra_stats(self) -> None:
+        with self._stats_lock:
+            self._quota_rejections.clear()
+
+    # -- quota ------------------------------------------------------------------------
+    def set_quotas(self, read: int | None = 60, write: int | None = 60) -> None:
+        """Requests per clock minute per user; None = unlimited."""
+        with self.lock:
+            self.read_quota, self.write_quota = read, write
+
+    def _quota_response(self, kind: str) -> Response:
+        metric = "Read requests" if kind == "read" else "Write requests"
+        body = {
+            "error": {
+                "code": 429,
+                "message": (
+                    f"Quota exceeded for quota metric '{metric}' and limit '{metric} per minute per user' "
+                    "of service 'sheets.googleapis.com' for consumer 'project_number:000000000000'."
+                ),
+                "status": "RESOURCE_EXHAUSTED",
+                "details": [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                        "reason": "RATE_LIMIT_EXCEEDED",
+                        "domain": "googleapis.com",
+                        "metadata": {
+                            "quota_metric": f"sheets.googleapis.com/{kind}_requests",
+                            "service": "sheets.googleapis.com",
+                            "quota_limit": f"{kind.capitalize()}RequestsPerMinutePerUser",
+                            "consumer": "projects/000000000000",
+                        },
+                    }
+                ],
+            }
+        }
+        return Response.json(429, body)
+
+    def _take_quota(self, req: Request, kind: str) -> None:
+        limit = self.read_quota if kind == "read" else self.write_quota
+        if limit is None:
+            return
+        user = req.headers.get("authorization") or "anonymous"
+        window = int(self.clock.time() // 60)
+        seen_window, used = self._quota_use.get((user, kind), (window, 0))
+        if seen_window != window:
+            used = 0
+        if used >= limit:
+            with self._stats_lock:
+                self._quota_rejections[kind] += 1
+            raise ApiError(self._quota_response(kind))
+        self._quota_use[(user, kind)] = (window, used + 1)
+
+    # -- routing ----------------------------------------------------------------------
+    def route(self, req: Request) -> Response:
+        op, sid, range_text = self._parse_route(req)
+        with self.lock:
+            self._take_quota(req, "read" if req.method == "GET" else "write")
+            book = self._books.get(sid)
+            if book is None:
+                raise _not_found()
+            if not book.shared:
+                raise _error(403, "PERMISSION_DENIED", "The caller does not have permission")
+            handler = getattr(self, "_api_" + op)
+            return handler(req, book, range_text)
+
+    def _parse_route(self, req: Request) -> tuple[str, str, str]:
+        raw = req.raw_path
+        if not raw.startswith(API_PREFIX):
+            raise _not_found()
+        rest = raw[len(API_PREFIX) :]
+        sid_part, slash, tail = rest.partition("/")
+        method = req.method
+        if not slash:
+            sid, colon, verb = sid_part.partition(":")
+            if not colon and method == "GET":
+                return "get", unquote(sid), ""
+            if verb == "batchUpdate" and method == "POST":
+                return "batch_update", unquote(sid), ""
+            raise _not_found()
+        sid = unquote(sid_part)
+        if ":" in sid:
+            raise _not_found()
+        simple = {
+            ("values:batchGet", "GET"): "values_batch_get",
+            ("values:batchUpdate", "POST"): "values_batch_update",
+            ("values:batchClear", "POST"): "values_batch_clear",
+        }
+        if (tail, method) in simple:
+            return simple[(tail, method)], sid, ""
+        if tail.startswith("values/") and len(tail) > len("values/"):
+            range_raw = tail[len("values/") :]
+            for suffix, op in ((":append", "values_append"), (":clear", "values_clear")):
+                if range_raw.endswith(suffix) and method == "POST":
+                    return op, sid, unquote(range_raw[: -len(suffix)])
+            if method == "GET":
+                return "values_get", sid, unquote(range_raw)
+            if method == "PUT":
+                return "values_update", sid, unquote(range_raw)
+        raise _not_found()
+
+    # -- request helpers --------------------------------------------------------------
+    @staticmethod
+    def _check_params(req: Request, allowed: set[str]) -> None:
+        for name in req.query:
+            if name not in allowed and name not in SYSTEM_PARAMS:
+                raise _bad(
+                    f'Invalid JSON payload received. Unknown name "{name}": Cannot bind query parameter. '
+                    f"Field '{name}' could not be found in request message."
+                )
+
+    @staticmethod
+    def _body(req: Request) -> Any:
+        if not req.body or not req.body.strip():
+            return None
+        try:
+            return json.loads(req.body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise _bad(f"Invalid JSON payload received. {e}") from e
+
+    def _resolve(self, book: _Book, text: str, check_grid: bool = True) -> _Target:
+        try:
+            rng = parse_range(text)
+        except A1Error as e:
+            raise _bad(f"Unable to parse range: {text}") from e
+        if rng.sheet is None:
+            sheet = book.sheets[0]
+        else:
+            found = book.find(rng.sheet)
+            if found is None:
+                raise _bad(f"Unable to parse range: {text}")
+            sheet = found
+        r0 = 0 if rng.start_row is None else rng.start_row
+        c0 = 0 if rng.start_col is None else rng.start_col
+        r1 = sheet.row_count if rng.end_row is None else rng.end_row
+        c1 = sheet.col_count if rng.end_col is None else rng.end_col
+        if check_grid and (
+            r0 >= sheet.row_count or c0 >= sheet.col_count or r1 > sheet.row_count or c1 > sheet.col_count
+        ):
+            raise _grid_error(sheet, r0, c0, r1, c1)
+        return _Target(sheet, rng, r0, c0, r1, c1)
+
+    @staticmethod
+    def _read(sheet: _Sheet, r0: int, c0: int, r1: int, c1: int, render: str, major: str) -> list[list[Any]]:
+        """Values in a block, trimmed like the API: no trailing empty cells or rows."""
+        rows = sheet.rows
+        raw: list[list[Any]] = []
+        whole_rows = c0 == 0
+        last = -1
+        for r in range(r0, min(r1, len(rows))):
+            row = rows[r]
+            seg = row if whole_rows and len(row) <= c1 else row[c0:c1]
+            if seg and seg[-1] is None:
+                n = len(seg) - 1
+                while n and seg[n - 1] is None:
+                    n -= 1
+                seg = seg[:n]
+            raw.append(seg)
+            if seg:
+                last = len(raw)
+        del raw[last if last > 0 else 0 :]
+        if major == "COLUMNS" and raw:
+            width = max(len(row) for row in raw)
+            cols = []
+            for j in range(width):
+                col = [row[j] if j < len(row) else None for row in raw]
+                n = len(col)
+                while n and col[n - 1] is None:
+                    n -= 1
+                cols.append(col[:n])
+            while cols and not cols[-1]:
+                cols.pop()
+            raw = cols
+        fn = RENDERERS[render]
+        if render == "FORMATTED_VALUE":
+            return [[v if type(v) is str else fn(v) for v in row] for row in raw]
+        return [[fn(v) for v in row] for row in raw]
+
+    def _value_range(self, t: _Target, render: str, major: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"range": t.display, "majorDimension": major}
+        values = self._read(t.sheet, t.r0, t.c0, t.r1, t.c1, render, major)
+        if values:
+            out["values"] = values
+        return out
+
+    def _read_options(self, req: Request) -> tuple[str, str]:
+        render = _enum(req.arg("valueRenderOption"), RENDER_OPTIONS, "valueRenderOption", "ValueRenderOption")
+        major = _enum(req.arg("majorDimension"), DIMENSIONS, "majorDimension", "Dimension")
+        _enum(req.arg("dateTimeRenderOption"), DATETIME_OPTIONS, "dateTimeRenderOption", "DateTimeRenderOption")
+        return render or "FORMATTED_VALUE", "COLUMNS" if major == "COLUMNS" else "ROWS"
+
+    @staticmethod
+    def _convert_cell(v: Any, user_entered: bool, i: int = 0, j: int = 0) -> Any:
+        """One written value → what the cell stores (``_SKIP`` for JSON null)."""
+        t = type(v)
+        if v is None:
+            return _SKIP
+        if t is str:
+            if len(v) > MAX_CELL_CHARS:
+                raise _bad(
+                    f"Your input contains more than the maximum of {MAX_CELL_CHARS} characters in a single cell."
+                )
+            if v == "":
+                return None
+            return parse_user_entered(v) if user_entered else v
+        if t is bool:
+            return v
+        if t is int:
+            return _normalise_number(v)
+        if t is float:
+            if math.isnan(v) or math.isinf(v):
+                raise _bad(f"Invalid values[{i}][{j}]: number_value {v}")
+            return _normalise_number(v)
+        kind = "struct_value" if isinstance(v, dict) else "list_value"
+        raise _bad(f"Invalid values[{i}][{j}]: {kind} {json.dumps(v, ensure_ascii=False)}")
+
+    def _convert_values(self, values: Any, user_entered: bool, major: str, where: str) -> list[list[Any]]:
+        if values is None:
+            return []
+        if not isinstance(values, list):
+            raise _bad(
+                f"Invalid value at '{where}' (type.googleapis.com/google.protobuf.ListValue), {json.dumps(values)}"
+            )
+        matrix: list[list[Any]] = []
+        convert = self._convert_cell
+        for i, row in enumerate(values):
+            if not isinstance(row, list):
+                raise _bad(
+                    f"Invalid value at '{where}[{i}]' (type.googleapis.com/google.protobuf.ListValue), "
+                    f"{json.dumps(row, ensure_ascii=False)}"
+                )
+            if user_entered:
+                matrix.append([convert(v, True, i, j) for j, v in enumerate(row)])
+            else:  # RAW: most cells are plain non-empty strings; keep them without a call
+                matrix.append(
+                    [
+                        v if type(v) is str and v and len(v) <= MAX_CELL_CHARS else convert(v, False, i, j)
+                        for j, v in enumerate(row)
+                    ]
+                )
+        if major == "COLUMNS" and matrix:
+            height = max(len(col) for col in matrix)
+            rows = []
+            for i in range(height):
+                row = [col[i] if i < len(col) else _SKIP for col in matrix]
+                while row and row[-1] is _SKIP:
+                    row.pop()
+                rows.append(row)
+            matrix = rows
+        return matrix
+
+    @staticmethod
+    def _check_fits(t: _Target, matrix: list[list[Any]]) -> None:
+        nr = len(matrix)
+        nc = max((len(row) for row in matrix), default=0)
+        if nr == 0 or nc == 0:
+            return
+        single = t.rng.is_single_cell
+        if t.rng.end_row is not None and not single and t.r0 + nr > t.r1:
+            raise _bad(f"Requested writing within range [{t.display}], but tried writing to row [{t.r1 + 1}]")
+        if t.rng.end_col is not None and not single and t.c0 + nc > t.c1:
+            raise _bad(
+                f"Requested writing within range [{t.display}], but tried writing to column [{column_label(t.c1)}]"
+            )
+        if t.r0 + nr > t.sheet.row_count or t.c0 + nc > t.sheet.col_count:
+            raise _grid_error(t.sheet, t.r0, t.c0, t.r0 + nr, t.c0 + nc)
+
+    @staticmethod
+    def _write(sheet: _Sheet, r0: int, c0: int, matrix: list[list[Any]]) -> None:
+        rows = sheet.rows
+        for i, vals in enumerate(matrix):
+            if not vals or all(v is _SKIP for v in vals):
+                continue
+            r = r0 + i
+            if len(rows) <= r:
+                rows.extend([] for _ in range(r + 1 - len(rows)))
+            row = rows[r]
+            end = c0 + len(vals)
+            if len(row) < end:
+                row.extend([None] * (end - len(row)))
+            for j, v in enumerate(vals):
+                if v is not _SKIP:
+                    row[c0 + j] = v
+
+    @staticmethod
+    def _clear(sheet: _Sheet, r0: int, c0: int, r1: int, c1: int) -> None:
+        rows = sheet.rows
+        for r in range(r0, min(r1, len(rows))):
+            row = rows[r]
+            if c0 == 0 and c1 >= len(row):
+                row.clear()
+                continue
+            for c in range(c0, min(c1, len(row))):
+                row[c] = None
+
+    def _write_reply(
+        self,
+        book: _Book,
+        sheet: _Sheet,
+        r0: int,
+        c0: int,
+        matrix: list[list[Any]],
+        include: bool,
+        render: str,
+        fallback_range: str,
+    ) -> dict[str, Any]:
+        nr = len(matrix)
+        nc = max((len(row) for row in matrix), default=0)
+        reply: dict[str, Any] = {"spreadsheetId": book.id}
+        if nr == 0 or nc == 0:
+            reply["updatedRange"] = fallback_range
+            return reply
+        reply["updatedRange"] = format_range(sheet.title, r0, c0, r0 + nr, c0 + nc)
+        cols_touched: set[int] = set()
+        rows_touched = cells = 0
+        for row in matrix:
+            hit = False
+            for j, v in enumerate(row):
+                if v is not _SKIP:
+                    hit = True
+                    cells += 1
+                    cols_touched.add(j)
+            rows_touched += hit
+        for key, n in (("updatedRows", rows_touched), ("updatedColumns", len(cols_touched)), ("updatedCells", cells)):
+            if n:  # proto3 JSON leaves zero out
+                reply[key] = n
+        if include:
+            data: dict[str, Any] = {"range": reply["updatedRange"], "majorDimension": "ROWS"}
+            values = self._read(sheet, r0, c0, r0 + nr, c0 + nc, render, "ROWS")
+            if values:
+                data["values"] = values
+            reply["updatedData"] = data
+        return reply
+
+    def _write_options(self, req_value: Any, name: str) -> bool:
+        """valueInputOption → user_entered flag (required; RAW or USER_ENTERED)."""
+        if req_value is None:
+            raise _bad(f"'{name}' is required but not specified")
+        _enum(req_value, INPUT_OPTIONS, name, "ValueInputOption")
+        if req_value == "INPUT_VALUE_OPTION_UNSPECIFIED":
+            raise _bad("Invalid valueInputOption: INPUT_VALUE_OPTION_UNSPECIFIED")
+        return req_value == "USER_ENTERED"
+
+    # -- API: metadata ----------------------------------------------------------------
+    @staticmethod
+    def _sheet_properties(sheet: _Sheet, index: int) -> dict[str, Any]:
+        grid: dict[str, Any] = {"rowCount": sheet.row_count, "columnCount": sheet.col_count}
+        grid.update(sheet.extra.get("gridProperties", {}))
+        props: dict[str, Any] = {
+            "sheetId": sheet.sheet_id,
+            "title": sheet.title,
+            "index": index,
+            "sheetType": "GRID",
+            "gridProperties": grid,
+        }
+        for key, value in sheet.extra.items():
+            if key != "gridProperties":
+                props[key] = copy.deepcopy(value)
+        return props
+
+    def _metadata(self, book: _Book, grid_data: bool = False, ranges: list[_Target] | None = None) -> dict[str, Any]:
+        sheets_out = []
+        if ranges:
+            wanted: list[_Sheet] = []
+            for t in ranges:
+                if t.sheet not in wanted:
+                    wanted.append(t.sheet)
+        else:
+            wanted = list(book.sheets)
+        for sheet in wanted:
+            index = book.sheets.index(sheet)
+            entry: dict[str, Any] = {"properties": self._sheet_properties(sheet, index)}
+            if grid_data:
+                areas = [t for t in ranges if t.sheet is sheet] if ranges else None
+                if areas is None:
+                    entry["data"] = [self._grid_data(sheet, 0, 0, sheet.row_count, sheet.col_count)]
+                else:
+                    entry["data"] = [self._grid_data(sheet, t.r0, t.c0, t.r1, t.c1) for t in areas]
+            sheets_out.append(entry)
+        return {
+            "spreadsheetId": book.id,
+            "properties": {
+                "title": book.title,
+                "locale": book.locale,
+                "autoRecalc": book.auto_recalc,
+                "timeZone": book.time_zone,
+                "defaultFormat": copy.deepcopy(DEFAULT_FORMAT),
+            },
+            "sheets": sheets_out,
+            "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{book.id}/edit",
+        }
+
+    @staticmethod
+    def _grid_data(sheet: _Sheet, r0: int, c0: int, r1: int, c1: int) -> dict[str, Any]:
+        row_data: list[dict[str, Any]] = []
+        for r in range(r0, min(r1, len(sheet.rows))):
+            cells = [_cell_data(v) for v in sheet.rows[r][c0:c1]]
+            while cells and not cells[-1]:
+                cells.pop()
+            row_data.append({"values": cells} if cells else {})
+        while row_data and not row_data[-1]:
+            row_data.pop()
+        out: dict[str, Any] = {}
+        if r0:
+            out["startRow"] = r0
+        if c0:
+            out["startColumn"] = c0
+        if row_data:
+            out["rowData"] = row_data
+        return out
+
+    def _api_get(self, req: Request, book: _Book, _: str) -> Response:
+        self._check_params(req, {"includeGridData", "ranges", "excludeTablesInBandedRanges"})
+        grid_data = bool(_parse_bool(req.arg("includeGridData"), "includeGridData"))
+        _parse_bool(req.arg("excludeTablesInBandedRanges"), "excludeTablesInBandedRanges")
+        ranges = [self._resolve(book, r) for r in req.query.get("ranges", [])]
+        payload = self._metadata(book, grid_data, ranges)
+        fields = req.arg("fields")
+        if fields:
+            payload = _apply_mask(payload, _mask_paths(fields))
+        return Response.json(200, payload)
+
+    # -- API: values ------------------------------------------------------------------
+    def _api_values_get(self, req: Request, book: _Book, text: str) -> Response:
+        self._check_params(req, {"valueRenderOption", "majorDimension", "dateTimeRenderOption"})
+        render, major = self._read_options(req)
+        return Response.json(200, self._value_range(self._resolve(book, text), render, major))
+
+    def _api_values_batch_get(self, req: Request, book: _Book, _: str) -> Response:
+        self._check_params(req, {"ranges", "valueRenderOption", "majorDimension", "dateTimeRenderOption"})
+        render, major = self._read_options(req)
+        targets = [self._resolve(book, r) for r in req.query.get("ranges", [])]
+        payload: dict[str, Any] = {"spreadsheetId": book.id}
+        if targets:
+            payload["valueRanges"] = [self._value_range(t, render, major) for t in targets]
+        return Response.json(200, payload)
+
+    def _response_render(self, value: Any) -> str:
+        return _enum(value, RENDER_OPTIONS, "responseValueRenderOption", "ValueRenderOption") or "FORMATTED_VALUE"
+
+    def _api_values_update(self, req: Request, book: _Book, text: str) -> Response:
+        self._check_params(
+            req,
+            {
+                "valueInputOption",
+                "includeValuesInResponse",
+                "responseValueRenderOption",
+                "responseDateTimeRenderOption",
+            },
+        )
+        user_entered = self._write_options(req.arg("valueInputOption"), "valueInputOption")
+        include = bool(_parse_bool(req.arg("includeValuesInResponse"), "includeValuesInResponse"))
+        render = self._response_render(req.arg("responseValueRenderOption"))
+        _enum(
+            req.arg("responseDateTimeRenderOption"),
+            DATETIME_OPTIONS,
+            "responseDateTimeRenderOption",
+            "DateTimeRenderOption",
+        )
+        body = _check_fields(self._body(req), {"range", "majorDimension", "values"})
+        t = self._resolve(book, text)
+        self._check_body_range(book, body.get("range"), t, text)
+        major = _enum(body.get("majorDimension"), DIMENSIONS, "majorDimension", "Dimension")
+        matrix = self._convert_values(body.get("values"), user_entered, major or "ROWS", "data.values")
+        self._check_fits(t, matrix)
+        self._write(t.sheet, t.r0, t.c0, matrix)
+        return Response.json(200, self._write_reply(book, t.sheet, t.r0, t.c0, matrix, include, render, t.display))
+
+    def _check_body_range(self, book: _Book, body_range: Any, t: _Target, url_text: str) -> None:
+        if body_range is None:
+            return
+        if not isinstance(body_range, str):
+            raise _bad(f"Invalid value at 'data.range' (TYPE_STRING), {json.dumps(body_range)}")
+        other = self._resolve(book, body_range, check_grid=False)
+        if (other.sheet, other.r0, other.c0, other.r1, other.c1) != (t.sheet, t.r0, t.c0, t.r1, t.c1):
+            raise _bad(f"Requested range [{body_range}] does not match the range in the URL [{url_text}].")
+
+    def _api_values_batch_update(self, req: Request, book: _Book, _: str) -> Response:
+        self._check_params(req, set())
+        body = _check_fields(
+            self._body(req),
+            {
+                "valueInputOption",
+                "data",
+                "includeValuesInResponse",
+                "responseValueRenderOption",
+                "responseDateTimeRenderOption",
+            },
+        )
+        user_entered = self._write_options(body.get("valueInputOption"), "valueInputOption")
+        include = body.get("includeValuesInResponse")
+        if include is not None and type(include) is not bool:
+            raise _bad(f"Invalid value at 'include_values_in_response' (TYPE_BOOL), {json.dumps(include)}")
+        render = self._response_render(body.get("responseValueRenderOption"))
+        _enum(
+            body.get("responseDateTimeRenderOption"),
+            DATETIME_OPTIONS,
+            "responseDateTimeRenderOption",
+            "DateTimeRenderOption",
+        )
+        data = body.get("data") or []
+        if not isinstance(data, list):
+            raise _bad(
+                f"Invalid value at 'data' (type.googleapis.com/google.apps.sheets.v4.ValueRange), {json.dumps(data)}"
+            )
+        planned = []
+        for i, item in enumerate(data):  # validate everything first: all or nothing
+            item = _check_fields(item, {"range", "majorDimension", "values"}, f"data[{i}]")
+            text = item.get("range")
+            if not isinstance(text, str):
+                raise _bad(f"Invalid data[{i}]: range must be specified")
+            t = self._resolve(book, text)
+            major = _enum(item.get("majorDimension"), DIMENSIONS, "majorDimension", "Dimension")
+            matrix = self._convert_values(item.get("values"), user_entered, major or "ROWS", f"data[{i}].values")
+            self._check_fits(t, matrix)
+            planned.append((t, matrix))
+        payload: dict[str, Any] = {"spreadsheetId": book.id}
+        if not planned:
+            return Response.json(200, payload)
+        for t, matrix in planned:
+            self._write(t.sheet, t.r0, t.c0, matrix)
+        responses = [
+            self._write_reply(book, t.sheet, t.r0, t.c0, m, bool(include), render, t.display) for t, m in planned
+        ]
+        totals = {
+            "totalUpdatedRows": sum(r.get("updatedRows", 0) for r in responses),
+            "totalUpdatedColumns": sum(r.get("updatedColumns", 0) for r in responses),
+            "totalUpdatedCells": sum(r.get("updatedCells", 0) for r in responses),
+            "totalUpdatedSheets": len(
+                {id(t.sheet) for (t, _), r in zip(planned, responses, strict=True) if r.get("updatedCells")}
+            ),
+        }
+        payload.update({k: v for k, v in totals.items() if v})
+        payload["responses"] = responses
+        return Response.json(200, payload)
+
+    def _api_values_clear(self, req: Request, book: _Book, text: str) -> Response:
+        self._check_params(req, set())
+        _check_fields(self._body(req), set())
+        t = self._resolve(book, text)
+        self._clear(t.sheet, t.r0, t.c0, t.r1, t.c1)
+        return Response.json(200, {"spreadsheetId": book.id, "clearedRange": t.display})
+
+    def _api_values_batch_clear(self, req: Request, book: _Book, _: str) -> Response:
+        self._check_params(req, set())
+        body = _check_fields(self._body(req), {"ranges"})
+        ranges = body.get("ranges") or []
+        if not isinstance(ranges, list) or not all(isinstance(r, str) for r in ranges):
+            raise _bad(f"Invalid value at 'ranges' (TYPE_STRING), {json.dumps(ranges)}")
+        targets = [self._resolve(book, r) for r in ranges]
+        for t in targets:
+            self._clear(t.sheet, t.r0, t.c0, t.r1, t.c1)
+        payload: dict[str, Any] = {"spreadsheetId": book.id}
+        if targets:
+            payload["clearedRanges"] = [t.display for t in targets]
+        return Response.json(200, payload)
+
+    @staticmethod
+    def _find_table(t: _Target) -> tuple[int, int, int, int] | None:
+        """The "table" values.append appends to, as (top, left, bottom, right) inclusive, or None.
+
+        Like the real API: the last non-empty cell of the input range (row-major), grown to the
+        block of data around it (bounded by empty rows and columns, like a spreadsheet's
+        "current region"). Empty input range → no table: the data goes at its top-left cell.
+        """
+        sheet = t.sheet
+        rows = sheet.rows
+        anchor = None
+        for r in range(min(t.r1, len(rows)) - 1, t.r0 - 1, -1):
+            seg = rows[r][t.c0 : t.c1]
+            for j in range(len(seg) - 1, -1, -1):
+                if seg[j] is not None:
+                    anchor = (r, t.c0 + j)
+                    break
+            if anchor:
+                break
+        if anchor is None:
+            return None
+
+        def any_data(r_from: int, r_to: int, c_from: int, c_to: int) -> bool:
+            for r in range(max(r_from, 0), min(r_to, len(rows) - 1) + 1):
+                row = rows[r]
+                for c in range(max(c_from, 0), min(c_to, len(row) - 1) + 1):
+                    if row[c] is not None:
+                        return True
+            return False
+
+        top = bottom = anchor[0]
+        left = right = anchor[1]
+        changed = True
+        while changed:
+            changed = False
+            while bottom + 1 < sheet.row_count and any_data(bottom + 1, bottom + 1, left - 1, right + 1):
+                bottom += 1
+                changed = True
+            while top > 0 and any_data(top - 1, top - 1, left - 1, right + 1):
+                top -= 1
+                changed = True
+            if right + 1 < sheet.col_count and any_data(top - 1, bottom + 1, right + 1, right + 1):
+                right += 1
+                changed = True
+            if left > 0 and any_data(top - 1, bottom + 1, left - 1, left - 1):
+                left -= 1
+                changed = True
+        return top, left, bottom, right
+
+    def _api_values_append(self, req: Request, book: _Book, text: str) -> Response:
+        self._check_params(
+            req,
+            {
+                "valueInputOption",
+                "insertDataOption",
+                "includeValuesInResponse",
+                "responseValueRenderOption",
+                "responseDateTimeRenderOption",
+            },
+        )
+        user_entered = self._write_options(req.arg("valueInputOption"), "valueInputOption")
+        insert = _enum(req.arg("insertDataOption"), INSERT_OPTIONS, "insertDataOption", "InsertDataOption")
+        include = bool(_parse_bool(req.arg("includeValuesInResponse"), "includeValuesInResponse"))
+        render = self._response_render(req.arg("responseValueRenderOption"))
+        _enum(
+            req.arg("responseDateTimeRenderOption"),
+            DATETIME_OPTIONS,
+            "responseDateTimeRenderOption",
+            "DateTimeRenderOption",
+        )
+        body = _check_fields(self._body(req), {"range", "majorDimension", "values"})
+        t = self._resolve(book, text)
+        self._check_body_range(book, body.get("range"), t, text)
+        major = _enum(body.get("majorDimension"), DIMENSIONS, "majorDimension", "Dimension")
+        matrix = self._convert_values(body.get("values"), user_entered, major or "ROWS", "data.values")
+        table = self._find_table(t)
+        if table is None:
+            row, col = t.r0, t.c0
+        else:
+            row, col = table[2] + 1, table[1]
+        nr = len(matrix)
+        nc = max((len(r) for r in matrix), default=0)
+        sheet = t.sheet
+        new_rows = sheet.row_count
+        if nr:
+            new_rows = sheet.row_count + nr if insert == "INSERT_ROWS" else max(sheet.row_count, row + nr)
+            if insert == "INSERT_ROWS" and row >= sheet.row_count:
+                new_rows = row + nr
+        new_cols = max(sheet.col_count, col + nc)
+        extra = new_rows * new_cols - sheet.row_count * sheet.col_count
+        if book.total_cells() + extra > MAX_CELLS:
+            raise _cells_error()
+        if nr and insert == "INSERT_ROWS" and row < sheet.row_count:
+            sheet.insert_rows(row, nr)
+        sheet.row_count = max(sheet.row_count, new_rows)
+        sheet.col_count = new_cols
+        self._write(sheet, row, col, matrix)
+        payload: dict[str, Any] = {"spreadsheetId": book.id}
+        if table is not None:
+            payload["tableRange"] = format_range(sheet.title, table[0], table[1], table[2] + 1, table[3] + 1)
+        fallback = format_range(sheet.title, row, col, row + 1, col + 1)
+        payload["updates"] = self._write_reply(book, sheet, row, col, matrix, include, render, fallback)
+        return Response.json(200, payload)
+
+    # -- API: spreadsheets.batchUpdate ------------------------------------------------
+    def _api_batch_update(self, req: Request, book: _Book, _: str) -> Response:
+        self._check_params(req, set())
+        body = _check_fields(
+            self._body(req),
+            {"requests", "includeSpreadsheetInResponse", "responseRanges", "responseIncludeGridData"},
+        )
+        requests_ = body.get("requests")
+        if not requests_:
+            raise _bad("Must specify at least one request.")
+        if not isinstance(requests_, list):
+            raise _bad(
+                "Invalid value at 'requests' (type.googleapis.com/google.apps.sheets.v4.Request), "
+                + json.dumps(requests_)
+            )
+        work = book.clone()  # all or nothing: apply to a copy, swap it in at the end
+        replies = []
+        for i, request in enumerate(requests_):
+            if not isinstance(request, dict):
+                raise _bad(f"Invalid value at 'requests[{i}]' (type.googleapis.com/google.apps.sheets.v4.Request)")
+            for key in request:
+                if key not in IMPLEMENTED_REQUESTS | NOOP_REQUESTS | UNSUPPORTED_REQUESTS:
+                    raise _unknown_field(key, f"requests[{i}]")
+            if len(request) != 1:
+                if not request:
+                    raise _bad(f"Invalid requests[{i}]: No request set.")
+                kinds = list(request)
+                raise _bad(
+                    f"Invalid value at 'requests[{i}]' (oneof), oneof field 'kind' is already set. "
+                    f"Cannot set '{_snake(kinds[1])}'"
+                )
+            kind, payload = next(iter(request.items()))
+            if kind in UNSUPPORTED_REQUESTS:
+                raise _error(501, "NOT_IMPLEMENTED", f"requests[{i}].{kind} is not supported by the sandbox emulator")
+            if payload is not None and not isinstance(payload, dict):
+                raise _bad(f"Invalid value at 'requests[{i}].{_snake(kind)}', {json.dumps(payload)}")
+            prefix = f"Invalid requests[{i}].{kind}: "
+            handler = getattr(self, "_req_" + _snake(kind), None)
+            if handler is None:
+                replies.append(self._req_noop(work, payload or {}, prefix, kind))
+            else:
+                replies.append(handler(work, payload or {}, prefix, i))
+        if work.total_cells() > MAX_CELLS:
+            raise _cells_error()
+        self._books[book.id] = work
+        out: dict[str, Any] = {"spreadsheetId": work.id, "replies": replies}
+        if body.get("includeSpreadsheetInResponse"):
+            out["updatedSpreadsheet"] = self._metadata(work, bool(body.get("responseIncludeGridData")))
+        return Response.json(200, out)
+
+    @staticmethod
+    def _sheet_by_id(work: _Book, sheet_id: Any, prefix: str) -> _Sheet:
+        sid = _int(sheet_id, "sheetId", 0)
+        sheet = work.by_id(sid)  # type: ignore[arg-type]
+        if sheet is None:
+            raise _bad(f"{prefix}No grid with id: {sid}")
+        return sheet
+
+    def _req_noop(self, work: _Book, payload: dict, prefix: str, kind: str) -> dict:
+        if kind == "repeatCell" and "userEnteredValue" in str(payload.get("fields", "")):
+            raise _error(501, "NOT_IMPLEMENTED", f"{prefix}writing values with repeatCell is not supported")
+        for key in ("range", "dimensions"):
+            if isinstance(payload.get(key), dict):
+                self._sheet_by_id(work, payload[key].get("sheetId"), prefix)
+        if "filter" in payload and isinstance(payload["filter"], dict):
+            rng = payload["filter"].get("range")
+            if isinstance(rng, dict):
+                self._sheet_by_id(work, rng.get("sheetId"), prefix)
+        if kind == "clearBasicFilter":
+            self._sheet_by_id(work, payload.get("sheetId"), prefix)
+        return {}
+
+    @staticmethod
+    def _check_title(work: _Book, title: Any, prefix: str, exclude: _Sheet | None = None) -> str:
+        if not isinstance(title, str) or not title.strip():
+            raise _bad(f"{prefix}The sheet name cannot be empty.")
+        if len(title) > 100:
+            raise _bad(f"{prefix}The sheet name cannot be longer than 100 characters.")
+        other = work.find(title)  # titles are unique regardless of case
+        if other is not None and other is not exclude:
+            raise _bad(f'{prefix}A sheet with the name "{title}" already exists. Please enter another name.')
+        return title
+
+    _SHEET_PROPS = frozenset(
+        {
+            "sheetId",
+            "title",
+            "index",
+            "sheetType",
+            "gridProperties",
+            "hidden",
+            "tabColor",
+            "tabColorStyle",
+            "rightToLeft",
+        }
+    )
+    _GRID_PROPS = frozenset(
+        {
+            "rowCount",
+            "columnCount",
+            "frozenRowCount",
+            "frozenColumnCount",
+            "hideGridlines",
+            "rowGroupControlAfter",
+            "columnGroupControlAfter",
+        }
+    )
+
+    def _validate_sheet_props(self, props: Any, where: str) -> dict[str, Any]:
+        props = _check_fields(props, self._SHEET_PROPS, where)
+        _check_fields(props.get("gridProperties"), self._GRID_PROPS, where + ".grid_properties")
+        if props.get("sheetType") not in (None, "GRID"):
+            raise _error(
+                501, "NOT_IMPLEMENTED", f"sheetType {props['sheetType']} is not supported by the sandbox emulator"
+            )
+        return props
+
+    def _req_add_sheet(self, work: _Book, payload: dict, prefix: str, i: int) -> dict:
+        payload = _check_fields(payload, {"properties"}, f"requests[{i}].add_sheet")
+        props = self._validate_sheet_props(payload.get("properties"), f"requests[{i}].add_sheet.properties")
+        title = props.get("title")
+        if title is None:
+            n = len(work.sheets) + 1
+            while work.find(f"Sheet{n}") is not None:
+                n += 1
+            title = f"Sheet{n}"
+        self._check_title(work, title, prefix)
+        grid = props.get("gridProperties") or {}
+        rows = _int(grid.get("rowCount"), "rowCount", 1000)
+        cols = _int(grid.get("columnCount"), "columnCount", 26)
+        assert rows is not None and cols is not None
+        if rows < 1 or cols < 1:
+            raise _bad(f"{prefix}The grid must have at least one row and one column.")
+        if props.get("sheetId") is not None:
+            sheet_id = _int(props["sheetId"], "sheetId")
+            assert sheet_id is not None
+            if sheet_id < 0:
+                raise _bad(f"{prefix}Sheet ids must be non-negative.")
+            if work.by_id(sheet_id) is not None:
+                raise _bad(f"{prefix}Sheet with id {sheet_id} already exists.")
+        else:
+            sheet_id = work.new_sheet_id()
+        if work.total_cells() + rows * cols > MAX_CELLS:
+            raise _cells_error(prefix)
+        sheet = _Sheet(sheet_id, title, rows, cols)
+        extra_grid = {k: v for k, v in grid.items() if k not in ("rowCount", "columnCount")}
+        if extra_grid:
+            sheet.extra["gridProperties"] = extra_grid
+        for key in ("hidden", "tabColor", "tabColorStyle", "rightToLeft"):
+            if key in props:
+                sheet.extra[key] = props[key]
+        index = _int(props.get("index"), "index", len(work.sheets))
+        assert index is not None
+        work.sheets.insert(max(0, min(index, len(work.sheets))), sheet)
+        return {"addSheet": {"properties": self._sheet_properties(sheet, work.sheets.index(sheet))}}
+
+    def _req_delete_sheet(self, work: _Book, payload: dict, prefix: str, i: int) -> dict:
+        payload = _check_fields(payload, {"sheetId"}, f"requests[{i}].delete_sheet")
+        sheet = self._sheet_by_id(work, payload.get("sheetId"), prefix)
+        if len(work.sheets) == 1:
+            raise _bad(f"{prefix}You can't remove all the sheets in a document.")
+        work.sheets.remove(sheet)
+        return {}
+
+    def _req_update_sheet_properties(self, work: _Book, payload: dict, prefix: str, i: int) -> dict:
+        payload = _check_fields(payload, {"properties", "fields"}, f"requests[{i}].update_sheet_properties")
+        props = self._validate_sheet_props(
+            payload.get("properties"), f"requests[{i}].update_sheet_properties.properties"
+        )
+        fields = payload.get("fields")
+        if not fields or not isinstance(fields, str):
+            raise _bad(f"{prefix}At least one field must be specified in 'fields'.")
+        sheet = self._sheet_by_id(work, props.get("sheetId"), prefix)
+        current = self._sheet_properties(sheet, work.sheets.index(sheet))
+        paths = _mask_paths(fields)
+        if any(p == ["*"] for p in paths):
+            paths = [[k] for k in self._SHEET_PROPS if k != "sheetId"]
+        for path in paths:
+            if path[0] not in self._SHEET_PROPS or (len(path) > 1 and path[0] != "gridProperties"):
+                raise _bad(f"{prefix}Invalid field mask path: {'.'.join(path)}")
+            if path[0] == "gridProperties" and len(path) > 1 and path[1] not in self._GRID_PROPS:
+                raise _bad(f"{prefix}Invalid field mask path: {'.'.join(path)}")
+            src: Any = props
+            dst: Any = current
+            for key in path[:-1]:
+                src = src.get(key) if isinstance(src, dict) else None
+                dst = dst.setdefault(key, {})
+            leaf = path[-1]
+            if isinstance(src, dict) and leaf in src:
+                dst[leaf] = copy.deepcopy(src[leaf])
+            else:
+                dst.pop(leaf, None)
+        if current.get("sheetType", "GRID") != "GRID":
+            raise _bad(f"{prefix}Cannot change sheetType.")
+        title = self._check_title(work, current.get("title"), prefix, exclude=sheet)
+        grid = current.get("gridProperties") or {}
+        rows = _int(grid.get("rowCount"), "rowCount", 0)
+        cols = _int(grid.get("columnCount"), "columnCount", 0)
+        assert rows is not None and cols is not None
+        if rows < 1:
+            raise _bad(f"{prefix}Sorry, it is not possible to delete all non-frozen rows.")
+        if cols < 1:
+            raise _bad(f"{prefix}Sorry, it is not possible to delete all non-frozen columns.")
+        if work.total_cells() - sheet.row_count * sheet.col_count + rows * cols > MAX_CELLS:
+            raise _cells_error(prefix)
+        sheet.title = title
+        sheet.resize(rows, cols)
+        sheet.extra = {k: v for k, v in current.items() if k in ("hidden", "tabColor", "tabColorStyle", "rightToLeft")}
+        extra_grid = {k: v for k, v in grid.items() if k not in ("rowCount", "columnCount")}
+        if extra_grid:
+            sheet.extra["gridProperties"] = extra_grid
+        index = _int(current.get("index"), "index", 0)
+        assert index is not None
+        if index != work.sheets.index(sheet):
+            work.sheets.remove(sheet)
+            work.sheets.insert(max(0, min(index, len(work.sheets))), sheet)
+        return {}
+
+    def _req_update_spreadsheet_properties(self, work: _Book, payload: dict, prefix: str, i: int) -> dict:
+        payload = _check_fields(payload, {"properties", "fields"}, f"requests[{i}].update_spreadsheet_properties")
+        props = _check_fields(
+            payload.get("properties"),
+            {
+                "title",
+                "locale",
+                "timeZone",
+                "autoRecalc",
+                "defaultFormat",
+                "iterativeCalculationSettings",
+                "spreadsheetTheme",
+            },
+            f"requests[{i}].update_spreadsheet_properties.properties",
+        )
+        fields = payload.get("fields")
+        if not fields or not isinstance(fields, str):
+            raise _bad(f"{prefix}At least one field must be specified in 'fields'.")
+        paths = {p[0] for p in _mask_paths(fields)}
+        if "*" in paths:
+            paths = set(props)
+        if "title" in paths:
+            title = props.get("title")
+            if not isinstance(title, str) or not title:
+                raise _bad(f"{prefix}The spreadsheet title cannot be empty.")
+            work.title = title
+        if "locale" in paths and isinstance(props.get("locale"), str):
+            work.locale = props["locale"]
+        if "timeZone" in paths and isinstance(props.get("timeZone"), str):
+            work.time_zone = props["timeZone"]
+        if "autoRecalc" in paths and isinstance(props.get("autoRecalc"), str):
+            work.auto_recalc = props["autoRecalc"]
+        return {}
+
+    def _dimension_range(self, work: _Book, rng: Any, prefix: str, where: str) -> tuple[_Sheet, str, int, int | None]:
+        rng = _check_fields(rng, {"sheetId", "dimension", "startIndex", "endIndex"}, where)
+        sheet = self._sheet_by_id(work, rng.get("sheetId"), prefix)
+        dimension = rng.get("dimension")
+        if dimension not in ("ROWS", "COLUMNS"):
+            raise _bad(f"{prefix}range.dimension must be ROWS or COLUMNS.")
+        start = _int(rng.get("startIndex"), "startIndex", 0)
+        end = _int(rng.get("endIndex"), "endIndex", None)
+        assert start is not None
+        if start < 0 or (end is not None and end < 0):
+            raise _bad(f"{prefix}DimensionRange indexes must be >= 0")
+        return sheet, dimension, start, end
+
+    def _req_insert_dimension(self, work: _Book, payload: dict, prefix: str, i: int) -> dict:
+        payload = _check_fields(payload, {"range", "inheritFromBefore"}, f"requests[{i}].insert_dimension")
+        sheet, dimension, start, end = self._dimension_range(
+            work, payload.get("range"), prefix, f"requests[{i}].insert_dimension.range"
+        )
+        inherit = bool(payload.get("inheritFromBefore"))
+        size = sheet.row_count if dimension == "ROWS" else sheet.col_count
+        if end is None or end <= start:
+            raise _bad(f"{prefix}range.endIndex must be greater than range.startIndex.")
+        if not inherit and start >= size:
+            raise _bad(
+                f"{prefix}range.startIndex must be less than the grid size ({size}) if inheritFromBefore is false."
+            )
+        if inherit and start == 0:
+            raise _bad(f"{prefix}range.startIndex must be greater than 0 if inheritFromBefore is true.")
+        if start > size:
+            raise _bad(f"{prefix}range.startIndex must be less than or equal to the grid size ({size}).")
+        n = end - start
+        added = n * (sheet.col_count if dimension == "ROWS" else sheet.row_count)
+        if work.total_cells() + added > MAX_CELLS:
+            raise _cells_error(prefix)
+        if dimension == "ROWS":
+            sheet.insert_rows(start, n)
+        else:
+            sheet.insert_cols(start, n)
+        return {}
+
+    def _req_delete_dimension(self, work: _Book, payload: dict, prefix: str, i: int) -> dict:
+        payload = _check_fields(payload, {"range"}, f"requests[{i}].delete_dimension")
+        sheet, dimension, start, end = self._dimension_range(
+            work, payload.get("range"), prefix, f"requests[{i}].delete_dimension.range"
+        )
+        size = sheet.row_count if dimension == "ROWS" else sheet.col_count
+        noun = "row" if dimension == "ROWS" else "column"
+        end = size if end is None else end
+        if end > size:
+            raise _bad(
+                f"{prefix}Cannot delete a {noun} that doesn't exist. "
+                f"Tried to delete {noun} index {end - 1} but there are only {size} {noun}s."
+            )
+        if end <= start:
+            raise _bad(f"{prefix}range.endIndex must be greater than range.startIndex.")
+        if start == 0 and end == size:
+            raise _bad(f"{prefix}Sorry, it is not possible to delete all non-frozen {noun}s.")
+        if dimension == "ROWS":
+            sheet.delete_rows(start, end)
+        else:
+            sheet.delete_cols(start, end)
+        return {}
+
+    def _req_append_dimension(self, work: _Book, payload: dict, prefix: str, i: int) -> dict:
+        payload = _check_fields(payload, {"sheetId", "dimension", "length"}, f"requests[{i}].append_dimension")
+        sheet = self._sheet_by_id(work, payload.get("sheetId"), prefix)
+        dimension = payload.get("dimension")
+        if dimension not in ("ROWS", "COLUMNS"):
+            raise _bad(f"{prefix}dimension must be ROWS or COLUMNS.")
+        length = _int(payload.get("length"), "length", 0)
+        assert length is not None
+        if length < 1:
+            raise _bad(f"{prefix}length must be greater than 0.")
+        added = length * (sheet.col_count if dimension == "ROWS" else sheet.row_count)
+        if work.total_cells() + added > MAX_CELLS:
+            raise _cells_error(prefix)
+        if dimension == "ROWS":
+            sheet.row_count += length
+        else:
+            sheet.col_count += length
+        return {}
+
+    # -- control: Python API ----------------------------------------------------------
+    def _book(self, sid: str) -> _Book:
+        book = self._books.get(sid)
+        if book is None:
+            raise KeyError(f"no spreadsheet {sid!r}")
+        return book
+
+    @staticmethod
+    def _sheet(book: _Book, title: str | None) -> _Sheet:
+        if title is None:
+            return book.sheets[0]
+        sheet = book.find(title)
+        if sheet is None:
+            raise KeyError(f"no sheet {title!r} in spreadsheet {book.id!r}")
+        return sheet
+
+    def create_spreadsheet(
+        self,
+        title: str = "Sandbox",
+        sheets: list[str] | None = None,
+        spreadsheet_id: str | None = None,
+        rows: int = 1000,
+        cols: int = 26,
+    ) -> str:
+        """A new spreadsheet (shared with the caller); returns its id. First sheet id is 0."""
+        titles = list(sheets) if sheets else ["Sheet1"]
+        if len({t.casefold() for t in titles}) != len(titles):
+            raise ValueError(f"duplicate sheet titles: {titles}")
+        with self.lock:
+            if spreadsheet_id is None:
+                self._created += 1
+                digest = hashlib.sha256(f"{self._created}:{title}".encode()).digest()
+                spreadsheet_id = "1" + re.sub(r"[^A-Za-z0-9_-]", "x", _b64(digest))[:43]
+            if spreadsheet_id in self._books:
+                raise ValueError(f"spreadsheet {spreadsheet_id!r} exists")
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", spreadsheet_id):
+                raise ValueError(f"bad spreadsheet id {spreadsheet_id!r}")
+            if rows * cols * len(titles) > MAX_CELLS:
+                raise ValueError("more than 10 000 000 cells")
+            book = _Book(spreadsheet_id, title)
+            for t in titles:
+                book.sheets.append(_Sheet(book.new_sheet_id(), t, rows, cols))
+            self._books[spreadsheet_id] = book
+            return spreadsheet_id
+
+    def add_sheet(self, sid: str, title: str, rows: int = 1000, cols: int = 26) -> int:
+        """Add a sheet at the end (as a person would); returns its sheetId."""
+        with self.lock:
+            book = self._book(sid)
+            if book.find(title) is not None:
+                raise ValueError(f"sheet {title!r} exists")
+            if book.total_cells() + rows * cols > MAX_CELLS:
+                raise ValueError("more than 10 000 000 cells")
+            sheet = _Sheet(book.new_sheet_id(), title, rows, cols)
+            book.sheets.append(sheet)
+            return sheet.sheet_id
+
+    def set_values(
+        self, sid: str, sheet_title: str | None, rows: list[list[Any]], start: str = "A1", user_entered: bool = False
+    ) -> None:
+        """Paste a block at ``start`` as a person would: blanks clear, the grid grows to fit."""
+        with self.lock:
+            book = self._book(sid)
+            sheet = self._sheet(book, sheet_title)
+            r0, c0 = parse_cell(start)
+            try:
+                matrix = self._convert_values([list(row) for row in rows], user_entered, "ROWS", "values")
+            except ApiError as e:
+                raise ValueError(e.response.body.decode()) from e
+            matrix = [[None if v is _SKIP else v for v in row] for row in matrix]  # a paste's blanks clear
+            rows_needed = max(sheet.row_count, r0 + len(matrix))
+            cols_needed = max(sheet.col_count, c0 + max((len(r) for r in matrix), default=0))
+            if book.total_cells() - sheet.row_count * sheet.col_count + rows_needed * cols_needed > MAX_CELLS:
+                raise ValueError("the paste would take the spreadsheet over 10 000 000 cells")
+            sheet.row_count, sheet.col_count = rows_needed, cols_needed
+            self._write(sheet, r0, c0, matrix)
+
+    def values(self, sid: str, sheet_title: str | None = None, render: str = "FORMATTED_VALUE") -> list[list[Any]]:
+        """The whole sheet as values.get would return it (trimmed), in ``render``."""
+        if render not in RENDERERS:
+            raise ValueError(f"render must be one of {RENDER_OPTIONS}")
+        with self.lock:
+            sheet = self._sheet(self._book(sid), sheet_title)
+            return self._read(sheet, 0, 0, sheet.row_count, sheet.col_count, render, "ROWS")
+
+    def cell(self, sid: str, sheet_title: str | None, a1: str) -> dict[str, Any]:
+        """``{"entered", "type": "string|number|bool|formula|empty", "formatted"}`` of one cell."""
+        with self.lock:
+            sheet = self._sheet(self._book(sid), sheet_title)
+            r, c = parse_cell(a1)
+            v = sheet.cell(r, c)
+            entered = v.text if type(v) is Formula else v
+            return {"entered": entered, "type": _cell_type(v), "formatted": _render_formatted(v)}
+
+    def edit_cell(self, sid: str, sheet_title: str | None, a1: str, text: Any) -> None:
+        """A person typing ``text`` into a cell (USER_ENTERED); ``""`` or None empties it."""
+        with self.lock:
+            sheet = self._sheet(self._book(sid), sheet_title)
+            r, c = parse_cell(a1)
+            if r >= sheet.row_count or c >= sheet.col_count:
+                raise ValueError(f"{a1} is outside the grid {sheet.row_count}x{sheet.col_count}")
+            try:
+                value = None if text is None else self._convert_cell(text, True)
+            except ApiError as e:
+                raise ValueError(e.response.body.decode()) from e
+            self._write(sheet, r, c, [[value]])
+
+    def insert_rows(self, sid: str, sheet_title: str | None, at_row: int, n: int = 1) -> None:
+        """Insert ``n`` empty rows before 1-based ``at_row`` (``row_count + 1`` appends)."""
+        with self.lock:
+            sheet = self._sheet(self._book(sid), sheet_title)
+            if not 1 <= at_row <= sheet.row_count + 1 or n < 1:
+                raise ValueError(f"cannot insert {n} rows at {at_row} in {sheet.row_count} rows")
+            sheet.insert_rows(at_row - 1, n)
+
+    def delete_rows(self, sid: str, sheet_title: str | None, start_row: int, end_row: int) -> None:
+        """Delete 1-based rows ``start_row``..``end_row`` inclusive."""
+        with self.lock:
+            sheet = self._sheet(self._book(sid), sheet_title)
+            if not 1 <= start_row <= end_row <= sheet.row_count:
+                raise ValueError(f"bad rows {start_row}..{end_row} of {sheet.row_count}")
+            if start_row == 1 and end_row == sheet.row_count:
+                raise ValueError("cannot delete every row")
+            sheet.delete_rows(start_row - 1, end_row)
+
+    @staticmethod
+    def _column(column_index_: int | str) -> int:
+        if isinstance(column_index_, str):
+            return column_index(column_index_)
+        if column_index_ < 0:
+            raise ValueError("column_index is 0-based and must be >= 0")
+        return column_index_
+
+    def _sort_block(self, sheet: _Sheet, first_row: int) -> tuple[int, int]:
+        if first_row < 1:
+            raise ValueError("first_row is 1-based")
+        return first_row - 1, sheet.last_data_row() + 1
+
+    @staticmethod
+    def _sorted_keys(values: list[Any], descending: bool) -> list[int]:
+        """Indices of ``values`` in sorted order; empty cells last either way (stable)."""
+        filled = [i for i, v in enumerate(values) if v is not None]
+        empty = [i for i, v in enumerate(values) if v is None]
+        filled.sort(key=lambda i: _sort_key(values[i]), reverse=descending)
+        return filled + empty
+
+    def sort_rows(
+        self, sid: str, sheet_title: str | None, column_index: int | str, first_row: int = 2, descending: bool = False
+    ) -> None:
+        """The UI's "sort range" on rows ``first_row``.. (1-based) by a 0-based column (or letter)."""
+        with self.lock:
+            sheet = self._sheet(self._book(sid), sheet_title)
+            col = self._column(column_index)
+            start, end = self._sort_block(sheet, first_row)
+            if end - start < 2:
+                return
+            block = sheet.rows[start:end]
+            keys = [row[col] if col < len(row) else None for row in block]
+            order = self._sorted_keys(keys, descending)
+            sheet.rows[start:end] = [block[i] for i in order]
+
+    def sort_column_only(self, sid: str, sheet_title: str | None, column_index: int | str, first_row: int = 2) -> None:
+        """The classic mistake: sort one column's values in place, leaving the other columns."""
+        with self.lock:
+            sheet = self._sheet(self._book(sid), sheet_title)
+            col = self._column(column_index)
+            start, end = self._sort_block(sheet, first_row)
+            if end - start < 2:
+                return
+            values = [sheet.cell(r, col) for r in range(start, end)]
+            order = self._sorted_keys(values, False)
+            self._write(sheet, start, col, [[values[i] if values[i] is not None else None] for i in order])
+
+    def set_shared(self, sid: str, shared: bool) -> None:
+        """False: every API request on this spreadsheet answers 403 PERMISSION_DENIED."""
+        with self.lock:
+            self._book(sid).shared = bool(shared)
+
+    def grid_size(self, sid: str, sheet_title: str | None) -> tuple[int, int]:
+        """(rowCount, columnCount) of a sheet."""
+        with self.lock:
+            sheet = self._sheet(self._book(sid), sheet_title)
+            return sheet.row_count, sheet.col_count
+
+    def sheet_id(self, sid: str, sheet_title: str | None) -> int:
+        with self.lock:
+            return self._sheet(self._book(sid), sheet_title).sheet_id
+
+    def sheet_titles(self, sid: str) -> list[str]:
+        with self.lock:
+            return [s.title for s in self._book(sid).sheets]
+
+    # -- control: HTTP ----------------------------------------------------------------
+    def control(self, method: str, sub: str, body: Any, req: Request) -> Response | dict | list | None:
+        body = body if isinstance(body, dict) else {}
+        parts = [p for p in sub.split("/") if p]
+        if parts == ["quota"] and method == "POST":
+            self.set_quotas(body.get("read", self.read_quota), body.get("write", self.write_quota))
+            return {"read": self.read_quota, "write": self.write_quota}
+        if parts == ["spreadsheets"]:
+            if method == "POST":
+                sid = self.create_spreadsheet(
+                    title=body.get("title", "Sandbox"),
+                    sheets=body.get("sheets"),
+                    spreadsheet_id=body.get("spreadsheet_id"),
+                    rows=int(body.get("rows", 1000)),
+                    cols=int(body.get("cols", 26)),
+                )
+                return {"spreadsheetId": sid}
+            if method == "GET":
+                with self.lock:
+                    listing = [
+                        {
+                            "spreadsheetId": b.id,
+                            "title": b.title,
+                            "sheets": [s.title for s in b.sheets],
+                            "shared": b.shared,
+                        }
+                        for b in self._books.values()
+                    ]
+                return {"spreadsheets": listing}
+            return None
+        if len(parts) < 3 or parts[0] != "spreadsheets":
+            return None
+        sid, action = parts[1], "/".join(parts[2:])
+        sheet = body.get("sheet", req.arg("sheet"))
+        if action == "values" and method == "GET":
+            return {"values": self.values(sid, sheet, req.arg("render", "FORMATTED_VALUE") or "FORMATTED_VALUE")}
+        if action == "values" and method == "PUT":
+            self.set_values(sid, sheet, body["values"], body.get("start", "A1"), bool(body.get("user_entered", False)))
+            return {"ok": True}
+        if action == "cell" and method == "GET":
+            return self.cell(sid, sheet, req.arg("a1") or "")
+        if action == "grid" and method == "GET":
+            rows, cols = self.grid_size(sid, sheet)
+            return {"rows": rows, "cols": cols}
+        if action == "sheets" and method == "POST":
+            return {
+                "sheetId": self.add_sheet(sid, body["title"], int(body.get("rows", 1000)), int(body.get("cols", 26)))
+            }
+        if action == "edit" and method == "POST":
+            self.edit_cell(sid, sheet, body["a1"], body["text"])
+            return {"ok": True}
+        if action == "sort" and method == "POST":
+            column = body["column_index"]
+            first_row = int(body.get("first_row", 2))
+            if body.get("column_only"):
+                self.sort_column_only(sid, sheet, column, first_row)
+            else:
+                self.sort_rows(sid, sheet, column, first_row, bool(body.get("descending", False)))
+            return {"ok": True}
+        if action == "share" and method == "POST":
+            self.set_shared(sid, bool(body["shared"]))
+            return {"ok": True}
+        if action == "rows/insert" and method == "POST":
+            self.insert_rows(sid, sheet, int(body["at_row"]), int(body.get("n", 1)))
+            return {"ok": True}
+        if action == "rows/delete" and method == "POST":
+            self.delete_rows(sid, sheet, int(body["start_row"]), int(body["end_row"]))
+            return {"ok": True}
+        return None
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+_HTML_502 = """<!DOCTYPE html>
+<html lang=en>
+  <meta charset=utf-8>
+  <title>Error 502 (Server Error)!!1</title>
+  <p><b>502.</b> <ins>That's an error.</ins>
+  <p>The server encountered a temporary error and could not complete your request.
+  <p>Please try again in 30 seconds.  <ins>That's all we know.</ins>
+"""
+
+__all__ = [
+    "Formula",
+    "SheetsEmulator",
+    "cell_label",
+    "format_number",
+    "make_formula",
+    "parse_user_entered",
+]

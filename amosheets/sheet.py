@@ -1,0 +1,289 @@
+"""The Google Sheet, through gspread's HTTP client: read the tab once, write in one batch.
+
+gspread's convenience methods cost a request each (``worksheet()`` re-reads the metadata,
+``update_cell`` is one request per cell and USER_ENTERED), so this adapter uses its
+low-level calls: one metadata GET, one values GET of the whole tab, one
+``values:batchUpdate`` with RAW input for every cell a run writes, and one ``append``
+for new rows. RAW input is what keeps text from amoCRM from ever being evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import gspread
+import requests
+from google.auth.credentials import AnonymousCredentials, Credentials
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from amosheets.config import Settings
+from amosheets.errors import AuthError, ConfigError, ServiceError
+from amosheets.gspread_transport import client_for
+from amosheets.sync.fields import Cell, HeaderMap, column_letter, match_headers
+from amosheets.sync.model import SheetRow
+
+SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
+MAX_PAYLOAD = 1_500_000  # bytes per values:batchUpdate; Google advises keeping under ~2 MB
+_RETRY_CODES = {429, 500, 502, 503, 504}
+
+T = TypeVar("T")
+
+
+def load_credentials(settings: Settings) -> Credentials:
+    """The service account's credentials, or anonymous ones for a local emulator."""
+    path = settings.google_credentials
+    if path is None:
+        return AnonymousCredentials()
+    info = read_key_file(path)
+    from google.oauth2 import service_account
+
+    try:
+        return service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+    except (ValueError, KeyError) as e:
+        raise ConfigError(
+            f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is not a usable service-account key: {_no_secret(e)}.",
+            hint="Download a new JSON key: Google Cloud console → IAM → Service accounts → Keys → Add key → JSON.",
+        ) from None
+
+
+def read_key_file(path: Path) -> dict[str, Any]:
+    """The key file's JSON, checked for a client_email. Never echoes its content."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"GOOGLE_APPLICATION_CREDENTIALS ({path}) cannot be read: {e.strerror}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is not a text (JSON) file.") from None
+    try:
+        info = json.loads(raw)
+    except ValueError:
+        raise ConfigError(
+            f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is not valid JSON.",
+            hint="It must be the JSON key file downloaded for the service account, unchanged.",
+        ) from None
+    if not isinstance(info, dict) or not info.get("client_email"):
+        raise ConfigError(
+            f"GOOGLE_APPLICATION_CREDENTIALS ({path}) has no client_email: it is not a service-account key.",
+            hint="Download a JSON key of a service account (not an OAuth client secret).",
+        )
+    return info
+
+
+def _no_secret(e: Exception) -> str:
+    return type(e).__name__
+
+
+@dataclass(frozen=True)
+class Tab:
+    spreadsheet_title: str
+    title: str
+    sheet_id: int
+    rows: int
+    cols: int
+
+
+@dataclass
+class SheetData:
+    headers: HeaderMap
+    rows: list[SheetRow]
+    last_row: int  # the last row that holds anything (1 when only the header)
+
+
+class Sheet:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        attempts: int = 6,
+        backoff: float = 2.0,
+        max_backoff: float = 65.0,
+        credentials: Credentials | None = None,
+    ) -> None:
+        self.spreadsheet_id = settings.sheet_id
+        self.worksheet = settings.worksheet
+        creds = credentials if credentials is not None else load_credentials(settings)
+        self.client_email = getattr(creds, "service_account_email", None)
+        self._gc = client_for(settings.sheets_api_url, creds)
+        self._http = self._gc.http_client
+        self.attempts, self.backoff, self.max_backoff = attempts, backoff, max_backoff
+        self.tab: Tab | None = None
+
+    # -- the calls, each with retries and errors in plain words ----------------------
+    def _call(self, what: str, fn: Callable[[], T], retry: bool = True) -> T:
+        def transient(e: BaseException) -> bool:
+            if isinstance(e, gspread.exceptions.APIError):
+                return e.code in _RETRY_CODES
+            return isinstance(e, requests.exceptions.ConnectionError | requests.exceptions.Timeout)
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            base = self.backoff * 2 ** (state.attempt_number - 1)
+            if isinstance(exc, gspread.exceptions.APIError) and exc.code == 429:
+                base = max(base, self.backoff * 5)  # quotas refill each minute
+            return min(base, self.max_backoff)
+
+        try:
+            for attempt in Retrying(
+                stop=stop_after_attempt(self.attempts if retry else 1),
+                wait=wait,
+                retry=retry_if_exception(transient),
+                reraise=True,
+            ):
+                with attempt:
+                    return fn()
+        except gspread.exceptions.APIError as e:
+            raise self._api_error(what, e) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
+            raise ServiceError(
+                f"Google Sheets could not be reached to {what} ({type(e).__name__}).",
+                hint="Check the network; the next run picks up where this one stopped.",
+            ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _api_error(self, what: str, e: gspread.exceptions.APIError) -> Exception:
+        code, message = e.code, str(e.error.get("message", ""))[:300]
+        if code == 403:
+            who = f" ({self.client_email})" if self.client_email else ""
+            return AuthError(
+                f"Google refused access to the spreadsheet {self.spreadsheet_id} (403 PERMISSION_DENIED).",
+                hint=f"Open the sheet → Share, add the service account's client_email{who} as Editor.",
+            )
+        if code == 401:
+            return AuthError(
+                "Google refused the service account's credentials (401).",
+                hint="The key may have been deleted; download a new JSON key for the service account.",
+            )
+        if code == 404:
+            return ConfigError(
+                f"Google Sheets has no spreadsheet with ID {self.spreadsheet_id} (404).",
+                hint="Check GOOGLE_SHEET_ID: copy it from the sheet's address, between /d/ and /edit.",
+            )
+        if code in _RETRY_CODES:
+            return ServiceError(
+                f"Google Sheets kept failing to {what} ({code}: {message}).",
+                hint="Quotas refill each minute; the next run picks up where this one stopped.",
+            )
+        return ServiceError(f"Google Sheets refused to {what} ({code}: {message}).")
+
+    # -- reading --------------------------------------------------------------------
+    def open(self) -> Tab:
+        """Find the tab: by GOOGLE_WORKSHEET, or the first one (1 request)."""
+        meta = self._call("read the spreadsheet", lambda: self._http.fetch_sheet_metadata(self.spreadsheet_id))
+        sheets = [s["properties"] for s in meta.get("sheets", [])]
+        if self.worksheet is None:
+            props = min(sheets, key=lambda p: p.get("index", 0)) if sheets else None
+        else:
+            want = self.worksheet.strip().casefold()
+            props = next((p for p in sheets if str(p.get("title", "")).strip().casefold() == want), None)
+            if props is None:
+                titles = ", ".join(repr(p.get("title")) for p in sheets)
+                raise ConfigError(
+                    f"GOOGLE_WORKSHEET is {self.worksheet!r}, but the spreadsheet has no such tab (it has: {titles}).",
+                    hint="Set GOOGLE_WORKSHEET to one of those titles, or leave it empty for the first tab.",
+                )
+        if props is None:
+            raise ConfigError("The spreadsheet has no tabs.")
+        grid = props.get("gridProperties", {})
+        self.tab = Tab(
+            str(meta.get("properties", {}).get("title", "")),
+            str(props["title"]),
+            int(props.get("sheetId", 0)),
+            int(grid.get("rowCount", 0)),
+            int(grid.get("columnCount", 0)),
+        )
+        return self.tab
+
+    @property
+    def _quoted(self) -> str:
+        assert self.tab is not None
+        return "'" + self.tab.title.replace("'", "''") + "'"
+
+    def read_values(self) -> list[list[Cell]]:
+        """The whole tab, unformatted (numbers as numbers: no locale in the way), 1 request."""
+        if self.tab is None:
+            self.open()
+        data = self._call(
+            "read the sheet",
+            lambda: self._http.values_get(
+                self.spreadsheet_id, self._quoted, params={"valueRenderOption": "UNFORMATTED_VALUE"}
+            ),
+        )
+        return data.get("values", [])
+
+    def read(self) -> SheetData:
+        values = self.read_values()
+        headers = match_headers(values[0] if values else [])
+        rows = [SheetRow(i + 1, tuple(r)) for i, r in enumerate(values) if i > 0]
+        last = max((i + 1 for i, r in enumerate(values) if any(c not in ("", None) for c in r)), default=1)
+        return SheetData(headers, rows, last)
+
+    # -- writing --------------------------------------------------------------------
+    def write_cells(self, cells: Iterable[tuple[int, int, Cell]]) -> int:
+        """Set (row, column, value) cells with RAW input, in as few values:batchUpdate requests as fit."""
+        by_row: dict[int, dict[int, Cell]] = {}
+        for row, col, value in cells:
+            by_row.setdefault(row, {})[col] = "" if value is None else value
+        data: list[dict[str, Any]] = []
+        for row in sorted(by_row):
+            cols = sorted(by_row[row])
+            run: list[int] = []
+            for c in cols:
+                if run and c != run[-1] + 1:
+                    data.append(self._range(row, run, by_row[row]))
+                    run = []
+                run.append(c)
+            if run:
+                data.append(self._range(row, run, by_row[row]))
+        requests_made = 0
+        for chunk in _by_size(data, MAX_PAYLOAD):
+            body = {"valueInputOption": "RAW", "data": chunk}
+            self._call("write to the sheet", lambda b=body: self._http.values_batch_update(self.spreadsheet_id, b))
+            requests_made += 1
+        return requests_made
+
+    def _range(self, row: int, cols: list[int], values: dict[int, Cell]) -> dict[str, Any]:
+        a1 = f"{self._quoted}!{column_letter(cols[0])}{row}:{column_letter(cols[-1])}{row}"
+        return {"range": a1, "majorDimension": "ROWS", "values": [[values[c] for c in cols]]}
+
+    def append_rows(self, rows: list[list[Cell]], after_row: int) -> None:
+        """Add rows below the last used row, RAW, inserting new grid rows (1 request).
+
+        The range given is that whole last row, so the API's "table" is anchored on it and the
+        rows go below it even when empty rows sit further up.
+        """
+        if not rows:
+            return
+        last = max(after_row, 1)
+        width = max(len(r) for r in rows)
+        self._call(
+            "add rows to the sheet",
+            lambda: self._http.values_append(
+                self.spreadsheet_id,
+                f"{self._quoted}!A{last}:{column_letter(max(width - 1, 0))}{last}",
+                params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
+                body={"majorDimension": "ROWS", "values": rows},
+            ),
+            retry=False,  # an append is not idempotent: the engine checks what landed before trying again
+        )
+
+    def write_header(self, headers: list[str]) -> None:
+        body = {"valueInputOption": "RAW", "data": [{"range": f"{self._quoted}!A1", "values": [headers]}]}
+        self._call("write the header row", lambda: self._http.values_batch_update(self.spreadsheet_id, body))
+
+
+def _by_size(items: list[dict[str, Any]], limit: int) -> Iterable[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for item in items:
+        n = len(json.dumps(item, ensure_ascii=False).encode("utf-8"))
+        if chunk and size + n > limit:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += n
+    if chunk:
+        yield chunk

@@ -1,0 +1,305 @@
+"""The sync state, in SQLite: what both sides held at the last sync, and what a run left undone.
+
+One database file per spreadsheet + tab + amoCRM account, so two setups never mix. It
+holds, per lead, amoCRM's values as last seen and the values both sides held at the last
+sync (the *base* of the three-way merge); the pull cursor in the server's time; creations
+whose lead_id has not reached the sheet yet; and a log of runs for ``amosheets status``.
+Files are created readable by their owner only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from amosheets.errors import AmosheetsError
+from amosheets.sync.fields import Field
+from amosheets.sync.model import Creation, CrmLead, Known, Values
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS leads (
+    lead_id INTEGER PRIMARY KEY,
+    contact_id INTEGER,
+    crm_name TEXT, crm_price INTEGER, crm_status INTEGER, crm_pipeline INTEGER,
+    crm_phones TEXT, crm_emails TEXT, crm_updated_at INTEGER,
+    base_name TEXT, base_phone TEXT, base_email TEXT, base_price INTEGER, base_status INTEGER, base_pipeline INTEGER,
+    has_row INTEGER NOT NULL DEFAULT 0,
+    row_removed INTEGER NOT NULL DEFAULT 0,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    row_digest TEXT
+);
+CREATE TABLE IF NOT EXISTS creations (
+    fingerprint TEXT PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    lead_id INTEGER,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    command TEXT NOT NULL,
+    dry_run INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    exit_status INTEGER,
+    summary TEXT,
+    problems TEXT
+);
+"""
+
+_BASE_COLUMNS = {
+    Field.NAME: "base_name",
+    Field.PHONE: "base_phone",
+    Field.EMAIL: "base_email",
+    Field.PRICE: "base_price",
+    Field.STATUS: "base_status",
+    Field.PIPELINE: "base_pipeline",
+}
+
+
+class StateError(AmosheetsError):
+    pass
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one state file belongs to."""
+
+    spreadsheet_id: str
+    worksheet: str  # "" for the first tab
+    amocrm_origin: str
+
+    @property
+    def key(self) -> str:
+        raw = f"{self.spreadsheet_id}\x1f{self.worksheet}\x1f{self.amocrm_origin}"
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class RunRecord:
+    id: int
+    command: str
+    dry_run: bool
+    started_at: float
+    finished_at: float | None
+    exit_status: int | None
+    summary: dict[str, Any]
+    problems: list[str]
+
+
+def state_path(state_dir: Path, scope: Scope) -> Path:
+    return state_dir / f"sync-{scope.key}.sqlite3"
+
+
+class StateStore:
+    def __init__(self, path: Path, scope: Scope) -> None:
+        self.path = path
+        self.scope = scope
+        _private_dir(path.parent)
+        new = not path.exists()
+        try:
+            if new:
+                # Create the file owner-only before SQLite writes anything into it.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise StateError(
+                f"The sync state {path} cannot be read: {e}.",
+                hint="If the file is damaged, move it away; the next run starts afresh "
+                "(existing lead_ids in the sheet are matched again, nothing is created twice for them).",
+            ) from None
+        for suffix in ("-wal", "-shm"):
+            side = Path(f"{path}{suffix}")
+            if side.exists():
+                side.chmod(stat.S_IRUSR | stat.S_IWUSR)
+        if new:
+            self._set_meta(
+                schema_version=str(SCHEMA_VERSION),
+                spreadsheet_id=scope.spreadsheet_id,
+                worksheet=scope.worksheet,
+                amocrm_origin=scope.amocrm_origin,
+                created_at=str(int(time.time())),
+            )
+
+    @classmethod
+    def open(cls, state_dir: Path, scope: Scope) -> StateStore:
+        return cls(state_path(state_dir, scope), scope)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- meta -----------------------------------------------------------------------
+    def _set_meta(self, **values: str) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", values.items())
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    @property
+    def cursor(self) -> int | None:
+        """amoCRM's clock (Unix seconds) up to which changes have been taken in."""
+        v = self._meta("cursor")
+        return int(v) if v is not None else None
+
+    def set_cursor(self, value: int) -> None:
+        self._set_meta(cursor=str(int(value)))
+
+    @property
+    def catalog_json(self) -> str | None:
+        return self._meta("catalog")
+
+    # -- leads ----------------------------------------------------------------------
+    def load_known(self) -> dict[int, Known]:
+        out: dict[int, Known] = {}
+        for r in self._db.execute(
+            "SELECT lead_id, contact_id, crm_name, crm_price, crm_status, crm_pipeline, crm_phones, crm_emails,"
+            " crm_updated_at, base_name, base_phone, base_email, base_price, base_status, base_pipeline,"
+            " has_row, row_removed, deleted, row_digest FROM leads"
+        ):
+            crm = None
+            if r[2] is not None:
+                crm = CrmLead(
+                    r[0], r[2], r[3], r[4], r[5], r[8] or 0, r[1], tuple(json.loads(r[6])), tuple(json.loads(r[7]))
+                )
+            base = {f: v for f, v in zip(_BASE_COLUMNS, r[9:15], strict=True) if v is not None}
+            out[r[0]] = Known(r[0], crm, base or None, bool(r[15]), bool(r[16]), bool(r[17]), r[18])
+        return out
+
+    def save_crm(self, leads: Iterable[CrmLead]) -> None:
+        """Remember amoCRM's current values of these leads (their base is untouched)."""
+        self._db.executemany(
+            "INSERT INTO leads(lead_id, contact_id, crm_name, crm_price, crm_status, crm_pipeline, crm_phones,"
+            " crm_emails, crm_updated_at) VALUES (?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(lead_id) DO UPDATE SET contact_id=excluded.contact_id, crm_name=excluded.crm_name,"
+            " crm_price=excluded.crm_price, crm_status=excluded.crm_status, crm_pipeline=excluded.crm_pipeline,"
+            " crm_phones=excluded.crm_phones, crm_emails=excluded.crm_emails,"
+            " crm_updated_at=excluded.crm_updated_at, deleted=0",
+            (
+                (
+                    c.id,
+                    c.contact_id,
+                    c.name,
+                    c.price,
+                    c.status_id,
+                    c.pipeline_id,
+                    json.dumps(list(c.phones), ensure_ascii=False),
+                    json.dumps(list(c.emails), ensure_ascii=False),
+                    c.updated_at,
+                )
+                for c in leads
+            ),
+        )
+
+    def save_base(self, items: Iterable[tuple[int, Values]]) -> None:
+        """Set the last-synced values of these leads (fields not given become 'never synced')."""
+        cols = list(_BASE_COLUMNS.values())
+        sql = (
+            f"INSERT INTO leads(lead_id, {', '.join(cols)}) VALUES (?, {', '.join('?' * len(cols))})"
+            f" ON CONFLICT(lead_id) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in cols)}"
+        )
+        self._db.executemany(sql, ((lid, *(base.get(f) for f in _BASE_COLUMNS)) for lid, base in items))
+
+    def set_flag(self, flag: str, lead_ids: Iterable[int], value: bool = True) -> None:
+        if flag not in ("has_row", "row_removed", "deleted"):
+            raise ValueError(flag)
+        self._db.executemany(
+            f"INSERT INTO leads(lead_id, {flag}) VALUES (?, ?)"
+            f" ON CONFLICT(lead_id) DO UPDATE SET {flag}=excluded.{flag}",
+            ((lid, int(value)) for lid in lead_ids),
+        )
+
+    def set_digests(self, items: Iterable[tuple[int, str | None]]) -> None:
+        self._db.executemany("UPDATE leads SET row_digest = ? WHERE lead_id = ?", ((d, lid) for lid, d in items))
+
+    # -- creations ------------------------------------------------------------------
+    def creations(self) -> list[Creation]:
+        return [
+            Creation(fp, lid, name, created, rid)
+            for fp, rid, name, lid, created in self._db.execute(
+                "SELECT fingerprint, request_id, name, lead_id, created_at FROM creations ORDER BY created_at"
+            )
+        ]
+
+    def begin_creations(self, items: Iterable[tuple[str, str, str, int]]) -> None:
+        """Record (fingerprint, request_id, name, server_time) *before* the create request is sent."""
+        self._db.executemany(
+            "INSERT OR REPLACE INTO creations(fingerprint, request_id, name, lead_id, created_at)"
+            " VALUES (?,?,?,NULL,?)",
+            items,
+        )
+
+    def created(self, items: Iterable[tuple[str, int]]) -> None:
+        """(fingerprint, lead_id): amoCRM made the lead; its id has yet to reach the sheet."""
+        self._db.executemany("UPDATE creations SET lead_id = ? WHERE fingerprint = ?", ((lid, fp) for fp, lid in items))
+
+    def finish_creations(self, fingerprints: Iterable[str]) -> None:
+        self._db.executemany("DELETE FROM creations WHERE fingerprint = ?", ((fp,) for fp in fingerprints))
+
+    # -- runs -----------------------------------------------------------------------
+    def begin_run(self, command: str, dry_run: bool) -> int:
+        cur = self._db.execute(
+            "INSERT INTO runs(command, dry_run, started_at) VALUES (?, ?, ?)", (command, int(dry_run), time.time())
+        )
+        return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, exit_status: int, summary: dict[str, Any], problems: list[str]) -> None:
+        self._db.execute(
+            "UPDATE runs SET finished_at = ?, exit_status = ?, summary = ?, problems = ? WHERE id = ?",
+            (
+                time.time(),
+                exit_status,
+                json.dumps(summary, ensure_ascii=False),
+                json.dumps(problems, ensure_ascii=False),
+                run_id,
+            ),
+        )
+        # Keep the log small: the last 500 runs are plenty for `amosheets status`.
+        self._db.execute("DELETE FROM runs WHERE id <= ?", (run_id - 500,))
+
+    def runs(self, limit: int = 10) -> list[RunRecord]:
+        rows = self._db.execute(
+            "SELECT id, command, dry_run, started_at, finished_at, exit_status, summary, problems"
+            " FROM runs ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            RunRecord(r[0], r[1], bool(r[2]), r[3], r[4], r[5], json.loads(r[6] or "{}"), json.loads(r[7] or "[]"))
+            for r in rows
+        ]
+
+
+def _private_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as e:
+        raise StateError(
+            f"Cannot create the state directory {path}: {e.strerror}.",
+            hint="Set AMOSHEETS_STATE_DIR to a directory you can write to.",
+        ) from None

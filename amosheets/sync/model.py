@@ -1,0 +1,164 @@
+"""The data the planner reasons about: plain values, no I/O.
+
+A lead's values are held *canonically*: name, phone and e-mail as trimmed text, price as
+an int, status and pipeline as amoCRM ids. The sheet's text is turned into these by
+``amosheets.sync.fields`` and the ``Catalog``; CRM data by the amoCRM adapter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from amosheets.sync.fields import Cell, Field
+
+Values = dict[Field, Any]
+
+INCOMING_STATUS_TYPE = 1  # "Неразобранное": the leads API cannot put a lead there
+WON, LOST = 142, 143
+
+
+@dataclass(frozen=True)
+class Status:
+    id: int
+    name: str
+    sort: int = 0
+    type: int = 0
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    id: int
+    name: str
+    is_main: bool
+    statuses: tuple[Status, ...]
+
+    def status(self, status_id: int) -> Status | None:
+        return next((s for s in self.statuses if s.id == status_id), None)
+
+    def status_named(self, name: str) -> Status | None:
+        key = name.strip().casefold()
+        return next((s for s in self.statuses if s.name.strip().casefold() == key), None)
+
+    def first_settable_status(self) -> Status:
+        settable = sorted((s for s in self.statuses if s.type != INCOMING_STATUS_TYPE), key=lambda s: s.sort)
+        open_ = [s for s in settable if s.id not in (WON, LOST)]
+        return (open_ or settable)[0]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The account's pipelines and the defaults for new deals."""
+
+    pipelines: dict[int, Pipeline]
+    default_pipeline_id: int
+    default_status_id: int
+
+    def pipeline(self, pipeline_id: int) -> Pipeline | None:
+        return self.pipelines.get(pipeline_id)
+
+    def pipeline_named(self, name: str) -> Pipeline | None:
+        key = name.strip().casefold()
+        return next((p for p in self.pipelines.values() if p.name.strip().casefold() == key), None)
+
+    def pipeline_name(self, pipeline_id: int) -> str:
+        p = self.pipelines.get(pipeline_id)
+        return p.name if p else str(pipeline_id)
+
+    def status_name(self, pipeline_id: int, status_id: int) -> str:
+        p = self.pipelines.get(pipeline_id)
+        s = p.status(status_id) if p else None
+        return s.name if s else str(status_id)
+
+
+@dataclass(frozen=True)
+class CrmLead:
+    """A lead as amoCRM holds it, with its main contact's phones and e-mails."""
+
+    id: int
+    name: str
+    price: int
+    status_id: int
+    pipeline_id: int
+    updated_at: int = 0
+    contact_id: int | None = None
+    phones: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+
+    def values(self) -> Values:
+        return {
+            Field.NAME: self.name,
+            Field.PHONE: self.phones[0] if self.phones else "",
+            Field.EMAIL: self.emails[0] if self.emails else "",
+            Field.PRICE: self.price,
+            Field.STATUS: self.status_id,
+            Field.PIPELINE: self.pipeline_id,
+        }
+
+
+@dataclass
+class Known:
+    """What the state remembers of one lead."""
+
+    lead_id: int
+    crm: CrmLead | None = None  # its values in amoCRM as last seen
+    base: Values | None = None  # the values both sides held at the last sync; None: never synced
+    has_row: bool = False  # a row of the sheet has carried it
+    row_removed: bool = False  # that row has since been removed (reported once)
+    deleted: bool = False  # deleted in amoCRM (reported once)
+    row_digest: str | None = None  # the row's cells as last synced, to skip unchanged rows quickly
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    number: int  # 1-based, as the sheet shows it
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class Creation:
+    """A lead created for a row whose lead_id has not reached the sheet yet."""
+
+    fingerprint: str
+    lead_id: int | None  # None: the create request was sent but its answer never arrived
+    name: str
+    created_at: int
+    request_id: str
+
+
+@dataclass
+class RowProblem:
+    """A row that could not be synced: what is wrong and how to fix it."""
+
+    row: int
+    column: str | None
+    value: str | None
+    message: str
+    lead_id: int | None = None
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" + (f", column {self.column}" if self.column else "")
+        value = f" ({self.value!r})" if self.value not in (None, "") else ""
+        return f"{where}{value}: {self.message}"
+
+
+@dataclass
+class Notice:
+    row: int | None
+    message: str
+    lead_id: int | None = None
+
+
+__all__ = [
+    "Catalog",
+    "Creation",
+    "CrmLead",
+    "Known",
+    "Notice",
+    "Pipeline",
+    "RowProblem",
+    "SheetRow",
+    "Status",
+    "Values",
+    "field",
+]

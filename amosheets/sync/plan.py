@@ -1,0 +1,148 @@
+"""A plan: what a run will change on each side, before anything is sent.
+
+The planner makes it; the engine carries it out (or, with --dry-run, only prints it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from amosheets.sync.fields import CONTACT_FIELDS, LEAD_FIELDS, Field
+from amosheets.sync.merge import ConflictPolicy
+from amosheets.sync.model import Catalog, Notice, RowProblem, Values
+
+
+class Direction(str, Enum):
+    PUSH = "push"  # sheet → amoCRM
+    PULL = "pull"  # amoCRM → sheet
+    BOTH = "sync"
+
+    @property
+    def pushes(self) -> bool:
+        return self is not Direction.PULL
+
+    @property
+    def pulls(self) -> bool:
+        return self is not Direction.PUSH
+
+
+@dataclass(frozen=True)
+class Conflict:
+    lead_id: int
+    row: int
+    field: Field
+    base: Any
+    sheet: Any
+    crm: Any
+    winner: ConflictPolicy
+
+
+@dataclass
+class LeadPlan:
+    """One lead that has a row: the merged values and which side each field goes to."""
+
+    lead_id: int
+    row: int
+    contact_id: int | None
+    base: Values  # per field; a missing field was never synced
+    sheet: Values  # the sheet's values as read (only the columns the sheet has)
+    crm: Values
+    final: Values
+    to_crm: set[Field]
+    to_sheet: set[Field]
+    phones: tuple[str, ...] = ()  # the contact's full lists in amoCRM, for an update that keeps the rest
+    emails: tuple[str, ...] = ()
+
+    @property
+    def lead_changes(self) -> set[Field]:
+        return self.to_crm & set(LEAD_FIELDS)
+
+    @property
+    def contact_changes(self) -> set[Field]:
+        return self.to_crm & set(CONTACT_FIELDS)
+
+    def new_list(self, f: Field) -> list[str]:
+        """The contact's PHONE or EMAIL values with the first one replaced (or removed when emptied)."""
+        current = list(self.phones if f is Field.PHONE else self.emails)
+        value = self.final[f]
+        rest = current[1:]
+        return [value, *[v for v in rest if v != value]] if value else rest
+
+    def base_after(self, crm_done: bool, sheet_done: bool) -> Values:
+        """The base once this plan's writes to amoCRM / the sheet have (or have not) succeeded."""
+        out = dict(self.base)
+        for f, v in self.final.items():
+            if (f in self.to_crm and not crm_done) or (f in self.to_sheet and not sheet_done):
+                continue
+            out[f] = v
+        return out
+
+
+@dataclass
+class NewRow:
+    """A row with an empty lead_id: it becomes a lead (or adopts one made for it by an interrupted run)."""
+
+    row: int
+    fingerprint: str
+    values: Values  # the new lead's values, defaults filled in
+    fill: set[Field]  # empty cells to fill in once the lead exists (status, pipeline)
+    request_id: str
+    adopt: int | None = None
+
+
+@dataclass
+class Append:
+    """A lead of the pipeline that no row carries yet: it becomes a new row."""
+
+    lead_id: int
+    values: Values
+
+
+@dataclass
+class Plan:
+    direction: Direction
+    catalog: Catalog
+    columns: frozenset[Field]
+    leads: list[LeadPlan] = field(default_factory=list)
+    new_rows: list[NewRow] = field(default_factory=list)
+    appends: list[Append] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    seen: set[int] = field(default_factory=set)  # leads a row carries
+    removed: set[int] = field(default_factory=set)  # leads whose row has newly gone
+    deleted: set[int] = field(default_factory=set)  # leads newly found deleted in amoCRM
+    rows_read: int = 0
+
+    # -- what the engine sends, filtered by direction --------------------------------
+    def lead_updates(self) -> list[LeadPlan]:
+        return [lp for lp in self.leads if lp.lead_changes] if self.direction.pushes else []
+
+    def contact_updates(self) -> list[LeadPlan]:
+        return [lp for lp in self.leads if lp.contact_changes] if self.direction.pushes else []
+
+    def cell_updates(self) -> list[LeadPlan]:
+        return [lp for lp in self.leads if lp.to_sheet] if self.direction.pulls else []
+
+    def creates(self) -> list[NewRow]:
+        return [n for n in self.new_rows if n.adopt is None] if self.direction.pushes else []
+
+    def adoptions(self) -> list[NewRow]:
+        return [n for n in self.new_rows if n.adopt is not None]
+
+    def row_appends(self) -> list[Append]:
+        return self.appends if self.direction.pulls else []
+
+    @property
+    def changes_crm(self) -> bool:
+        return bool(self.lead_updates() or self.contact_updates() or self.creates())
+
+    @property
+    def changes_sheet(self) -> bool:
+        return bool(self.cell_updates() or self.row_appends() or (self.new_rows and self.direction.pushes))
+
+    @property
+    def empty(self) -> bool:
+        return not (self.changes_crm or self.changes_sheet or self.adoptions())

@@ -1,0 +1,101 @@
+"""Fixtures shared by the end-to-end tests: a running sandbox and a way to run amosheets on it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from amosheets.config import load_settings
+from amosheets.engine import Engine, Options, Outcome
+from amosheets.sandbox import SAMPLE_HEADERS, Sandbox
+from amosheets.state import StateStore
+from amosheets.sync.plan import Direction
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class World:
+    """A sandbox with an empty sheet (header row only), and amosheets pointed at it."""
+
+    sb: Sandbox
+    env: dict[str, str]
+
+    @property
+    def sid(self) -> str:
+        assert self.sb.spreadsheet_id
+        return self.sb.spreadsheet_id
+
+    @property
+    def tab(self) -> str:
+        return self.sb.worksheet
+
+    def settings(self):
+        return load_settings(environ=self.env)
+
+    def run(self, direction: str = "sync", **options) -> Outcome:
+        return Engine(self.settings(), Options(Direction(direction), **options)).run()
+
+    def rows(self, render: str = "FORMATTED_VALUE") -> list[list]:
+        return self.sb.sheets.values(self.sid, self.tab, render=render)
+
+    def set_rows(self, rows: list[list], headers: list[str] | None = None) -> None:
+        """Replace the tab's content: a header row and these rows."""
+        old = self.rows()
+        if old:
+            width = max(len(r) for r in old)
+            self.sb.sheets.set_values(self.sid, self.tab, [[""] * width for _ in old])
+        self.sb.sheets.set_values(self.sid, self.tab, [headers or SAMPLE_HEADERS, *rows])
+
+    def by_lead(self) -> dict[int, list]:
+        """lead_id → the row's cells (as the sheet shows them)."""
+        values = self.rows()
+        out = {}
+        for r in values[1:]:
+            if r and str(r[0]).isdigit():
+                out[int(r[0])] = r + [""] * (7 - len(r))
+        return out
+
+    def stats(self) -> tuple[dict, dict]:
+        return self.sb.amocrm.stats(), self.sb.sheets.stats()
+
+    def reset_stats(self) -> None:
+        self.sb.amocrm.reset_stats()
+        self.sb.sheets.reset_stats()
+
+    def status_id(self, name: str, pipeline_id: int | None = None) -> int:
+        return int(self.sb.amocrm.find_status(name, pipeline_id)["id"])
+
+    def store(self) -> StateStore:
+        from amosheets.engine import scope_of
+
+        s = self.settings()
+        return StateStore.open(s.state_dir, scope_of(s))
+
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "GOOGLE_", "AMOSHEETS_"))}
+        full_env.update(env if env is not None else self.env)
+        full_env["NO_COLOR"] = "1"
+        return subprocess.run(
+            [sys.executable, "-m", "amosheets", *args],
+            capture_output=True,
+            text=True,
+            env=full_env,
+            cwd=self.env.get("AMOSHEETS_STATE_DIR", str(ROOT)),
+            timeout=120,
+        )
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with Sandbox() as sb:
+        sb.new_spreadsheet([])
+        state = tmp_path / "state"
+        state.mkdir()
+        yield World(sb, {**sb.env(), "AMOSHEETS_STATE_DIR": str(state)})

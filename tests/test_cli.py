@@ -1,0 +1,114 @@
+"""The command line as users meet it: entry points, help, errors, the sandbox command."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from google.auth.credentials import AnonymousCredentials
+
+from amosheets import __version__
+from amosheets.gspread_transport import client_for
+from amosheets.sandbox import SAMPLE_HEADERS
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "GOOGLE_", "AMOSHEETS_"))}
+    base.update(env or {})
+    base["NO_COLOR"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "amosheets", *args], capture_output=True, text=True, env=base, cwd=cwd, timeout=60
+    )
+
+
+def test_version():
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"amosheets {__version__}"
+
+
+@pytest.mark.skipif(shutil.which("amosheets") is None, reason="console script not installed")
+def test_console_script_is_installed():
+    r = subprocess.run(["amosheets", "--version"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and __version__ in r.stdout
+
+
+def test_help_lists_every_command_with_one_line():
+    r = run("--help")
+    assert r.returncode == 0
+    for cmd in ("push", "pull", "sync", "demo", "sandbox"):
+        assert re.search(rf"^\s*│?\s*{cmd}\s+\S", r.stdout, re.M), (cmd, r.stdout)
+
+
+@pytest.mark.parametrize("cmd", ["push", "pull", "sync", "demo", "sandbox"])
+def test_each_command_help_has_an_example(cmd):
+    r = run(cmd, "--help")
+    assert r.returncode == 0 and "Example" in r.stdout and "amosheets" in r.stdout
+
+
+def test_missing_settings_name_the_variables_without_traceback(tmp_path):
+    r = run("sync", cwd=tmp_path)
+    assert r.returncode == 2
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_SHEET_ID", "AMOCRM_SUBDOMAIN", "AMOCRM_INTEGRATION_TOKEN"):
+        assert name in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_env_file_option(tmp_path):
+    r = run("--env-file", str(tmp_path / "nope.env"), "sync", cwd=tmp_path)
+    assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_malformed_setting_is_named(tmp_path):
+    (tmp_path / ".env").write_text("AMOCRM_BASE_URL=localhost:1\n")
+    r = run("sync", cwd=tmp_path)
+    assert r.returncode == 2 and "AMOCRM_BASE_URL is 'localhost:1'" in r.stderr
+
+
+def test_unknown_option_is_a_usage_error():
+    r = run("sync", "--frobnicate")
+    assert r.returncode == 2 and "frobnicate" in r.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sandbox_command_serves_a_sheet_that_real_gspread_reads():
+    ports = (_free_port(), _free_port())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "GOOGLE_", "AMOSHEETS_"))}
+    env["NO_COLOR"] = "1"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "amosheets", "sandbox", "--amocrm-port", str(ports[0]), "--sheets-port", str(ports[1])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        lines: dict[str, str] = {}
+        deadline = time.monotonic() + 30
+        while not {"GOOGLE_SHEET_ID", "GOOGLE_WORKSHEET"} <= lines.keys() and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if "=" in line:
+                k, v = line.strip().split("=", 1)
+                lines[k] = v
+        assert lines["GOOGLE_SHEETS_API_URL"] == f"http://127.0.0.1:{ports[1]}"
+        assert lines["AMOCRM_BASE_URL"] == f"http://127.0.0.1:{ports[0]}"
+        gc = client_for(lines["GOOGLE_SHEETS_API_URL"], AnonymousCredentials())
+        ws = gc.open_by_key(lines["GOOGLE_SHEET_ID"]).worksheet(lines["GOOGLE_WORKSHEET"])
+        values = ws.get_all_values()
+        assert values[0] == SAMPLE_HEADERS and len(values) > 1
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+    assert proc.returncode == 130
