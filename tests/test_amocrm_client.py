@@ -1,0 +1,170 @@
+"""The amoCRM client against the emulator: the limit, retries, paging, batches, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from amosheets.amocrm.client import AmoClient, _retry_after
+from amosheets.amocrm.errors import AmoAuthError, AmoBlockedError, AmoError
+from amosheets.amocrm.ratelimit import RateLimiter
+from amosheets.config import Secret
+from amosheets.errors import ExitStatus
+from amosheets.sandbox.amocrm import AmoCRMEmulator
+from amosheets.sandbox.server import RunningServer
+
+
+@pytest.fixture
+def emu() -> Iterator[AmoCRMEmulator]:
+    e = AmoCRMEmulator()
+    with RunningServer(e) as server:
+        e.url = server.url  # type: ignore[attr-defined]
+        yield e
+
+
+def client(emu: AmoCRMEmulator, **kw) -> AmoClient:
+    kw.setdefault("backoff", 0.01)
+    return AmoClient(emu.url, Secret("sandbox-token"), **kw)  # type: ignore[attr-defined]
+
+
+# -- the rate limit ----------------------------------------------------------------------
+def test_limiter_never_lets_more_than_rate_through_in_any_window():
+    now = [0.0]
+    sent: list[float] = []
+
+    def sleep(s: float) -> None:
+        now[0] += s
+
+    lim = RateLimiter(7, per=1.0, margin=0.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(50):
+        lim.acquire()
+        sent.append(now[0])
+    for i in range(len(sent) - 7):
+        assert sent[i + 7] - sent[i] >= 1.0
+    assert sent[-1] == pytest.approx(7.0)  # sends 43-49 at t=6, the 50th at t=7: 7 a second, no slower
+
+
+def test_limiter_pause_holds_everyone_back():
+    now = [0.0]
+    lim = RateLimiter(7, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    lim.pause(2.0)
+    lim.acquire()
+    assert now[0] >= 2.0
+
+
+def test_slow_answers_overlap_so_the_budget_is_used_yet_never_exceeded(emu):
+    """With 250 ms per answer, one-at-a-time would reach 4 a second; overlapping reaches 7 and stops there."""
+    emu.latency = 0.25
+    assert client(emu).contacts_by_ids(range(1, 21 * 250 + 1)) == []  # 21 queries of 250 ids, all 204
+    stats = emu.stats()
+    assert stats["requests"] == 21 and stats["rate_limited"] == 0
+    assert stats["max_requests_in_1s"] == 7
+
+
+# -- retries -----------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["429", "500", "502", "503", "drop"])
+def test_transient_faults_are_retried(emu, kind):
+    emu.set_faults(script=[(kind, None, "GET"), (kind, None, "GET")])
+    assert c_pipelines(emu)
+    assert emu.stats()["by_route"]["GET /api/v4/leads/pipelines"] == 3
+
+
+def c_pipelines(emu):
+    return client(emu).pipelines()
+
+
+def test_retries_are_bounded(emu):
+    emu.set_faults(rates={"503": 1.0})
+    with pytest.raises(AmoError, match=r"did not answer .* after 3 attempts"):
+        client(emu, attempts=3).pipelines()
+    assert emu.stats()["requests"] == 3
+
+
+def test_a_create_whose_answer_is_lost_is_not_resent_but_reported_uncertain(emu):
+    emu.set_faults(script=[("drop", "complex", "POST")])
+    res = client(emu).create_leads_complex([{"name": "A", "request_id": "r0"}])
+    assert res.uncertain == [0] and not res.ok
+    assert emu.stats()["by_route"]["POST /api/v4/leads/complex"] == 1
+
+
+def test_a_504_halves_the_batch_until_it_fits(emu):
+    ids = emu.seed_bulk(40, with_contacts=False)
+    emu.configure(max_batch_before_504=10)
+    res = client(emu).update_leads([{"id": i, "price": 7} for i in ids])
+    assert len(res.ok) == 40 and not res.failed
+    assert all(emu.lead(i)["price"] == 7 for i in ids)
+    assert emu.stats()["by_route"]["PATCH /api/v4/leads"] == 1 + 2 + 4  # 40 → 20+20 → 10×4
+
+
+def test_a_bad_item_fails_alone_and_the_rest_of_its_batch_goes_through(emu):
+    ids = emu.seed_bulk(3, with_contacts=False)
+    res = client(emu).update_leads(
+        [{"id": ids[0], "price": 1}, {"id": ids[1], "price": "x"}, {"id": ids[2], "price": 3}]
+    )
+    assert sorted(res.ok) == [0, 2] and list(res.failed) == [1]
+    assert "price" in res.failed[1]
+    assert emu.lead(ids[0])["price"] == 1 and emu.lead(ids[2])["price"] == 3
+
+
+def test_complex_creates_map_failures_by_request_id(emu):
+    items = [{"name": "ok", "request_id": "a"}, {"name": "bad", "price": 1.5, "request_id": "b"}]
+    res = client(emu).create_leads_complex(items)
+    assert list(res.ok) == [0] and list(res.failed) == [1]
+
+
+def test_retry_after_header_is_read():
+    r = requests.Response()
+    r.headers["Retry-After"] = "3"
+    assert _retry_after(r) == 3.0
+    r.headers["Retry-After"] = "soon"
+    assert _retry_after(r) is None
+
+
+# -- paging ------------------------------------------------------------------------------
+def test_paging_reads_to_the_204_past_an_exact_multiple(emu):
+    emu.seed_bulk(500, with_contacts=False)
+    now = emu.clock.now()
+    leads = client(emu).leads_updated(now - 100, now + 100)
+    assert len(leads) == 500 and len({lead["id"] for lead in leads}) == 500
+    assert emu.stats()["by_route"]["GET /api/v4/leads"] == 3  # 250 + 250 + the empty page (204)
+
+
+# -- errors in words ---------------------------------------------------------------------
+def test_bad_token(emu):
+    emu.set_token("another")
+    with pytest.raises(AmoAuthError, match="refused the token") as e:
+        client(emu).pipelines()
+    assert e.value.exit_status == ExitStatus.AUTH and "long-lived token" in str(e.value)
+
+
+def test_unpaid_account(emu):
+    emu.set_unpaid(True)
+    with pytest.raises(AmoAuthError, match="402"):
+        client(emu).pipelines()
+
+
+def test_ip_block_stops_at_once_without_retrying(emu):
+    emu.block(600)
+    with pytest.raises(AmoBlockedError, match="blocked") as e:
+        client(emu).pipelines()
+    assert "wait" in str(e.value) and emu.stats()["requests"] == 1
+
+
+def test_unknown_host_names_the_host():
+    c = AmoClient("https://no-such-account.invalid", Secret("t"), backoff=0.01, attempts=2)
+    with pytest.raises(AmoError, match=r"no-such-account\.invalid"):
+        c.pipelines()
+
+
+def test_404_says_to_check_the_subdomain(emu):
+    with pytest.raises(AmoError, match="AMOCRM_SUBDOMAIN"):
+        client(emu).request("GET", "/api/v4/nothing-here")
+
+
+def test_the_token_never_appears_in_errors(emu):
+    emu.set_token("another")
+    with pytest.raises(AmoAuthError) as e:
+        client(emu).pipelines()
+    assert "sandbox-token" not in str(e.value) and "sandbox-token" not in repr(e.value)

@@ -1,0 +1,70 @@
+"""The Sheets adapter: one read, RAW writes in as few requests as fit, errors in words."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import amosheets.sheet as sheet_mod
+from amosheets.errors import AuthError, ConfigError, ExitStatus
+from amosheets.sheet import Sheet, read_key_file
+
+from .conftest import World
+
+
+def test_reading_costs_one_metadata_and_one_values_request(world: World):
+    world.set_rows([["1", "a"], ["2", "b"]])
+    world.reset_stats()
+    data = Sheet(world.settings()).read()
+    assert [r.number for r in data.rows] == [2, 3] and data.last_row == 3
+    assert world.sb.sheets.stats()["by_route"] == {
+        "GET /v4/spreadsheets/{id}": 1,
+        "GET /v4/spreadsheets/{id}/values/{range}": 1,
+    }
+
+
+def test_writes_are_raw_and_split_only_when_the_payload_is_too_large(world: World, monkeypatch):
+    world.set_rows([[str(i)] for i in range(1, 41)])
+    s = Sheet(world.settings())
+    s.open()
+    world.reset_stats()
+    assert s.write_cells([(r, 1, f"=HACK({r})") for r in range(2, 42)]) == 1
+    monkeypatch.setattr(sheet_mod, "MAX_PAYLOAD", 1000)
+    assert s.write_cells([(r, 2, "+7 999 " + "9" * 20) for r in range(2, 42)]) > 1
+    cell = world.sb.sheets.cell(world.sid, world.tab, "B2")
+    assert cell["type"] == "string" and cell["entered"] == "=HACK(2)"
+    assert world.sb.sheets.cell(world.sid, world.tab, "C41")["type"] == "string"
+    assert set(world.sb.sheets.stats()["by_route"]) == {"POST /v4/spreadsheets/{id}/values:batchUpdate"}
+
+
+def test_a_sheet_not_shared_names_the_client_email(world: World):
+    world.sb.sheets.set_shared(world.sid, False)
+    with pytest.raises(AuthError, match="Share") as e:
+        Sheet(world.settings()).open()
+    assert e.value.exit_status == ExitStatus.AUTH
+
+
+def test_a_wrong_sheet_id(world: World):
+    world.env["GOOGLE_SHEET_ID"] = "1" * 44
+    with pytest.raises(ConfigError, match="no spreadsheet with ID"):
+        Sheet(world.settings()).open()
+
+
+def test_a_tab_that_does_not_exist_lists_the_tabs(world: World):
+    world.env["GOOGLE_WORKSHEET"] = "Нет такой"
+    with pytest.raises(ConfigError, match="no such tab") as e:
+        Sheet(world.settings()).open()
+    assert "Сделки" in str(e.value)
+
+
+def test_key_file_that_is_not_json_is_explained_without_its_content(tmp_path):
+    p = tmp_path / "key.json"
+    p.write_text("-----BEGIN PRIVATE KEY----- secretstuff")
+    with pytest.raises(ConfigError) as e:
+        read_key_file(p)
+    assert "not valid JSON" in str(e.value) and "secretstuff" not in str(e.value)
+    p.write_text(json.dumps({"type": "authorized_user", "private_key": "secretstuff"}))
+    with pytest.raises(ConfigError, match="no client_email") as e:
+        read_key_file(p)
+    assert "secretstuff" not in str(e.value)
