@@ -156,6 +156,7 @@ class Engine:
                 store.close()
         finally:
             lock.release()
+            self.amo.close()
 
     # -- the run --------------------------------------------------------------------
     def _run(self, store: StateStore) -> Outcome:
