@@ -5,15 +5,17 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from amosheets import __version__
-from amosheets.config import Settings, load_settings
+from amosheets.config import AMOCRM, GOOGLE, Settings, load_settings
 from amosheets.engine import Options, parse_since
 from amosheets.errors import AmosheetsError, ExitStatus, UsageError
 from amosheets.output import Output
@@ -64,12 +66,15 @@ def _global(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and every request.")] = False,
+    log_file: Annotated[
+        Path | None, typer.Option("--log-file", help="Also append everything said to this file (rotated at 1 MB).")
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     global _state
-    output = Output(verbosity=-1 if quiet else (1 if verbose else 0), debug=debug)
+    output = Output(verbosity=-1 if quiet else (1 if verbose else 0), debug=debug, log_file=log_file)
     _state = AppState(env_file, output)
     ctx.obj = _state
 
@@ -94,7 +99,8 @@ def _sync(ctx: typer.Context, direction: Direction, options: Options, as_json: b
     from amosheets.report import print_outcome
 
     st = state(ctx)
-    outcome = Engine(st.settings, options).run()
+    with st.output.progress() as progress:
+        outcome = Engine(st.settings, options, progress=progress).run()
     print_outcome(st.output, direction.value, outcome, as_json)
     raise typer.Exit(int(outcome.exit_status))
 
@@ -172,6 +178,210 @@ def demo(ctx: typer.Context) -> None:
     from amosheets.demo import run_demo
 
     raise typer.Exit(run_demo(state(ctx).output))
+
+
+@app.command()
+def check(ctx: typer.Context) -> None:
+    """Check settings, credentials, access to both services and the sheet's headers.
+
+    One line per check; each failure says how to fix it. Touches nothing.
+
+    Example:
+
+        amosheets check
+    """
+    from amosheets.checks import exit_status, run_checks
+
+    o = state(ctx).output
+    results = run_checks(state(ctx).settings)
+    for r in results:
+        if r.ok:
+            o.success(f"✓ {r.name}: {r.detail}")
+        else:
+            o.error(f"✗ {r.name}: {r.detail}" + (f"\n    → {r.fix}" if r.fix else ""))
+    status = exit_status(results)
+    if status == ExitStatus.OK:
+        o.info("All good: `amosheets sync --dry-run` shows what the first run will do.")
+    raise typer.Exit(int(status))
+
+
+@app.command()
+def pipelines(ctx: typer.Context, as_json: Json = False) -> None:
+    """List the account's pipelines and their statuses with IDs (for AMOCRM_PIPELINE_ID / AMOCRM_STATUS_ID).
+
+    Example:
+
+        amosheets pipelines
+        amosheets pipelines --json
+    """
+    from amosheets.amocrm.client import AmoClient
+
+    st = state(ctx)
+    settings = st.settings.require(AMOCRM)
+    amo = AmoClient(settings.amocrm_base_url, settings.amocrm_token)
+    try:
+        data = amo.pipelines()
+    finally:
+        amo.close()
+    if as_json:
+        simple = [
+            {
+                "id": p["id"],
+                "name": p["name"],
+                "is_main": bool(p.get("is_main")),
+                "statuses": [
+                    {"id": s["id"], "name": s["name"], "type": s.get("type", 0)}
+                    for s in (p.get("_embedded") or {}).get("statuses") or []
+                ],
+            }
+            for p in data
+        ]
+        st.output.out.print_json(json.dumps(simple, ensure_ascii=False))
+        return
+    rows = []
+    for p in data:
+        for s in sorted((p.get("_embedded") or {}).get("statuses") or [], key=lambda s: s.get("sort", 0)):
+            rows.append(
+                (
+                    f"{p['name']}{' (main)' if p.get('is_main') else ''}",
+                    str(p["id"]),
+                    s["name"],
+                    str(s["id"]),
+                    _status_note(s),
+                )
+            )
+    st.output.table(f"Pipelines of {amo.host}", ("Pipeline", "Pipeline ID", "Status", "Status ID", "Note"), rows, True)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    english: Annotated[
+        bool, typer.Option("--english", help="Write English headers (lead_id, Name, Phone, …).")
+    ] = False,
+) -> None:
+    """Write the header row into an empty tab. Refuses a tab that already holds anything.
+
+    Example:
+
+        amosheets init
+    """
+    from amosheets.sheet import Sheet
+    from amosheets.sync.fields import DEFAULT_HEADER_ROW, HEADERS, LEAD_ID, Field
+
+    st = state(ctx)
+    settings = st.settings.require(GOOGLE)
+    sheet = Sheet(settings)
+    tab = sheet.open()
+    values = sheet.read_values()
+    used = sum(1 for r in values if any(str(c).strip() for c in r if c is not None))
+    if used:
+        raise UsageError(
+            f"The tab {tab.title!r} already holds data ({used} rows); init only writes headers into an empty tab.",
+            hint="Add the columns you need to row 1 by hand (see README), or point GOOGLE_WORKSHEET at an empty tab. "
+            "`amosheets check` says which headers are missing.",
+        )
+    headers = (
+        [HEADERS[k][1] if k != LEAD_ID else "lead_id" for k in (LEAD_ID, *Field)] if english else DEFAULT_HEADER_ROW
+    )
+    sheet.write_header(list(headers))
+    st.output.success(f"Wrote the header row into {tab.spreadsheet_title!r} / {tab.title!r}: {' | '.join(headers)}")
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    last: Annotated[int, typer.Option("--last", "-n", help="How many runs to show.")] = 10,
+    as_json: Json = False,
+) -> None:
+    """Show the last runs: when, which command, what changed, which rows failed and why.
+
+    Reads only the local state; sends no request. What to look at when a cron mail arrives.
+
+    Example:
+
+        amosheets status
+        amosheets status --last 50 --json
+    """
+    from amosheets.engine import scope_of
+    from amosheets.state import StateStore, state_path
+
+    st = state(ctx)
+    settings = st.settings.require(GOOGLE, AMOCRM)
+    path = state_path(settings.state_dir, scope_of(settings))
+    if not path.exists():
+        st.output.info(f"No runs recorded yet for this sheet and account (state file {path}).")
+        raise typer.Exit(int(ExitStatus.OK))
+    store = StateStore.open(settings.state_dir, scope_of(settings))
+    try:
+        runs = store.runs(last)
+        cursor = store.cursor
+    finally:
+        store.close()
+    if as_json:
+        st.output.out.print_json(
+            json.dumps(
+                [{**r.__dict__, "result": _result_word(r.exit_status)} for r in runs], ensure_ascii=False, default=str
+            )
+        )
+        return
+    rows = []
+    for r in runs:
+        s = r.summary
+        rows.append(
+            (
+                _when(r.started_at),
+                r.command,
+                f"{(r.finished_at - r.started_at):.1f}s" if r.finished_at else "—",
+                _result_word(r.exit_status),
+                str(s.get("created", 0)),
+                str(s.get("leads_updated", 0) + s.get("contacts_updated", 0)),
+                str(s.get("cells_written", 0)),
+                str(s.get("rows_appended", 0)),
+                str(s.get("conflicts", 0)),
+                str(len(r.problems)),
+            )
+        )
+    st.output.table(
+        f"Last runs (state: {path})",
+        ("Started", "Command", "Took", "Result", "Created", "Updated", "Cells", "Rows added", "Conflicts", "Failed"),
+        rows,
+        True,
+    )
+    if runs:
+        r = runs[0]
+        word = _result_word(r.exit_status)
+        st.output.info(f"Last run: {_when(r.started_at)} {r.command} — {word}.")
+        for p in r.problems:
+            st.output.info(f"  {p}")
+    if cursor:
+        st.output.info(f"Changes in amoCRM are taken in up to {_when(cursor)} (amoCRM's clock).")
+
+
+def _status_note(s: dict) -> str:
+    if s.get("type") == 1:
+        return "incoming leads: the API cannot put deals here"
+    return {142: "closed, won", 143: "closed, lost"}.get(s["id"], "")
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _result_word(code: int | None) -> str:
+    if code is None:
+        return "did not finish (killed, or still running)"
+    words = {
+        ExitStatus.OK: "ok",
+        ExitStatus.PARTIAL: "some rows failed",
+        ExitStatus.ERROR: "stopped by an error",
+        ExitStatus.CONFIG: "configuration error",
+        ExitStatus.AUTH: "access refused",
+        ExitStatus.LOCKED: "another run held the lock",
+        ExitStatus.NEEDS_FORCE: "stopped by a guard rail (needs --force)",
+        ExitStatus.INTERRUPTED: "interrupted",
+    }
+    return words.get(code, f"exit status {code}")  # type: ignore[call-overload]
 
 
 @app.command()

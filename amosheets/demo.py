@@ -5,8 +5,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from rich.table import Table
-
 from amosheets.config import load_settings
 from amosheets.engine import Engine, Options
 from amosheets.errors import ExitStatus
@@ -19,18 +17,9 @@ from amosheets.sync.plan import Direction
 def show_sheet(o: Output, sb: Sandbox, title: str) -> None:
     assert sb.spreadsheet_id is not None
     values = sb.sheets.values(sb.spreadsheet_id, sb.worksheet)
-    if o.err.is_terminal:
-        t = Table(title=title, title_justify="left")
-        header = values[0] if values else []
-        for h in header:
-            t.add_column(str(h), overflow="fold")
-        for r in values[1:]:
-            t.add_row(*[str(c) for c in r] + [""] * (len(header) - len(r)))
-        o.err.print(t)
-    else:
-        o.info(title)
-        for r in values:
-            o.info("  | " + " | ".join(str(c) for c in r))
+    header = [str(h) for h in values[0]] if values else []
+    rows = [[str(c) for c in r] + [""] * (len(header) - len(r)) for r in values[1:]]
+    o.table(title, header, rows)
 
 
 def run_demo(o: Output) -> int:
@@ -49,7 +38,7 @@ def run_demo(o: Output) -> int:
             return int(outcome.exit_status)
 
         step(
-            "2. amosheets sync --dry-run   (shows what would change; sends nothing)",
+            "2. A dry run of the first sync (with pull --all): what would change; nothing is sent",
             Options(Direction.BOTH, dry_run=True, backfill=True),
         )
         status = step(

@@ -136,7 +136,8 @@ class Engine:
         self.options = options
         self.amo = amo or amo_client(settings)
         self.sheet = sheet or Sheet(settings)
-        self.progress = progress or (lambda stage, done, total: None)
+        if progress is not None:
+            self.amo.progress = progress
 
     def run(self) -> Outcome:
         lock = lock_for(self.settings)
@@ -336,7 +337,6 @@ class Engine:
         now = self.amo.server_time or int(time.time())
         with store.transaction():
             store.begin_creations((n.fingerprint, n.request_id, n.values[Field.NAME], now) for n in todo)
-        self.progress("create", 0, len(todo))
         result = self.amo.create_leads_complex([complex_item(n.values, n.request_id) for n in todo])
         created: dict[str, int] = {}
         new_leads: list[CrmLead] = []
@@ -377,7 +377,6 @@ class Engine:
                 )
             )
         out.created = len(created)
-        self.progress("create", len(todo), len(todo))
         return created
 
     def _update_crm(
@@ -536,7 +535,6 @@ class Engine:
                     cells_out[col] = render(f, a.values, catalog)
                 rows_out.append(cells_out)
             if writes:
-                self.progress("sheet", 0, len(writes))
                 self.sheet.write_cells(writes)
                 out.cells_written = len(writes)
             if rows_out:

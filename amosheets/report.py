@@ -7,10 +7,7 @@ with timestamps that read well in a mail. ``--json`` puts a summary on stdout.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
-
-from rich.table import Table
 
 from amosheets.engine import Outcome
 from amosheets.output import Output
@@ -79,17 +76,12 @@ def print_plan(o: Output, outcome: Outcome) -> None:
     rows = plan_rows(plan)
     if not rows:
         o.info("Nothing to change.")
-    elif o.err.is_terminal:
-        t = Table(title="Planned changes (dry run: nothing was sent)", title_justify="left")
-        for col in ("Row", "Deal", "Column", "Now", "Becomes", "Goes to"):
-            t.add_column(col, overflow="fold")
-        for r in rows:
-            t.add_row(*r)
-        o.err.print(t)
     else:
-        o.info("Planned changes (dry run: nothing was sent):")
-        for row, deal, col, old, new, where in rows:
-            o.info(f"  row {row} deal {deal}: {col + ' ' if col else ''}{old + ' → ' if old else ''}{new} [{where}]")
+        o.table(
+            "Planned changes (dry run: nothing was sent)",
+            ("Row", "Deal", "Column", "Now", "Becomes", "Goes to"),
+            rows,
+        )
     print_conflicts(o, plan)
 
 
@@ -120,7 +112,7 @@ def summary_line(command: str, outcome: Outcome) -> str:
             parts.append(f"{s[key]} {label}")
     what = ", ".join(parts) if parts else "nothing to change"
     if outcome.dry_run:
-        return f"{command} (dry run, nothing sent): would make {what}; {s['rows_read']} rows read"
+        return f"{command} (dry run, nothing sent) would do: {what}; {s['rows_read']} rows read"
     return f"{command}: {what}; {s['rows_read']} rows read"
 
 
@@ -138,11 +130,7 @@ def print_outcome(o: Output, command: str, outcome: Outcome, as_json: bool) -> N
             "First run: changes made in amoCRM from now on will be pulled. To bring in the deals that already "
             "exist, run `amosheets pull --all` once."
         )
-    line = summary_line(command, outcome)
-    if o.err.is_terminal:
-        o.info(line)
-    else:
-        o.info(f"{datetime.now().isoformat(timespec='seconds')} {line}")
+    o.info(summary_line(command, outcome))
     if as_json:
         payload = {
             "command": command,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import google.auth.exceptions
 import gspread
 import requests
 from google.auth.credentials import AnonymousCredentials, Credentials
@@ -137,6 +138,16 @@ class Sheet:
                     return fn()
         except gspread.exceptions.APIError as e:
             raise self._api_error(what, e) from None
+        except google.auth.exceptions.RefreshError:
+            raise AuthError(
+                "Google refused to give the service account a token.",
+                hint="The key may have been deleted or disabled: download a new JSON key for the service account.",
+            ) from None
+        except google.auth.exceptions.TransportError as e:
+            raise ServiceError(
+                f"Could not reach Google to get a token for the service account ({type(e).__name__}).",
+                hint="Check the network connection (and any proxy) of this machine.",
+            ) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
             raise ServiceError(
                 f"Google Sheets could not be reached to {what} ({type(e).__name__}).",

@@ -30,8 +30,8 @@ def test_dry_run_prints_each_change_and_sends_nothing(world: World):
     world.reset_stats()
     r = world.cli("sync", "--dry-run")
     assert r.returncode == 0, r.stderr
-    assert f"row 2 deal {lid}: Сумма 100 → 555 [sheet]" in r.stderr
-    assert "row 3 deal new: Имя=Пётр" in r.stderr and "create in amoCRM" in r.stderr
+    assert f"  2 | {lid} | Сумма | 100 | 555 | sheet" in r.stderr
+    assert "  3 | new |  |  | Имя=Пётр" in r.stderr and "create in amoCRM" in r.stderr
     assert "dry run, nothing sent" in r.stderr
     amo, sheets = world.stats()
     assert amo["mutating"] == 0 and sheets["mutating"] == 0

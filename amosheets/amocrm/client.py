@@ -92,6 +92,8 @@ class AmoClient:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.on_request = on_request
+        # Told (what, done, total or None) as pages arrive and batches finish, for a progress bar.
+        self.progress: Callable[[str, int, int | None], None] | None = None
         self.sent: Counter[str] = Counter()
         self.server_time: int | None = None  # amoCRM's clock, from the Date header of its last answer
         self._lock = threading.Lock()
@@ -221,7 +223,7 @@ class AmoClient:
         data = self.request("GET", "/api/v4/leads/pipelines")
         return (data or {}).get("_embedded", {}).get("pipelines", [])
 
-    def list_all(self, path: str, key: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def list_all(self, path: str, key: str, params: dict[str, Any], label: str | None = None) -> list[dict[str, Any]]:
         """Every page until a 204 or a page without a `next` link."""
         out: list[dict[str, Any]] = []
         page = 1
@@ -231,6 +233,8 @@ class AmoClient:
                 break
             items = data.get("_embedded", {}).get(key) or []
             out.extend(items)
+            if label and self.progress:
+                self.progress(label, len(out), None)
             if not items or not data.get("_links", {}).get("next"):
                 break
             page += 1
@@ -241,7 +245,8 @@ class AmoClient:
         return self.list_all(
             "/api/v4/leads",
             "leads",
-            {
+            label="reading changed deals",
+            params={
                 "with": "contacts",
                 "filter[updated_at][from]": since,
                 "filter[updated_at][to]": until,
@@ -250,7 +255,12 @@ class AmoClient:
         )
 
     def leads_in_pipeline(self, pipeline_id: int) -> list[dict[str, Any]]:
-        return self.list_all("/api/v4/leads", "leads", {"with": "contacts", "filter[pipeline_id][]": [pipeline_id]})
+        return self.list_all(
+            "/api/v4/leads",
+            "leads",
+            {"with": "contacts", "filter[pipeline_id][]": [pipeline_id]},
+            label="reading the pipeline's deals",
+        )
 
     def leads_by_ids(self, ids: Iterable[int], deleted: bool = False) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"with": "only_deleted" if deleted else "contacts"}
@@ -278,14 +288,14 @@ class AmoClient:
         def send(items: list[dict[str, Any]]) -> list[Any]:
             return self.request("POST", "/api/v4/leads/complex", json=items, idempotent=False) or []
 
-        return self._batch(leads, COMPLEX_BATCH, send, idempotent=False)
+        return self._batch(leads, COMPLEX_BATCH, send, idempotent=False, label="creating deals")
 
     def update_leads(self, patches: Sequence[dict[str, Any]]) -> BatchResult:
         def send(items: list[dict[str, Any]]) -> list[Any]:
             data = self.request("PATCH", "/api/v4/leads", json=items)
             return (data or {}).get("_embedded", {}).get("leads", [])
 
-        return self._batch(patches, UPDATE_BATCH, send)
+        return self._batch(patches, UPDATE_BATCH, send, label="updating deals")
 
     def update_contacts(self, patches: Sequence[dict[str, Any]]) -> BatchResult:
         def send(items: list[dict[str, Any]]) -> list[Any]:
@@ -321,9 +331,18 @@ class AmoClient:
         size: int,
         send: Callable[[list[dict[str, Any]]], list[Any]],
         idempotent: bool = True,
+        label: str | None = None,
     ) -> BatchResult:
         result = BatchResult()
         lock = threading.Lock()
+        finished = [0]
+
+        def tell(n: int) -> None:
+            if label and self.progress:
+                with lock:
+                    finished[0] += n
+                    done = finished[0]
+                self.progress(label, done, len(items))
 
         def run(indices: list[int]) -> None:
             pending = indices
@@ -365,7 +384,11 @@ class AmoClient:
                         result.failed[i] = "amoCRM accepted the request but did not answer for this item"
                 return
 
-        self._map(run, _chunks(list(range(len(items))), size))
+        def run_chunk(indices: list[int]) -> None:
+            run(indices)
+            tell(len(indices))
+
+        self._map(run_chunk, _chunks(list(range(len(items))), size))
         return result
 
     def _map(self, fn: Callable[[Any], Any], args: list[Any]) -> list[Any]:

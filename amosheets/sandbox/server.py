@@ -326,7 +326,12 @@ class RunningServer:
         self.emulator = emulator
         self._httpd = _Server((host, port), handler)
         self.host, self.port = self._httpd.server_address[:2]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"{emulator.name}-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{emulator.name}-server",
+            daemon=True,
+        )
         self._thread.start()
 
     @property

@@ -31,6 +31,11 @@ Control routes (not counted, never faulted; JSON bodies; ``sheet`` defaults to t
 * ``POST /_sandbox/spreadsheets/{sid}/sort`` ``{"sheet"?, "column_index", "first_row"?, "descending"?,
   "column_only"?}`` (``column_only`` true = the classic one-column sort mistake)
 * ``POST /_sandbox/spreadsheets/{sid}/share`` ``{"shared": bool}``
+
+Service accounts: a key file whose ``token_uri`` is ``{sandbox}/token`` gets tokens from
+``POST /token`` (the JWT's signature is not checked); ``share_with(sid, [emails])`` then
+limits a spreadsheet to those accounts (others get 403), and ``revoke_account(email)``
+makes the token endpoint refuse one, as a deleted key does.
 * ``POST /_sandbox/spreadsheets/{sid}/rows/insert`` ``{"sheet"?, "at_row", "n"?}`` (1-based)
 * ``POST /_sandbox/spreadsheets/{sid}/rows/delete`` ``{"sheet"?, "start_row", "end_row"}`` (1-based, inclusive)
 * ``GET  /_sandbox/spreadsheets/{sid}/grid?sheet=…`` → ``{"rows", "cols"}``
@@ -55,7 +60,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from .a1 import (
     A1Error,
@@ -72,6 +77,7 @@ from .server import ApiError, Emulator, Request, Response
 MAX_CELL_CHARS = 50_000
 MAX_CELLS = 10_000_000
 API_PREFIX = "/v4/spreadsheets/"
+TOKEN_PATH = "/token"  # point a key file's token_uri here: {sandbox}/token
 SYSTEM_PARAMS = frozenset(
     {
         "fields",
@@ -705,7 +711,7 @@ class _Sheet:
 
 
 class _Book:
-    __slots__ = ("auto_recalc", "id", "locale", "rng", "shared", "sheets", "time_zone", "title")
+    __slots__ = ("auto_recalc", "id", "locale", "rng", "shared", "shared_with", "sheets", "time_zone", "title")
 
     def __init__(self, sid: str, title: str) -> None:
         self.id = sid
@@ -715,6 +721,7 @@ class _Book:
         self.auto_recalc = "ON_CHANGE"
         self.sheets: list[_Sheet] = []
         self.shared = True
+        self.shared_with: set[str] | None = None
         self.rng = random.Random(sid)
 
     def clone(self) -> _Book:
@@ -722,6 +729,7 @@ class _Book:
         other.locale, other.time_zone, other.auto_recalc = self.locale, self.time_zone, self.auto_recalc
         other.sheets = [s.clone() for s in self.sheets]
         other.shared = self.shared
+        other.shared_with = None if self.shared_with is None else set(self.shared_with)
         other.rng = random.Random()
         other.rng.setstate(self.rng.getstate())
         return other
@@ -891,6 +899,8 @@ class SheetsEmulator(Emulator):
         self._quota_use: dict[tuple[str, str], tuple[int, int]] = {}
         self._quota_rejections: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
+        self._tokens: dict[str, str] = {}  # access token → service account e-mail
+        self._revoked: set[str] = set()
 
     # -- plumbing hooks ---------------------------------------------------------------
     def route_name(self, path: str) -> str:
@@ -984,16 +994,58 @@ class SheetsEmulator(Emulator):
 
     # -- routing ----------------------------------------------------------------------
     def route(self, req: Request) -> Response:
+        if req.path == TOKEN_PATH and req.method == "POST":
+            return self._oauth_token(req)
         op, sid, range_text = self._parse_route(req)
         with self.lock:
+            caller = self._caller(req)
             self._take_quota(req, "read" if req.method == "GET" else "write")
             book = self._books.get(sid)
             if book is None:
                 raise _not_found()
-            if not book.shared:
+            if not book.shared or (book.shared_with is not None and caller not in book.shared_with):
                 raise _error(403, "PERMISSION_DENIED", "The caller does not have permission")
             handler = getattr(self, "_api_" + op)
             return handler(req, book, range_text)
+
+    # -- service accounts: the OAuth token endpoint and who is calling ----------------------
+    def _oauth_token(self, req: Request) -> Response:
+        """Google's token endpoint for a service account's signed JWT (the signature is not checked)."""
+        form = {k: v[-1] for k, v in parse_qs(req.body.decode("utf-8", "replace")).items()}
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" or "assertion" not in form:
+            return Response.json(400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"})
+        try:
+            payload = form["assertion"].split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            email = str(claims["iss"])
+        except (IndexError, KeyError, ValueError):
+            return Response.json(400, {"error": "invalid_grant", "error_description": "Invalid JWT."})
+        with self.lock:
+            if email in self._revoked:
+                return Response.json(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
+            token = f"ya29.sandbox-{len(self._tokens) + 1}"
+            self._tokens[token] = email
+        return Response.json(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
+
+    def _caller(self, req: Request) -> str | None:
+        """The service account's e-mail behind the bearer token; None for anonymous requests."""
+        auth = req.headers.get("authorization", "")
+        if not auth:
+            return None
+        token = auth.removeprefix("Bearer ").strip()
+        if token not in self._tokens:
+            raise _error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+        return self._tokens[token]
+
+    def share_with(self, sid: str, emails: list[str] | None) -> None:
+        """Only these service accounts may use the spreadsheet (None: anyone, as by default)."""
+        with self.lock:
+            self._book(sid).shared_with = None if emails is None else set(emails)
+
+    def revoke_account(self, email: str) -> None:
+        """The service account's key is deleted: the token endpoint refuses it."""
+        with self.lock:
+            self._revoked.add(email)
 
     def _parse_route(self, req: Request) -> tuple[str, str, str]:
         raw = req.raw_path

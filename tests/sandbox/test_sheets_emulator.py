@@ -8,6 +8,8 @@ plain ``requests``. The emulator's Python control API is used for setup and insp
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -665,13 +667,45 @@ def test_write_quota_per_minute(env: Env):
     ws.update([["again"]], "A1")
 
 
+def _token_for(env: Env, email: str) -> str:
+    """What google-auth does for a service account: POST a signed JWT to the key's token_uri."""
+    claims = base64.urlsafe_b64encode(json.dumps({"iss": email}).encode()).decode().rstrip("=")
+    r = requests.post(
+        env.url + "/token",
+        data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": f"h.{claims}.sig"},
+    )
+    assert r.status_code == 200
+    return r.json()["access_token"]
+
+
 def test_quota_is_per_user(env: Env):
     env.emu.set_quotas(read=1, write=None)
     env.emu.clock.advance(60)
     path = f"/v4/spreadsheets/{env.sid}/values/A1"
-    assert env.raw("GET", path, headers={"Authorization": "Bearer one"}).status_code == 200
-    assert env.raw("GET", path, headers={"Authorization": "Bearer one"}).status_code == 429
-    assert env.raw("GET", path, headers={"Authorization": "Bearer two"}).status_code == 200
+    one, two = _token_for(env, "one@x.iam.gserviceaccount.com"), _token_for(env, "two@x.iam.gserviceaccount.com")
+    assert env.raw("GET", path, headers={"Authorization": f"Bearer {one}"}).status_code == 200
+    assert env.raw("GET", path, headers={"Authorization": f"Bearer {one}"}).status_code == 429
+    assert env.raw("GET", path, headers={"Authorization": f"Bearer {two}"}).status_code == 200
+
+
+def test_unknown_bearer_token_is_unauthenticated(env: Env):
+    r = env.raw("GET", f"/v4/spreadsheets/{env.sid}/values/A1", headers={"Authorization": "Bearer made-up"})
+    assert r.status_code == 401 and r.json()["error"]["status"] == "UNAUTHENTICATED"
+
+
+def test_sharing_is_per_service_account_and_a_revoked_key_gets_no_token(env: Env):
+    env.emu.share_with(env.sid, ["one@x.iam.gserviceaccount.com"])
+    path = f"/v4/spreadsheets/{env.sid}/values/A1"
+    one, two = _token_for(env, "one@x.iam.gserviceaccount.com"), _token_for(env, "two@x.iam.gserviceaccount.com")
+    assert env.raw("GET", path, headers={"Authorization": f"Bearer {one}"}).status_code == 200
+    assert env.raw("GET", path, headers={"Authorization": f"Bearer {two}"}).status_code == 403
+    env.emu.revoke_account("one@x.iam.gserviceaccount.com")
+    claims = base64.urlsafe_b64encode(json.dumps({"iss": "one@x.iam.gserviceaccount.com"}).encode()).decode()
+    r = requests.post(
+        env.url + "/token",
+        data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": f"h.{claims}.sig"},
+    )
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,124 @@
+"""`amosheets check`: every setting, credential and access, one verdict each, with the fix.
+
+Each check runs only when the ones it depends on passed (no sheet access without a key),
+and the first failure decides the exit status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from amosheets.amocrm.client import AmoClient
+from amosheets.amocrm.mapping import catalog_from
+from amosheets.config import AMOCRM, GOOGLE, Settings
+from amosheets.errors import AmosheetsError, ExitStatus
+from amosheets.sheet import Sheet, read_key_file
+from amosheets.sync.fields import HEADERS, Field, HeaderError, match_headers, text
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+    status: ExitStatus = ExitStatus.OK
+
+
+def run_checks(settings: Settings, amo_factory: Callable[[], AmoClient] | None = None) -> list[Check]:
+    results: list[Check] = []
+
+    def fail(name: str, e: AmosheetsError) -> None:
+        results.append(Check(name, False, e.message, e.hint, e.exit_status))
+
+    for service, label in ((GOOGLE, "Google settings"), (AMOCRM, "amoCRM settings"), ("other", "other settings")):
+        problems = settings.problems.get(service, [])
+        if problems:
+            for p in problems:
+                results.append(Check(label, False, p, None, ExitStatus.CONFIG))
+        elif service != "other":
+            results.append(Check(label, True, "present and well-formed"))
+    google_ok = not settings.problems[GOOGLE]
+    amo_ok = not settings.problems[AMOCRM]
+
+    if google_ok:
+        _check_google(settings, results, fail)
+    if amo_ok:
+        _check_amocrm(settings, results, fail, amo_factory)
+    return results
+
+
+def _check_google(settings: Settings, results: list[Check], fail: Callable[[str, AmosheetsError], None]) -> None:
+    if settings.google_credentials is not None:
+        try:
+            info = read_key_file(settings.google_credentials)
+        except AmosheetsError as e:
+            fail("Google key file", e)
+            return
+        results.append(Check("Google key file", True, f"service account {info['client_email']}"))
+    else:
+        results.append(Check("Google key file", True, f"none: anonymous access to {settings.sheets_api_url}"))
+    try:
+        sheet = Sheet(settings)
+        tab = sheet.open()
+    except AmosheetsError as e:
+        fail("spreadsheet", e)
+        return
+    results.append(Check("spreadsheet", True, f"{tab.spreadsheet_title!r}, tab {tab.title!r} ({tab.rows} rows)"))
+    try:
+        values = sheet.read_values()
+    except AmosheetsError as e:
+        fail("header row", e)
+        return
+    header = values[0] if values else []
+    try:
+        headers = match_headers(header)
+    except HeaderError as e:
+        fix = "Run `amosheets init` to write the header row." if not any(text(c) for c in header) else None
+        results.append(Check("header row", False, str(e), fix, ExitStatus.CONFIG))
+        return
+    found = ", ".join(text(header[i]) for i in sorted([headers.lead_id, *headers.columns.values()]))
+    missing = [HEADERS[f][0] for f in Field if f not in headers.columns]
+    detail = f"synced columns: {found}"
+    if missing:
+        detail += f"; not synced (no such column): {', '.join(missing)}"
+    if headers.unknown:
+        detail += f"; left alone: {', '.join(headers.unknown)}"
+    results.append(Check("header row", True, detail))
+
+
+def _check_amocrm(
+    settings: Settings,
+    results: list[Check],
+    fail: Callable[[str, AmosheetsError], None],
+    amo_factory: Callable[[], AmoClient] | None,
+) -> None:
+    amo = amo_factory() if amo_factory else AmoClient(settings.amocrm_base_url, settings.amocrm_token, attempts=2)
+    try:
+        try:
+            account = amo.account()
+        except AmosheetsError as e:
+            fail("amoCRM token", e)
+            return
+        results.append(Check("amoCRM token", True, f"account {account.get('name', '?')!r} at {amo.host}"))
+        try:
+            catalog = catalog_from(amo.pipelines(), settings.pipeline_id, settings.status_id)
+        except AmosheetsError as e:
+            fail("pipeline and status", e)
+            return
+        p = catalog.pipelines[catalog.default_pipeline_id]
+        s = p.status(catalog.default_status_id)
+        results.append(
+            Check(
+                "pipeline and status",
+                True,
+                f"new deals go to {p.name!r} ({p.id}), status {s.name if s else '?'!r} ({catalog.default_status_id})",
+            )
+        )
+    finally:
+        amo.close()
+
+
+def exit_status(results: list[Check]) -> ExitStatus:
+    return next((r.status for r in results if not r.ok), ExitStatus.OK)
