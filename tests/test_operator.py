@@ -243,21 +243,13 @@ def test_log_file_appends_privately_and_keeps_the_token_out(world: World, tmp_pa
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
 
 
-def test_a_real_terminal_shows_a_progress_bar(world: World):
-    world.sb.amocrm.seed_bulk(1500)
-    world.sb.amocrm.latency = 0.25
-    world.set_rows([])
+def _in_a_terminal(world: World, *args: str, extra_env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run amosheets with a real pseudo-terminal as its stdin, stdout and stderr; (status, screen)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "GOOGLE_", "AMOSHEETS_", "NO_COLOR"))}
-    env.update(world.env, TERM="xterm-256color", COLUMNS="120", LINES="40")
+    env.update(world.env, TERM="xterm-256color", COLUMNS="120", LINES="40", **(extra_env or {}))
     master, slave = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "amosheets", "pull", "--all"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        cwd=ROOT,
-        close_fds=True,
+        [sys.executable, "-m", "amosheets", *args], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT
     )
     os.close(slave)
     chunks: list[bytes] = []
@@ -276,11 +268,26 @@ def test_a_real_terminal_shows_a_progress_bar(world: World):
             break
     proc.wait(timeout=10)
     os.close(master)
-    screen = b"".join(chunks).decode("utf-8", "replace")
-    assert proc.returncode == 0, screen
+    return proc.returncode, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_a_real_terminal_shows_a_progress_bar(world: World):
+    world.sb.amocrm.seed_bulk(1500)
+    world.sb.amocrm.latency = 0.25
+    world.set_rows([])
+    code, screen = _in_a_terminal(world, "pull", "--all")
+    assert code == 0, screen
     assert "reading the pipeline's deals" in screen and "eta" in screen
     assert "━" in screen  # the bar itself
     assert "1500 rows added" in screen
+
+
+def test_a_terminal_gets_colour_unless_no_color_is_set(world: World):
+    world.set_rows([["", "Иван", "", "", "abc", "", ""]])
+    code, screen = _in_a_terminal(world, "sync", "--dry-run")
+    assert code == ExitStatus.PARTIAL and "\x1b[1;31m" in screen  # the red "error:"
+    code, screen = _in_a_terminal(world, "sync", "--dry-run", extra_env={"NO_COLOR": "1"})
+    assert code == ExitStatus.PARTIAL and "error:" in screen and "\x1b[1;31m" not in screen and "\x1b[31m" not in screen
 
 
 # -- Kommo -------------------------------------------------------------------------------
