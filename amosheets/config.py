@@ -67,6 +67,7 @@ class Settings:
     amocrm_token: Secret = field(default_factory=lambda: Secret(""))
     pipeline_id: int | None = None
     status_id: int | None = None
+    amocrm_rate: int = 7  # requests per second; only a sandbox may take more (AMOSHEETS_AMOCRM_RATE)
     state_dir: Path = field(default_factory=lambda: Path(user_state_dir("amosheets", appauthor=False)))
     problems: dict[str, list[str]] = field(default_factory=lambda: {GOOGLE: [], AMOCRM: [], "other": []})
 
@@ -144,6 +145,17 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
     s.pipeline_id = _positive_int(env, "AMOCRM_PIPELINE_ID", a, "run `amosheets pipelines` to see the IDs")
     s.status_id = _positive_int(env, "AMOCRM_STATUS_ID", a, "run `amosheets pipelines` to see the IDs")
 
+    rate = env.get("AMOSHEETS_AMOCRM_RATE", "")
+    if rate:
+        if not rate.isdigit() or not 1 <= int(rate) <= 1000:
+            o.append(f"AMOSHEETS_AMOCRM_RATE is {rate!r}; it must be a whole number from 1 to 1000.")
+        elif int(rate) > 7 and not (s.amocrm_base_url.startswith(("http://127.", "http://localhost"))):
+            o.append(
+                "AMOSHEETS_AMOCRM_RATE is above 7, but amoCRM blocks an IP that keeps exceeding 7 requests a "
+                "second; it may be raised only for a local sandbox (AMOCRM_BASE_URL on 127.0.0.1). Remove it."
+            )
+        else:
+            s.amocrm_rate = int(rate)
     state_dir = env.get("AMOSHEETS_STATE_DIR")
     if state_dir:
         p = Path(state_dir).expanduser()

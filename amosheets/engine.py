@@ -118,7 +118,7 @@ def lock_for(settings: Settings) -> FileLock:
 
 
 def amo_client(settings: Settings, **kw: Any) -> AmoClient:
-    return AmoClient(settings.amocrm_base_url, settings.amocrm_token, **kw)
+    return AmoClient(settings.amocrm_base_url, settings.amocrm_token, rate=settings.amocrm_rate, **kw)
 
 
 class Engine:

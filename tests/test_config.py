@@ -281,3 +281,14 @@ def test_env_file_not_utf8(tmp_path):
     bad.write_bytes(b"AMOCRM_SUBDOMAIN=\xff\xfe\n")
     with pytest.raises(ConfigError, match="UTF-8"):
         load_settings(env_file=bad, environ={})
+
+
+def test_the_rate_may_be_raised_only_for_a_local_sandbox(env):
+    env["AMOSHEETS_AMOCRM_RATE"] = "50"
+    s = load_settings(environ=env)
+    assert "blocks an IP" in "\n".join(s.problems["other"]) and s.amocrm_rate == 7
+    env["AMOCRM_BASE_URL"] = "http://127.0.0.1:8081"
+    s = load_settings(environ=env)
+    assert s.amocrm_rate == 50 and not s.problems["other"]
+    env["AMOSHEETS_AMOCRM_RATE"] = "0"
+    assert "from 1 to 1000" in "\n".join(load_settings(environ=env).problems["other"])
