@@ -33,12 +33,12 @@ from amosheets.amocrm.mapping import (
 from amosheets.config import AMOCRM, GOOGLE, Settings
 from amosheets.errors import ConfigError, ExitStatus, LockedError
 from amosheets.sheet import Sheet, SheetData
-from amosheets.state import Scope, StateStore, state_path
+from amosheets.state import IndexEntry, Scope, StateStore, state_path
 from amosheets.sync.fields import CONTACT_FIELDS, LEAD_ID, Field, HeaderError, text
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
 from amosheets.sync.model import Catalog, CrmLead, Known, Notice, RowProblem, SheetRow
 from amosheets.sync.plan import Direction, LeadPlan, Plan
-from amosheets.sync.planner import fingerprint, needs_fetch, render
+from amosheets.sync.planner import Triage, fingerprint, header_signature, mark_unchanged, render, triage
 from amosheets.sync.planner import plan as make_plan
 
 OVERLAP = 60  # seconds each window reaches back: amoCRM's bounds may be exclusive, writes land late
@@ -180,26 +180,42 @@ class Engine:
         data = self._read_sheet()
         catalog = catalog_from(self.amo.pipelines(), self.settings.pipeline_id, self.settings.status_id)
         now = self.amo.server_time or int(time.time())
-        known = store.load_known()
-        fresh, deleted, missing, first_run = self._fetch_crm(store, data, known, catalog, now)
+        rows = triage(data.rows, data.headers)
+        index = store.load_index()
+        fresh, deleted, missing, first_run = self._fetch_crm(store, rows, index, catalog, now)
         out.first_run = first_run
-        merged = dict(known)
+
+        # Only the leads this run may touch are loaded: unchanged rows are skipped unread.
+        mark_unchanged(
+            rows, header_signature(data.header_row), {lid: e.digest for lid, e in index.items()}, fresh.keys()
+        )
+        candidates = {
+            lid
+            for lid, e in index.items()
+            if e.has_crm
+            and not e.deleted
+            and (opts.backfill or not e.has_row)
+            and e.crm_pipeline == catalog.default_pipeline_id
+        }
+        known = store.load_known(rows.to_plan() | fresh.keys() | candidates)
         for lead in fresh.values():
-            k = merged.get(lead.id)
-            merged[lead.id] = replace(k, crm=lead, deleted=False) if k else Known(lead.id, crm=lead)
-        creations = self._reconcile_creations(store, merged, now)
+            k = known.get(lead.id)
+            known[lead.id] = replace(k, crm=lead, deleted=False) if k else Known(lead.id, crm=lead)
+        creations = self._reconcile_creations(store, known, now)
 
         plan = make_plan(
             headers=data.headers,
             rows=data.rows,
             catalog=catalog,
-            known=merged,
+            known=known,
             missing=missing,
             deleted=deleted,
             creations=creations,
             policy=opts.policy,
             direction=opts.direction,
             backfill=opts.backfill,
+            triaged=rows,
+            with_rows=[lid for lid, e in index.items() if e.has_row and not e.row_removed and not e.deleted],
         )
         out.plan = plan
         out.problems.extend(plan.problems)
@@ -212,14 +228,15 @@ class Engine:
         with store.transaction():
             store.save_crm(fresh.values())
             store.set_flag("deleted", plan.deleted | deleted)
-            store.set_flag("has_row", plan.seen)
+            store.set_flag("has_row", [lid for lid in plan.seen if not (e := index.get(lid)) or not e.has_row])
             store.set_flag("row_removed", plan.removed)
+            store.set_digests(plan.digests.items())
             store.set_cursor(now)
 
         crm_done: dict[int, set[Field]] = {}
         if opts.direction.pushes:
             created = self._create(store, plan, out, catalog)
-            crm_done = self._update_crm(store, plan, out, merged)
+            crm_done = self._update_crm(store, plan, out, known)
         else:
             created = {}
         self._write_sheet(store, plan, out, data, created, crm_done, catalog)
@@ -236,7 +253,7 @@ class Engine:
 
     # -- reading amoCRM -------------------------------------------------------------
     def _fetch_crm(
-        self, store: StateStore, data: SheetData, known: dict[int, Known], catalog: Catalog, now: int
+        self, store: StateStore, rows: Triage, index: dict[int, IndexEntry], catalog: Catalog, now: int
     ) -> tuple[dict[int, CrmLead], set[int], set[int], bool]:
         """amoCRM's current values of every lead that changed, or that the sheet names and the state lacks."""
         opts = self.options
@@ -256,8 +273,11 @@ class Engine:
                 changed_contacts[int(c["id"])] = c
 
         # Leads the sheet names that the state has never seen (typed in by hand, or state lost).
-        known_now = {**known, **{lid: Known(lid, crm=_placeholder(lid)) for lid in raw_leads}}
-        wanted = needs_fetch(data.rows, data.headers, known_now)
+        wanted = {
+            lid
+            for lid in rows.by_id
+            if lid not in raw_leads and ((e := index.get(lid)) is None or (not e.has_crm and not e.deleted))
+        }
         if wanted:
             for lead in self.amo.leads_by_ids(wanted):
                 raw_leads[int(lead["id"])] = lead
@@ -267,11 +287,16 @@ class Engine:
             deleted = {int(lead["id"]) for lead in self.amo.leads_by_ids(unseen, deleted=True)}
         missing = unseen - deleted
 
+        linked = {
+            int(link["id"]) for c in changed_contacts.values() for link in (c.get("_embedded") or {}).get("leads") or []
+        }
+        known = store.load_known(raw_leads.keys() | linked) if raw_leads or linked else {}
+
         # Phones and e-mails: from the contacts that changed, else the state, else asked for.
         contacts = dict(changed_contacts)
         need_contacts: set[int] = set()
         for lid, lead in raw_leads.items():
-            cid = _main_contact(lead)
+            cid = main_contact_id(lead)
             k = known.get(lid)
             if cid is not None and cid not in contacts and not (k and k.crm and k.crm.contact_id == cid):
                 need_contacts.add(cid)
@@ -281,7 +306,7 @@ class Engine:
 
         fresh: dict[int, CrmLead] = {}
         for lid, lead in raw_leads.items():
-            cid = _main_contact(lead)
+            cid = main_contact_id(lead)
             k = known.get(lid)
             if cid is not None and cid not in contacts and k and k.crm and k.crm.contact_id == cid:
                 fresh[lid] = replace(lead_from(lead, {}), phones=k.crm.phones, emails=k.crm.emails)
@@ -291,9 +316,11 @@ class Engine:
         for cid, c in changed_contacts.items():
             for link in (c.get("_embedded") or {}).get("leads") or []:
                 lid = int(link["id"])
-                base = fresh.get(lid) or (known[lid].crm if lid in known else None)
-                if base is not None and base.contact_id == cid and lid not in raw_leads:
-                    fresh[lid] = replace(base, phones=multitext(c, PHONE), emails=multitext(c, EMAIL))
+                if lid in raw_leads:
+                    continue
+                held = known[lid].crm if lid in known else None
+                if held is not None and held.contact_id == cid:
+                    fresh[lid] = replace(held, phones=multitext(c, PHONE), emails=multitext(c, EMAIL))
         return fresh, deleted, missing, first_run
 
     def _reconcile_creations(self, store: StateStore, known: dict[int, Known], now: int) -> list:
@@ -576,10 +603,6 @@ def _rows_by_lead(rows: list[SheetRow], headers: Any) -> dict[int, SheetRow]:
 
 def _cell(row: SheetRow, col: int) -> Any:
     return row.cells[col] if col < len(row.cells) else None
-
-
-def _main_contact(lead: dict[str, Any]) -> int | None:
-    return main_contact_id(lead)
 
 
 def _placeholder(lid: int) -> CrmLead:

@@ -92,6 +92,7 @@ class SheetData:
     headers: HeaderMap
     rows: list[SheetRow]
     last_row: int  # the last row that holds anything (1 when only the header)
+    header_row: tuple[Cell, ...] = ()
 
 
 class Sheet:
@@ -230,7 +231,7 @@ class Sheet:
         headers = match_headers(values[0] if values else [])
         rows = [SheetRow(i + 1, tuple(r)) for i, r in enumerate(values) if i > 0]
         last = max((i + 1 for i, r in enumerate(values) if any(c not in ("", None) for c in r)), default=1)
-        return SheetData(headers, rows, last)
+        return SheetData(headers, rows, last, tuple(values[0]) if values else ())
 
     # -- writing --------------------------------------------------------------------
     def write_cells(self, cells: Iterable[tuple[int, int, Cell]]) -> int:

@@ -87,6 +87,16 @@ class Scope:
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class IndexEntry:
+    digest: str | None
+    has_row: bool
+    row_removed: bool
+    deleted: bool
+    has_crm: bool
+    crm_pipeline: int | None
+
+
 @dataclass
 class RunRecord:
     id: int
@@ -176,13 +186,36 @@ class StateStore:
         return self._meta("catalog")
 
     # -- leads ----------------------------------------------------------------------
-    def load_known(self) -> dict[int, Known]:
-        out: dict[int, Known] = {}
-        for r in self._db.execute(
+    def load_index(self) -> dict[int, IndexEntry]:
+        """A light view of every lead (no values): enough to decide which leads a run must load."""
+        return {
+            r[0]: IndexEntry(r[1], bool(r[2]), bool(r[3]), bool(r[4]), bool(r[5]), r[6])
+            for r in self._db.execute(
+                "SELECT lead_id, row_digest, has_row, row_removed, deleted, crm_name IS NOT NULL, crm_pipeline"
+                " FROM leads"
+            )
+        }
+
+    def load_known(self, ids: Iterable[int] | None = None) -> dict[int, Known]:
+        """What the state holds of these leads (of all, when ``ids`` is None)."""
+        sql = (
             "SELECT lead_id, contact_id, crm_name, crm_price, crm_status, crm_pipeline, crm_phones, crm_emails,"
             " crm_updated_at, base_name, base_phone, base_email, base_price, base_status, base_pipeline,"
             " has_row, row_removed, deleted, row_digest FROM leads"
-        ):
+        )
+        if ids is None:
+            rows: Iterable[tuple[Any, ...]] = self._db.execute(sql)
+        else:
+            wanted = sorted(set(ids))
+            rows = [
+                r
+                for i in range(0, len(wanted), 500)
+                for r in self._db.execute(
+                    f"{sql} WHERE lead_id IN ({','.join('?' * len(wanted[i : i + 500]))})", wanted[i : i + 500]
+                )
+            ]
+        out: dict[int, Known] = {}
+        for r in rows:
             crm = None
             if r[2] is not None:
                 crm = CrmLead(

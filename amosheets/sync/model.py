@@ -8,6 +8,7 @@ an int, status and pipeline as amoCRM ids. The sheet's text is turned into these
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from amosheets.sync.fields import Cell, Field
@@ -86,6 +87,11 @@ class CrmLead:
     emails: tuple[str, ...] = ()
 
     def values(self) -> Values:
+        """Its values in the planner's terms (computed once; do not modify the dict)."""
+        return self._values
+
+    @cached_property
+    def _values(self) -> Values:
         return {
             Field.NAME: self.name,
             Field.PHONE: self.phones[0] if self.phones else "",

@@ -114,6 +114,8 @@ class Plan:
     seen: set[int] = field(default_factory=set)  # leads a row carries
     removed: set[int] = field(default_factory=set)  # leads whose row has newly gone
     deleted: set[int] = field(default_factory=set)  # leads newly found deleted in amoCRM
+    # Row digests to remember: a lead found in sync gets its row's digest, any other planned lead None.
+    digests: dict[int, str | None] = field(default_factory=dict)
     rows_read: int = 0
 
     # -- what the engine sends, filtered by direction --------------------------------

@@ -9,7 +9,8 @@ that no row carries become new rows.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from amosheets.sync.fields import (
@@ -18,7 +19,6 @@ from amosheets.sync.fields import (
     Field,
     HeaderMap,
     ValueProblem,
-    canonical_text,
     parse_lead_id,
     parse_price,
     text,
@@ -67,85 +67,169 @@ def is_blank(row: SheetRow, headers: HeaderMap) -> bool:
     return not any(text(_cell(row, c)) for c in cols)
 
 
-def lead_ids_in(rows: Iterable[SheetRow], headers: HeaderMap) -> set[int]:
-    """Every readable lead_id of the sheet (the engine fetches the ones it knows nothing of)."""
-    out: set[int] = set()
+def row_digest(header_sig: str, row: SheetRow) -> str:
+    """What a row's cells were when it was last found in sync (to skip it cheaply while it stays so)."""
+    return hashlib.blake2b((header_sig + repr(row.cells)).encode("utf-8"), digest_size=8).hexdigest()
+
+
+def header_signature(header_row: Iterable[Cell]) -> str:
+    return repr(tuple(header_row))
+
+
+@dataclass
+class Triage:
+    """The sheet's rows sorted out before planning: which carry which lead, which are new or unchanged."""
+
+    by_id: dict[int, SheetRow] = field(default_factory=dict)
+    duplicates: dict[int, list[SheetRow]] = field(default_factory=dict)  # leads on more than one row
+    new: list[SheetRow] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    digests: dict[int, str] = field(default_factory=dict)  # lead id → its row's digest as read
+    unchanged: set[int] = field(default_factory=set)  # as last synced on both sides: nothing to plan
+
+    def to_plan(self) -> set[int]:
+        """Leads whose state the planner needs."""
+        return set(self.by_id) - self.unchanged
+
+
+def triage(rows: Iterable[SheetRow], headers: HeaderMap) -> Triage:
+    """Group rows by lead_id (see ``mark_unchanged`` for the rows that need no planning)."""
+    t = Triage()
+    col = headers.lead_id
+    by_id = t.by_id
     for row in rows:
-        try:
-            lid = parse_lead_id(_cell(row, headers.lead_id))
-        except ValueProblem:
+        cells = row.cells
+        raw = cells[col] if col < len(cells) else None
+        if type(raw) is int and raw > 0:
+            lid: int | None = raw
+        else:
+            try:
+                lid = parse_lead_id(raw)
+            except ValueProblem as e:
+                t.problems.append(RowProblem(row.number, headers.header_of(LEAD_ID), text(raw), str(e)))
+                continue
+        if lid is None:
+            if not is_blank(row, headers):
+                t.new.append(row)
             continue
-        if lid is not None:
-            out.add(lid)
-    return out
+        first = by_id.get(lid)
+        if first is None:
+            by_id[lid] = row
+        else:
+            t.duplicates.setdefault(lid, [first]).append(row)
+    return t
 
 
-def needs_fetch(rows: Iterable[SheetRow], headers: HeaderMap, known: Mapping[int, Known]) -> set[int]:
-    """Leads the sheet names whose amoCRM values the state does not hold."""
-    return {
-        lid for lid in lead_ids_in(rows, headers) if (k := known.get(lid)) is None or (k.crm is None and not k.deleted)
-    }
+def mark_unchanged(t: Triage, header_sig: str, stored: Mapping[int, str | None], fresh: Collection[int]) -> None:
+    """A lead whose row is as when last found in sync, and that amoCRM did not change since, needs no plan."""
+    for lid, row in t.by_id.items():
+        if lid in t.duplicates:
+            continue
+        d = row_digest(header_sig, row)
+        t.digests[lid] = d
+        if d == stored.get(lid) and lid not in fresh:
+            t.unchanged.add(lid)
+
+
+class RowReader:
+    """Reads rows into canonical values against one header row and one catalog (lookups precomputed)."""
+
+    def __init__(self, headers: HeaderMap, catalog: Catalog) -> None:
+        self.headers = headers
+        self.catalog = catalog
+        self.plain = [(f, col) for f, col in headers.columns.items() if f in (Field.NAME, Field.PHONE, Field.EMAIL)]
+        self.price = headers.columns.get(Field.PRICE)
+        self.status = headers.columns.get(Field.STATUS)
+        self.pipeline = headers.columns.get(Field.PIPELINE)
+        self.pipelines = {p.name.strip().casefold(): p for p in catalog.pipelines.values()}
+        self.statuses = {
+            pid: {st.name.strip().casefold(): st for st in p.statuses} for pid, p in catalog.pipelines.items()
+        }
+
+    def read(self, row: SheetRow, crm: CrmLead | None) -> tuple[Values, set[Field]]:
+        """The row's canonical values, and which of its cells say something. Raises _RowError."""
+        cells = row.cells
+        n = len(cells)
+        values: Values = {}
+        said: set[Field] = set()
+        for f, col in self.plain:
+            raw = cells[col] if col < n else None
+            t = raw.strip() if type(raw) is str else text(raw)
+            if t[:1] == "#" and t in SHEET_ERRORS:
+                raise _error_cell(row, f, raw)
+            values[f] = t
+            if t or f is not Field.NAME:
+                said.add(f)
+        if self.price is not None:
+            raw = cells[self.price] if self.price < n else None
+            if type(raw) is int and raw >= 0:
+                values[Field.PRICE] = raw
+            else:
+                if text(raw) in SHEET_ERRORS:
+                    raise _error_cell(row, Field.PRICE, raw)
+                try:
+                    values[Field.PRICE] = parse_price(raw)
+                except ValueProblem as e:
+                    raise _RowError(RowProblem(row.number, Field.PRICE.header, text(raw), str(e))) from None
+            said.add(Field.PRICE)
+
+        pipeline_id = crm.pipeline_id if crm else self.catalog.default_pipeline_id
+        if self.pipeline is not None:
+            raw = cells[self.pipeline] if self.pipeline < n else None
+            name = raw.strip() if type(raw) is str else text(raw)
+            if name:
+                p = self.pipelines.get(name.casefold())
+                if p is None:
+                    if name in SHEET_ERRORS:
+                        raise _error_cell(row, Field.PIPELINE, raw)
+                    names = ", ".join(p.name for p in self.catalog.pipelines.values())
+                    raise _RowError(
+                        RowProblem(
+                            row.number,
+                            Field.PIPELINE.header,
+                            name,
+                            f"there is no such pipeline in amoCRM; use one of: {names}",
+                        )
+                    )
+                pipeline_id = p.id
+                values[Field.PIPELINE] = p.id
+                said.add(Field.PIPELINE)
+        if self.status is not None:
+            raw = cells[self.status] if self.status < n else None
+            name = raw.strip() if type(raw) is str else text(raw)
+            if name:
+                st = self.statuses[pipeline_id].get(name.casefold())
+                if st is None or st.type == INCOMING_STATUS_TYPE:
+                    if name in SHEET_ERRORS:
+                        raise _error_cell(row, Field.STATUS, raw)
+                    pipeline = self.catalog.pipelines[pipeline_id]
+                    if st is None:
+                        names = ", ".join(x.name for x in pipeline.statuses if x.type != INCOMING_STATUS_TYPE)
+                        message = f"pipeline {pipeline.name!r} has no such status; use one of: {names}"
+                    else:
+                        message = (
+                            "amoCRM does not let a deal be put into its incoming-leads status through the API; "
+                            "choose the next status"
+                        )
+                    raise _RowError(RowProblem(row.number, Field.STATUS.header, name, message))
+                values[Field.STATUS] = st.id
+                said.add(Field.STATUS)
+        return values, said
+
+
+def _error_cell(row: SheetRow, f: Field, raw: Cell) -> _RowError:
+    hint = (
+        "a phone typed as +7 … is taken by Sheets for a formula; type it with an apostrophe first "
+        "('+7 999 …) or format the column as plain text"
+        if f is Field.PHONE
+        else "the cell holds a formula that fails; put the value itself in the cell"
+    )
+    return _RowError(RowProblem(row.number, f.header, text(raw), f"the cell shows an error instead of a value: {hint}"))
 
 
 def read_row(row: SheetRow, headers: HeaderMap, catalog: Catalog, crm: CrmLead | None) -> tuple[Values, set[Field]]:
     """The row's canonical values, and which of its cells say something. Raises _RowError."""
-    values: Values = {}
-    said: set[Field] = set()
-
-    def problem(f: Field, raw: Cell, message: str) -> _RowError:
-        return _RowError(RowProblem(row.number, f.header, text(raw), message))
-
-    for f, col in headers.columns.items():
-        raw = _cell(row, col)
-        if text(raw) in SHEET_ERRORS:
-            hint = (
-                "a phone typed as +7 … is taken by Sheets for a formula; type it with an apostrophe first "
-                "('+7 999 …) or format the column as plain text"
-                if f is Field.PHONE
-                else "the cell holds a formula that fails; put the value itself in the cell"
-            )
-            raise problem(f, raw, f"the cell shows an error instead of a value: {hint}")
-        if f is Field.PRICE:
-            try:
-                values[f] = parse_price(raw)
-            except ValueProblem as e:
-                raise problem(f, raw, str(e)) from None
-        elif f in (Field.NAME, Field.PHONE, Field.EMAIL):
-            values[f] = canonical_text(raw)
-        if f not in (Field.STATUS, Field.PIPELINE) and (values[f] not in ("", None) or f not in _NO_OPINION_WHEN_EMPTY):
-            said.add(f)
-
-    pipeline_id = crm.pipeline_id if crm else catalog.default_pipeline_id
-    if Field.PIPELINE in headers.columns:
-        raw = _cell(row, headers.columns[Field.PIPELINE])
-        name = text(raw)
-        if name:
-            p = catalog.pipeline_named(name)
-            if p is None:
-                names = ", ".join(p.name for p in catalog.pipelines.values())
-                raise problem(Field.PIPELINE, raw, f"there is no such pipeline in amoCRM; use one of: {names}")
-            pipeline_id = p.id
-            values[Field.PIPELINE] = p.id
-            said.add(Field.PIPELINE)
-    if Field.STATUS in headers.columns:
-        raw = _cell(row, headers.columns[Field.STATUS])
-        name = text(raw)
-        if name:
-            pipeline = catalog.pipelines[pipeline_id]
-            s = pipeline.status_named(name)
-            if s is None:
-                names = ", ".join(s.name for s in pipeline.statuses if s.type != INCOMING_STATUS_TYPE)
-                raise problem(Field.STATUS, raw, f"pipeline {pipeline.name!r} has no such status; use one of: {names}")
-            if s.type == INCOMING_STATUS_TYPE:
-                raise problem(
-                    Field.STATUS,
-                    raw,
-                    "amoCRM does not let a deal be put into its incoming-leads status through the API; "
-                    "choose the next status",
-                )
-            values[Field.STATUS] = s.id
-            said.add(Field.STATUS)
-    return values, said
+    return RowReader(headers, catalog).read(row, crm)
 
 
 def plan(
@@ -154,34 +238,34 @@ def plan(
     rows: list[SheetRow],
     catalog: Catalog,
     known: Mapping[int, Known],
-    missing: set[int] = frozenset(),  # type: ignore[assignment]
-    deleted: set[int] = frozenset(),  # type: ignore[assignment]
+    missing: Collection[int] = (),
+    deleted: Collection[int] = (),
     creations: Iterable[Creation] = (),
     policy: ConflictPolicy = ConflictPolicy.CRM,
     direction: Direction = Direction.BOTH,
     backfill: bool = False,
+    triaged: Triage | None = None,
+    with_rows: Collection[int] | None = None,
 ) -> Plan:
-    """Decide everything one run will do. Pure: the same inputs give the same plan."""
-    result = Plan(direction=direction, catalog=catalog, columns=frozenset(headers.columns), rows_read=len(rows))
-    by_id: dict[int, list[SheetRow]] = {}
-    new: list[SheetRow] = []
-    for row in rows:
-        if is_blank(row, headers):
-            continue
-        raw = _cell(row, headers.lead_id)
-        try:
-            lid = parse_lead_id(raw)
-        except ValueProblem as e:
-            result.problems.append(RowProblem(row.number, headers.header_of(LEAD_ID), text(raw), str(e)))
-            continue
-        if lid is None:
-            new.append(row)
-        else:
-            by_id.setdefault(lid, []).append(row)
+    """Decide everything one run will do. Pure: the same inputs give the same plan.
 
-    for lid, lid_rows in by_id.items():
-        result.seen.add(lid)
-        if len(lid_rows) > 1:
+    ``known`` must hold every lead the planner needs: those of ``triaged.to_plan()`` and
+    the candidates for new rows. ``with_rows`` are the leads the state says a row carries
+    (default: taken from ``known``); ``triaged`` lets unchanged rows be skipped unread.
+    """
+    t = triaged if triaged is not None else triage(rows, headers)
+    result = Plan(direction=direction, catalog=catalog, columns=frozenset(headers.columns), rows_read=len(rows))
+    result.problems.extend(t.problems)
+    reader = RowReader(headers, catalog)
+    missing_set, deleted_set = set(missing), set(deleted)
+    columns = list(headers.columns)
+    result.seen.update(t.by_id)
+    unchanged = t.unchanged
+    for lid, row in t.by_id.items():
+        if lid in unchanged:
+            continue
+        lid_rows = t.duplicates.get(lid)
+        if lid_rows:
             numbers = ", ".join(str(r.number) for r in lid_rows)
             for r in lid_rows:
                 result.problems.append(
@@ -193,13 +277,17 @@ def plan(
                         lid,
                     )
                 )
+            result.digests[lid] = None
             continue
-        _plan_lead(result, lid_rows[0], lid, headers, catalog, known.get(lid), missing, deleted, policy)
+        in_sync = _plan_lead(result, row, lid, reader, columns, known.get(lid), missing_set, deleted_set, policy)
+        result.digests[lid] = t.digests.get(lid) if in_sync else None
 
-    _plan_new_rows(result, new, headers, catalog, list(creations))
+    _plan_new_rows(result, t.new, headers, reader, catalog, list(creations))
     _plan_appends(result, known, catalog, backfill)
-    for lid, k in known.items():
-        if k.has_row and not k.row_removed and lid not in result.seen and not k.deleted:
+    if with_rows is None:
+        with_rows = [lid for lid, k in known.items() if k.has_row and not k.row_removed and not k.deleted]
+    for lid in with_rows:
+        if lid not in result.seen:
             result.removed.add(lid)
             result.notices.append(
                 Notice(
@@ -216,13 +304,14 @@ def _plan_lead(
     result: Plan,
     row: SheetRow,
     lid: int,
-    headers: HeaderMap,
-    catalog: Catalog,
+    reader: RowReader,
+    columns: list[Field],
     k: Known | None,
     missing: set[int],
     deleted: set[int],
     policy: ConflictPolicy,
-) -> None:
+) -> bool:
+    """Plan one lead's row; True when both sides already agree with the last sync in every column."""
     if lid in deleted or (k is not None and k.deleted):
         if k is None or not k.deleted:
             result.deleted.add(lid)
@@ -234,7 +323,7 @@ def _plan_lead(
                     lid,
                 )
             )
-        return
+        return False
     if lid in missing or k is None or k.crm is None:
         result.problems.append(
             RowProblem(
@@ -245,20 +334,28 @@ def _plan_lead(
                 lid,
             )
         )
-        return
+        return False
     crm = k.crm
     try:
-        sheet_values, said = read_row(row, headers, catalog, crm)
+        sheet_values, said = reader.read(row, crm)
     except _RowError as e:
         e.problem.lead_id = lid
         result.problems.append(e.problem)
-        return
+        return False
     crm_values = crm.values()
-    base = dict(k.base or {})
+    base = k.base or {}
+    # The common case, cheaply: every column says the same on both sides as at the last sync.
+    if len(said) == len(columns):
+        for f in columns:
+            if not sheet_values[f] == crm_values[f] == base.get(f):
+                break
+        else:
+            return True
+    base = dict(base)
     final: Values = {}
     to_crm: set[Field] = set()
     to_sheet: set[Field] = set()
-    for f in headers.columns:
+    for f in columns:
         o = merge(f, base.get(f), sheet_values.get(f), crm_values[f], policy, sheet_has_value=f in said)
         final[f] = o.value
         if o.to_crm:
@@ -270,9 +367,9 @@ def _plan_lead(
                 Conflict(lid, row.number, f, base.get(f), sheet_values.get(f), crm_values[f], policy)
             )
     # A status only means something within its pipeline: moving either moves both.
-    if Field.STATUS in final and Field.PIPELINE not in headers.columns:
+    if Field.STATUS in final and Field.PIPELINE not in columns:
         final[Field.PIPELINE] = crm.pipeline_id
-    _check_status_fits(final, to_crm, crm, catalog)
+    _check_status_fits(final, to_crm, crm, reader.catalog)
     result.leads.append(
         LeadPlan(
             lead_id=lid,
@@ -288,6 +385,7 @@ def _plan_lead(
             emails=crm.emails,
         )
     )
+    return False
 
 
 def _check_status_fits(final: Values, to_crm: set[Field], crm: CrmLead, catalog: Catalog) -> None:
@@ -302,12 +400,17 @@ def _check_status_fits(final: Values, to_crm: set[Field], crm: CrmLead, catalog:
 
 
 def _plan_new_rows(
-    result: Plan, rows: list[SheetRow], headers: HeaderMap, catalog: Catalog, creations: list[Creation]
+    result: Plan,
+    rows: list[SheetRow],
+    headers: HeaderMap,
+    reader: RowReader,
+    catalog: Catalog,
+    creations: list[Creation],
 ) -> None:
     pending = {c.fingerprint: c for c in creations}
     for row in rows:
         try:
-            values, said = read_row(row, headers, catalog, None)
+            values, said = reader.read(row, None)
         except _RowError as e:
             result.problems.append(e.problem)
             continue

@@ -8,7 +8,7 @@ from amosheets.sync.fields import Field, HeaderError, match_headers
 from amosheets.sync.merge import ConflictPolicy
 from amosheets.sync.model import Creation, Known
 from amosheets.sync.plan import Direction
-from amosheets.sync.planner import fingerprint, needs_fetch, plan, render
+from amosheets.sync.planner import fingerprint, mark_unchanged, plan, render, row_digest, triage
 
 from .factories import (
     FIRST,
@@ -204,9 +204,43 @@ def test_a_pending_creation_is_adopted_instead_of_created_again():
     assert not p.creates() and [n.adopt for n in p.adoptions()] == [555]
 
 
-def test_needs_fetch_names_only_leads_the_state_does_not_hold():
-    rows = [row(2, "11"), row(3, "12"), row(4, "x"), row(5, "")]
-    assert needs_fetch(rows, HEADERS, {11: synced(lead(11))}) == {12}
+def test_rows_as_last_synced_are_skipped_without_their_state():
+    r = row(2, 11, "Иван", "+7 999", "", 1000, "Первичный контакт", "Воронка")
+    first = make([r], {11: synced(lead(11))})
+    assert first.empty and first.digests[11] is None  # no digest was known: planned in full
+    t = triage([r], HEADERS)
+    mark_unchanged(t, "h", {11: row_digest("h", r)}, fresh=())
+    assert t.unchanged == {11} and t.to_plan() == set()
+    p = make([r], {}, triaged=t, with_rows=[11])  # no state loaded at all for it
+    assert p.empty and not p.problems and p.seen == {11} and not p.removed
+
+
+def test_a_lead_changed_in_amocrm_is_planned_even_if_its_row_is_unchanged():
+    r = row(2, 11, "Иван", "+7 999", "", 1000, "Первичный контакт", "Воронка")
+    t = triage([r], HEADERS)
+    mark_unchanged(t, "h", {11: row_digest("h", r)}, fresh={11})
+    assert t.to_plan() == {11}
+
+
+def test_a_planned_change_forgets_the_rows_digest_so_a_change_back_is_not_skipped():
+    """A→B is pushed; if the digest of A were kept, B→A later would look 'unchanged' and be lost."""
+    crm = lead(11, price=1000)
+    a = row(2, 11, "Иван", "+7 999", "", 1000, "Первичный контакт", "Воронка")
+    b = row(2, 11, "Иван", "+7 999", "", 2000, "Первичный контакт", "Воронка")
+    t = triage([b], HEADERS)
+    mark_unchanged(t, "h", {11: row_digest("h", a)}, fresh=())
+    p = make([b], {11: synced(crm)}, triaged=t)
+    assert p.lead_updates() and p.digests == {11: None}
+    t = triage([a], HEADERS)
+    mark_unchanged(t, "h", {11: None}, fresh=())
+    assert t.to_plan() == {11}
+
+
+def test_a_changed_header_row_replans_every_row():
+    r = row(2, 11, "Иван")
+    t = triage([r], HEADERS)
+    mark_unchanged(t, "new header", {11: row_digest("old header", r)}, fresh=())
+    assert t.to_plan() == {11}
 
 
 def test_columns_the_sheet_lacks_are_not_synced():

@@ -1,0 +1,146 @@
+"""``python -m benchmarks``: run the scenarios and print one table.
+
+    python -m benchmarks                      # everything (under 10 minutes on 2 cores)
+    python -m benchmarks --quick              # every scenario at 1/10 size, a smoke run
+    python -m benchmarks --only idle-10k --only pull-10k
+    python -m benchmarks --markdown           # the table as Markdown, for the README
+
+Exits 1 when a scenario's outcome check fails (the table's notes say which and why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+
+from benchmarks import planner_bench
+from benchmarks.scenarios import SCENARIOS, Result
+from benchmarks.world import AMO_LATENCY, AMO_RATE_LIMIT, SHEETS_QUOTA
+
+PLANNER = "planner-100k"
+NAMES = [s.name for s in SCENARIOS] + [PLANNER]
+COLUMNS = (
+    "Scenario",
+    "Rows",
+    "amoCRM req",
+    "Sheets req",
+    "Wall s",
+    "Bound s",
+    "Ratio",
+    "CPU s",
+    "Peak MB",
+    "429s",
+    "Max/1s",
+    "Notes",
+)
+DASH = "—"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", action="append", metavar="NAME", choices=NAMES, help=f"one of: {', '.join(NAMES)}")
+    ap.add_argument("--quick", action="store_true", help="every scenario at 1/10 size (a smoke run)")
+    ap.add_argument("--markdown", action="store_true", help="print the table as a Markdown table")
+    args = ap.parse_args(argv)
+    divisor = 10 if args.quick else 1
+    wanted = args.only or NAMES
+
+    started = time.perf_counter()
+    print(f"amosheets benchmarks — {datetime.datetime.now().isoformat(timespec='seconds')}")
+    print(f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.platform()}")
+    print(f"CPUs: {os.cpu_count()}; scale: {'1/10 (--quick)' if args.quick else 'full'}")
+    print(
+        f"Measured runs: amoCRM emulator {AMO_RATE_LIMIT} req/s (429 beyond), {AMO_LATENCY} s per request; "
+        f"Sheets emulator quotas {SHEETS_QUOTA}/min, no latency. Each run: `python -m amosheets <cmd> --json` "
+        "in a subprocess; CPU and peak memory are that process's own (os.wait4)."
+    )
+    print(f"Bound = fewest amoCRM requests the work needs at the API's batch limits / {AMO_RATE_LIMIT} per second.\n")
+    sys.stdout.flush()
+
+    jobs: list[tuple[str, Callable[[], Result]]] = []
+    for s in SCENARIOS:
+        if s.name in wanted:
+            jobs.append((s.name, lambda s=s: s.run(divisor)))
+    if PLANNER in wanted:
+        jobs.append((PLANNER, lambda: planner_bench.run(100_000 // divisor)))
+
+    results: list[Result] = []
+    for name, job in jobs:
+        t0 = time.perf_counter()
+        print(f"… {name}", end="", file=sys.stderr, flush=True)
+        try:
+            res = job()
+        except Exception as e:  # a scenario that cannot even be set up still gets its row
+            res = Result(name, 0)
+            res.failures.append(f"{type(e).__name__}: {e}")
+        results.append(res)
+        state = "FAILED" if res.failures else "ok"
+        print(f" {state} ({time.perf_counter() - t0:.1f} s including setup)", file=sys.stderr, flush=True)
+
+    table = [_cells(r) for r in results]
+    print(_markdown(table) if args.markdown else _plain(table))
+    print()
+    for r in results:
+        print(f"{r.name}: {r.what}")
+    failed = [r for r in results if r.failures]
+    for r in failed:
+        print(f"\n!!! {r.name}: OUTCOME CHECK FAILED — this row's numbers do not measure a working run:")
+        for f in r.failures:
+            print(f"!!!   {f}")
+    print(f"\nTotal wall time: {time.perf_counter() - started:.1f} s")
+    return 1 if failed else 0
+
+
+def _cells(r: Result) -> list[str]:
+    measured = r.run is not None
+    bound = r.bound_seconds if measured else 0.0
+    ratio = f"{r.wall / bound:.1f}×" if measured and bound > 0 and r.wall is not None else DASH
+    notes = list(r.notes)
+    if r.failures:
+        notes.insert(0, "FAILED: " + "; ".join(r.failures))
+    return [
+        r.name,
+        f"{r.rows:,}",
+        str(r.amo.get("requests", DASH)) if measured else DASH,
+        str(r.sheets.get("requests", DASH)) if measured else DASH,
+        _num(r.wall, 2),
+        f"{bound:.2f} ({r.bound_requests} req)" if measured else DASH,
+        ratio,
+        _num(r.cpu, 2),
+        _num(r.peak_mb, 0),
+        str(r.amo.get("rate_limited", DASH)) if measured else DASH,
+        str(r.amo.get("max_requests_in_1s", DASH)) if measured else DASH,
+        "; ".join(notes),
+    ]
+
+
+def _num(v: float | None, digits: int) -> str:
+    return DASH if v is None else f"{v:.{digits}f}"
+
+
+def _plain(rows: list[list[str]]) -> str:
+    widths = [max(len(c) for c in col) for col in zip(COLUMNS, *rows, strict=True)]
+    right = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+
+    def line(cells: list[str] | tuple[str, ...]) -> str:
+        out = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        return "  ".join(out).rstrip()
+
+    return "\n".join([line(COLUMNS), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def _markdown(rows: list[list[str]]) -> str:
+    def line(cells: list[str] | tuple[str, ...]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    align = ["---" if i in (0, len(COLUMNS) - 1) else "---:" for i in range(len(COLUMNS))]
+    return "\n".join([line(COLUMNS), line(align), *(line(r) for r in rows)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""A sandbox for one scenario: both emulators in this process, a state directory, and runs of the tool.
+
+Two modes. *Setup* makes building a synced state fast: the amoCRM emulator without its rate limit
+or latency, the tool's client allowed 1000 requests a second (``AMOSHEETS_AMOCRM_RATE``, accepted
+only for a loopback sandbox), Sheets quotas off. *Measured* is the real thing: amoCRM answers 429
+beyond 7 requests in a sliding second and takes 0.25 s per request; Sheets allows 60 reads and 60
+writes a minute; the tool runs with its default settings.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from amosheets.sandbox import SAMPLE_HEADERS, Sandbox
+from benchmarks.measure import ToolRun, run_tool, tool_env
+
+AMO_RATE_LIMIT = 7  # amoCRM's real limit: requests per sliding second
+AMO_LATENCY = 0.25  # seconds per amoCRM request
+SHEETS_QUOTA = 60  # Sheets requests per minute per user, reads and writes each
+SETUP_CLIENT_RATE = "1000"  # AMOSHEETS_AMOCRM_RATE during setup only
+CLOCK_STEP = 600  # seconds the amoCRM clock moves between setup phases (well past the tool's 60 s overlap)
+
+COL = {h: i for i, h in enumerate(SAMPLE_HEADERS)}  # lead_id, Имя, Телефон, Email, Сумма, Статус, Воронка
+
+
+class SetupError(RuntimeError):
+    """Building the scenario's starting state failed: nothing can be measured."""
+
+
+class World:
+    def __init__(self) -> None:
+        self.sb = Sandbox(rate_limit=None, read_quota=None, write_quota=None).start()
+        self.sb.new_spreadsheet([])
+        self.dir = Path(tempfile.mkdtemp(prefix="amosheets-bench-"))
+        self.state_dir = self.dir / "state"
+        self.state_dir.mkdir()
+        self.measured = False
+
+    # -- lifetime -------------------------------------------------------------------
+    def close(self) -> None:
+        self.sb.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> World:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- shortcuts --------------------------------------------------------------------
+    @property
+    def amo(self) -> Any:
+        return self.sb.amocrm
+
+    @property
+    def sheets(self) -> Any:
+        return self.sb.sheets
+
+    @property
+    def sid(self) -> str:
+        assert self.sb.spreadsheet_id
+        return self.sb.spreadsheet_id
+
+    @property
+    def tab(self) -> str:
+        return self.sb.worksheet
+
+    def rows(self) -> list[list[Any]]:
+        """The data rows (below the header), as the sheet shows them."""
+        return self.sheets.values(self.sid, self.tab)[1:]
+
+    # -- modes ----------------------------------------------------------------------
+    def setup_mode(self) -> None:
+        self.amo.configure(rate_limit=None)
+        self.amo.latency = 0.0
+        self.sheets.set_quotas(None, None)
+        self.measured = False
+
+    def measured_mode(self) -> None:
+        self.amo.configure(rate_limit=AMO_RATE_LIMIT)
+        self.amo.latency = AMO_LATENCY
+        self.sheets.set_quotas(SHEETS_QUOTA, SHEETS_QUOTA)
+        self.measured = True
+
+    def env(self) -> dict[str, str]:
+        extra = {**self.sb.env(), "AMOSHEETS_STATE_DIR": str(self.state_dir)}
+        if not self.measured:
+            extra["AMOSHEETS_AMOCRM_RATE"] = SETUP_CLIENT_RATE
+        return tool_env(dict(os.environ), extra)
+
+    def advance(self, seconds: float = CLOCK_STEP) -> None:
+        self.amo.clock.advance(seconds)
+
+    # -- running the tool -----------------------------------------------------------
+    def run(self, *args: str) -> ToolRun:
+        return run_tool([*args, "--json"], self.env(), cwd=self.dir)
+
+    def setup_run(self, *args: str) -> ToolRun:
+        """An untimed run while building the state; it must succeed."""
+        assert not self.measured
+        r = self.run(*args)
+        if r.exit_code != 0 or not r.summary:
+            raise SetupError(r.describe())
+        return r
+
+    def measure(self, *args: str) -> tuple[ToolRun, dict[str, Any], dict[str, Any]]:
+        """The measured run: counters reset just before; returns it with both emulators' counters."""
+        if not self.measured:
+            self.measured_mode()
+        self.amo.reset_stats()
+        self.sheets.reset_stats()
+        # The emulators share this process: a full garbage collection over 100 000 leads' objects stalls
+        # their threads for a while, which would bunch requests up at the rate gate. Keep it out of the run.
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        try:
+            r = self.run(*args)
+        finally:
+            gc.enable()
+            gc.unfreeze()
+        return r, self.amo.stats(), self.sheets.stats()
+
+    # -- building a synced state ----------------------------------------------------
+    def build_synced(self, n: int) -> list[int]:
+        """``n`` leads in amoCRM (each with a contact), all of them in the sheet and in the state.
+
+        seed_bulk, then ``pull --all`` and one ``sync``, in setup mode; the clock moves on by
+        CLOCK_STEP before each so that nothing made during setup is inside the next run's window
+        (the tool's cursor reaches 60 s back). Leaves the world in measured mode, the clock moved on
+        once more. Returns the lead ids.
+        """
+        self.setup_mode()
+        ids = self.amo.seed_bulk(n) if n else []
+        self.advance()
+        r = self.setup_run("pull", "--all")
+        if r.summary.get("rows_appended") != n:
+            raise SetupError(f"pull --all appended {r.summary.get('rows_appended')} rows, expected {n}")
+        self.advance()
+        r = self.setup_run("sync")
+        busy = {k: r.summary.get(k) for k in ("created", "leads_updated", "cells_written", "rows_appended")}
+        if any(busy.values()):
+            raise SetupError(f"the sync after pull --all still changed something: {busy}")
+        self.advance()
+        self.measured_mode()
+        return ids
