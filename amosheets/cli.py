@@ -110,6 +110,7 @@ def push(
     ctx: typer.Context,
     dry_run: DryRun = False,
     conflict: Conflict = DEFAULT_POLICY,
+    force: Force = False,
     as_json: Json = False,
 ) -> None:
     """Sheet → amoCRM: rows without a lead_id become deals; edited rows update theirs.
@@ -121,7 +122,7 @@ def push(
 
         amosheets push --dry-run
     """
-    _sync(ctx, Direction.PUSH, Options(Direction.PUSH, dry_run, conflict), as_json)
+    _sync(ctx, Direction.PUSH, Options(Direction.PUSH, dry_run, conflict, force=force), as_json)
 
 
 @app.command()
@@ -133,6 +134,7 @@ def pull(
         str | None, typer.Option("--since", help="Take changes made since this time (2026-11-01 or 2026-11-01T09:30).")
     ] = None,
     conflict: Conflict = DEFAULT_POLICY,
+    force: Force = False,
     as_json: Json = False,
 ) -> None:
     """amoCRM → sheet: deals changed since the last sync update their rows; new deals are added.
@@ -145,7 +147,9 @@ def pull(
     if all_ and since:
         raise UsageError("--all and --since do not go together: --all already takes every deal.")
     when = parse_since(since) if since else None
-    _sync(ctx, Direction.PULL, Options(Direction.PULL, dry_run, conflict, backfill=all_, since=when), as_json)
+    _sync(
+        ctx, Direction.PULL, Options(Direction.PULL, dry_run, conflict, backfill=all_, since=when, force=force), as_json
+    )
 
 
 @app.command()
@@ -153,6 +157,7 @@ def sync(
     ctx: typer.Context,
     dry_run: DryRun = False,
     conflict: Conflict = DEFAULT_POLICY,
+    force: Force = False,
     as_json: Json = False,
 ) -> None:
     """Both directions in one run, each side read once. This is what cron runs.
@@ -161,7 +166,7 @@ def sync(
 
         */5 * * * * cd /srv/amosheets && .venv/bin/amosheets sync >> sync.log 2>&1
     """
-    _sync(ctx, Direction.BOTH, Options(Direction.BOTH, dry_run, conflict), as_json)
+    _sync(ctx, Direction.BOTH, Options(Direction.BOTH, dry_run, conflict, force=force), as_json)
 
 
 @app.command()

@@ -11,7 +11,7 @@ made twice):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -35,8 +35,9 @@ from amosheets.errors import ConfigError, ExitStatus, LockedError
 from amosheets.sheet import Sheet, SheetData
 from amosheets.state import IndexEntry, Scope, StateStore, state_path
 from amosheets.sync.fields import CONTACT_FIELDS, LEAD_ID, Field, HeaderError, text
+from amosheets.sync.guard import mass_change
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
-from amosheets.sync.model import Catalog, CrmLead, Known, Notice, RowProblem, SheetRow
+from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Notice, RowProblem, SheetRow
 from amosheets.sync.plan import Direction, LeadPlan, Plan
 from amosheets.sync.planner import Triage, fingerprint, header_signature, mark_unchanged, render, triage
 from amosheets.sync.planner import plan as make_plan
@@ -52,6 +53,7 @@ class Options:
     policy: ConflictPolicy = DEFAULT_POLICY
     backfill: bool = False  # pull --all
     since: int | None = None  # pull --since, Unix seconds
+    force: bool = False  # go on past the guard rails
     lock_wait: float = LOCK_WAIT
 
 
@@ -70,10 +72,13 @@ class Outcome:
     notices: list[Notice] = field(default_factory=list)
     uncertain: int = 0
     first_run: bool = False
+    blocked: str | None = None  # why a guard rail held the run back
     requests: dict[str, int] = field(default_factory=dict)
 
     @property
     def exit_status(self) -> ExitStatus:
+        if self.blocked:
+            return ExitStatus.NEEDS_FORCE
         return ExitStatus.PARTIAL if (self.problems or self.uncertain) else ExitStatus.OK
 
     def summary(self) -> dict[str, Any]:
@@ -201,7 +206,7 @@ class Engine:
         for lead in fresh.values():
             k = known.get(lead.id)
             known[lead.id] = replace(k, crm=lead, deleted=False) if k else Known(lead.id, crm=lead)
-        creations = self._reconcile_creations(store, known, now)
+        creations = self._reconcile_creations(store, index.keys(), rows.by_id.keys(), now)
 
         plan = make_plan(
             headers=data.headers,
@@ -220,7 +225,8 @@ class Engine:
         out.plan = plan
         out.problems.extend(plan.problems)
         out.notices.extend(plan.notices)
-        if opts.dry_run:
+        out.blocked = None if opts.force else mass_change(plan)
+        if opts.dry_run or out.blocked:
             out.requests = self._requests()
             return
 
@@ -323,36 +329,41 @@ class Engine:
                     fresh[lid] = replace(held, phones=multitext(c, PHONE), emails=multitext(c, EMAIL))
         return fresh, deleted, missing, first_run
 
-    def _reconcile_creations(self, store: StateStore, known: dict[int, Known], now: int) -> list:
-        """Creations whose answer never came: adopt the lead amoCRM made, or forget the attempt."""
+    def _reconcile_creations(
+        self, store: StateStore, tracked: Collection[int], seen: Collection[int], now: int
+    ) -> list:
+        """Creations whose answer never came: adopt the lead amoCRM made, or forget the attempt.
+
+        ``tracked`` are the leads the state knew before this run (none of them can be the lost
+        one); ``seen`` the leads the sheet carries (a creation whose id got there is finished).
+        """
         creations = store.creations()
+        done = [c.fingerprint for c in creations if c.lead_id is not None and c.lead_id in seen]
         unsure = [c for c in creations if c.lead_id is None]
-        if not unsure:
-            return creations
         if self.options.dry_run:
-            return [c for c in creations if c.lead_id is not None]
-        since = min(c.created_at for c in unsure) - OVERLAP
-        candidates = [lead for lead in self.amo.leads_updated(since, now + 3600) if int(lead["id"]) not in known]
-        taken: set[int] = set()
+            return [c for c in creations if c.lead_id is not None and c.lead_id not in seen]
         adopted: list[tuple[str, int]] = []
-        for c in unsure:
-            match = next(
-                (
-                    int(lead["id"])
-                    for lead in candidates
-                    if str(lead.get("name") or "").strip() == c.name
-                    and int(lead["id"]) not in taken
-                    and int(lead.get("created_at") or 0) >= c.created_at - OVERLAP
-                ),
-                None,
-            )
-            if match is not None:
-                taken.add(match)
-                adopted.append((c.fingerprint, match))
+        if unsure:
+            since = min(c.created_at for c in unsure) - OVERLAP
+            candidates = [
+                lead
+                for lead in self.amo.leads_updated(since, now + 3600)
+                if int(lead["id"]) not in tracked and int(lead.get("created_at") or 0) >= since
+            ]
+            taken: set[int] = set()
+            for c in unsure:
+                match = next(
+                    (int(lead["id"]) for lead in candidates if int(lead["id"]) not in taken and _same_lead(lead, c)),
+                    None,
+                )
+                if match is not None:
+                    taken.add(match)
+                    adopted.append((c.fingerprint, match))
+        adopted_fps = {fp for fp, _ in adopted}
         with store.transaction():
             store.created(adopted)
-            store.finish_creations(c.fingerprint for c in unsure if c.fingerprint not in dict(adopted))
             store.set_flag("has_row", [lid for _, lid in adopted])
+            store.finish_creations(done + [c.fingerprint for c in unsure if c.fingerprint not in adopted_fps])
         return [c for c in store.creations() if c.lead_id is not None]
 
     # -- writing amoCRM -------------------------------------------------------------
@@ -363,7 +374,9 @@ class Engine:
             return {}
         now = self.amo.server_time or int(time.time())
         with store.transaction():
-            store.begin_creations((n.fingerprint, n.request_id, n.values[Field.NAME], now) for n in todo)
+            store.begin_creations(
+                (n.fingerprint, n.request_id, n.values[Field.NAME], now, _sent(n.values)) for n in todo
+            )
         result = self.amo.create_leads_complex([complex_item(n.values, n.request_id) for n in todo])
         created: dict[str, int] = {}
         new_leads: list[CrmLead] = []
@@ -607,6 +620,22 @@ def _cell(row: SheetRow, col: int) -> Any:
 
 def _placeholder(lid: int) -> CrmLead:
     return CrmLead(lid, "", 0, 0, 0)
+
+
+def _sent(values: dict[Field, Any]) -> dict[str, Any]:
+    return {
+        "name": values[Field.NAME],
+        "price": values[Field.PRICE],
+        "pipeline_id": values[Field.PIPELINE],
+        "status_id": values[Field.STATUS],
+    }
+
+
+def _same_lead(lead: dict[str, Any], c: Creation) -> bool:
+    """Is this lead the one an unanswered create request made? (amoCRM keeps no request id.)"""
+    if str(lead.get("name") or "").strip() != c.name.strip():
+        return False
+    return all(lead.get(k) == v for k, v in c.sent.items() if k != "name")
 
 
 def _refused(lp: LeadPlan, message: str) -> RowProblem:

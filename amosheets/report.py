@@ -125,6 +125,10 @@ def print_outcome(o: Output, command: str, outcome: Outcome, as_json: bool) -> N
         o.warn(n.message if n.row is None else f"row {n.row}: {n.message}")
     for p in outcome.problems:
         o.error(str(p))
+    if outcome.blocked:
+        from amosheets.sync.guard import HINT
+
+        o.error(f"{outcome.blocked}\n  → {HINT}")
     if outcome.first_run:
         o.info(
             "First run: changes made in amoCRM from now on will be pulled. To bring in the deals that already "

@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS creations (
     request_id TEXT NOT NULL,
     name TEXT NOT NULL,
     lead_id INTEGER,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    sent TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -127,6 +128,9 @@ class StateStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            columns = {r[1] for r in self._db.execute("PRAGMA table_info(creations)")}
+            if "sent" not in columns:  # a state file from before creations kept what they sent
+                self._db.execute("ALTER TABLE creations ADD COLUMN sent TEXT NOT NULL DEFAULT '{}'")
         except sqlite3.DatabaseError as e:
             raise StateError(
                 f"The sync state {path} cannot be read: {e}.",
@@ -274,18 +278,18 @@ class StateStore:
     # -- creations ------------------------------------------------------------------
     def creations(self) -> list[Creation]:
         return [
-            Creation(fp, lid, name, created, rid)
-            for fp, rid, name, lid, created in self._db.execute(
-                "SELECT fingerprint, request_id, name, lead_id, created_at FROM creations ORDER BY created_at"
+            Creation(fp, lid, name, created, rid, json.loads(sent))
+            for fp, rid, name, lid, created, sent in self._db.execute(
+                "SELECT fingerprint, request_id, name, lead_id, created_at, sent FROM creations ORDER BY created_at"
             )
         ]
 
-    def begin_creations(self, items: Iterable[tuple[str, str, str, int]]) -> None:
-        """Record (fingerprint, request_id, name, server_time) *before* the create request is sent."""
+    def begin_creations(self, items: Iterable[tuple[str, str, str, int, dict[str, Any]]]) -> None:
+        """Record (fingerprint, request_id, name, server_time, what is sent) *before* the request goes out."""
         self._db.executemany(
-            "INSERT OR REPLACE INTO creations(fingerprint, request_id, name, lead_id, created_at)"
-            " VALUES (?,?,?,NULL,?)",
-            items,
+            "INSERT OR REPLACE INTO creations(fingerprint, request_id, name, lead_id, created_at, sent)"
+            " VALUES (?,?,?,NULL,?,?)",
+            ((fp, rid, name, t, json.dumps(sent, ensure_ascii=False)) for fp, rid, name, t, sent in items),
         )
 
     def created(self, items: Iterable[tuple[str, int]]) -> None:

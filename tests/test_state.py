@@ -57,9 +57,9 @@ def test_cursor(store):
 
 
 def test_creations_lifecycle(store):
-    store.begin_creations([("fp1", "r1", "Иван", 100)])
+    store.begin_creations([("fp1", "r1", "Иван", 100, {"price": 5})])
     [c] = store.creations()
-    assert (c.fingerprint, c.lead_id, c.name, c.created_at) == ("fp1", None, "Иван", 100)
+    assert (c.fingerprint, c.lead_id, c.name, c.created_at, c.sent) == ("fp1", None, "Иван", 100, {"price": 5})
     store.created([("fp1", 77)])
     assert store.creations()[0].lead_id == 77
     store.finish_creations(["fp1"])

@@ -13,9 +13,11 @@ import contextlib
 import json
 import random
 import re
+import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -142,6 +144,9 @@ class Emulator:
         self._counts: Counter[str] = Counter()
         self._faults_injected: Counter[str] = Counter()
         self._count_lock = threading.Lock()
+        # Called as hook(phase, request) with phase "before" (not yet processed) and "after"
+        # (processed, answer not yet sent): lets a test kill the client at exactly that point.
+        self.hook: Callable[[str, Request], None] | None = None
 
     # -- counters -------------------------------------------------------------------
     def _count(self, req: Request) -> None:
@@ -200,12 +205,17 @@ class Emulator:
             if kind == "drop":
                 return Response(drop=True)
             return self.fault_response(int(kind), req)
+        if self.hook is not None:
+            self.hook("before", req)
         try:
-            return self.route(req)
+            resp = self.route(req)
         except ApiError as e:
-            return e.response
+            resp = e.response
         except Exception as e:
-            return self.internal_error(e)
+            resp = self.internal_error(e)
+        if self.hook is not None:
+            self.hook("after", req)
+        return resp
 
     def _control(self, req: Request) -> Response:
         sub = req.path[len(CONTROL_PREFIX) :]
@@ -316,6 +326,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away (killed by a test, or timed out) is not an emulator error.
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
 
 class RunningServer:

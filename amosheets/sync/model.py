@@ -130,6 +130,7 @@ class Creation:
     name: str
     created_at: int
     request_id: str
+    sent: dict[str, Any] = field(default_factory=dict)  # name, price, pipeline_id, status_id as sent
 
 
 @dataclass

@@ -282,8 +282,9 @@ def plan(
         in_sync = _plan_lead(result, row, lid, reader, columns, known.get(lid), missing_set, deleted_set, policy)
         result.digests[lid] = t.digests.get(lid) if in_sync else None
 
-    _plan_new_rows(result, t.new, headers, reader, catalog, list(creations))
-    _plan_appends(result, known, catalog, backfill)
+    creations = list(creations)
+    _plan_new_rows(result, t.new, headers, reader, catalog, creations)
+    _plan_appends(result, known, catalog, backfill, {c.lead_id for c in creations if c.lead_id})
     if with_rows is None:
         with_rows = [lid for lid, k in known.items() if k.has_row and not k.row_removed and not k.deleted]
     for lid in with_rows:
@@ -442,10 +443,12 @@ def _plan_new_rows(
         )
 
 
-def _plan_appends(result: Plan, known: Mapping[int, Known], catalog: Catalog, backfill: bool) -> None:
+def _plan_appends(
+    result: Plan, known: Mapping[int, Known], catalog: Catalog, backfill: bool, pending: set[int | None]
+) -> None:
     for lid in sorted(known):
         k = known[lid]
-        if lid in result.seen or k.crm is None or k.deleted:
+        if lid in result.seen or lid in pending or k.crm is None or k.deleted:
             continue
         if k.crm.pipeline_id != catalog.default_pipeline_id:
             continue
