@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -112,6 +113,15 @@ class Outcome:
         }
 
 
+@dataclass
+class Changes:
+    """amoCRM's answers to "what changed": raw leads and contacts by id."""
+
+    first_run: bool
+    leads: dict[int, dict[str, Any]] = field(default_factory=dict)
+    contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
 def scope_of(settings: Settings) -> Scope:
     return Scope(settings.sheet_id, settings.worksheet or "", settings.amocrm_base_url)
 
@@ -181,14 +191,17 @@ class Engine:
 
     def _sync(self, store: StateStore, out: Outcome) -> None:
         opts = self.options
-        self.sheet.open()
-        data = self._read_sheet()
-        catalog = catalog_from(self.amo.pipelines(), self.settings.pipeline_id, self.settings.status_id)
-        now = self.amo.server_time or int(time.time())
+        # The sheet is read while amoCRM is asked what changed: the two don't wait for each other.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheet") as pool:
+            sheet_read = pool.submit(self._read_sheet)
+            catalog = catalog_from(self.amo.pipelines(), self.settings.pipeline_id, self.settings.status_id)
+            now = self.amo.server_time or int(time.time())  # the pipelines' answer gives amoCRM's clock
+            changes = self._list_changes(store, catalog, now)
+            data = sheet_read.result()
         rows = triage(data.rows, data.headers)
         index = store.load_index()
-        fresh, deleted, missing, first_run = self._fetch_crm(store, rows, index, catalog, now)
-        out.first_run = first_run
+        fresh, deleted, missing = self._fetch_crm(store, rows, index, changes)
+        out.first_run = changes.first_run
 
         # Only the leads this run may touch are loaded: unchanged rows are skipped unread.
         mark_unchanged(
@@ -258,25 +271,31 @@ class Engine:
         return {"amocrm": sum(self.amo.sent.values())}
 
     # -- reading amoCRM -------------------------------------------------------------
-    def _fetch_crm(
-        self, store: StateStore, rows: Triage, index: dict[int, IndexEntry], catalog: Catalog, now: int
-    ) -> tuple[dict[int, CrmLead], set[int], set[int], bool]:
-        """amoCRM's current values of every lead that changed, or that the sheet names and the state lacks."""
+    def _list_changes(self, store: StateStore, catalog: Catalog, now: int) -> Changes:
+        """What changed in amoCRM since the cursor (both listings at once), or the whole pipeline with --all."""
         opts = self.options
         cursor = store.cursor
-        first_run = cursor is None and opts.since is None and not opts.backfill
-        raw_leads: dict[int, dict[str, Any]] = {}
-        changed_contacts: dict[int, dict[str, Any]] = {}
+        changes = Changes(first_run=cursor is None and opts.since is None and not opts.backfill)
+        calls = []
         if opts.backfill:
-            for lead in self.amo.leads_in_pipeline(catalog.default_pipeline_id):
-                raw_leads[int(lead["id"])] = lead
-        if not first_run:
+            calls.append(lambda: ("leads", self.amo.leads_in_pipeline(catalog.default_pipeline_id)))
+        if not changes.first_run:
             since = opts.since if opts.since is not None else (cursor or now) - OVERLAP
             until = now + 3600  # both bounds, always: a lone bound has been seen to return nothing
-            for lead in self.amo.leads_updated(since, until):
-                raw_leads[int(lead["id"])] = lead
-            for c in self.amo.contacts_updated(since, until):
-                changed_contacts[int(c["id"])] = c
+            calls.append(lambda: ("leads", self.amo.leads_updated(since, until)))
+            calls.append(lambda: ("contacts", self.amo.contacts_updated(since, until)))
+        for kind, items in self.amo.concurrently(*calls):
+            target = changes.leads if kind == "leads" else changes.contacts
+            for item in items:
+                target[int(item["id"])] = item
+        return changes
+
+    def _fetch_crm(
+        self, store: StateStore, rows: Triage, index: dict[int, IndexEntry], changes: Changes
+    ) -> tuple[dict[int, CrmLead], set[int], set[int]]:
+        """amoCRM's current values of every lead that changed, or that the sheet names and the state lacks."""
+        raw_leads = changes.leads
+        changed_contacts = changes.contacts
 
         # Leads the sheet names that the state has never seen (typed in by hand, or state lost).
         wanted = {
@@ -327,7 +346,7 @@ class Engine:
                 held = known[lid].crm if lid in known else None
                 if held is not None and held.contact_id == cid:
                     fresh[lid] = replace(held, phones=multitext(c, PHONE), emails=multitext(c, EMAIL))
-        return fresh, deleted, missing, first_run
+        return fresh, deleted, missing
 
     def _reconcile_creations(
         self, store: StateStore, tracked: Collection[int], seen: Collection[int], now: int

@@ -118,13 +118,14 @@ class Sheet:
     def _call(self, what: str, fn: Callable[[], T], retry: bool = True) -> T:
         def transient(e: BaseException) -> bool:
             if isinstance(e, gspread.exceptions.APIError):
-                return e.code in _RETRY_CODES
-            return isinstance(e, requests.exceptions.ConnectionError | requests.exceptions.Timeout)
+                return _status(e) in _RETRY_CODES
+            # ValueError: a 200 whose body is not JSON (a proxy's page, or an answer cut off).
+            return isinstance(e, requests.exceptions.ConnectionError | requests.exceptions.Timeout | ValueError)
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             base = self.backoff * 2 ** (state.attempt_number - 1)
-            if isinstance(exc, gspread.exceptions.APIError) and exc.code == 429:
+            if isinstance(exc, gspread.exceptions.APIError) and _status(exc) == 429:
                 base = max(base, self.backoff * 5)  # quotas refill each minute
             return min(base, self.max_backoff)
 
@@ -149,6 +150,12 @@ class Sheet:
                 f"Could not reach Google to get a token for the service account ({type(e).__name__}).",
                 hint="Check the network connection (and any proxy) of this machine.",
             ) from None
+        except ValueError:
+            raise ServiceError(
+                f"Google Sheets kept answering with something that is not JSON when asked to {what}.",
+                hint="A proxy or firewall may be in the way (check GOOGLE_SHEETS_API_URL if set); "
+                "the next run picks up where this one stopped.",
+            ) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
             raise ServiceError(
                 f"Google Sheets could not be reached to {what} ({type(e).__name__}).",
@@ -157,7 +164,8 @@ class Sheet:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _api_error(self, what: str, e: gspread.exceptions.APIError) -> Exception:
-        code, message = e.code, str(e.error.get("message", ""))[:300]
+        code = _status(e)
+        message = "an answer that is not JSON" if e.code == -1 else str(e.error.get("message", ""))[:300]
         if code == 403:
             who = f" ({self.client_email})" if self.client_email else ""
             return AuthError(
@@ -173,6 +181,12 @@ class Sheet:
             return ConfigError(
                 f"Google Sheets has no spreadsheet with ID {self.spreadsheet_id} (404).",
                 hint="Check GOOGLE_SHEET_ID: copy it from the sheet's address, between /d/ and /edit.",
+            )
+        if code == 400 and "protected" in message:
+            return ServiceError(
+                f"Google Sheets refused to {what}: part of it is a protected range.",
+                hint="Remove the protection from the columns amosheets writes (lead_id and the synced columns), "
+                "or let the service account edit them. Nothing was lost: the next run writes them.",
             )
         if code in _RETRY_CODES:
             return ServiceError(
@@ -285,6 +299,11 @@ class Sheet:
     def write_header(self, headers: list[str]) -> None:
         body = {"valueInputOption": "RAW", "data": [{"range": f"{self._quoted}!A1", "values": [headers]}]}
         self._call("write the header row", lambda: self._http.values_batch_update(self.spreadsheet_id, body))
+
+
+def _status(e: gspread.exceptions.APIError) -> int:
+    """The error's code; gspread says -1 when the body was not JSON (a proxy's page), so take the HTTP status."""
+    return e.code if e.code != -1 else e.response.status_code
 
 
 def _by_size(items: list[dict[str, Any]], limit: int) -> Iterable[list[dict[str, Any]]]:

@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Measured runs: amoCRM emulator {AMO_RATE_LIMIT} req/s (429 beyond), {AMO_LATENCY} s per request; "
         f"Sheets emulator quotas {SHEETS_QUOTA}/min, no latency. Each run: `python -m amosheets <cmd> --json` "
-        "in a subprocess; CPU and peak memory are that process's own (os.wait4)."
+        "in a subprocess started by a bare launcher; wall (perf_counter), CPU and peak RSS are that process's own "
+        "(os.wait4)."
     )
     print(f"Bound = fewest amoCRM requests the work needs at the API's batch limits / {AMO_RATE_LIMIT} per second.\n")
     sys.stdout.flush()
@@ -102,7 +103,8 @@ def _cells(r: Result) -> list[str]:
     ratio = f"{r.wall / bound:.1f}×" if measured and bound > 0 and r.wall is not None else DASH
     notes = list(r.notes)
     if r.failures:
-        notes.insert(0, "FAILED: " + "; ".join(r.failures))
+        first = r.failures[0] if len(r.failures[0]) <= 90 else r.failures[0][:89] + "…"
+        notes.insert(0, f"FAILED ({len(r.failures)} checks, see below): {first}")
     return [
         r.name,
         f"{r.rows:,}",

@@ -9,6 +9,7 @@ writes a minute; the tool runs with its default settings.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import shutil
@@ -108,14 +109,18 @@ class World:
             raise SetupError(r.describe())
         return r
 
+    def force_args(self, command: str) -> list[str]:
+        """``--force`` if this command has it: a scenario that changes most rows on purpose passes the guard rail."""
+        return ["--force"] if _has_force(command) else []
+
     def measure(self, *args: str) -> tuple[ToolRun, dict[str, Any], dict[str, Any]]:
         """The measured run: counters reset just before; returns it with both emulators' counters."""
         if not self.measured:
             self.measured_mode()
         self.amo.reset_stats()
         self.sheets.reset_stats()
-        # The emulators share this process: a full garbage collection over 100 000 leads' objects stalls
-        # their threads for a while, which would bunch requests up at the rate gate. Keep it out of the run.
+        # The emulators share this process: a full garbage collection over 100 000 leads' objects would
+        # stall their threads mid-run (noise in the tool's wall time). Collect now, freeze, and keep it off.
         gc.collect()
         gc.freeze()
         gc.disable()
@@ -149,3 +154,10 @@ class World:
         self.advance()
         self.measured_mode()
         return ids
+
+
+@functools.cache
+def _has_force(command: str) -> bool:
+    """Whether ``amosheets <command>`` takes --force (the guard rail against mass changes is new)."""
+    r = run_tool([command, "--help"], tool_env(dict(os.environ), {}), cwd=Path(tempfile.gettempdir()))
+    return "--force" in r.stdout

@@ -131,13 +131,17 @@ class AmoClient:
         return backoff
 
     def _send(self, method: str, path: str, params: Any, json: Any, idempotent: bool) -> Any:
+        url = self.base_url + path
+        # Build the request (JSON and all) first, and take the rate-limit slot only then: the slot's
+        # time should be when the request leaves, or jitter could put 8 in one of the server's seconds.
+        prepared = self._session.prepare_request(requests.Request(method, url, params=params, json=json))
+        settings = self._session.merge_environment_settings(prepared.url, {}, None, None, None)
         if self.limiter:
             self.limiter.acquire()
-        url = self.base_url + path
         with self._lock:
             self.sent[method] += 1
         try:
-            r = self._session.request(method, url, params=params, json=json, timeout=self.timeout)
+            r = self._session.send(prepared, timeout=self.timeout, **settings)
         except requests.exceptions.ConnectionError as e:
             if _is_name_failure(e):
                 raise AmoError(
@@ -159,7 +163,13 @@ class AmoClient:
         if status == 204:
             return None
         if 200 <= status < 300:
-            return _json(r, self.host)
+            try:
+                return _json(r, self.host)
+            except AmoError:
+                # A page from a proxy, or an answer cut off: the request may well have been carried out.
+                if not idempotent:
+                    raise UncertainWrite(f"amoCRM's answer to a create was not JSON ({len(r.content)} bytes)") from None
+                raise _Transient(f"the answer was not JSON ({r.headers.get('Content-Type', '?')})") from None
         if status == 429:
             retry_after = _retry_after(r)
             if self.limiter:
@@ -223,11 +233,13 @@ class AmoClient:
         data = self.request("GET", "/api/v4/leads/pipelines")
         return (data or {}).get("_embedded", {}).get("pipelines", [])
 
-    def list_all(self, path: str, key: str, params: dict[str, Any], label: str | None = None) -> list[dict[str, Any]]:
-        """Every page until a 204 or a page without a `next` link."""
+    def list_all(
+        self, path: str, key: str, params: dict[str, Any], label: str | None = None, at_most: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Every page until a 204 or a page without a `next` link (or ``at_most`` items, when that is known)."""
         out: list[dict[str, Any]] = []
         page = 1
-        while True:
+        while at_most is None or len(out) < at_most:
             data = self.request("GET", path, params={**params, "limit": PAGE, "page": page})
             if data is None:
                 break
@@ -278,7 +290,8 @@ class AmoClient:
 
     def _by_ids(self, path: str, key: str, ids: Iterable[int], params: dict[str, Any]) -> list[dict[str, Any]]:
         chunks = _chunks(sorted(set(ids)), IDS_PER_QUERY)
-        results = self._map(lambda c: self.list_all(path, key, {**params, "filter[id][]": c}), chunks)
+        # A chunk of 250 ids has at most 250 answers: no need to ask for the empty page after a full one.
+        results = self._map(lambda c: self.list_all(path, key, {**params, "filter[id][]": c}, at_most=len(c)), chunks)
         return [item for chunk in results for item in chunk]
 
     # -- writes ---------------------------------------------------------------------
@@ -390,6 +403,10 @@ class AmoClient:
 
         self._map(run_chunk, _chunks(list(range(len(items))), size))
         return result
+
+    def concurrently(self, *calls: Callable[[], Any]) -> list[Any]:
+        """Independent reads at once (the limiter still paces them); results in order."""
+        return self._map(lambda fn: fn(), list(calls))
 
     def _map(self, fn: Callable[[Any], Any], args: list[Any]) -> list[Any]:
         """Run concurrently (the limiter paces them); the first domain error stops the rest."""

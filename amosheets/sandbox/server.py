@@ -87,7 +87,8 @@ class Clock:
             self._offset += seconds
 
 
-FAULT_KINDS = ("429", "500", "502", "503", "504", "drop")
+# "html": a 200 whose body is an HTML page; "truncated": the real answer, cut off halfway.
+FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "html", "truncated")
 
 
 @dataclass
@@ -204,17 +205,22 @@ class Emulator:
                 self._faults_injected[kind] += 1
             if kind == "drop":
                 return Response(drop=True)
-            return self.fault_response(int(kind), req)
+            if kind == "html":
+                return Response.html(200, "<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>")
+            if kind != "truncated":
+                return self.fault_response(int(kind), req)
         if self.hook is not None:
             self.hook("before", req)
         try:
             resp = self.route(req)
         except ApiError as e:
             resp = e.response
-        except Exception as e:
+        except Exception as e:  # an emulator bug must surface as a 500, not hang
             resp = self.internal_error(e)
         if self.hook is not None:
             self.hook("after", req)
+        if kind == "truncated" and resp.body:
+            resp.body = resp.body[: len(resp.body) // 2]
         return resp
 
     def _control(self, req: Request) -> Response:

@@ -71,6 +71,7 @@ from .a1 import (
     format_range,
     parse_cell,
     parse_range,
+    quote_title,
 )
 from .server import ApiError, Emulator, Request, Response
 
@@ -649,7 +650,7 @@ def _sort_key(v: Any) -> tuple:
 # state
 # ---------------------------------------------------------------------------------------
 class _Sheet:
-    __slots__ = ("col_count", "extra", "row_count", "rows", "sheet_id", "title")
+    __slots__ = ("col_count", "extra", "protected", "row_count", "rows", "sheet_id", "title")
 
     def __init__(self, sheet_id: int, title: str, row_count: int, col_count: int) -> None:
         self.sheet_id = sheet_id
@@ -658,12 +659,14 @@ class _Sheet:
         self.row_count = row_count
         self.col_count = col_count
         self.extra: dict[str, Any] = {}  # other properties: hidden, tabColor, gridProperties.frozen…
+        self.protected: list[tuple[int, int, int, int]] = []  # (r0, c0, r1, c1), end-exclusive
 
     def clone(self) -> _Sheet:
         """A copy sharing the row lists; dimension changes must replace rows, never mutate them."""
         other = _Sheet(self.sheet_id, self.title, self.row_count, self.col_count)
         other.rows = list(self.rows)
         other.extra = copy.deepcopy(self.extra)
+        other.protected = list(self.protected)
         return other
 
     def cell(self, r: int, c: int) -> Any:
@@ -1037,6 +1040,18 @@ class SheetsEmulator(Emulator):
             raise _error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
         return self._tokens[token]
 
+    def protect(self, sid: str, sheet_title: str | None, a1: str) -> None:
+        """Protect a range, as the owner does in Data → Protect sheets and ranges: API writes into it fail."""
+        with self.lock:
+            book = self._book(sid)
+            t = self._resolve(book, f"{quote_title(sheet_title)}!{a1}" if sheet_title else a1, check_grid=False)
+            t.sheet.protected.append((t.r0, t.c0, t.r1, t.c1))
+
+    def unprotect(self, sid: str) -> None:
+        with self.lock:
+            for sheet in self._book(sid).sheets:
+                sheet.protected.clear()
+
     def share_with(self, sid: str, emails: list[str] | None) -> None:
         """Only these service accounts may use the spreadsheet (None: anyone, as by default)."""
         with self.lock:
@@ -1238,6 +1253,12 @@ class SheetsEmulator(Emulator):
         nc = max((len(row) for row in matrix), default=0)
         if nr == 0 or nc == 0:
             return
+        for r0, c0, r1, c1 in t.sheet.protected:
+            if t.r0 < r1 and r0 < t.r0 + nr and t.c0 < c1 and c0 < t.c0 + nc:
+                raise _bad(
+                    "You are trying to edit a protected cell or object. Please contact the spreadsheet owner "
+                    "to remove protection if you need to edit."
+                )
         single = t.rng.is_single_cell
         if t.rng.end_row is not None and not single and t.r0 + nr > t.r1:
             raise _bad(f"Requested writing within range [{t.display}], but tried writing to row [{t.r1 + 1}]")

@@ -18,12 +18,15 @@ def mass_change(plan: Plan, share: float = SHARE, minimum: int = MINIMUM) -> str
     known = len(plan.seen)
     if known <= minimum:
         return None
-    d = plan.direction
-    changed = {lp.lead_id for lp in plan.leads if (d.pushes and lp.to_crm) or (d.pulls and lp.to_sheet)}
+    # Only changes that come from the sheet: that is where the accident happens. Bulk edits made in
+    # amoCRM (the system of record) are someone's decision there, and must not stall cron.
+    if not plan.direction.pushes:
+        return None
+    changed = {lp.lead_id for lp in plan.leads if lp.to_crm}
     if len(changed) <= share * known:
         return None
     return (
-        f"This run would change {len(changed)} of the {known} deals the sheet carries — more than "
+        f"This run would change {len(changed)} of the {known} deals the sheet carries in amoCRM — more than "
         f"{share:.0%}. That is what happens when one column of the sheet was sorted on its own (lead_ids then "
         "sit next to other people's data). Nothing was changed."
     )

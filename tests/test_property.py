@@ -1,0 +1,458 @@
+"""A state machine over the real clients and the sandbox: random edits on both sides, runs with
+and without faults, and after every fault-free sync the promises of the README are checked
+against a model the machine keeps itself (which rows exist with which notes, which deals it
+made and deleted), never against the tool's own state.
+
+The default settings keep it under a minute for CI; ``AMOSHEETS_LONG_PROPERTY=1`` runs many
+more and longer examples.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from amosheets.amocrm.client import AmoClient
+from amosheets.config import load_settings
+from amosheets.engine import Engine, Options, Outcome
+from amosheets.errors import AmosheetsError, ExitStatus
+from amosheets.sandbox import Sandbox
+from amosheets.sandbox.server import FAULT_KINDS
+from amosheets.sheet import Sheet
+from amosheets.sync.plan import Direction
+
+HEADERS = ["lead_id", "Имя", "Телефон", "Email", "Сумма", "Статус", "Воронка", "Заметки"]
+LEAD_ID, NAME, PHONE, EMAIL, PRICE, STATUS, PIPELINE, NOTES = range(8)
+WIDTH = len(HEADERS)
+LETTERS = "ABCDEFGH"
+MAX_ROWS = 6
+MAX_LEADS = 8
+
+# Small pools, so that equal values and collisions happen.
+NAMES = ["Анна", "Борис", "Вера"]
+TYPED_PRICES = ["1500", "1 500", "2000", "", "0"]  # as typed into the sheet: "1 500" and "1500" are one amount
+CRM_PRICES = [0, 1500, 2000, 3000]
+PHONES = ["+7 999 11", "+7 999 22", "+7 1"]
+EMAILS = ["a@x.ru", "b@x.ru"]
+MAIN_STATUSES = [
+    "Первичный контакт",
+    "Переговоры",
+    "Принимают решение",
+    "Согласование договора",
+    "Успешно реализовано",
+    "Закрыто и не реализовано",
+]
+TYPED_STATUSES = [*MAIN_STATUSES, "переговоры"]  # a status is matched without regard to case
+NOTES_POOL = ["позвонить", "VIP", "42", "перезвонить в пн", ""]
+
+settings.register_profile(
+    "amosheets-property-ci",
+    max_examples=15,
+    stateful_step_count=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "amosheets-property-long",
+    max_examples=300,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+PROFILE = "amosheets-property-long" if os.environ.get("AMOSHEETS_LONG_PROPERTY") == "1" else "amosheets-property-ci"
+
+
+@dataclass
+class Row:
+    """What the machine knows of one sheet row (rows are kept in sheet order, row 2 first)."""
+
+    notes: str = ""
+    lead: int | None = None  # the deal this row carries, once the tool wrote it
+    content: bool = True  # False: nothing in the synced columns (a blank row, or notes only)
+    origin: str = "sheet"  # "sheet": typed in by the machine; "crm": appended by the tool
+    exposed: bool = False  # a failed run saw it without a lead_id: a deal may exist for it
+
+
+def _norm_price(text: str) -> int:
+    digits = text.replace(" ", "").replace("\u00a0", "")
+    return int(digits) if digits else 0
+
+
+class SyncMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sb = Sandbox(rate_limit=None, read_quota=None, write_quota=None).start()
+        self.sid = self.sb.new_spreadsheet([], headers=HEADERS)
+        self.tab = self.sb.worksheet
+        self.state_dir = tempfile.mkdtemp(prefix="amosheets-property-")
+        self.env = {**self.sb.env(), "AMOSHEETS_STATE_DIR": self.state_dir}
+        main = self.sb.amocrm.main_pipeline()
+        self.status_ids = {s["name"]: s["id"] for s in main["_embedded"]["statuses"]}
+        self.rows: list[Row] = []
+        self.crm_made: set[int] = set()  # deals the machine made in amoCRM
+        self.sheet_made: set[int] = set()  # deals the tool made for rows the machine typed in
+        self.deleted: set[int] = set()  # deals the machine deleted in amoCRM
+        self.removed: set[int] = set()  # deals whose row the machine deleted from the sheet
+        self.orphan_budget = 0  # rows deleted while a failed run may have made their deal
+
+    def teardown(self) -> None:
+        self.sb.close()
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    # -- running the tool ---------------------------------------------------------------
+    def run(self, direction: str) -> Outcome:
+        s = load_settings(environ=self.env)
+        amo = AmoClient(s.amocrm_base_url, s.amocrm_token, rate=s.amocrm_rate, backoff=0.01, max_backoff=0.05)
+        sheet = Sheet(s, backoff=0.01, max_backoff=0.05)
+        return Engine(s, Options(Direction(direction)), amo=amo, sheet=sheet).run()
+
+    def run_clean(self, direction: str) -> Outcome:
+        out = self.run(direction)
+        assert out.exit_status == ExitStatus.OK, (out.problems, out.notices)
+        assert not out.problems and not out.uncertain
+        return out
+
+    def run_failing(self, direction: str = "sync") -> None:
+        """A run that may stop anywhere: a clear error is fine, any other exception is a bug."""
+        with contextlib.suppress(AmosheetsError):
+            self.run(direction)
+        for m in self.rows:
+            if m.content and m.lead is None:
+                m.exposed = True
+        self.observe()
+
+    # -- reading both sides -------------------------------------------------------------
+    def sheet_rows(self) -> list[list[str]]:
+        values = self.sb.sheets.values(self.sid, self.tab)
+        assert values and [str(c) for c in values[0]] == HEADERS, values[:1]
+        return [[str(c) for c in r] + [""] * (WIDTH - len(r)) for r in values[1:]]
+
+    def live(self) -> dict[int, dict]:
+        return {int(lead["id"]): lead for lead in self.sb.amocrm.leads()}
+
+    def observe(self) -> list[list[str]]:
+        """Compare the sheet with the model after a run; learn the lead ids written and the rows appended."""
+        rows = self.sheet_rows()
+        assert len(rows) >= len(self.rows), "rows disappeared from the sheet"
+        for i, (m, cells) in enumerate(zip(self.rows, rows, strict=False)):
+            self._check_row(i, m, cells)
+            if m.lead is None and cells[LEAD_ID]:
+                assert m.content and cells[LEAD_ID].isdigit(), (i + 2, cells)
+                m.lead = int(cells[LEAD_ID])
+                if m.origin == "sheet":
+                    self.sheet_made.add(m.lead)
+        for cells in rows[len(self.rows) :]:
+            assert cells[LEAD_ID].isdigit() and cells[NOTES] == "", ("appended row", cells)
+            self.rows.append(Row(lead=int(cells[LEAD_ID]), origin="crm"))
+        return rows
+
+    @staticmethod
+    def _check_row(i: int, m: Row, cells: list[str]) -> None:
+        assert cells[NOTES] == m.notes, f"row {i + 2}: notes {cells[NOTES]!r}, the machine wrote {m.notes!r}"
+        if m.lead is not None:
+            assert cells[LEAD_ID] == str(m.lead), f"row {i + 2}: lead_id {cells[LEAD_ID]!r} was {m.lead}"
+        if not m.content:
+            assert not any(cells[:NOTES]), f"row {i + 2} had no synced cells and now has {cells}"
+
+    def trim(self) -> None:
+        while self.rows and not self.rows[-1].content and not self.rows[-1].notes:
+            self.rows.pop()
+
+    @invariant()
+    def sheet_matches_model(self) -> None:
+        """Every step: notes as written, lead ids unchanged, blank rows blank, no row lost or added."""
+        rows = self.sheet_rows()
+        assert len(rows) == len(self.rows), (len(rows), len(self.rows))
+        for i, (m, cells) in enumerate(zip(self.rows, rows, strict=True)):
+            self._check_row(i, m, cells)
+
+    # -- the checks after a fault-free sync ---------------------------------------------
+    def check_after_sync(self) -> None:
+        self.observe()
+        self.trim()
+        live = self.live()
+        on_rows = self.check_every_row_has_its_own_deal()
+        self.check_fields_agree(on_rows, live)
+        self.check_deals_exact(on_rows, live)
+        self.check_second_sync_is_quiet()
+
+    def check_every_row_has_its_own_deal(self) -> dict[int, int]:
+        """Invariant 3: no lead id on two rows; every row with content got its deal."""
+        on_rows: dict[int, int] = {}
+        for i, m in enumerate(self.rows):
+            if m.content:
+                assert m.lead is not None, f"row {i + 2} has content but no lead_id after a sync"
+            if m.lead is not None:
+                assert m.lead not in on_rows, f"deal {m.lead} on rows {on_rows[m.lead] + 2} and {i + 2}"
+                on_rows[m.lead] = i
+        return on_rows
+
+    def check_fields_agree(self, on_rows: dict[int, int], live: dict[int, dict]) -> None:
+        """Invariant 1: both sides hold the same value of every synced field."""
+        rows = self.sheet_rows()
+        pipelines = {p["id"]: p for p in self.sb.amocrm.pipelines()}
+        for lid, i in on_rows.items():
+            if lid in self.deleted:
+                continue
+            assert lid in live, f"deal {lid} of row {i + 2} is gone from amoCRM"
+            lead = live[lid]
+            contact = self.sb.amocrm.main_contact_of(lid)
+            codes: dict[str, list[str]] = {}
+            for f in (contact or {}).get("custom_fields_values") or []:
+                codes[f["field_code"]] = [str(v["value"]) for v in f["values"]]
+            pipeline = pipelines[lead["pipeline_id"]]
+            status = next(s["name"] for s in pipeline["_embedded"]["statuses"] if s["id"] == lead["status_id"])
+            crm = (
+                lead["name"],
+                (codes.get("PHONE") or [""])[0],
+                (codes.get("EMAIL") or [""])[0],
+                lead["price"],
+                status.casefold(),
+                pipeline["name"].casefold(),
+            )
+            cells = rows[i]
+            sheet = (
+                cells[NAME].strip(),
+                cells[PHONE].strip(),
+                cells[EMAIL].strip(),
+                _norm_price(cells[PRICE]),
+                cells[STATUS].strip().casefold(),
+                cells[PIPELINE].strip().casefold(),
+            )
+            assert sheet == crm, f"row {i + 2} (deal {lid}): sheet {sheet} != amoCRM {crm}"
+
+    def check_deals_exact(self, on_rows: dict[int, int], live: dict[int, dict]) -> None:
+        """Invariants 4 and 5: amoCRM holds the deals made on either side minus the deleted ones, once each;
+        deleted rows stay deleted, deleted deals stay deleted."""
+        assert not self.deleted & live.keys(), "a deleted deal is alive again"
+        assert not self.removed & on_rows.keys(), "a row deleted from the sheet came back"
+        for lid in (self.crm_made | self.sheet_made | self.removed | on_rows.keys()) - self.deleted:
+            assert lid in live, f"deal {lid} disappeared from amoCRM"
+        for lid in self.crm_made - self.deleted:
+            assert lid in on_rows or lid in self.removed, f"deal {lid} made in amoCRM was not added to the sheet"
+        for i, m in enumerate(self.rows):
+            if m.origin == "sheet" and m.lead is not None:
+                assert m.lead not in self.crm_made, f"row {i + 2} took deal {m.lead} that was made in amoCRM"
+        extra = (live.keys() | on_rows.keys()) - self.crm_made - self.sheet_made - self.removed
+        assert len(extra) <= self.orphan_budget, f"deals nobody asked for: {sorted(extra)}"
+
+    def check_second_sync_is_quiet(self) -> None:
+        """Invariant 2: right after a sync, another one plans nothing and writes nothing."""
+        before = self.sheet_rows()
+        self.sb.amocrm.reset_stats()
+        self.sb.sheets.reset_stats()
+        out = self.run_clean("sync")
+        amo, sheets = self.sb.amocrm.stats(), self.sb.sheets.stats()
+        assert out.plan is not None and out.plan.empty, out.plan
+        assert not out.notices, out.notices
+        assert amo["mutating"] == 0 and sheets["mutating"] == 0, (amo["by_route"], sheets["by_route"])
+        assert self.sheet_rows() == before
+
+    # -- setup ----------------------------------------------------------------------------
+    @initialize()
+    def first_sync(self) -> None:
+        """The first run only sets the starting point (deals older than it are not pulled)."""
+        out = self.run_clean("sync")
+        assert out.first_run
+
+    # -- the sheet side ---------------------------------------------------------------------
+    @precondition(lambda self: len(self.rows) < MAX_ROWS)
+    @rule(
+        name=st.sampled_from(NAMES),
+        price=st.sampled_from(TYPED_PRICES),
+        phone=st.none() | st.sampled_from(PHONES),
+        email=st.none() | st.sampled_from(EMAILS),
+        status=st.sampled_from(["", *TYPED_STATUSES]),
+        pipeline=st.sampled_from(["", "Воронка"]),
+        notes=st.sampled_from(NOTES_POOL),
+    )
+    def add_row(self, name, price, phone, email, status, pipeline, notes) -> None:
+        typed = ["", name, f"'{phone}" if phone else "", email or "", price, status, pipeline, notes]
+        self.sb.sheets.set_values(self.sid, self.tab, [typed], start=f"A{len(self.rows) + 2}", user_entered=True)
+        self.rows.append(Row(notes=notes))
+
+    def synced_rows(self) -> list[int]:
+        return [i for i, m in enumerate(self.rows) if m.lead is not None]
+
+    @precondition(lambda self: self.synced_rows())
+    @rule(
+        pick=st.integers(0, 100),
+        edit=st.one_of(
+            st.tuples(st.just(NAME), st.sampled_from(NAMES)),
+            st.tuples(st.just(PRICE), st.sampled_from(TYPED_PRICES)),
+            st.tuples(st.just(PHONE), st.sampled_from(PHONES).map(lambda p: f"'{p}")),
+            st.tuples(st.just(EMAIL), st.sampled_from(EMAILS)),
+            st.tuples(st.just(STATUS), st.sampled_from(TYPED_STATUSES)),
+        ),
+    )
+    def edit_row(self, pick, edit) -> None:
+        rows = self.synced_rows()
+        i = rows[pick % len(rows)]
+        col, text = edit
+        self.sb.sheets.edit_cell(self.sid, self.tab, f"{LETTERS[col]}{i + 2}", text)
+
+    @precondition(lambda self: self.rows)
+    @rule(pick=st.integers(0, 100), notes=st.sampled_from(NOTES_POOL))
+    def write_notes(self, pick, notes) -> None:
+        i = pick % len(self.rows)
+        self.sb.sheets.edit_cell(self.sid, self.tab, f"H{i + 2}", notes)
+        self.rows[i].notes = notes
+        self.trim()
+
+    @precondition(lambda self: len(self.rows) >= 2)
+    @rule(pick=st.integers(0, 100))
+    def insert_blank_row(self, pick) -> None:
+        i = pick % (len(self.rows) - 1) + 1  # between two rows
+        self.sb.sheets.insert_rows(self.sid, self.tab, i + 2, 1)
+        self.rows.insert(i, Row(content=False))
+
+    @precondition(lambda self: len(self.rows) >= 2)
+    @rule(column=st.integers(0, WIDTH - 1), descending=st.booleans())
+    def sort_rows(self, column, descending) -> None:
+        before = self.sheet_rows()
+        self.sb.sheets.sort_rows(self.sid, self.tab, column, descending=descending)
+        after = self.sheet_rows()
+        # Follow the rows by their content: rows alike in every cell are alike in the model too.
+        queues: dict[tuple[str, ...], list[Row]] = {}
+        for m, cells in zip(self.rows, before, strict=True):
+            queues.setdefault(tuple(cells), []).append(m)
+        for group in queues.values():
+            if any(m.exposed for m in group):
+                for m in group:
+                    m.exposed = True
+        assert sorted(map(tuple, after)) == sorted(map(tuple, before))
+        self.rows = [queues[tuple(cells)].pop(0) for cells in after]
+        self.trim()
+
+    @precondition(lambda self: self.rows)
+    @rule(pick=st.integers(0, 100))
+    def delete_row(self, pick) -> None:
+        i = pick % len(self.rows)
+        self.sb.sheets.delete_rows(self.sid, self.tab, i + 2, i + 2)
+        m = self.rows.pop(i)
+        if m.lead is not None:
+            self.removed.add(m.lead)
+        elif m.exposed:
+            self.orphan_budget += 1
+        self.trim()
+
+    # -- the amoCRM side -----------------------------------------------------------------
+    def live_ids(self) -> list[int]:
+        return sorted(self.live())
+
+    @precondition(lambda self: len(self.crm_made | self.sheet_made) < MAX_LEADS)
+    @rule(
+        name=st.sampled_from(NAMES),
+        price=st.sampled_from(CRM_PRICES),
+        status=st.sampled_from(MAIN_STATUSES),
+        phone=st.none() | st.sampled_from(PHONES),
+        email=st.none() | st.sampled_from(EMAILS),
+    )
+    def crm_create_lead(self, name, price, status, phone, email) -> None:
+        lead = self.sb.amocrm.create_lead(
+            name, price=price, status_id=self.status_ids[status], phone=phone, email=email
+        )
+        self.crm_made.add(int(lead["id"]))
+
+    @precondition(lambda self: self.live_ids())
+    @rule(
+        pick=st.integers(0, 100),
+        name=st.none() | st.sampled_from(NAMES),
+        price=st.none() | st.sampled_from(CRM_PRICES),
+        status=st.none() | st.sampled_from(MAIN_STATUSES),
+    )
+    def crm_edit_lead(self, pick, name, price, status) -> None:
+        ids = self.live_ids()
+        fields = {"name": name, "price": price, "status_id": self.status_ids[status] if status else None}
+        self.sb.amocrm.edit_lead(ids[pick % len(ids)], **{k: v for k, v in fields.items() if v is not None})
+
+    def with_contact(self) -> list[tuple[int, int]]:
+        out = []
+        for lid in self.live_ids():
+            contact = self.sb.amocrm.main_contact_of(lid)
+            if contact is not None:
+                out.append((lid, int(contact["id"])))
+        return out
+
+    @precondition(lambda self: self.with_contact())
+    @rule(pick=st.integers(0, 100), phone=st.sampled_from(PHONES))
+    def crm_edit_contact_phone(self, pick, phone) -> None:
+        """Changes the contact only: the deal's updated_at stays as it was."""
+        pairs = self.with_contact()
+        lid, cid = pairs[pick % len(pairs)]
+        before = self.sb.amocrm.lead(lid)["updated_at"]
+        self.sb.amocrm.edit_contact(cid, phone=phone)
+        assert self.sb.amocrm.lead(lid)["updated_at"] == before
+
+    @precondition(lambda self: self.live_ids())
+    @rule(pick=st.integers(0, 100))
+    def crm_delete_lead(self, pick) -> None:
+        ids = self.live_ids()
+        lid = ids[pick % len(ids)]
+        self.sb.amocrm.delete_lead(lid)
+        self.deleted.add(lid)
+
+    # -- runs ------------------------------------------------------------------------------
+    @rule(seconds=st.sampled_from([0, 1, 5, 59, 61, 600, 3601]), split=st.booleans())
+    def sync(self, seconds, split) -> None:
+        """A fault-free run (sync, or push then pull), then every invariant."""
+        self.sb.amocrm.clock.advance(seconds)
+        if split:
+            self.run_clean("push")
+            self.run_clean("pull")
+        else:
+            self.run_clean("sync")
+        self.check_after_sync()
+
+    @rule(
+        amo_kinds=st.lists(st.sampled_from(FAULT_KINDS), min_size=1, max_size=3, unique=True),
+        sheet_kinds=st.lists(st.sampled_from(FAULT_KINDS), min_size=1, max_size=3, unique=True),
+        amo_rate=st.sampled_from([0.05, 0.1, 0.2, 0.3]),
+        sheet_rate=st.sampled_from([0.05, 0.1, 0.2, 0.3]),
+        seed=st.integers(0, 2**16),
+    )
+    def faulty_sync(self, amo_kinds, sheet_kinds, amo_rate, sheet_rate, seed) -> None:
+        self.sb.amocrm.clock.advance(1)
+        self.sb.amocrm.set_faults(rates={k: amo_rate / len(amo_kinds) for k in amo_kinds}, seed=seed)
+        self.sb.sheets.set_faults(rates={k: sheet_rate / len(sheet_kinds) for k in sheet_kinds}, seed=seed + 1)
+        try:
+            self.run_failing()
+        finally:
+            self.sb.amocrm.set_faults()
+            self.sb.sheets.set_faults()
+
+    @rule(
+        service=st.sampled_from(["amocrm", "sheets"]), after=st.integers(0, 12), kind=st.sampled_from(["503", "drop"])
+    )
+    def killed_sync(self, service, after, kind) -> None:
+        """Every request to one service after the first ``after`` fails: the run dies part-way."""
+        emu = self.sb.amocrm if service == "amocrm" else self.sb.sheets
+        seen = [0]
+
+        def hook(phase: str, _req: object) -> None:
+            if phase == "before":
+                seen[0] += 1
+                if seen[0] >= after:
+                    emu.set_faults(rates={kind: 1.0})
+
+        self.sb.amocrm.clock.advance(1)
+        if after == 0:
+            emu.set_faults(rates={kind: 1.0})
+        else:
+            emu.hook = hook
+        try:
+            self.run_failing()
+        finally:
+            emu.hook = None
+            emu.set_faults()
+
+
+SyncMachine.TestCase.settings = settings.get_profile(PROFILE)
+TestSync = SyncMachine.TestCase

@@ -1,0 +1,269 @@
+"""A bad day: faults on both services, a held lock, an IP block, bad input — nothing lost or doubled."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from amosheets.amocrm.client import AmoClient
+from amosheets.amocrm.errors import AmoBlockedError
+from amosheets.config import load_settings
+from amosheets.engine import Engine, Options, lock_for
+from amosheets.errors import AmosheetsError, ExitStatus, LockedError
+from amosheets.sheet import Sheet
+from amosheets.sync.plan import Direction
+
+from .conftest import World
+from .test_crash import converge, scenario, snapshot
+
+
+def fast_engine(w: World, direction: str = "sync", **options) -> Engine:
+    s = load_settings(environ=w.env)
+    return Engine(
+        s,
+        Options(Direction(direction), **options),
+        amo=AmoClient(s.amocrm_base_url, s.amocrm_token, backoff=0.01, max_backoff=0.05),
+        sheet=Sheet(s, backoff=0.01, max_backoff=0.05),
+    )
+
+
+FAULT_MIX = {"429": 0.06, "500": 0.05, "502": 0.05, "503": 0.04, "504": 0.04, "drop": 0.04, "truncated": 0.02}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    from .test_crash import fresh_world
+
+    w = fresh_world(tmp_path_factory.mktemp("ref"))
+    try:
+        scenario(w)
+        converge(w)
+        return snapshot(w)
+    finally:
+        w.sb.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_thirty_percent_faults_on_both_services_lose_and_double_nothing(world: World, reference, seed):
+    assert sum(FAULT_MIX.values()) == pytest.approx(0.30)
+    scenario(world)
+    world.sb.amocrm.set_faults(rates=FAULT_MIX, seed=seed)
+    world.sb.sheets.set_faults(rates=FAULT_MIX, seed=seed + 100)
+    outcomes = []
+    for _ in range(6):
+        try:
+            outcomes.append(int(fast_engine(world).run().exit_status))
+        except AmosheetsError as e:  # a run may stop; it must say why in plain words
+            assert str(e) and "Traceback" not in str(e)
+            outcomes.append(int(e.exit_status))
+        world.sb.amocrm.clock.advance(30)
+    injected = sum(world.sb.amocrm.stats()["faults_injected"].values()) + sum(
+        world.sb.sheets.stats()["faults_injected"].values()
+    )
+    assert injected > 0
+    world.sb.amocrm.set_faults()
+    world.sb.sheets.set_faults()
+    converge(world)
+    assert snapshot(world) == reference, outcomes
+
+
+def test_an_ip_block_stops_the_run_at_once(world: World):
+    world.set_rows([["", "Иван", "", "", "", "", ""]])
+    world.sb.amocrm.block(600)
+    world.reset_stats()
+    with pytest.raises(AmoBlockedError, match="blocked"):
+        fast_engine(world).run()
+    assert world.sb.amocrm.stats()["requests"] == 1  # no retry: retrying extends the block
+    r = world.cli("sync")
+    assert r.returncode == ExitStatus.ERROR and "blocked" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_second_run_waits_then_gives_up_touching_nothing(world: World):
+    world.set_rows([["", "Иван", "", "", "", "", ""]])
+    lock = lock_for(load_settings(environ=world.env))
+    world.reset_stats()
+    with lock.acquire(timeout=1), pytest.raises(LockedError) as e:
+        fast_engine(world, lock_wait=0.3).run()
+    assert e.value.exit_status == ExitStatus.LOCKED and "Another amosheets run" in str(e.value)
+    amo, sheets = world.stats()
+    assert amo["requests"] == 0 and sheets["requests"] == 0
+    assert fast_engine(world).run().created == 1  # released: the next run works
+
+
+def test_a_killed_runs_lock_does_not_block_the_next(world: World, tmp_path):
+    world.set_rows([["", "Иван", "", "", "", "", ""]])
+    path = lock_for(load_settings(environ=world.env)).lock_file
+    script = (
+        f"import filelock, time; lock = filelock.FileLock({str(path)!r}); lock.acquire(); "
+        "print('held', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(LockedError):
+        fast_engine(world, lock_wait=0.2).run()
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert fast_engine(world, lock_wait=0.2).run().created == 1
+
+
+# -- the bad input catalogue ---------------------------------------------------------------
+def cli_ok(r: subprocess.CompletedProcess[str]) -> str:
+    out = r.stdout + r.stderr
+    assert "Traceback" not in out
+    return out
+
+
+@pytest.mark.parametrize(
+    ("setup", "status", "needle"),
+    [
+        (lambda w: w.set_rows([], headers=[""]), ExitStatus.CONFIG, "Row 1 is empty"),
+        (lambda w: w.set_rows([], headers=["lead_id", "Имя", "ИМЯ"]), ExitStatus.CONFIG, "Duplicated headers"),
+        (lambda w: w.sb.amocrm.set_unpaid(True), ExitStatus.AUTH, "not paid"),
+        (lambda w: w.sb.amocrm.set_faults(rates={"html": 1.0}), ExitStatus.ERROR, "not JSON"),
+        (lambda w: w.sb.amocrm.set_faults(rates={"truncated": 1.0}), ExitStatus.ERROR, "not JSON"),
+        (lambda w: w.sb.sheets.set_faults(rates={"html": 1.0}), ExitStatus.ERROR, "not JSON"),
+        (lambda w: w.sb.sheets.set_faults(rates={"502": 1.0}), ExitStatus.ERROR, "kept failing"),
+        (lambda w: w.env.update(AMOCRM_PIPELINE_ID="abc"), ExitStatus.CONFIG, "AMOCRM_PIPELINE_ID is 'abc'"),
+    ],
+)
+def test_bad_answers_and_settings_get_a_message_and_their_exit_status(world: World, setup, status, needle):
+    world.set_rows([["", "Иван", "", "", "100", "", ""]])
+    world.run("sync")
+    before = snapshot(world)
+    setup(world)
+    r = world.cli("sync")
+    assert r.returncode == status and needle in cli_ok(r), r.stderr
+    world.sb.amocrm.set_faults()
+    world.sb.sheets.set_faults()
+    world.sb.amocrm.set_unpaid(False)
+    if "AMOCRM_PIPELINE_ID" in world.env:
+        del world.env["AMOCRM_PIPELINE_ID"]
+    if status != ExitStatus.CONFIG or "AMOCRM" in needle:
+        assert snapshot(world) == before  # what failed changed nothing
+
+
+def test_a_header_in_another_case_is_fine(world: World):
+    world.set_rows([["", "Иван", "100"]], headers=["LEAD_ID", "имя", "СУММА"])
+    assert world.run("sync").created == 1
+
+
+def test_a_50000_character_name_fails_alone(world: World):
+    world.set_rows([["", "Я" * 50_000, "", "", "", "", ""], ["", "Обычная", "", "", "", "", ""]])
+    out = world.run("sync")
+    assert out.exit_status == ExitStatus.PARTIAL and out.created == 1
+    [p] = out.problems
+    assert p.row == 2 and "did not create" in p.message and "name" in p.message
+    assert [lead["name"] for lead in world.sb.amocrm.leads()] == ["Обычная"]
+    assert world.run("sync").exit_status == ExitStatus.PARTIAL  # reported again, never half-made
+    assert len(world.sb.amocrm.leads()) == 1
+
+
+def test_emoji_empty_rows_in_the_middle_and_user_formulas(world: World):
+    world.set_rows([["", "Кофе ☕️ и 🍰", "", "", "", "", ""], [], [], ["", "После пустых", "", "", "", "", ""]])
+    world.sb.sheets.edit_cell(world.sid, world.tab, "B6", "=1+2")  # a formula typed by a user
+    world.sb.sheets.edit_cell(world.sid, world.tab, "B7", "=A1")  # one that fails here (#NAME?)
+    out = world.run("sync")
+    assert out.created == 3 and [p.row for p in out.problems] == [7]
+    names = sorted(lead["name"] for lead in world.sb.amocrm.leads())
+    assert names == ["3", "Кофе ☕️ и 🍰", "После пустых"]
+    assert world.rows()[2] == [] and world.rows()[3] == []  # the empty rows stay empty
+
+
+def test_a_protected_column_stops_the_sheet_write_and_loses_nothing(world: World):
+    world.set_rows([["", "Иван", "", "", "100", "", ""]])
+    world.sb.sheets.protect(world.sid, world.tab, "A:A")
+    r = world.cli("sync")
+    assert r.returncode == ExitStatus.ERROR and "protected" in cli_ok(r)
+    world.sb.sheets.unprotect(world.sid)
+    converge(world)
+    assert len(world.sb.amocrm.leads()) == 1 and len(world.by_lead()) == 1  # adopted, not made twice
+
+
+def test_unexpected_fields_a_lead_without_contact_and_a_contact_with_several_phones(world: World):
+    world.set_rows([])
+    lone = world.sb.amocrm.create_lead("Без контакта", with_contact=False)
+    many = world.sb.amocrm.create_lead("Много телефонов", phone="+7 1")
+    world.sb.amocrm.add_phone(world.sb.amocrm.main_contact_of(many["id"])["id"], "+7 2")
+    out = world.run("pull", backfill=True)
+    assert out.exit_status == ExitStatus.OK
+    rows = world.by_lead()
+    assert rows[lone["id"]][2] == "" and rows[many["id"]][2] == "+7 1"
+
+
+# -- secrets -------------------------------------------------------------------------------
+def test_the_token_and_the_key_never_show(world: World, tmp_path):
+    from .test_operator import key_file
+
+    path, pem = key_file(world, tmp_path)
+    world.env["GOOGLE_APPLICATION_CREDENTIALS"] = str(path)
+    token = world.env["AMOCRM_INTEGRATION_TOKEN"]
+    key_lines = [line for line in pem.splitlines() if line and "PRIVATE KEY" not in line]
+    log = tmp_path / "run.log"
+    world.set_rows([["", "Иван", "", "", "abc", "", ""], ["", "Пётр", "", "", "", "", ""]])
+    outputs = []
+    for args in (("check",), ("sync", "--json"), ("--debug", "sync"), ("status", "--json"), ("pipelines",)):
+        r = world.cli("--log-file", str(log), *args)
+        cli_ok(r)
+        outputs.append(r.stdout + "\n" + r.stderr)
+    summary = json.loads(world.cli("status", "--json").stdout)
+    world.sb.amocrm.set_token("rotated")
+    outputs.append(world.cli("--debug", "--log-file", str(log), "sync").stderr)
+    world.sb.amocrm.block(60)
+    outputs.append(world.cli("--debug", "sync").stderr)
+    bad = tmp_path / "bad.json"
+    bad.write_text(pem)  # a key file that is not JSON but holds the key itself
+    outputs.append(world.cli("check", env={**world.env, "GOOGLE_APPLICATION_CREDENTIALS": str(bad)}).stderr)
+    state_dir = Path(world.env["AMOSHEETS_STATE_DIR"])
+    blobs = [o.encode() for o in outputs] + [log.read_bytes()]
+    blobs += [f.read_bytes() for f in state_dir.iterdir() if f.is_file()]
+    assert any(f.suffix == ".sqlite3" for f in state_dir.iterdir())
+    for blob in blobs:
+        assert token.encode() not in blob
+        for line in key_lines[:3]:
+            assert line.encode() not in blob
+    assert summary[-1]["summary"]["created"] == 1  # the runs really happened
+
+
+# -- guard rails ---------------------------------------------------------------------------
+def synced_sheet(w: World, n: int) -> list[int]:
+    w.set_rows([["", f"Клиент {i:02d}", "", "", str(1000 + i), "", ""] for i in range(n)])
+    assert w.run("sync").created == n
+    return sorted(w.by_lead())
+
+
+@pytest.mark.parametrize("column", ["E", "A"])  # the prices alone, or the lead_ids alone
+def test_a_column_sorted_on_its_own_stops_the_run_until_force(world: World, column):
+    ids = synced_sheet(world, 30)
+    # Sorting one column descending on its own: that column's values reverse, the others stay.
+    column_values = [[str(1000 + i)] for i in range(30)] if column == "E" else [[lid] for lid in ids]
+    world.sb.sheets.set_values(world.sid, world.tab, column_values[::-1], start=f"{column}2")
+    world.reset_stats()
+    r = world.cli("sync")
+    assert r.returncode == ExitStatus.NEEDS_FORCE, r.stderr
+    assert "sorted on its own" in r.stderr and "--force" in r.stderr and "Nothing was changed" in r.stderr
+    amo, sheets = world.stats()
+    assert amo["mutating"] == 0 and sheets["mutating"] == 0
+    assert world.cli("sync", "--dry-run").returncode == ExitStatus.NEEDS_FORCE
+    assert world.cli("sync", "--force").returncode == 0
+    assert world.sb.amocrm.stats()["mutating"] > 0
+
+
+def test_bulk_edits_made_in_amocrm_are_not_held_back(world: World):
+    ids = synced_sheet(world, 30)
+    world.sb.amocrm.clock.advance(120)
+    for lid in ids[:25]:
+        world.sb.amocrm.edit_lead(lid, price=1)
+    out = world.run("sync")
+    assert out.exit_status == ExitStatus.OK and out.cells_written == 25
+
+
+def test_a_small_sheet_is_not_guarded(world: World):
+    ids = synced_sheet(world, 20)
+    world.sb.sheets.set_values(world.sid, world.tab, [["7"] for _ in ids], start="E2")
+    out = world.run("sync")
+    assert out.exit_status == ExitStatus.OK and out.leads_updated == 20
