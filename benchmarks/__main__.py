@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 def _cells(r: Result) -> list[str]:
     measured = r.run is not None
     bound = r.bound_seconds if measured else 0.0
-    ratio = f"{r.wall / bound:.1f}×" if measured and bound > 0 and r.wall is not None else DASH
+    ratio = f"{r.wall / bound:.2f}×" if measured and bound > 0 and r.wall is not None else DASH
     notes = list(r.notes)
     if r.failures:
         first = r.failures[0] if len(r.failures[0]) <= 90 else r.failures[0][:89] + "…"

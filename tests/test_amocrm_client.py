@@ -128,7 +128,18 @@ def test_paging_reads_to_the_204_past_an_exact_multiple(emu):
     now = emu.clock.now()
     leads = client(emu).leads_updated(now - 100, now + 100)
     assert len(leads) == 500 and len({lead["id"] for lead in leads}) == 500
-    assert emu.stats()["by_route"]["GET /api/v4/leads"] == 3  # 250 + 250 + the empty page (204)
+    # page 1 (full, with `next`); then pages 2 and 3 at once: 2 is full, 3 is empty (204) — the end.
+    assert emu.stats()["by_route"]["GET /api/v4/leads"] == 3
+
+
+def test_a_long_listing_goes_at_the_rate_limit_not_at_one_answer_per_page(emu):
+    emu.seed_bulk(2600, with_contacts=False)
+    emu.latency = 0.25
+    now = emu.clock.now()
+    assert len(client(emu).leads_updated(now - 100, now + 100)) == 2600
+    stats = emu.stats()
+    assert stats["by_route"]["GET /api/v4/leads"] <= 11 + 3  # 11 pages, at most 3 asked past the end
+    assert stats["max_requests_in_1s"] >= 6 and stats["rate_limited"] == 0
 
 
 # -- errors in words ---------------------------------------------------------------------

@@ -13,8 +13,10 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -24,7 +26,6 @@ from amosheets.config import load_settings
 from amosheets.engine import Engine, Options, Outcome
 from amosheets.errors import AmosheetsError, ExitStatus
 from amosheets.sandbox import Sandbox
-from amosheets.sandbox.server import FAULT_KINDS
 from amosheets.sheet import Sheet
 from amosheets.sync.plan import Direction
 
@@ -50,6 +51,13 @@ MAIN_STATUSES = [
     "Закрыто и не реализовано",
 ]
 TYPED_STATUSES = [*MAIN_STATUSES, "переговоры"]  # a status is matched without regard to case
+# Known bugs (each has a minimal xfail(strict=True) test at the end of this file). While they stand,
+# the machine steers around them so that it can find others; when one is fixed, its test XPASSes
+# (a failure, being strict): remove the mark and set the flag here to False.
+BUG_IDENTICAL_NEW_ROWS = True  # two new rows alike in every synced cell: a deal made twice
+BUG_APPEND_SHIFT = True  # rows appended below a blank row land in the wrong columns
+
+FAULT_KINDS = ["429", "500", "502", "503", "504", "drop"]
 NOTES_POOL = ["позвонить", "VIP", "42", "перезвонить в пн", ""]
 
 settings.register_profile(
@@ -275,8 +283,27 @@ class SyncMachine(RuleBasedStateMachine):
     )
     def add_row(self, name, price, phone, email, status, pipeline, notes) -> None:
         typed = ["", name, f"'{phone}" if phone else "", email or "", price, status, pipeline, notes]
+        if BUG_IDENTICAL_NEW_ROWS and (name, phone or "", email or "", price, status, pipeline) in self.new_rows():
+            return
         self.sb.sheets.set_values(self.sid, self.tab, [typed], start=f"A{len(self.rows) + 2}", user_entered=True)
         self.rows.append(Row(notes=notes))
+
+    def new_rows(self) -> set[tuple[str, ...]]:
+        """The synced cells of the rows that have no lead_id yet."""
+        rows = self.sheet_rows()
+        return {
+            tuple(c.strip() for c in rows[i][NAME:NOTES])
+            for i, m in enumerate(self.rows)
+            if m.content and m.lead is None
+        }
+
+    def has_blank_row(self) -> bool:
+        return any(not m.content for m in self.rows)
+
+    def to_append(self) -> set[int]:
+        """Deals made in amoCRM that the next pull is to add to the sheet."""
+        on_rows = {m.lead for m in self.rows}
+        return self.crm_made - self.deleted - self.removed - on_rows
 
     def synced_rows(self) -> list[int]:
         return [i for i, m in enumerate(self.rows) if m.lead is not None]
@@ -306,7 +333,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.rows[i].notes = notes
         self.trim()
 
-    @precondition(lambda self: len(self.rows) >= 2)
+    @precondition(lambda self: len(self.rows) >= 2 and not (BUG_APPEND_SHIFT and self.to_append()))
     @rule(pick=st.integers(0, 100))
     def insert_blank_row(self, pick) -> None:
         i = pick % (len(self.rows) - 1) + 1  # between two rows
@@ -319,6 +346,7 @@ class SyncMachine(RuleBasedStateMachine):
         before = self.sheet_rows()
         self.sb.sheets.sort_rows(self.sid, self.tab, column, descending=descending)
         after = self.sheet_rows()
+        after += [[""] * WIDTH for _ in range(len(before) - len(after))]  # blank rows sorted to the end
         # Follow the rows by their content: rows alike in every cell are alike in the model too.
         queues: dict[tuple[str, ...], list[Row]] = {}
         for m, cells in zip(self.rows, before, strict=True):
@@ -347,7 +375,10 @@ class SyncMachine(RuleBasedStateMachine):
     def live_ids(self) -> list[int]:
         return sorted(self.live())
 
-    @precondition(lambda self: len(self.crm_made | self.sheet_made) < MAX_LEADS)
+    def may_create_in_crm(self) -> bool:
+        return len(self.crm_made | self.sheet_made) < MAX_LEADS and not (BUG_APPEND_SHIFT and self.has_blank_row())
+
+    @precondition(may_create_in_crm)
     @rule(
         name=st.sampled_from(NAMES),
         price=st.sampled_from(CRM_PRICES),
@@ -456,3 +487,44 @@ class SyncMachine(RuleBasedStateMachine):
 
 SyncMachine.TestCase.settings = settings.get_profile(PROFILE)
 TestSync = SyncMachine.TestCase
+
+
+# -- the known bugs, each in its smallest form ----------------------------------------------
+@contextlib.contextmanager
+def _world(rows: list[list[str]], tmp_path) -> Iterator[tuple[Sandbox, Callable[[], Outcome]]]:
+    with Sandbox(rate_limit=None, read_quota=None, write_quota=None) as sb:
+        sb.new_spreadsheet(rows, headers=HEADERS)
+        env = {**sb.env(), "AMOSHEETS_STATE_DIR": str(tmp_path)}
+
+        def sync() -> Outcome:
+            return Engine(load_settings(environ=env), Options(Direction.BOTH)).run()
+
+        yield sb, sync
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: two new rows with the same synced cells make two deals but only one row gets its lead_id; "
+    "the other deal is appended as a third row by the next pull and the unlabelled row makes a third deal",
+)
+def test_two_identical_new_rows_make_one_deal_each(tmp_path):
+    with _world([["", "Анна"], ["", "Анна"]], tmp_path) as (sb, sync):
+        assert sync().exit_status == ExitStatus.OK
+        ids = [r[0] for r in sb.sheets.values(sb.spreadsheet_id, sb.worksheet)[1:]]
+        assert len(sb.amocrm.leads()) == 2
+        assert all(ids) and len(set(ids)) == 2, ids
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: Sheet.append_rows relies on values.append finding the table at column A; below a blank row "
+    "and after a row with empty cells the table found starts further right and the row lands shifted",
+)
+def test_a_deal_appended_below_a_blank_row_lands_in_its_columns(tmp_path):
+    with _world([[], ["", "Борис"]], tmp_path) as (sb, sync):
+        assert sync().exit_status == ExitStatus.OK
+        sb.amocrm.clock.advance(5)
+        lead = sb.amocrm.create_lead("Вера", price=5)
+        assert sync().rows_appended == 1
+        last = sb.sheets.values(sb.spreadsheet_id, sb.worksheet)[-1]
+        assert last[:5] == [str(lead["id"]), "Вера", "", "", "5"], last

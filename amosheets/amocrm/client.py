@@ -41,6 +41,7 @@ PAGE = 250  # the most entities one list request returns
 COMPLEX_BATCH = 50  # leads per POST /leads/complex
 UPDATE_BATCH = 250  # entities per PATCH
 IDS_PER_QUERY = 250
+PAGE_WAVE = 4  # pages asked for at once when a listing is long
 
 
 class _Transient(Exception):
@@ -236,21 +237,31 @@ class AmoClient:
     def list_all(
         self, path: str, key: str, params: dict[str, Any], label: str | None = None, at_most: int | None = None
     ) -> list[dict[str, Any]]:
-        """Every page until a 204 or a page without a `next` link (or ``at_most`` items, when that is known)."""
+        """Every page until a 204 or a page without a `next` link (or ``at_most`` items, when that is known).
+
+        Pages after the first are asked for a few at once (1, 2, then 4 at a time), so a long
+        listing goes at the rate limit instead of at one answer's latency per page; at most a
+        few requests past the end are wasted, and a listing of one page costs one request.
+        """
         out: list[dict[str, Any]] = []
-        page = 1
+        page, wave = 1, 1
         while at_most is None or len(out) < at_most:
-            data = self.request("GET", path, params={**params, "limit": PAGE, "page": page})
-            if data is None:
-                break
-            items = data.get("_embedded", {}).get(key) or []
-            out.extend(items)
+            pages = list(range(page, page + wave))
+            answers = self._map(lambda p: self.request("GET", path, params={**params, "limit": PAGE, "page": p}), pages)
+            more = True
+            for data in answers:
+                items = (data or {}).get("_embedded", {}).get(key) or []
+                out.extend(items)
+                if data is None or not items or not data.get("_links", {}).get("next"):
+                    more = False
+                    break
             if label and self.progress:
                 self.progress(label, len(out), None)
-            if not items or not data.get("_links", {}).get("next"):
+            if not more:
                 break
-            page += 1
-        return out
+            page += wave
+            wave = min(wave * 2, PAGE_WAVE)
+        return out if at_most is None else out[:at_most]
 
     def leads_updated(self, since: int, until: int) -> list[dict[str, Any]]:
         """Leads changed within [since, until] (amoCRM's clock), with their contacts' ids."""
