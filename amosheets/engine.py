@@ -637,10 +637,6 @@ def _cell(row: SheetRow, col: int) -> Any:
     return row.cells[col] if col < len(row.cells) else None
 
 
-def _placeholder(lid: int) -> CrmLead:
-    return CrmLead(lid, "", 0, 0, 0)
-
-
 def _sent(values: dict[Field, Any]) -> dict[str, Any]:
     return {
         "name": values[Field.NAME],

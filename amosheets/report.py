@@ -13,7 +13,7 @@ from amosheets.engine import Outcome
 from amosheets.output import Output
 from amosheets.sync.fields import Field
 from amosheets.sync.model import Catalog, Values
-from amosheets.sync.plan import Plan
+from amosheets.sync.plan import LeadPlan, Plan
 
 _FIELD_TITLES = {f: f.header for f in Field}
 
@@ -40,30 +40,16 @@ def plan_rows(plan: Plan) -> list[tuple[str, str, str, str, str, str]]:
         out.append((str(n.row), "new", "", "", desc, "create in amoCRM"))
     for n in plan.adoptions():
         out.append((str(n.row), str(n.adopt), "lead_id", "∅", str(n.adopt), "sheet (deal made by an interrupted run)"))
+
+    def changes(lp: LeadPlan, fields: set[Field], now: Values, where: str) -> None:
+        for f in sorted(fields, key=list(Field).index):
+            old, new = show(now.get(f), f, now, c), show(lp.final[f], f, lp.final, c)
+            out.append((str(lp.row), str(lp.lead_id), _FIELD_TITLES[f], old, new, where))
+
     for lp in plan.lead_updates() + [lp for lp in plan.contact_updates() if not lp.lead_changes]:
-        for f in sorted(lp.to_crm, key=list(Field).index):
-            out.append(
-                (
-                    str(lp.row),
-                    str(lp.lead_id),
-                    _FIELD_TITLES[f],
-                    show(lp.crm.get(f), f, lp.crm, c),
-                    show(lp.final[f], f, lp.final, c),
-                    "amoCRM",
-                )
-            )
+        changes(lp, lp.to_crm, lp.crm, "amoCRM")
     for lp in plan.cell_updates():
-        for f in sorted(lp.to_sheet, key=list(Field).index):
-            out.append(
-                (
-                    str(lp.row),
-                    str(lp.lead_id),
-                    _FIELD_TITLES[f],
-                    show(lp.sheet.get(f), f, lp.sheet, c),
-                    show(lp.final[f], f, lp.final, c),
-                    "sheet",
-                )
-            )
+        changes(lp, lp.to_sheet, lp.sheet, "sheet")
     for a in plan.row_appends():
         out.append(("+", str(a.lead_id), "", "", show(a.values[Field.NAME], Field.NAME, a.values, c), "new row"))
     return out

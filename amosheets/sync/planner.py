@@ -227,11 +227,6 @@ def _error_cell(row: SheetRow, f: Field, raw: Cell) -> _RowError:
     return _RowError(RowProblem(row.number, f.header, text(raw), f"the cell shows an error instead of a value: {hint}"))
 
 
-def read_row(row: SheetRow, headers: HeaderMap, catalog: Catalog, crm: CrmLead | None) -> tuple[Values, set[Field]]:
-    """The row's canonical values, and which of its cells say something. Raises _RowError."""
-    return RowReader(headers, catalog).read(row, crm)
-
-
 def plan(
     *,
     headers: HeaderMap,
