@@ -40,7 +40,7 @@ from amosheets.sync.guard import mass_change
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
 from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Notice, RowProblem, SheetRow
 from amosheets.sync.plan import Direction, LeadPlan, Plan
-from amosheets.sync.planner import Triage, fingerprint, header_signature, mark_unchanged, render, triage
+from amosheets.sync.planner import Triage, header_signature, mark_unchanged, new_row_fingerprints, render, triage
 from amosheets.sync.planner import plan as make_plan
 
 OVERLAP = 60  # seconds each window reaches back: amoCRM's bounds may be exclusive, writes land late
@@ -474,6 +474,13 @@ class Engine:
                 )
             out.contacts_updated += len(result.ok)
         if without:
+            # A contact is made before it can be linked: check first that the deals still exist, or a
+            # deal deleted in amoCRM would get a stray contact on every run.
+            alive = {int(lead["id"]) for lead in self.amo.leads_by_ids([lp.lead_id for lp in without])}
+            if gone := [lp for lp in without if lp.lead_id not in alive]:
+                self._note_gone(store, gone, out)
+            without = [lp for lp in without if lp.lead_id in alive]
+        if without:
             made = self.amo.create_contacts([_contact_create(lp) for lp in without])
             for i, message in made.failed.items():
                 out.problems.append(_refused(without[i], f"amoCRM refused the contact: {message}"))
@@ -571,7 +578,7 @@ class Engine:
                     writes.append((row.number, col, render(f, lp.final, catalog)))
                 if ok:
                     sheet_done.add(lp.lead_id)
-            free = {fingerprint(r, headers): r for r in now.rows if not text(_cell(r, headers.lead_id))}
+            free = new_row_fingerprints(now.rows, headers)
             for n in new_rows:
                 lid = created.get(n.fingerprint) or n.adopt
                 row = free.pop(n.fingerprint, None)
@@ -583,22 +590,20 @@ class Engine:
                     if f in headers.columns:
                         writes.append((row.number, headers.columns[f], render(f, values, catalog)))
                 finished.append(n.fingerprint)
+            # New rows go below the last used row at explicit positions, in the same write as the
+            # rest: a write there is idempotent (a retry can't add a row twice), unlike values.append.
             present = set(at)
             todo = [a for a in appends if a.lead_id not in present]
-            width = max([headers.lead_id, *headers.columns.values()]) + 1
-            rows_out = []
-            for a in todo:
-                cells_out: list[Any] = [None] * width
-                cells_out[headers.lead_id] = a.lead_id
-                for f, col in headers.columns.items():
-                    cells_out[col] = render(f, a.values, catalog)
-                rows_out.append(cells_out)
+            cells_in_rows = len(writes)
+            for n, a in enumerate(todo, start=now.last_row + 1):
+                writes.append((n, headers.lead_id, a.lead_id))
+                writes.extend((n, col, render(f, a.values, catalog)) for f, col in headers.columns.items())
+            if todo:
+                self.sheet.ensure_rows(now.last_row + len(todo))
             if writes:
                 self.sheet.write_cells(writes)
-                out.cells_written = len(writes)
-            if rows_out:
-                self.sheet.append_rows(rows_out, now.last_row)
-                out.rows_appended = len(rows_out)
+                out.cells_written = cells_in_rows
+                out.rows_appended = len(todo)
         # The base of a field moves once both sides hold its value.
         with store.transaction():
             store.finish_creations(finished)

@@ -3,15 +3,16 @@
 gspread's convenience methods cost a request each (``worksheet()`` re-reads the metadata,
 ``update_cell`` is one request per cell and USER_ENTERED), so this adapter uses its
 low-level calls: one metadata GET, one values GET of the whole tab, one
-``values:batchUpdate`` with RAW input for every cell a run writes, and one ``append``
-for new rows. RAW input is what keeps text from amoCRM from ever being evaluated.
+``values:batchUpdate`` with RAW input for every cell a run writes, new rows included (at
+explicit positions below the last used row, so a retry can never add a row twice). RAW
+input is what keeps text from amoCRM from ever being evaluated.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -275,26 +276,24 @@ class Sheet:
         a1 = f"{self._quoted}!{column_letter(cols[0])}{row}:{column_letter(cols[-1])}{row}"
         return {"range": a1, "majorDimension": "ROWS", "values": [[values[c] for c in cols]]}
 
-    def append_rows(self, rows: list[list[Cell]], after_row: int) -> None:
-        """Add rows below the last used row, RAW, inserting new grid rows (1 request).
-
-        The range given is that whole last row, so the API's "table" is anchored on it and the
-        rows go below it even when empty rows sit further up.
-        """
-        if not rows:
+    def ensure_rows(self, last_row: int) -> None:
+        """Grow the grid so that rows up to ``last_row`` exist (1 request, only when it is too small)."""
+        assert self.tab is not None
+        if last_row <= self.tab.rows:
             return
-        last = max(after_row, 1)
-        width = max(len(r) for r in rows)
-        self._call(
-            "add rows to the sheet",
-            lambda: self._http.values_append(
-                self.spreadsheet_id,
-                f"{self._quoted}!A{last}:{column_letter(max(width - 1, 0))}{last}",
-                params={"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"},
-                body={"majorDimension": "ROWS", "values": rows},
-            ),
-            retry=False,  # an append is not idempotent: the engine checks what landed before trying again
-        )
+        body = {
+            "requests": [
+                {
+                    "appendDimension": {
+                        "sheetId": self.tab.sheet_id,
+                        "dimension": "ROWS",
+                        "length": last_row - self.tab.rows,
+                    }
+                }
+            ]
+        }
+        self._call("add rows to the sheet", lambda: self._http.batch_update(self.spreadsheet_id, body), retry=False)
+        self.tab = replace(self.tab, rows=last_row)
 
     def write_header(self, headers: list[str]) -> None:
         body = {"valueInputOption": "RAW", "data": [{"range": f"{self._quoted}!A1", "values": [headers]}]}

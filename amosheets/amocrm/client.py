@@ -177,6 +177,8 @@ class AmoClient:
                 self.limiter.pause(retry_after or 1.0)
             raise _Transient("429 Too Many Requests", retry_after)
         if status == 504:
+            if method == "GET":
+                raise _Transient("504 Gateway Timeout")  # nothing to split in a read: just ask again
             if not idempotent:
                 raise UncertainWrite("amoCRM answered 504 (gateway timeout) to a create")
             raise TooLarge("504: too much in one request")

@@ -55,6 +55,20 @@ def fingerprint(row: SheetRow, headers: HeaderMap) -> str:
     return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
+def new_row_fingerprints(rows: Iterable[SheetRow], headers: HeaderMap) -> dict[str, SheetRow]:
+    """The rows without a lead_id by fingerprint; identical rows are told apart by their order."""
+    out: dict[str, SheetRow] = {}
+    seen: dict[str, int] = {}
+    col = headers.lead_id
+    for row in rows:
+        if text(row.cells[col] if col < len(row.cells) else None) or is_blank(row, headers):
+            continue
+        fp = fingerprint(row, headers)
+        n = seen[fp] = seen.get(fp, 0) + 1
+        out[fp if n == 1 else f"{fp}#{n}"] = row
+    return out
+
+
 def _cell(row: SheetRow, col: int | None) -> Cell:
     if col is None or col >= len(row.cells):
         return None
@@ -404,7 +418,7 @@ def _plan_new_rows(
     creations: list[Creation],
 ) -> None:
     pending = {c.fingerprint: c for c in creations}
-    for row in rows:
+    for fp, row in new_row_fingerprints(rows, headers).items():
         try:
             values, said = reader.read(row, None)
         except _RowError as e:
@@ -421,7 +435,6 @@ def _plan_new_rows(
         values.setdefault(Field.PRICE, 0)
         values.setdefault(Field.PHONE, "")
         values.setdefault(Field.EMAIL, "")
-        fp = fingerprint(row, headers)
         fill = {f for f in (Field.STATUS, Field.PIPELINE, Field.NAME) if f in headers.columns and f not in said}
         if not values[Field.NAME]:
             fill.discard(Field.NAME)
