@@ -443,6 +443,7 @@ class Engine:
     ) -> dict[int, set[Field]]:
         """PATCH leads and contacts; returns, per lead, the fields amoCRM now holds."""
         done: dict[int, set[Field]] = {}
+        gone_ids: set[int] = set()  # deals found deleted: nothing more is sent or remembered for them
         leads = plan.lead_updates()
         if leads:
             result = self.amo.update_leads([lead_patch(lp.lead_id, lp.final, lp.lead_changes) for lp in leads])
@@ -458,9 +459,10 @@ class Engine:
                     )
             if gone:
                 self._note_gone(store, gone, out)
+                gone_ids.update(lp.lead_id for lp in gone)
             out.leads_updated = len(result.ok)
 
-        contacts = plan.contact_updates()
+        contacts = [lp for lp in plan.contact_updates() if lp.lead_id not in gone_ids]
         with_contact = [lp for lp in contacts if lp.contact_id is not None]
         without = [lp for lp in contacts if lp.contact_id is None]
         if with_contact:
@@ -479,6 +481,7 @@ class Engine:
             alive = {int(lead["id"]) for lead in self.amo.leads_by_ids([lp.lead_id for lp in without])}
             if gone := [lp for lp in without if lp.lead_id not in alive]:
                 self._note_gone(store, gone, out)
+                gone_ids.update(lp.lead_id for lp in gone)
             without = [lp for lp in without if lp.lead_id in alive]
         if without:
             made = self.amo.create_contacts([_contact_create(lp) for lp in without])
@@ -499,7 +502,7 @@ class Engine:
         for lp in plan.leads:
             fields = done.get(lp.lead_id)
             k = known.get(lp.lead_id)
-            if not fields or k is None or k.crm is None:
+            if not fields or k is None or k.crm is None or lp.lead_id in gone_ids:
                 continue
             c = k.crm
             f = lp.final
