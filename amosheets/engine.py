@@ -463,6 +463,15 @@ class Engine:
             out.leads_updated = len(result.ok)
 
         contacts = [lp for lp in plan.contact_updates() if lp.lead_id not in gone_ids]
+        # A contact outlives its deal: before changing it, make sure the deal still exists (a PATCH of
+        # the deal in this run proves it), or a deal deleted in amoCRM would never be noticed.
+        unproven = [lp for lp in contacts if lp.lead_id not in done]
+        if unproven:
+            alive = {int(lead["id"]) for lead in self.amo.leads_by_ids([lp.lead_id for lp in unproven])}
+            if gone := [lp for lp in unproven if lp.lead_id not in alive]:
+                self._note_gone(store, gone, out)
+                gone_ids.update(lp.lead_id for lp in gone)
+            contacts = [lp for lp in contacts if lp.lead_id not in gone_ids]
         with_contact = [lp for lp in contacts if lp.contact_id is not None]
         without = [lp for lp in contacts if lp.contact_id is None]
         if with_contact:
@@ -475,14 +484,6 @@ class Engine:
                     RowProblem(lp.row, None, None, f"amoCRM refused the contact: {message}", lp.lead_id)
                 )
             out.contacts_updated += len(result.ok)
-        if without:
-            # A contact is made before it can be linked: check first that the deals still exist, or a
-            # deal deleted in amoCRM would get a stray contact on every run.
-            alive = {int(lead["id"]) for lead in self.amo.leads_by_ids([lp.lead_id for lp in without])}
-            if gone := [lp for lp in without if lp.lead_id not in alive]:
-                self._note_gone(store, gone, out)
-                gone_ids.update(lp.lead_id for lp in gone)
-            without = [lp for lp in without if lp.lead_id in alive]
         if without:
             made = self.amo.create_contacts([_contact_create(lp) for lp in without])
             for i, message in made.failed.items():

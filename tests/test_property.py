@@ -16,8 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -51,12 +50,6 @@ MAIN_STATUSES = [
     "Закрыто и не реализовано",
 ]
 TYPED_STATUSES = [*MAIN_STATUSES, "переговоры"]  # a status is matched without regard to case
-# Known bugs (each has a minimal xfail(strict=True) test at the end of this file). While they stand,
-# the machine steers around them so that it can find others; when one is fixed, its test XPASSes
-# (a failure, being strict): remove the mark and set the flag here to False.
-BUG_IDENTICAL_NEW_ROWS = True  # two new rows alike in every synced cell: a deal made twice
-BUG_APPEND_SHIFT = True  # rows appended below a blank row land in the wrong columns
-
 FAULT_KINDS = ["429", "500", "502", "503", "504", "drop"]
 NOTES_POOL = ["позвонить", "VIP", "42", "перезвонить в пн", ""]
 
@@ -129,8 +122,12 @@ class SyncMachine(RuleBasedStateMachine):
 
     def run_failing(self, direction: str = "sync") -> None:
         """A run that may stop anywhere: a clear error is fine, any other exception is a bug."""
-        with contextlib.suppress(AmosheetsError):
-            self.run(direction)
+        try:
+            out = self.run(direction)
+        except AmosheetsError as e:
+            event(f"failing run: stopped with {type(e).__name__}")
+        else:
+            event(f"failing run: finished with exit status {out.exit_status.name}")
         for m in self.rows:
             if m.content and m.lead is None:
                 m.exposed = True
@@ -190,6 +187,15 @@ class SyncMachine(RuleBasedStateMachine):
         self.check_fields_agree(on_rows, live)
         self.check_deals_exact(on_rows, live)
         self.check_second_sync_is_quiet()
+        event(f"checked sync: {len(on_rows)} deals on rows, {len(live)} live")
+        if self.deleted & on_rows.keys():
+            event("checked sync: a row of a deal deleted in amoCRM")
+        if self.removed:
+            event("checked sync: a deleted row")
+        if any(m.origin == "crm" for m in self.rows):
+            event("checked sync: a deal appended from amoCRM")
+        if self.orphan_budget:
+            event("checked sync: a row deleted after a failed run")
 
     def check_every_row_has_its_own_deal(self) -> dict[int, int]:
         """Invariant 3: no lead id on two rows; every row with content got its deal."""
@@ -283,27 +289,8 @@ class SyncMachine(RuleBasedStateMachine):
     )
     def add_row(self, name, price, phone, email, status, pipeline, notes) -> None:
         typed = ["", name, f"'{phone}" if phone else "", email or "", price, status, pipeline, notes]
-        if BUG_IDENTICAL_NEW_ROWS and (name, phone or "", email or "", price, status, pipeline) in self.new_rows():
-            return
         self.sb.sheets.set_values(self.sid, self.tab, [typed], start=f"A{len(self.rows) + 2}", user_entered=True)
         self.rows.append(Row(notes=notes))
-
-    def new_rows(self) -> set[tuple[str, ...]]:
-        """The synced cells of the rows that have no lead_id yet."""
-        rows = self.sheet_rows()
-        return {
-            tuple(c.strip() for c in rows[i][NAME:NOTES])
-            for i, m in enumerate(self.rows)
-            if m.content and m.lead is None
-        }
-
-    def has_blank_row(self) -> bool:
-        return any(not m.content for m in self.rows)
-
-    def to_append(self) -> set[int]:
-        """Deals made in amoCRM that the next pull is to add to the sheet."""
-        on_rows = {m.lead for m in self.rows}
-        return self.crm_made - self.deleted - self.removed - on_rows
 
     def synced_rows(self) -> list[int]:
         return [i for i, m in enumerate(self.rows) if m.lead is not None]
@@ -333,7 +320,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.rows[i].notes = notes
         self.trim()
 
-    @precondition(lambda self: len(self.rows) >= 2 and not (BUG_APPEND_SHIFT and self.to_append()))
+    @precondition(lambda self: len(self.rows) >= 2)
     @rule(pick=st.integers(0, 100))
     def insert_blank_row(self, pick) -> None:
         i = pick % (len(self.rows) - 1) + 1  # between two rows
@@ -375,10 +362,7 @@ class SyncMachine(RuleBasedStateMachine):
     def live_ids(self) -> list[int]:
         return sorted(self.live())
 
-    def may_create_in_crm(self) -> bool:
-        return len(self.crm_made | self.sheet_made) < MAX_LEADS and not (BUG_APPEND_SHIFT and self.has_blank_row())
-
-    @precondition(may_create_in_crm)
+    @precondition(lambda self: len(self.crm_made | self.sheet_made) < MAX_LEADS)
     @rule(
         name=st.sampled_from(NAMES),
         price=st.sampled_from(CRM_PRICES),
@@ -489,7 +473,7 @@ SyncMachine.TestCase.settings = settings.get_profile(PROFILE)
 TestSync = SyncMachine.TestCase
 
 
-# -- the known bugs, each in its smallest form ----------------------------------------------
+# -- what the machine found, each in its smallest form ----------------------------------------
 @contextlib.contextmanager
 def _world(rows: list[list[str]], tmp_path) -> Iterator[tuple[Sandbox, Callable[[], Outcome]]]:
     with Sandbox(rate_limit=None, read_quota=None, write_quota=None) as sb:
@@ -502,25 +486,18 @@ def _world(rows: list[list[str]], tmp_path) -> Iterator[tuple[Sandbox, Callable[
         yield sb, sync
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: two new rows with the same synced cells make two deals but only one row gets its lead_id; "
-    "the other deal is appended as a third row by the next pull and the unlabelled row makes a third deal",
-)
 def test_two_identical_new_rows_make_one_deal_each(tmp_path):
+    """Was: two deals made, one lead_id written; the next runs appended the other and made a third."""
     with _world([["", "Анна"], ["", "Анна"]], tmp_path) as (sb, sync):
         assert sync().exit_status == ExitStatus.OK
         ids = [r[0] for r in sb.sheets.values(sb.spreadsheet_id, sb.worksheet)[1:]]
         assert len(sb.amocrm.leads()) == 2
         assert all(ids) and len(set(ids)) == 2, ids
+        assert sync().plan.empty and len(sb.amocrm.leads()) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Sheet.append_rows relies on values.append finding the table at column A; below a blank row "
-    "and after a row with empty cells the table found starts further right and the row lands shifted",
-)
 def test_a_deal_appended_below_a_blank_row_lands_in_its_columns(tmp_path):
+    """Was: values.append found a "table" starting at column F and wrote the new row shifted right."""
     with _world([[], ["", "Борис"]], tmp_path) as (sb, sync):
         assert sync().exit_status == ExitStatus.OK
         sb.amocrm.clock.advance(5)
@@ -528,3 +505,50 @@ def test_a_deal_appended_below_a_blank_row_lands_in_its_columns(tmp_path):
         assert sync().rows_appended == 1
         last = sb.sheets.values(sb.spreadsheet_id, sb.worksheet)[-1]
         assert last[:5] == [str(lead["id"]), "Вера", "", "", "5"], last
+
+
+def test_a_phone_typed_for_a_deal_deleted_in_amocrm_is_not_sent(tmp_path):
+    """Was: a stray contact made and not linkable ("No lead …"), exit 3, again on every run."""
+    with _world([["", "Анна"]], tmp_path) as (sb, sync):
+        assert sync().exit_status == ExitStatus.OK
+        sb.amocrm.delete_lead(int(sb.sheets.values(sb.spreadsheet_id, sb.worksheet)[1][0]))
+        sb.sheets.edit_cell(sb.spreadsheet_id, sb.worksheet, "C2", "'+7 1")
+        out = sync()
+        assert (out.exit_status, out.problems) == (ExitStatus.OK, []), out.problems
+        assert any("deleted in amoCRM" in n.message for n in out.notices)
+        assert sb.amocrm.contacts() == []
+
+
+def test_a_single_504_on_a_read_is_retried(tmp_path):
+    """Was: taken for "too much in one request" (TooLarge), never retried: the run stopped with exit 1."""
+    with _world([], tmp_path) as (sb, sync):
+        sb.amocrm.set_faults(script=[("504", "/api/v4/leads/pipelines", "GET")])
+        assert sync().exit_status == ExitStatus.OK
+
+
+def test_a_deal_deleted_in_amocrm_is_reported_once(tmp_path):
+    """Was: with a deal field and a contact field changed, the contact PATCH went through and saving
+    amoCRM's values cleared the deletion just noted: the next run PATCHed the deal and said it again."""
+    with _world([["", "Анна", "+7 1"]], tmp_path) as (sb, sync):
+        assert sync().exit_status == ExitStatus.OK
+        sb.amocrm.delete_lead(int(sb.sheets.values(sb.spreadsheet_id, sb.worksheet)[1][0]))
+        sb.sheets.edit_cell(sb.spreadsheet_id, sb.worksheet, "E2", "1")
+        sb.sheets.edit_cell(sb.spreadsheet_id, sb.worksheet, "C2", "'+7 2")
+        first = sync()
+        assert any("deleted in amoCRM" in n.message for n in first.notices)
+        sb.amocrm.reset_stats()
+        second = sync()
+        assert not second.notices, second.notices
+        assert sb.amocrm.stats()["mutating"] == 0, sb.amocrm.stats()["by_route"]
+
+
+def test_a_phone_typed_for_a_deleted_deal_with_a_contact_is_not_sent(tmp_path):
+    with _world([["", "Анна", "+7 1"]], tmp_path) as (sb, sync):
+        assert sync().exit_status == ExitStatus.OK
+        lid = int(sb.sheets.values(sb.spreadsheet_id, sb.worksheet)[1][0])
+        sb.amocrm.delete_lead(lid)
+        sb.sheets.edit_cell(sb.spreadsheet_id, sb.worksheet, "C2", "'+7 2")
+        sb.amocrm.reset_stats()
+        out = sync()
+        assert sb.amocrm.stats()["mutating"] == 0, sb.amocrm.stats()["by_route"]
+        assert any("deleted in amoCRM" in n.message for n in out.notices), out.notices
