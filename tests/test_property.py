@@ -543,6 +543,7 @@ def test_a_deal_deleted_in_amocrm_is_reported_once(tmp_path):
 
 
 def test_a_phone_typed_for_a_deleted_deal_with_a_contact_is_not_sent(tmp_path):
+    """Was: the phone was PATCHed into the deleted deal's contact and the deletion never reported."""
     with _world([["", "Анна", "+7 1"]], tmp_path) as (sb, sync):
         assert sync().exit_status == ExitStatus.OK
         lid = int(sb.sheets.values(sb.spreadsheet_id, sb.worksheet)[1][0])
