@@ -26,7 +26,7 @@ class Check:
     status: ExitStatus = ExitStatus.OK
 
 
-def run_checks(settings: Settings, amo_factory: Callable[[], AmoClient] | None = None) -> list[Check]:
+def run_checks(settings: Settings) -> list[Check]:
     results: list[Check] = []
 
     def fail(name: str, e: AmosheetsError) -> None:
@@ -45,7 +45,7 @@ def run_checks(settings: Settings, amo_factory: Callable[[], AmoClient] | None =
     if google_ok:
         _check_google(settings, results, fail)
     if amo_ok:
-        _check_amocrm(settings, results, fail, amo_factory)
+        _check_amocrm(settings, results, fail)
     return results
 
 
@@ -92,9 +92,8 @@ def _check_amocrm(
     settings: Settings,
     results: list[Check],
     fail: Callable[[str, AmosheetsError], None],
-    amo_factory: Callable[[], AmoClient] | None,
 ) -> None:
-    amo = amo_factory() if amo_factory else AmoClient(settings.amocrm_base_url, settings.amocrm_token, attempts=2)
+    amo = AmoClient(settings.amocrm_base_url, settings.amocrm_token, attempts=2)
     try:
         try:
             account = amo.account()
