@@ -9,9 +9,8 @@ from __future__ import annotations
 import pathlib
 import tempfile
 
-from amosheets.errors import AmosheetsError
 from tests.test_crash import converge, fresh_world, scenario, snapshot
-from tests.test_resilience import FAULT_MIX, fast_engine
+from tests.test_resilience import runs_under_faults
 
 
 def main() -> None:
@@ -25,20 +24,7 @@ def main() -> None:
         for seed in range(1, 6):
             w = fresh_world(pathlib.Path(tmp) / f"seed{seed}")
             scenario(w)
-            w.sb.amocrm.set_faults(rates=FAULT_MIX, seed=seed)
-            w.sb.sheets.set_faults(rates=FAULT_MIX, seed=seed + 100)
-            codes = []
-            for _ in range(6):
-                try:
-                    codes.append(int(fast_engine(w).run().exit_status))
-                except AmosheetsError as e:
-                    codes.append(int(e.exit_status))
-                w.sb.amocrm.clock.advance(30)
-            amo, sheets = w.sb.amocrm.stats(), w.sb.sheets.stats()
-            faults = sum(amo["faults_injected"].values()) + sum(sheets["faults_injected"].values())
-            requests = amo["requests"] + sheets["requests"]
-            w.sb.amocrm.set_faults()
-            w.sb.sheets.set_faults()
+            codes, faults, requests = runs_under_faults(w, seed)
             converge(w)
             same = snapshot(w) == reference
             print(

@@ -49,26 +49,34 @@ def reference(tmp_path_factory):
         w.sb.close()
 
 
+def runs_under_faults(w: World, seed: int, runs: int = 6) -> tuple[list[int], int, int]:
+    """Run sync ``runs`` times under FAULT_MIX on both services, then clear the faults.
+
+    Returns each run's exit status, and how many faults were injected over how many requests.
+    """
+    w.sb.amocrm.set_faults(rates=FAULT_MIX, seed=seed)
+    w.sb.sheets.set_faults(rates=FAULT_MIX, seed=seed + 100)
+    outcomes = []
+    for _ in range(runs):
+        try:
+            outcomes.append(int(fast_engine(w).run().exit_status))
+        except AmosheetsError as e:  # a run may stop; it must say why in plain words
+            assert str(e) and "Traceback" not in str(e)
+            outcomes.append(int(e.exit_status))
+        w.sb.amocrm.clock.advance(30)
+    amo, sheets = w.sb.amocrm.stats(), w.sb.sheets.stats()
+    w.sb.amocrm.set_faults()
+    w.sb.sheets.set_faults()
+    faults = sum(amo["faults_injected"].values()) + sum(sheets["faults_injected"].values())
+    return outcomes, faults, amo["requests"] + sheets["requests"]
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_thirty_percent_faults_on_both_services_lose_and_double_nothing(world: World, reference, seed):
     assert sum(FAULT_MIX.values()) == pytest.approx(0.30)
     scenario(world)
-    world.sb.amocrm.set_faults(rates=FAULT_MIX, seed=seed)
-    world.sb.sheets.set_faults(rates=FAULT_MIX, seed=seed + 100)
-    outcomes = []
-    for _ in range(6):
-        try:
-            outcomes.append(int(fast_engine(world).run().exit_status))
-        except AmosheetsError as e:  # a run may stop; it must say why in plain words
-            assert str(e) and "Traceback" not in str(e)
-            outcomes.append(int(e.exit_status))
-        world.sb.amocrm.clock.advance(30)
-    injected = sum(world.sb.amocrm.stats()["faults_injected"].values()) + sum(
-        world.sb.sheets.stats()["faults_injected"].values()
-    )
+    outcomes, injected, _ = runs_under_faults(world, seed)
     assert injected > 0
-    world.sb.amocrm.set_faults()
-    world.sb.sheets.set_faults()
     converge(world)
     assert snapshot(world) == reference, outcomes
 
