@@ -10,6 +10,8 @@ made twice):
 
 from __future__ import annotations
 
+import secrets
+import threading
 import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
@@ -35,12 +37,21 @@ from amosheets.config import AMOCRM, GOOGLE, Settings
 from amosheets.errors import ConfigError, ExitStatus, LockedError
 from amosheets.sheet import Sheet, SheetData
 from amosheets.state import IndexEntry, Scope, StateStore, state_path
-from amosheets.sync.fields import CONTACT_FIELDS, LEAD_ID, Field, HeaderError, text
+from amosheets.sync import creations as journal
+from amosheets.sync.fields import CONTACT_FIELDS, LEAD_ID, Field, HeaderError, parse_pending, pending_marker, text
 from amosheets.sync.guard import mass_change
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
 from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Notice, RowProblem, SheetRow
-from amosheets.sync.plan import Direction, LeadPlan, Plan
-from amosheets.sync.planner import Triage, header_signature, mark_unchanged, new_row_fingerprints, render, triage
+from amosheets.sync.plan import Direction, LeadPlan, NewRow, Plan
+from amosheets.sync.planner import (
+    Triage,
+    header_signature,
+    mark_unchanged,
+    new_row_fingerprints,
+    render,
+    rows_by_lead,
+    triage,
+)
 from amosheets.sync.planner import plan as make_plan
 
 OVERLAP = 60  # seconds each window reaches back: amoCRM's bounds may be exclusive, writes land late
@@ -198,8 +209,11 @@ class Engine:
             now = self.amo.server_time or int(time.time())  # the pipelines' answer gives amoCRM's clock
             changes = self._list_changes(store, catalog, now)
             data = sheet_read.result()
-        rows = triage(data.rows, data.headers)
         index = store.load_index()
+        made = self._resolve_creations(store, index.keys(), now, changes)
+        pending = {c.token: c.lead_id for c in made}
+        made = [c for c in made if not c.finished]
+        rows = triage(data.rows, data.headers, pending)
         fresh, deleted, missing = self._fetch_crm(store, rows, index, changes)
         out.first_run = changes.first_run
 
@@ -215,11 +229,19 @@ class Engine:
             and (opts.backfill or not e.has_row)
             and e.crm_pipeline == catalog.default_pipeline_id
         }
-        known = store.load_known(rows.to_plan() | fresh.keys() | candidates)
+        adopted = {c.lead_id for c in made if c.lead_id is not None and c.lead_id not in index}
+        with_rows = [lid for lid, e in index.items() if e.has_row and not e.row_removed and not e.deleted]
+        with_rows += sorted(adopted)
+        # A row whose lead_id was cleared is matched against the deals whose row has gone.
+        orphans = set(with_rows) - rows.by_id.keys() if rows.new else set()
+        known = store.load_known(rows.to_plan() | fresh.keys() | candidates | orphans)
         for lead in fresh.values():
             k = known.get(lead.id)
             known[lead.id] = replace(k, crm=lead, deleted=False) if k else Known(lead.id, crm=lead)
-        creations = self._reconcile_creations(store, index.keys(), rows.by_id.keys(), now)
+        # A deal made for a row was last synced as what was sent (also when its answer was lost).
+        bases = {c.lead_id: dict(c.values) for c in made if c.lead_id in known and known[c.lead_id].base is None}
+        for lid, base in bases.items():
+            known[lid] = replace(known[lid], base=base, has_row=True)
 
         plan = make_plan(
             headers=data.headers,
@@ -228,12 +250,13 @@ class Engine:
             known=known,
             missing=missing,
             deleted=deleted,
-            creations=creations,
+            pending=pending,
+            salt=secrets.token_hex(8),
             policy=opts.policy,
             direction=opts.direction,
             backfill=opts.backfill,
             triaged=rows,
-            with_rows=[lid for lid, e in index.items() if e.has_row and not e.row_removed and not e.deleted],
+            with_rows=with_rows,
         )
         out.plan = plan
         out.problems.extend(plan.problems)
@@ -244,21 +267,28 @@ class Engine:
             return
 
         # 1. What amoCRM holds now is remembered before anything is written.
+        marked = {plan_link.token for plan_link in plan.links if plan_link.token}
         with store.transaction():
             store.save_crm(fresh.values())
             store.set_flag("deleted", plan.deleted | deleted)
             store.set_flag("has_row", [lid for lid in plan.seen if not (e := index.get(lid)) or not e.has_row])
+            store.set_flag("has_row", adopted)
             store.set_flag("row_removed", plan.removed)
             store.set_digests(plan.digests.items())
             store.set_cursor(now)
+            store.created((c.token, c.lead_id) for c in made if c.lead_id is not None)
+            store.save_base(bases.items())
+            # Never made: the row is new again (this run's plan makes it afresh).
+            store.forget_creations(c.token for c in made if c.lead_id is None)
+            # Made, and no row holds its marker any more: the deal is known like any other.
+            store.finish_creations(c.token for c in made if c.lead_id is not None and c.token not in marked)
 
         crm_done: dict[int, set[Field]] = {}
+        made = Made()
         if opts.direction.pushes:
-            created = self._create(store, plan, out, catalog)
+            made = self._create(store, plan, out, pending)
             crm_done = self._update_crm(store, plan, out, known)
-        else:
-            created = {}
-        self._write_sheet(store, plan, out, data, created, crm_done, catalog)
+        self._write_sheet(store, plan, out, data, made, crm_done, catalog, pending)
         out.requests = self._requests()
 
     def _read_sheet(self) -> SheetData:
@@ -348,95 +378,98 @@ class Engine:
                     fresh[lid] = replace(held, phones=multitext(c, PHONE), emails=multitext(c, EMAIL))
         return fresh, deleted, missing
 
-    def _reconcile_creations(
-        self, store: StateStore, tracked: Collection[int], seen: Collection[int], now: int
-    ) -> list:
-        """Creations whose answer never came: adopt the lead amoCRM made, or forget the attempt.
+    def _resolve_creations(
+        self, store: StateStore, tracked: Collection[int], now: int, changes: Changes
+    ) -> list[Creation]:
+        """The journal, with the deal each unanswered creation made found in amoCRM (None: none was made).
 
-        ``tracked`` are the leads the state knew before this run (none of them can be the lost
-        one); ``seen`` the leads the sheet carries (a creation whose id got there is finished).
+        ``tracked`` are the leads the state knew before this run: none of them is a lost one.
+        A deal found this way joins ``changes``, so its current values are read like any other's.
         """
-        creations = store.creations()
-        done = [c.fingerprint for c in creations if c.lead_id is not None and c.lead_id in seen]
-        unsure = [c for c in creations if c.lead_id is None]
-        if self.options.dry_run:
-            return [c for c in creations if c.lead_id is not None and c.lead_id not in seen]
-        adopted: list[tuple[str, int]] = []
-        if unsure:
-            since = min(c.created_at for c in unsure) - OVERLAP
-            candidates = [
-                lead
-                for lead in self.amo.leads_updated(since, now + 3600)
-                if int(lead["id"]) not in tracked and int(lead.get("created_at") or 0) >= since
-            ]
-            taken: set[int] = set()
-            for c in unsure:
-                match = next(
-                    (int(lead["id"]) for lead in candidates if int(lead["id"]) not in taken and _same_lead(lead, c)),
-                    None,
-                )
-                if match is not None:
-                    taken.add(match)
-                    adopted.append((c.fingerprint, match))
-        adopted_fps = {fp for fp, _ in adopted}
-        with store.transaction():
-            store.created(adopted)
-            store.set_flag("has_row", [lid for _, lid in adopted])
-            store.finish_creations(done + [c.fingerprint for c in unsure if c.fingerprint not in adopted_fps])
-        return [c for c in store.creations() if c.lead_id is not None]
+        made = store.creations()
+        unanswered = [c for c in made if c.lead_id is None]
+        if not unanswered:
+            return made
+        since = min(c.created_at for c in unanswered) - OVERLAP
+        listed = {
+            int(lead["id"]): lead
+            for lead in self.amo.leads_updated(since, now + 3600)
+            if int(lead["id"]) not in tracked and int(lead.get("created_at") or 0) >= since
+        }
+        found = journal.recognise(unanswered, [lead_from(lead, {}) for lead in listed.values()])
+        for lid in found.values():
+            changes.leads.setdefault(lid, listed[lid])
+        return [replace(c, lead_id=found.get(c.token)) if c.lead_id is None else c for c in made]
 
     # -- writing amoCRM -------------------------------------------------------------
-    def _create(self, store: StateStore, plan: Plan, out: Outcome, catalog: Catalog) -> dict[str, int]:
-        """POST the new rows' leads; returns fingerprint → new lead id."""
+    def _create(self, store: StateStore, plan: Plan, out: Outcome, pending: dict[str, int | None]) -> Made:
+        """Create the new rows' deals.
+
+        The order makes an interrupted run harmless: the journal first, then each row's marker,
+        then the request. Whatever happens after that, the next run finds the row by its marker
+        and the deal by what the journal says was sent; nothing is made twice.
+        """
+        made = Made()
         todo = plan.creates()
         if not todo:
-            return {}
+            return made
         now = self.amo.server_time or int(time.time())
         with store.transaction():
-            store.begin_creations(
-                (n.fingerprint, n.request_id, n.values[Field.NAME], now, _sent(n.values)) for n in todo
-            )
-        result = self.amo.create_leads_complex([complex_item(n.values, n.request_id) for n in todo])
-        created: dict[str, int] = {}
-        new_leads: list[CrmLead] = []
-        for i, answer in result.ok.items():
-            n = todo[i]
-            lid = int(answer["id"])
-            created[n.fingerprint] = lid
-            cid = answer.get("contact_id")
-            v = n.values
-            new_leads.append(
-                CrmLead(
-                    lid,
-                    v[Field.NAME],
-                    v[Field.PRICE],
-                    v[Field.STATUS],
-                    v[Field.PIPELINE],
-                    now,
-                    int(cid) if cid else None,
-                    (v[Field.PHONE],) if v[Field.PHONE] else (),
-                    (v[Field.EMAIL],) if v[Field.EMAIL] else (),
-                )
-            )
+            store.begin_creations(Creation(n.token, None, now, n.values) for n in todo)
+        marked = self._write_markers(todo, pending)
         with store.transaction():
-            store.created(created.items())
-            store.save_crm(new_leads)
-            store.save_base((lead.id, lead.values()) for lead in new_leads)
-            store.set_flag("has_row", created.values())
-            store.finish_creations(todo[i].fingerprint for i in result.failed)
+            store.forget_creations(n.token for n in todo if n not in marked)
+        if not marked:
+            return made
+        created = made.created
+        lock = threading.Lock()
+
+        def record(answers: dict[int, Any]) -> None:
+            # Runs on the client's threads as each request's answer arrives.
+            new_leads = [_made_lead(marked[i], answer, now) for i, answer in answers.items()]
+            with lock, store.transaction():
+                store.created((marked[i].token, lead.id) for i, lead in zip(answers, new_leads, strict=True))
+                store.save_crm(new_leads)
+                store.save_base((lead.id, lead.values()) for lead in new_leads)
+                store.set_flag("has_row", [lead.id for lead in new_leads])
+                created.update((marked[i].token, lead.id) for i, lead in zip(answers, new_leads, strict=True))
+                out.created = len(created)
+
+        result = self.amo.create_leads_complex([complex_item(n.values, n.token) for n in marked], on_ok=record)
+        made.refused = [marked[i].token for i in result.failed]
+        with store.transaction():
+            store.forget_creations(made.refused)
         for i, message in result.failed.items():
-            out.problems.append(RowProblem(todo[i].row, None, None, f"amoCRM did not create the deal: {message}"))
+            out.problems.append(RowProblem(marked[i].row, None, None, f"amoCRM did not create the deal: {message}"))
         out.uncertain += len(result.uncertain)
         for i in result.uncertain:
             out.notices.append(
                 Notice(
-                    todo[i].row,
+                    marked[i].row,
                     "amoCRM's answer to creating this deal was lost; the next run checks whether "
                     "it was made before trying again",
                 )
             )
-        out.created = len(created)
-        return created
+        return made
+
+    def _write_markers(self, todo: list[NewRow], pending: dict[str, int | None]) -> list[NewRow]:
+        """Write each new row's pending marker into its lead_id cell; the rows that got one.
+
+        The rows are found again first (people sort and insert while a run works); a row that
+        changed since it was read is left for the next run.
+        """
+        now = self._read_sheet()
+        free = new_row_fingerprints(now.rows, now.headers, pending)
+        writes: list[tuple[int, int, Any]] = []
+        marked: list[NewRow] = []
+        for n in todo:
+            row = free.pop(n.fingerprint, None)
+            if row is not None:
+                writes.append((row.number, now.headers.lead_id, pending_marker(n.token)))
+                marked.append(n)
+        if writes:
+            self.sheet.write_cells(writes)
+        return marked
 
     def _update_crm(
         self, store: StateStore, plan: Plan, out: Outcome, known: dict[int, Known]
@@ -550,22 +583,48 @@ class Engine:
         plan: Plan,
         out: Outcome,
         data: SheetData,
-        created: dict[str, int],
+        made: Made,
         crm_done: dict[int, set[Field]],
         catalog: Catalog,
+        pending: dict[str, int | None],
     ) -> None:
         cells = plan.cell_updates()
-        new_rows = [n for n in plan.new_rows if n.fingerprint in created or n.adopt is not None]
+        new_rows = [n for n in plan.creates() if n.token in made.created]
         appends = plan.row_appends()
         sheet_done: set[int] = set()
         finished: list[str] = []
-        if cells or new_rows or appends:
-            # Users sort, insert and delete rows while a run works: find every row again now.
+        if cells or new_rows or appends or plan.links or made.refused:
+            # Users sort, insert and delete rows while a run works: find every row again now, by the
+            # deal's ID or the creation's marker in its lead_id cell (or, for a cleared ID, by content).
             now = self._read_sheet()
             headers = now.headers
-            at = _rows_by_lead(now.rows, headers)
-            before = {r.number: r for r in data.rows}
+            at = rows_by_lead(now.rows, headers, {**pending, **made.created})
+            by_token = {t: r for r in now.rows if (t := parse_pending(_cell(r, headers.lead_id))) is not None}
+            free = new_row_fingerprints(now.rows, headers, pending)
             writes: list[tuple[int, int, Any]] = []
+            for link in plan.links:
+                row = by_token.get(link.token) if link.token else free.pop(link.fingerprint or "", None)
+                if row is None:
+                    continue  # moved out of reach meanwhile: the next run links it
+                at.setdefault(link.lead_id, row)
+                writes.append((row.number, headers.lead_id, link.lead_id))
+                if link.token:
+                    finished.append(link.token)
+            for n in new_rows:
+                lid = made.created[n.token]
+                row = by_token.get(n.token)
+                if row is None:
+                    continue  # its marker was cleared meanwhile: the deal is known, the next run says where it is
+                writes.append((row.number, headers.lead_id, lid))
+                values = {**n.values, LEAD_ID: lid}
+                for f in n.fill:
+                    if f in headers.columns:
+                        writes.append((row.number, headers.columns[f], render(f, values, catalog)))
+                finished.append(n.token)
+            # amoCRM refused these: the row is new again (its problem is reported).
+            writes.extend((r.number, headers.lead_id, "") for t in made.refused if (r := by_token.get(t)) is not None)
+            cells_written = len(writes)
+            before = {r.number: r for r in data.rows}
             for lp in cells:
                 row = at.get(lp.lead_id)
                 old = before.get(lp.row)
@@ -582,23 +641,10 @@ class Engine:
                     writes.append((row.number, col, render(f, lp.final, catalog)))
                 if ok:
                     sheet_done.add(lp.lead_id)
-            free = new_row_fingerprints(now.rows, headers)
-            for n in new_rows:
-                lid = created.get(n.fingerprint) or n.adopt
-                row = free.pop(n.fingerprint, None)
-                if row is None or lid is None:
-                    continue  # the row changed meanwhile; the creation stays pending for the next run
-                writes.append((row.number, headers.lead_id, lid))
-                values = {**n.values, LEAD_ID: lid}
-                for f in n.fill:
-                    if f in headers.columns:
-                        writes.append((row.number, headers.columns[f], render(f, values, catalog)))
-                finished.append(n.fingerprint)
+            cells_written = len(writes) - cells_written
             # New rows go below the last used row at explicit positions, in the same write as the
             # rest: a write there is idempotent (a retry can't add a row twice), unlike values.append.
-            present = set(at)
-            todo = [a for a in appends if a.lead_id not in present]
-            cells_in_rows = len(writes)
+            todo = [a for a in appends if a.lead_id not in at]
             for n, a in enumerate(todo, start=now.last_row + 1):
                 writes.append((n, headers.lead_id, a.lead_id))
                 writes.extend((n, col, render(f, a.values, catalog)) for f, col in headers.columns.items())
@@ -606,9 +652,8 @@ class Engine:
                 self.sheet.ensure_rows(now.last_row + len(todo))
             if writes:
                 self.sheet.write_cells(writes)
-                out.cells_written = cells_in_rows
+                out.cells_written = cells_written
                 out.rows_appended = len(todo)
-        # The base of a field moves once both sides hold its value.
         with store.transaction():
             store.finish_creations(finished)
             if plan.direction.pulls:
@@ -617,49 +662,37 @@ class Engine:
             store.save_base(
                 (lp.lead_id, base)
                 for lp in plan.leads
-                if (base := _base_after(lp, crm_done.get(lp.lead_id, set()), lp.lead_id in sheet_done, plan)) != lp.base
+                if (base := lp.base_after(crm_done.get(lp.lead_id, set()), lp.lead_id in sheet_done)) != lp.base
             )
 
 
-def _base_after(lp: LeadPlan, crm_fields: set[Field], sheet_ok: bool, plan: Plan) -> dict[Field, Any]:
-    out = dict(lp.base)
-    sheet_applied = sheet_ok and plan.direction.pulls
-    for f, v in lp.final.items():
-        if f in lp.to_crm and f not in crm_fields:
-            continue
-        if f in lp.to_sheet and not sheet_applied:
-            continue
-        out[f] = v
-    return out
+@dataclass
+class Made:
+    """What the creates of a run came to, by creation token."""
+
+    created: dict[str, int] = field(default_factory=dict)  # the deals amoCRM made
+    refused: list[str] = field(default_factory=list)  # refused by amoCRM: their markers are cleared
 
 
-def _rows_by_lead(rows: list[SheetRow], headers: Any) -> dict[int, SheetRow]:
-    out: dict[int, SheetRow] = {}
-    for r in rows:
-        raw = text(_cell(r, headers.lead_id))
-        if raw.isdigit():
-            out.setdefault(int(raw), r)
-    return out
+def _made_lead(n: NewRow, answer: dict[str, Any], now: int) -> CrmLead:
+    """The deal amoCRM made for a new row: what was sent, with the ids it answered."""
+    v = n.values
+    cid = answer.get("contact_id")
+    return CrmLead(
+        int(answer["id"]),
+        v[Field.NAME],
+        v[Field.PRICE],
+        v[Field.STATUS],
+        v[Field.PIPELINE],
+        now,
+        int(cid) if cid else None,
+        (v[Field.PHONE],) if v[Field.PHONE] else (),
+        (v[Field.EMAIL],) if v[Field.EMAIL] else (),
+    )
 
 
 def _cell(row: SheetRow, col: int) -> Any:
     return row.cells[col] if col < len(row.cells) else None
-
-
-def _sent(values: dict[Field, Any]) -> dict[str, Any]:
-    return {
-        "name": values[Field.NAME],
-        "price": values[Field.PRICE],
-        "pipeline_id": values[Field.PIPELINE],
-        "status_id": values[Field.STATUS],
-    }
-
-
-def _same_lead(lead: dict[str, Any], c: Creation) -> bool:
-    """Is this lead the one an unanswered create request made? (amoCRM keeps no request id.)"""
-    if str(lead.get("name") or "").strip() != c.name.strip():
-        return False
-    return all(lead.get(k) == v for k, v in c.sent.items() if k != "name")
 
 
 def _refused(lp: LeadPlan, message: str) -> RowProblem:

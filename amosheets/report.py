@@ -38,8 +38,10 @@ def plan_rows(plan: Plan) -> list[tuple[str, str, str, str, str, str]]:
             f"{_FIELD_TITLES[f]}={show(v, f, n.values, c)}" for f, v in n.values.items() if v not in ("", 0)
         )
         out.append((str(n.row), "new", "", "", desc, "create in amoCRM"))
-    for n in plan.adoptions():
-        out.append((str(n.row), str(n.adopt), "lead_id", "∅", str(n.adopt), "sheet (deal made by an interrupted run)"))
+    for link in plan.links:
+        why = "sheet (deal made by an interrupted run)" if link.token else "sheet (the row's lead_id was cleared)"
+        was = f"pending:{link.token}" if link.token else "∅"
+        out.append((str(link.row), str(link.lead_id), "lead_id", was, str(link.lead_id), why))
 
     def changes(lp: LeadPlan, fields: set[Field], now: Values, where: str) -> None:
         for f in sorted(fields, key=list(Field).index):

@@ -25,7 +25,8 @@ from amosheets.errors import AmosheetsError
 from amosheets.sync.fields import Field
 from amosheets.sync.model import Creation, CrmLead, Known, Values
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: creations are keyed by the pending marker's token and kept a while once finished
+FINISHED_CREATIONS_KEPT = 30 * 86400  # seconds: an undo in the sheet can bring an old marker back
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,12 +42,11 @@ CREATE TABLE IF NOT EXISTS leads (
     row_digest TEXT
 );
 CREATE TABLE IF NOT EXISTS creations (
-    fingerprint TEXT PRIMARY KEY,
-    request_id TEXT NOT NULL,
-    name TEXT NOT NULL,
+    token TEXT PRIMARY KEY,
     lead_id INTEGER,
     created_at INTEGER NOT NULL,
-    sent TEXT NOT NULL DEFAULT '{}'
+    sent TEXT NOT NULL,
+    finished_at REAL
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -124,13 +124,13 @@ class StateStore:
             if new:
                 # Create the file owner-only before SQLite writes anything into it.
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            # Creations are journalled as each batch's answer arrives, on the amoCRM client's threads
+            # (the engine serialises those calls).
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate_creations()
             self._db.executescript(_SCHEMA)
-            columns = {r[1] for r in self._db.execute("PRAGMA table_info(creations)")}
-            if "sent" not in columns:  # a state file from before creations kept what they sent
-                self._db.execute("ALTER TABLE creations ADD COLUMN sent TEXT NOT NULL DEFAULT '{}'")
         except sqlite3.DatabaseError as e:
             raise StateError(
                 f"The sync state {path} cannot be read: {e}.",
@@ -149,6 +149,35 @@ class StateStore:
                 amocrm_origin=scope.amocrm_origin,
                 created_at=str(int(time.time())),
             )
+
+    def _migrate_creations(self) -> None:
+        """Schema 1 keyed creations by the row's content: carry them over, keyed by that fingerprint.
+
+        No row holds a marker for them; the planner still finds their rows by content (a row
+        without a lead_id that matches a deal the state knows is given that deal's ID).
+        """
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(creations)")}
+        if "fingerprint" not in columns:
+            return
+        sent_column = "sent" if "sent" in columns else "'{}'"
+        old = self._db.execute(
+            f"SELECT fingerprint, name, lead_id, created_at, {sent_column} FROM creations"
+        ).fetchall()
+        self._db.execute("DROP TABLE creations")
+        self._db.executescript(_SCHEMA)
+        for fp, name, lead_id, created_at, sent in old:
+            was = json.loads(sent or "{}")
+            values = {
+                Field.NAME: name,
+                Field.PRICE: was.get("price", 0),
+                Field.STATUS: was.get("status_id"),
+                Field.PIPELINE: was.get("pipeline_id"),
+            }
+            self._db.execute(
+                "INSERT OR REPLACE INTO creations(token, lead_id, created_at, sent) VALUES (?,?,?,?)",
+                (fp, lead_id, created_at, _values_json(values)),
+            )
+        self._set_meta(schema_version=str(SCHEMA_VERSION))
 
     @classmethod
     def open(cls, state_dir: Path, scope: Scope) -> StateStore:
@@ -278,26 +307,34 @@ class StateStore:
     # -- creations ------------------------------------------------------------------
     def creations(self) -> list[Creation]:
         return [
-            Creation(fp, lid, name, created, rid, json.loads(sent))
-            for fp, rid, name, lid, created, sent in self._db.execute(
-                "SELECT fingerprint, request_id, name, lead_id, created_at, sent FROM creations ORDER BY created_at"
+            Creation(token, lead_id, created_at, _values_from_json(sent), finished_at is not None)
+            for token, lead_id, created_at, sent, finished_at in self._db.execute(
+                "SELECT token, lead_id, created_at, sent, finished_at FROM creations ORDER BY created_at, token"
             )
         ]
 
-    def begin_creations(self, items: Iterable[tuple[str, str, str, int, dict[str, Any]]]) -> None:
-        """Record (fingerprint, request_id, name, server_time, what is sent) *before* the request goes out."""
+    def begin_creations(self, items: Iterable[Creation]) -> None:
+        """Journal these creations *before* their markers are written and their request goes out."""
         self._db.executemany(
-            "INSERT OR REPLACE INTO creations(fingerprint, request_id, name, lead_id, created_at, sent)"
-            " VALUES (?,?,?,NULL,?,?)",
-            ((fp, rid, name, t, json.dumps(sent, ensure_ascii=False)) for fp, rid, name, t, sent in items),
+            "INSERT OR REPLACE INTO creations(token, lead_id, created_at, sent, finished_at) VALUES (?,NULL,?,?,NULL)",
+            ((c.token, c.created_at, _values_json(c.values)) for c in items),
         )
 
     def created(self, items: Iterable[tuple[str, int]]) -> None:
-        """(fingerprint, lead_id): amoCRM made the lead; its id has yet to reach the sheet."""
-        self._db.executemany("UPDATE creations SET lead_id = ? WHERE fingerprint = ?", ((lid, fp) for fp, lid in items))
+        """(token, lead_id): amoCRM made the deal."""
+        self._db.executemany("UPDATE creations SET lead_id = ? WHERE token = ?", ((lid, t) for t, lid in items))
 
-    def finish_creations(self, fingerprints: Iterable[str]) -> None:
-        self._db.executemany("DELETE FROM creations WHERE fingerprint = ?", ((fp,) for fp in fingerprints))
+    def finish_creations(self, tokens: Iterable[str]) -> None:
+        """The deal's ID is in its row. Kept a while, so an old marker brought back by an undo still means that deal."""
+        now = time.time()
+        self._db.executemany(
+            "UPDATE creations SET finished_at = ? WHERE token = ? AND finished_at IS NULL", ((now, t) for t in tokens)
+        )
+        self._db.execute("DELETE FROM creations WHERE finished_at < ?", (now - FINISHED_CREATIONS_KEPT,))
+
+    def forget_creations(self, tokens: Iterable[str]) -> None:
+        """No deal was made for these: the row is new again."""
+        self._db.executemany("DELETE FROM creations WHERE token = ?", ((t,) for t in tokens))
 
     # -- runs -----------------------------------------------------------------------
     def begin_run(self, command: str, dry_run: bool) -> int:
@@ -330,6 +367,14 @@ class StateStore:
             RunRecord(r[0], r[1], bool(r[2]), r[3], r[4], r[5], json.loads(r[6] or "{}"), json.loads(r[7] or "[]"))
             for r in rows
         ]
+
+
+def _values_json(values: Values) -> str:
+    return json.dumps({f.value: v for f, v in values.items()}, ensure_ascii=False, sort_keys=True)
+
+
+def _values_from_json(raw: str) -> Values:
+    return {Field(k): v for k, v in json.loads(raw).items() if k in Field._value2member_map_}
 
 
 def _private_dir(path: Path) -> None:

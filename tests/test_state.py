@@ -10,7 +10,7 @@ import pytest
 
 from amosheets.state import Scope, StateError, StateStore, state_path
 from amosheets.sync.fields import Field
-from amosheets.sync.model import CrmLead
+from amosheets.sync.model import Creation, CrmLead
 
 SCOPE = Scope("sheet1", "Сделки", "https://x.amocrm.ru")
 
@@ -57,13 +57,40 @@ def test_cursor(store):
 
 
 def test_creations_lifecycle(store):
-    store.begin_creations([("fp1", "r1", "Иван", 100, {"price": 5})])
+    values = {Field.NAME: "Иван", Field.PRICE: 5, Field.STATUS: 61, Field.PIPELINE: 70, Field.PHONE: "+7 1"}
+    store.begin_creations([Creation("tok1", None, 100, values)])
     [c] = store.creations()
-    assert (c.fingerprint, c.lead_id, c.name, c.created_at, c.sent) == ("fp1", None, "Иван", 100, {"price": 5})
-    store.created([("fp1", 77)])
+    assert (c.token, c.lead_id, c.created_at, c.values, c.finished) == ("tok1", None, 100, values, False)
+    store.created([("tok1", 77)])
     assert store.creations()[0].lead_id == 77
-    store.finish_creations(["fp1"])
-    assert store.creations() == []
+    store.finish_creations(["tok1"])
+    # Kept once finished: an undo in the sheet can bring the marker back, and it must still mean deal 77.
+    assert [(c.token, c.lead_id, c.finished) for c in store.creations()] == [("tok1", 77, True)]
+    store.begin_creations([Creation("tok2", None, 100, values)])
+    store.forget_creations(["tok2"])
+    assert [c.token for c in store.creations()] == ["tok1"]
+
+
+def test_a_schema_1_journal_is_carried_over(tmp_path):
+    import sqlite3
+
+    path = state_path(tmp_path, SCOPE)
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE creations (fingerprint TEXT PRIMARY KEY, request_id TEXT NOT NULL, name TEXT NOT NULL,"
+        " lead_id INTEGER, created_at INTEGER NOT NULL, sent TEXT NOT NULL DEFAULT '{}');"
+        "INSERT INTO creations VALUES ('fp', 'r', 'Иван', 12, 100,"
+        " '{\"price\": 5, \"pipeline_id\": 70, \"status_id\": 61}');"
+    )
+    db.commit()
+    db.close()
+    store = StateStore(path, SCOPE)
+    try:
+        [c] = store.creations()
+        assert (c.token, c.lead_id, c.created_at) == ("fp", 12, 100)
+        assert c.values == {Field.NAME: "Иван", Field.PRICE: 5, Field.PIPELINE: 70, Field.STATUS: 61}
+    finally:
+        store.close()
 
 
 def test_transaction_rolls_back_on_error(store):

@@ -308,13 +308,19 @@ class AmoClient:
         return [item for chunk in results for item in chunk]
 
     # -- writes ---------------------------------------------------------------------
-    def create_leads_complex(self, leads: Sequence[dict[str, Any]]) -> BatchResult:
-        """POST /leads/complex, ≤ 50 a request. Items are `{..., "request_id": str}`; ok[i] is the answer item."""
+    def create_leads_complex(
+        self, leads: Sequence[dict[str, Any]], on_ok: Callable[[dict[int, Any]], None] | None = None
+    ) -> BatchResult:
+        """POST /leads/complex, ≤ 50 a request. Items are `{..., "request_id": str}`; ok[i] is the answer item.
+
+        ``on_ok`` is told each request's answers as they arrive (from the client's threads), so a
+        run that is stopped halfway has already recorded what amoCRM made.
+        """
 
         def send(items: list[dict[str, Any]]) -> list[Any]:
             return self.request("POST", "/api/v4/leads/complex", json=items, idempotent=False) or []
 
-        return self._batch(leads, COMPLEX_BATCH, send, idempotent=False, label="creating deals")
+        return self._batch(leads, COMPLEX_BATCH, send, idempotent=False, label="creating deals", on_ok=on_ok)
 
     def update_leads(self, patches: Sequence[dict[str, Any]]) -> BatchResult:
         def send(items: list[dict[str, Any]]) -> list[Any]:
@@ -358,6 +364,7 @@ class AmoClient:
         send: Callable[[list[dict[str, Any]]], list[Any]],
         idempotent: bool = True,
         label: str | None = None,
+        on_ok: Callable[[dict[int, Any]], None] | None = None,
     ) -> BatchResult:
         result = BatchResult()
         lock = threading.Lock()
@@ -403,11 +410,13 @@ class AmoClient:
                     run(pending[:half])
                     run(pending[half:])
                     return
+                ok = dict(zip(pending, answers, strict=False))
                 with lock:
-                    for i, answer in zip(pending, answers, strict=False):
-                        result.ok[i] = answer
+                    result.ok.update(ok)
                     for i in pending[len(answers) :]:
                         result.failed[i] = "amoCRM accepted the request but did not answer for this item"
+                    if on_ok is not None and ok:
+                        on_ok(ok)
                 return
 
         def run_chunk(indices: list[int]) -> None:

@@ -169,6 +169,26 @@ def parse_price(cell: Cell) -> int:
     return int(value)
 
 
+# What a run writes into a new row's lead_id cell *before* it asks amoCRM to create the deal:
+# it ties the row to its creation in the journal whatever happens to the row's other cells,
+# its position (sorting, inserted rows) or the run (killed, answer lost). The next run reads
+# it and puts the deal's ID in its place.
+PENDING_PREFIX = "pending:"
+_PENDING = re.compile(r"pending:([0-9a-f]{6,40})")
+
+
+def pending_marker(token: str) -> str:
+    return PENDING_PREFIX + token
+
+
+def parse_pending(cell: Cell) -> str | None:
+    """The creation token of a lead_id cell that holds a pending marker, else None."""
+    if type(cell) is not str or not cell.lstrip().startswith(PENDING_PREFIX):
+        return None
+    m = _PENDING.fullmatch(cell.strip())
+    return m.group(1) if m else None
+
+
 def parse_lead_id(cell: Cell) -> int | None:
     """The deal ID in a lead_id cell, None when empty."""
     raw = _text(cell)

@@ -7,7 +7,7 @@ an int, status and pipeline as amoCRM ids. The sheet's text is turned into these
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -123,14 +123,17 @@ class SheetRow:
 
 @dataclass(frozen=True)
 class Creation:
-    """A lead created for a row whose lead_id has not reached the sheet yet."""
+    """A deal the tool asked amoCRM to create, as the journal remembers it.
 
-    fingerprint: str
-    lead_id: int | None  # None: the create request was sent but its answer never arrived
-    name: str
-    created_at: int
-    request_id: str
-    sent: dict[str, Any] = field(default_factory=dict)  # name, price, pipeline_id, status_id as sent
+    The row is tied to it by ``token`` (the pending marker written into its lead_id cell
+    before the request was sent); the deal is recognised by ``values``, what was sent.
+    """
+
+    token: str
+    lead_id: int | None  # None: the request went out (or was about to) and no answer came back
+    created_at: int  # amoCRM's clock when it was sent
+    values: Values  # what was sent: name, phone, email, price, status, pipeline
+    finished: bool = False  # the deal's ID reached its row (kept a while: an undo can bring the marker back)
 
 
 @dataclass
@@ -167,5 +170,4 @@ __all__ = [
     "SheetRow",
     "Status",
     "Values",
-    "field",
 ]

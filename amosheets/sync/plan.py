@@ -5,6 +5,7 @@ The planner makes it; the engine carries it out (or, with --dry-run, only prints
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -70,11 +71,13 @@ class LeadPlan:
         rest = current[1:]
         return [value, *[v for v in rest if v != value]] if value else rest
 
-    def base_after(self, crm_done: bool, sheet_done: bool) -> Values:
-        """The base once this plan's writes to amoCRM / the sheet have (or have not) succeeded."""
+    def base_after(self, crm_done: Collection[Field], sheet_done: bool) -> Values:
+        """The base once this plan's writes have been carried out: ``crm_done``, the fields amoCRM
+        took; ``sheet_done``, whether the sheet's cells were written. A field moves only once both
+        sides hold its merged value."""
         out = dict(self.base)
         for f, v in self.final.items():
-            if (f in self.to_crm and not crm_done) or (f in self.to_sheet and not sheet_done):
+            if (f in self.to_crm and f not in crm_done) or (f in self.to_sheet and not sheet_done):
                 continue
             out[f] = v
         return out
@@ -82,14 +85,23 @@ class LeadPlan:
 
 @dataclass
 class NewRow:
-    """A row with an empty lead_id: it becomes a lead (or adopts one made for it by an interrupted run)."""
+    """A row with an empty lead_id (or a marker whose deal was never made): it becomes a deal."""
 
     row: int
-    fingerprint: str
-    values: Values  # the new lead's values, defaults filled in
-    fill: set[Field]  # empty cells to fill in once the lead exists (status, pipeline)
-    request_id: str
-    adopt: int | None = None
+    fingerprint: str  # its content as read, to find it again when the marker is written
+    token: str  # what its marker will say, and the creation's key in the journal
+    values: Values  # the new deal's values, defaults filled in
+    fill: set[Field]  # empty cells to fill in once the deal exists (status, pipeline)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A row that carries a deal without its ID: the ID goes into its lead_id cell."""
+
+    lead_id: int
+    row: int
+    token: str | None  # the row holds this pending marker (a creation that finished in amoCRM)
+    fingerprint: str | None  # or its lead_id was cleared and its content is the deal's: found again by content
 
 
 @dataclass
@@ -107,6 +119,7 @@ class Plan:
     columns: frozenset[Field]
     leads: list[LeadPlan] = field(default_factory=list)
     new_rows: list[NewRow] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
     appends: list[Append] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
@@ -129,10 +142,7 @@ class Plan:
         return [lp for lp in self.leads if lp.to_sheet] if self.direction.pulls else []
 
     def creates(self) -> list[NewRow]:
-        return [n for n in self.new_rows if n.adopt is None] if self.direction.pushes else []
-
-    def adoptions(self) -> list[NewRow]:
-        return [n for n in self.new_rows if n.adopt is not None]
+        return self.new_rows if self.direction.pushes else []
 
     def row_appends(self) -> list[Append]:
         return self.appends if self.direction.pulls else []
@@ -143,8 +153,8 @@ class Plan:
 
     @property
     def changes_sheet(self) -> bool:
-        return bool(self.cell_updates() or self.row_appends() or (self.new_rows and self.direction.pushes))
+        return bool(self.cell_updates() or self.row_appends() or self.creates() or self.links)
 
     @property
     def empty(self) -> bool:
-        return not (self.changes_crm or self.changes_sheet or self.adoptions())
+        return not (self.changes_crm or self.changes_sheet)

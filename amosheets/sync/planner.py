@@ -20,6 +20,7 @@ from amosheets.sync.fields import (
     HeaderMap,
     ValueProblem,
     parse_lead_id,
+    parse_pending,
     parse_price,
     text,
 )
@@ -27,7 +28,6 @@ from amosheets.sync.merge import ConflictPolicy, merge
 from amosheets.sync.model import (
     INCOMING_STATUS_TYPE,
     Catalog,
-    Creation,
     CrmLead,
     Known,
     Notice,
@@ -35,7 +35,7 @@ from amosheets.sync.model import (
     SheetRow,
     Values,
 )
-from amosheets.sync.plan import Append, Conflict, Direction, LeadPlan, NewRow, Plan
+from amosheets.sync.plan import Append, Conflict, Direction, LeadPlan, Link, NewRow, Plan
 
 # What Sheets shows in place of a value when a formula fails (or text was taken for one).
 SHEET_ERRORS = frozenset({"#ERROR!", "#NAME?", "#REF!", "#VALUE!", "#N/A", "#DIV/0!", "#NUM!", "#NULL!", "#SPILL!"})
@@ -55,18 +55,53 @@ def fingerprint(row: SheetRow, headers: HeaderMap) -> str:
     return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-def new_row_fingerprints(rows: Iterable[SheetRow], headers: HeaderMap) -> dict[str, SheetRow]:
-    """The rows without a lead_id by fingerprint; identical rows are told apart by their order."""
+def new_row_fingerprints(
+    rows: Iterable[SheetRow], headers: HeaderMap, pending: Mapping[str, int | None] = {}
+) -> dict[str, SheetRow]:
+    """The rows that are new (no lead_id, or a marker of a deal never made) by fingerprint.
+
+    Identical rows are told apart by their order.
+    """
     out: dict[str, SheetRow] = {}
     seen: dict[str, int] = {}
     col = headers.lead_id
     for row in rows:
-        if text(row.cells[col] if col < len(row.cells) else None) or is_blank(row, headers):
+        raw = row.cells[col] if col < len(row.cells) else None
+        if text(raw):
+            token = parse_pending(raw)
+            if token is None or pending.get(token) is not None:
+                continue
+        if is_blank(row, headers, with_lead_id=False):
             continue
         fp = fingerprint(row, headers)
         n = seen[fp] = seen.get(fp, 0) + 1
         out[fp if n == 1 else f"{fp}#{n}"] = row
     return out
+
+
+def rows_by_lead(
+    rows: Iterable[SheetRow], headers: HeaderMap, pending: Mapping[str, int | None]
+) -> dict[int, SheetRow]:
+    """Where each deal's row is: by the ID in its lead_id cell, or by the marker of the creation that made it."""
+    out: dict[int, SheetRow] = {}
+    col = headers.lead_id
+    for r in rows:
+        raw = r.cells[col] if col < len(r.cells) else None
+        lid = lead_in(raw, pending)
+        if lid is not None:
+            out.setdefault(lid, r)
+    return out
+
+
+def lead_in(raw: Cell, pending: Mapping[str, int | None]) -> int | None:
+    """The deal a lead_id cell names (an ID, or a marker whose creation made one); None otherwise."""
+    if type(raw) is int:
+        return raw if raw > 0 else None
+    token = parse_pending(raw)
+    if token is not None:
+        return pending.get(token)
+    t = text(raw)
+    return int(t) if t.isdigit() and int(t) > 0 else None
 
 
 def _cell(row: SheetRow, col: int | None) -> Cell:
@@ -75,9 +110,9 @@ def _cell(row: SheetRow, col: int | None) -> Cell:
     return row.cells[col]
 
 
-def is_blank(row: SheetRow, headers: HeaderMap) -> bool:
+def is_blank(row: SheetRow, headers: HeaderMap, with_lead_id: bool = True) -> bool:
     """A row whose known cells are all empty is skipped."""
-    cols = [headers.lead_id, *headers.columns.values()]
+    cols = [headers.lead_id, *headers.columns.values()] if with_lead_id else list(headers.columns.values())
     return not any(text(_cell(row, c)) for c in cols)
 
 
@@ -97,6 +132,7 @@ class Triage:
     by_id: dict[int, SheetRow] = field(default_factory=dict)
     duplicates: dict[int, list[SheetRow]] = field(default_factory=dict)  # leads on more than one row
     new: list[SheetRow] = field(default_factory=list)
+    marked: dict[int, str] = field(default_factory=dict)  # lead → the token of the pending marker its row holds
     problems: list[RowProblem] = field(default_factory=list)
     digests: dict[int, str] = field(default_factory=dict)  # lead id → its row's digest as read
     unchanged: set[int] = field(default_factory=set)  # as last synced on both sides: nothing to plan
@@ -106,8 +142,13 @@ class Triage:
         return set(self.by_id) - self.unchanged
 
 
-def triage(rows: Iterable[SheetRow], headers: HeaderMap) -> Triage:
-    """Group rows by lead_id (see ``mark_unchanged`` for the rows that need no planning)."""
+def triage(rows: Iterable[SheetRow], headers: HeaderMap, pending: Mapping[str, int | None] = {}) -> Triage:
+    """Group rows by lead_id (see ``mark_unchanged`` for the rows that need no planning).
+
+    ``pending`` maps the tokens of the journal's creations to the deal each made (None: not
+    made). A row holding the marker of a made deal is that deal's row; one whose deal was
+    never made is new again.
+    """
     t = Triage()
     col = headers.lead_id
     by_id = t.by_id
@@ -116,6 +157,13 @@ def triage(rows: Iterable[SheetRow], headers: HeaderMap) -> Triage:
         raw = cells[col] if col < len(cells) else None
         if type(raw) is int and raw > 0:
             lid: int | None = raw
+        elif (token := parse_pending(raw)) is not None:
+            lid = pending.get(token)
+            if lid is None:
+                if not is_blank(row, headers, with_lead_id=False):
+                    t.new.append(row)
+                continue
+            t.marked.setdefault(lid, token)
         else:
             try:
                 lid = parse_lead_id(raw)
@@ -249,7 +297,8 @@ def plan(
     known: Mapping[int, Known],
     missing: Collection[int] = (),
     deleted: Collection[int] = (),
-    creations: Iterable[Creation] = (),
+    pending: Mapping[str, int | None] = {},
+    salt: str = "",
     policy: ConflictPolicy = ConflictPolicy.CRM,
     direction: Direction = Direction.BOTH,
     backfill: bool = False,
@@ -258,19 +307,26 @@ def plan(
 ) -> Plan:
     """Decide everything one run will do. Pure: the same inputs give the same plan.
 
-    ``known`` must hold every lead the planner needs: those of ``triaged.to_plan()`` and
-    the candidates for new rows. ``with_rows`` are the leads the state says a row carries
-    (default: taken from ``known``); ``triaged`` lets unchanged rows be skipped unread.
+    ``known`` must hold every lead the planner needs: those of ``triaged.to_plan()``, the
+    candidates for new rows, and the leads of ``with_rows`` that no row names (a row whose
+    lead_id was cleared is matched to them). ``with_rows`` are the leads the state says a row
+    carries (default: taken from ``known``); ``triaged`` lets unchanged rows be skipped unread.
+    ``pending`` maps the journal's creation tokens to the deals they made (see ``triage``);
+    ``salt`` makes this run's new tokens unlike any before.
     """
-    t = triaged if triaged is not None else triage(rows, headers)
+    t = triaged if triaged is not None else triage(rows, headers, pending)
     result = Plan(direction=direction, catalog=catalog, columns=frozenset(headers.columns), rows_read=len(rows))
     result.problems.extend(t.problems)
     reader = RowReader(headers, catalog)
     missing_set, deleted_set = set(missing), set(deleted)
     columns = list(headers.columns)
-    result.seen.update(t.by_id)
+    if with_rows is None:
+        with_rows = [lid for lid, k in known.items() if k.has_row and not k.row_removed and not k.deleted]
+    by_id = dict(t.by_id)
+    new_rows = _relink_cleared(result, t.new, by_id, headers, reader, known, with_rows)
+    result.seen.update(by_id)
     unchanged = t.unchanged
-    for lid, row in t.by_id.items():
+    for lid, row in by_id.items():
         if lid in unchanged:
             continue
         lid_rows = t.duplicates.get(lid)
@@ -288,14 +344,13 @@ def plan(
                 )
             result.digests[lid] = None
             continue
+        if lid in t.marked:
+            result.links.append(Link(lid, row.number, t.marked[lid], None))
         in_sync = _plan_lead(result, row, lid, reader, columns, known.get(lid), missing_set, deleted_set, policy)
         result.digests[lid] = t.digests.get(lid) if in_sync else None
 
-    creations = list(creations)
-    _plan_new_rows(result, t.new, headers, reader, catalog, creations)
-    _plan_appends(result, known, catalog, backfill, {c.lead_id for c in creations if c.lead_id})
-    if with_rows is None:
-        with_rows = [lid for lid, k in known.items() if k.has_row and not k.row_removed and not k.deleted]
+    _plan_new_rows(result, new_rows, headers, reader, catalog, pending, salt)
+    _plan_appends(result, known, catalog, backfill, {lid for lid in pending.values() if lid})
     for lid in with_rows:
         if lid not in result.seen:
             result.removed.add(lid)
@@ -308,6 +363,64 @@ def plan(
                 )
             )
     return result
+
+
+def _relink_cleared(
+    result: Plan,
+    new: list[SheetRow],
+    by_id: dict[int, SheetRow],
+    headers: HeaderMap,
+    reader: RowReader,
+    known: Mapping[int, Known],
+    with_rows: Collection[int],
+) -> list[SheetRow]:
+    """Rows without a lead_id that hold a deal whose row has gone: that is the deal's row, its ID cleared.
+
+    A deal qualifies when the state says a row carried it, no row names it now, and the row
+    says the same as the deal (as last synced, or as amoCRM has it) in every column it fills.
+    Such a row gets the deal's ID back instead of becoming a second deal. The rest are returned.
+    """
+    name_col = headers.columns.get(Field.NAME)
+    orphans = [lid for lid in with_rows if lid not in by_id]
+    if not new or not orphans or name_col is None:
+        return new
+    by_name: dict[str, list[Known]] = {}
+    for lid in sorted(orphans):
+        k = known.get(lid)
+        if k is None or k.crm is None or k.deleted:
+            continue
+        name = (k.base or {}).get(Field.NAME, k.crm.name)
+        by_name.setdefault(str(name).strip().casefold(), []).append(k)
+    remaining: list[SheetRow] = []
+    for row in new:
+        candidates = by_name.get(text(_cell(row, name_col)).casefold()) or []
+        k = next((k for k in candidates if _holds(reader, row, k)), None) if text(_cell(row, name_col)) else None
+        if k is None:
+            remaining.append(row)
+            continue
+        candidates.remove(k)
+        by_id[k.lead_id] = row
+        result.links.append(Link(k.lead_id, row.number, None, fingerprint(row, headers)))
+        result.notices.append(
+            Notice(
+                row.number,
+                f"the lead_id of row {row.number} was empty, but the row holds deal {k.lead_id} (its row "
+                "had gone from the sheet); the deal's ID is put back rather than making a second deal",
+                k.lead_id,
+            )
+        )
+    return remaining
+
+
+def _holds(reader: RowReader, row: SheetRow, k: Known) -> bool:
+    """Does the row say what deal ``k`` holds, in every cell it fills?"""
+    assert k.crm is not None
+    try:
+        values, said = reader.read(row, k.crm)
+    except _RowError:
+        return False
+    crm, base = k.crm.values(), k.base or {}
+    return all(values[f] in (crm[f], base.get(f, crm[f])) for f in said)
 
 
 def _plan_lead(
@@ -415,10 +528,10 @@ def _plan_new_rows(
     headers: HeaderMap,
     reader: RowReader,
     catalog: Catalog,
-    creations: list[Creation],
+    pending: Mapping[str, int | None],
+    salt: str,
 ) -> None:
-    pending = {c.fingerprint: c for c in creations}
-    for fp, row in new_row_fingerprints(rows, headers).items():
+    for fp, row in new_row_fingerprints(rows, headers, pending).items():
         try:
             values, said = reader.read(row, None)
         except _RowError as e:
@@ -438,17 +551,8 @@ def _plan_new_rows(
         fill = {f for f in (Field.STATUS, Field.PIPELINE, Field.NAME) if f in headers.columns and f not in said}
         if not values[Field.NAME]:
             fill.discard(Field.NAME)
-        creation = pending.pop(fp, None)
-        result.new_rows.append(
-            NewRow(
-                row=row.number,
-                fingerprint=fp,
-                values=values,
-                fill=fill,
-                request_id=f"row{row.number}:{fp[:12]}",
-                adopt=creation.lead_id if creation else None,
-            )
-        )
+        token = hashlib.sha1(f"{salt}\x1f{row.number}\x1f{fp}".encode()).hexdigest()[:16]
+        result.new_rows.append(NewRow(row=row.number, fingerprint=fp, token=token, values=values, fill=fill))
 
 
 def _plan_appends(

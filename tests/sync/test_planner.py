@@ -6,9 +6,9 @@ import pytest
 
 from amosheets.sync.fields import Field, HeaderError, match_headers
 from amosheets.sync.merge import ConflictPolicy
-from amosheets.sync.model import Creation, Known
+from amosheets.sync.model import Known
 from amosheets.sync.plan import Direction
-from amosheets.sync.planner import fingerprint, mark_unchanged, plan, render, row_digest, triage
+from amosheets.sync.planner import mark_unchanged, plan, render, row_digest, triage
 
 from .factories import (
     FIRST,
@@ -82,7 +82,7 @@ def test_both_changed_to_the_same_value_sends_nothing_but_moves_the_base():
     known = {11: Known(11, crm=lead(11, price=2000), base=lead(11, price=1000).values(), has_row=True)}
     p = make([row(2, "11", "Иван", "+7 999", "", "2000", "Первичный контакт", "Воронка")], known)
     assert p.empty and not p.conflicts
-    assert p.leads[0].base_after(True, True)[Field.PRICE] == 2000
+    assert p.leads[0].base_after(set(Field), True)[Field.PRICE] == 2000
 
 
 def test_phone_edit_keeps_the_contacts_other_phones():
@@ -183,7 +183,7 @@ def test_direction_filters_what_is_sent():
     pull = make(rows, known, direction=Direction.PULL)
     assert not pull.lead_updates() and not pull.creates() and pull.cell_updates()
     lp = push.lead_updates()[0]
-    assert lp.base_after(crm_done=True, sheet_done=False) == {**base.values(), Field.PRICE: 2000}
+    assert lp.base_after(crm_done=set(Field), sheet_done=False) == {**base.values(), Field.PRICE: 2000}
 
 
 def test_moving_to_another_pipeline_sends_a_status_valid_there():
@@ -197,11 +197,50 @@ def test_moving_to_another_pipeline_sends_a_status_valid_there():
     assert lp.lead_changes == {Field.PIPELINE, Field.STATUS}
 
 
-def test_a_pending_creation_is_adopted_instead_of_created_again():
-    r = row(2, "", "Пётр", "+7 1")
-    c = Creation(fingerprint(r, HEADERS), 555, "Пётр", 0, "x")
-    p = make([r], {}, creations=[c])
-    assert not p.creates() and [n.adopt for n in p.adoptions()] == [555]
+def test_a_row_holding_the_marker_of_a_made_deal_is_that_deals_row_whatever_its_cells_say():
+    # The row was edited (price, name) after its deal was made: the marker still ties it to the deal.
+    made = Known(555, crm=lead(555, "Пётр", 100), base=lead(555, "Пётр", 100).values(), has_row=True)
+    r = row(7, "pending:0123456789abcdef", "Пётр Петров", "+7 999", "", "1", "", "")
+    p = make([r], {555: made}, pending={"0123456789abcdef": 555})
+    assert not p.creates() and p.seen == {555} and not p.removed
+    assert [(x.lead_id, x.row, x.token) for x in p.links] == [(555, 7, "0123456789abcdef")]
+    [lp] = p.lead_updates()
+    assert lp.final[Field.PRICE] == 1 and lp.final[Field.NAME] == "Пётр Петров" and not p.conflicts
+
+
+def test_a_marker_whose_deal_was_never_made_is_a_new_row_again():
+    r = row(3, "pending:0123456789abcdef", "Пётр", "+7 1")
+    p = make([r], {}, pending={"0123456789abcdef": None}, salt="s")
+    [n] = p.creates()
+    assert n.row == 3 and n.token != "0123456789abcdef" and not p.links
+
+
+def test_new_tokens_differ_between_runs_and_rows():
+    rows = [row(2, "", "А"), row(3, "", "А")]
+    one, two = make(rows, salt="run1"), make(rows, salt="run2")
+    tokens = [n.token for n in one.creates()] + [n.token for n in two.creates()]
+    assert len(set(tokens)) == 4
+
+
+def test_a_row_whose_lead_id_was_cleared_gets_its_deal_back():
+    k = synced(lead(11, "Иван", 1000))
+    p = make([row(5, "", "Иван", "+7 999", "", "1000", "Первичный контакт", "Воронка")], {11: k})
+    assert not p.creates() and not p.removed
+    assert [(x.lead_id, x.row, x.token) for x in p.links] == [(11, 5, None)]
+    assert any("deal 11" in n.message for n in p.notices)
+
+
+def test_a_cleared_row_with_other_content_is_a_new_deal_and_the_old_deals_row_is_removed():
+    k = synced(lead(11, "Иван", 1000))
+    p = make([row(5, "", "Иван", "+7 999", "", "2000", "", "")], {11: k})
+    assert len(p.creates()) == 1 and not p.links and p.removed == {11}
+
+
+def test_a_deal_whose_row_was_reported_removed_earlier_is_not_matched_by_content():
+    k = synced(lead(11, "Иван", 1000))
+    k.row_removed = True
+    p = make([row(5, "", "Иван", "+7 999", "", "1000", "", "")], {11: k})
+    assert len(p.creates()) == 1 and not p.links
 
 
 def test_rows_as_last_synced_are_skipped_without_their_state():
