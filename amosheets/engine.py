@@ -38,7 +38,7 @@ from amosheets.errors import ConfigError, ExitStatus, LockedError
 from amosheets.sheet import Sheet, SheetData
 from amosheets.state import IndexEntry, Scope, StateStore, state_path
 from amosheets.sync import creations as journal
-from amosheets.sync.fields import CONTACT_FIELDS, LEAD_ID, Field, HeaderError, parse_pending, pending_marker, text
+from amosheets.sync.fields import CONTACT_FIELDS, Field, HeaderError, parse_pending, pending_marker, text
 from amosheets.sync.guard import mass_change
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
 from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Notice, RowProblem, SheetRow
@@ -210,9 +210,9 @@ class Engine:
             changes = self._list_changes(store, catalog, now)
             data = sheet_read.result()
         index = store.load_index()
-        made = self._resolve_creations(store, index.keys(), now, changes)
-        pending = {c.token: c.lead_id for c in made}
-        made = [c for c in made if not c.finished]
+        entries = self._resolve_creations(store, index.keys(), now, changes)
+        pending = {c.token: c.lead_id for c in entries}
+        unfinished = [c for c in entries if not c.finished]
         rows = triage(data.rows, data.headers, pending)
         fresh, deleted, missing = self._fetch_crm(store, rows, index, changes)
         out.first_run = changes.first_run
@@ -229,7 +229,7 @@ class Engine:
             and (opts.backfill or not e.has_row)
             and e.crm_pipeline == catalog.default_pipeline_id
         }
-        adopted = {c.lead_id for c in made if c.lead_id is not None and c.lead_id not in index}
+        adopted = {c.lead_id for c in unfinished if c.lead_id is not None and c.lead_id not in index}
         with_rows = [lid for lid, e in index.items() if e.has_row and not e.row_removed and not e.deleted]
         with_rows += sorted(adopted)
         # A row whose lead_id was cleared is matched against the deals whose row has gone.
@@ -239,7 +239,7 @@ class Engine:
             k = known.get(lead.id)
             known[lead.id] = replace(k, crm=lead, deleted=False) if k else Known(lead.id, crm=lead)
         # A deal made for a row was last synced as what was sent (also when its answer was lost).
-        bases = {c.lead_id: dict(c.values) for c in made if c.lead_id in known and known[c.lead_id].base is None}
+        bases = {c.lead_id: dict(c.values) for c in unfinished if c.lead_id in known and known[c.lead_id].base is None}
         for lid, base in bases.items():
             known[lid] = replace(known[lid], base=base, has_row=True)
 
@@ -276,12 +276,12 @@ class Engine:
             store.set_flag("row_removed", plan.removed)
             store.set_digests(plan.digests.items())
             store.set_cursor(now)
-            store.created((c.token, c.lead_id) for c in made if c.lead_id is not None)
+            store.created((c.token, c.lead_id) for c in unfinished if c.lead_id is not None)
             store.save_base(bases.items())
             # Never made: the row is new again (this run's plan makes it afresh).
-            store.forget_creations(c.token for c in made if c.lead_id is None)
+            store.forget_creations(c.token for c in unfinished if c.lead_id is None)
             # Made, and no row holds its marker any more: the deal is known like any other.
-            store.finish_creations(c.token for c in made if c.lead_id is not None and c.token not in marked)
+            store.finish_creations(c.token for c in unfinished if c.lead_id is not None and c.token not in marked)
 
         crm_done: dict[int, set[Field]] = {}
         made = Made()
@@ -616,10 +616,9 @@ class Engine:
                 if row is None:
                     continue  # its marker was cleared meanwhile: the deal is known, the next run says where it is
                 writes.append((row.number, headers.lead_id, lid))
-                values = {**n.values, LEAD_ID: lid}
                 for f in n.fill:
                     if f in headers.columns:
-                        writes.append((row.number, headers.columns[f], render(f, values, catalog)))
+                        writes.append((row.number, headers.columns[f], render(f, n.values, catalog)))
                 finished.append(n.token)
             # amoCRM refused these: the row is new again (its problem is reported).
             writes.extend((r.number, headers.lead_id, "") for t in made.refused if (r := by_token.get(t)) is not None)
@@ -645,9 +644,9 @@ class Engine:
             # New rows go below the last used row at explicit positions, in the same write as the
             # rest: a write there is idempotent (a retry can't add a row twice), unlike values.append.
             todo = [a for a in appends if a.lead_id not in at]
-            for n, a in enumerate(todo, start=now.last_row + 1):
-                writes.append((n, headers.lead_id, a.lead_id))
-                writes.extend((n, col, render(f, a.values, catalog)) for f, col in headers.columns.items())
+            for number, a in enumerate(todo, start=now.last_row + 1):
+                writes.append((number, headers.lead_id, a.lead_id))
+                writes.extend((number, col, render(f, a.values, catalog)) for f, col in headers.columns.items())
             if todo:
                 self.sheet.ensure_rows(now.last_row + len(todo))
             if writes:

@@ -548,7 +548,9 @@ def _plan_new_rows(
         values.setdefault(Field.PRICE, 0)
         values.setdefault(Field.PHONE, "")
         values.setdefault(Field.EMAIL, "")
-        fill = {f for f in (Field.STATUS, Field.PIPELINE, Field.NAME) if f in headers.columns and f not in said}
+        fill: set[Field] = {
+            f for f in (Field.STATUS, Field.PIPELINE, Field.NAME) if f in headers.columns and f not in said
+        }
         if not values[Field.NAME]:
             fill.discard(Field.NAME)
         token = hashlib.sha1(f"{salt}\x1f{row.number}\x1f{fp}".encode()).hexdigest()[:16]
