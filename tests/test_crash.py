@@ -101,12 +101,12 @@ class Killer:
             os.kill(self.pid, signal.SIGKILL)
 
 
-def run_killable(w: World, killer: Killer) -> int:
+def run_killable(w: World, killer: Killer, command: str = "sync") -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "GOOGLE_", "AMOSHEETS_"))}
     env.update(w.env)
     w.sb.amocrm.hook = w.sb.sheets.hook = killer
     proc = subprocess.Popen(
-        [sys.executable, "-m", "amosheets", "sync"],
+        [sys.executable, "-m", "amosheets", command],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -37,6 +37,7 @@ Control routes (JSON in and out; never rate limited, never counted)::
                                            "max_batch_before_504": null, "batch_504_applied": false}
     GET    /_sandbox/account
     GET    /_sandbox/pipelines             POST /_sandbox/pipelines {"name": "…", "statuses": ["…"], "is_main": false}
+    POST   /_sandbox/statuses/rename       {"status_id": n, "name": "…", "pipeline_id": null} – renames it
     GET    /_sandbox/leads                 live leads, API shape with _embedded.contacts
     GET    /_sandbox/leads/deleted
     POST   /_sandbox/leads                 {"name", "price", "status_id", "pipeline_id", "phone", "email",
@@ -1863,6 +1864,22 @@ class AmoCRMEmulator(Emulator):
                     return dict(s)
             raise UnknownEntity(f"no status {name!r} in pipeline {p['id']}")
 
+    def rename_status(self, status_id: int, name: str, pipeline_id: int | None = None) -> dict[str, Any]:
+        """Rename a status as an administrator would; the leads in it keep their updated_at."""
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("a status needs a name")
+        with self.lock:
+            p = self._pipeline_or_main(pipeline_id)
+            status = p["by_id"].get(status_id)
+            if status is None:
+                raise UnknownEntity(f"no status {status_id} in pipeline {p['id']}")
+            if not status["is_editable"]:
+                raise ValueError(f"status {status_id} cannot be renamed")
+            if any(s["name"] == name and s["id"] != status_id for s in p["statuses"]):
+                raise ValueError(f"pipeline {p['id']} already has a status {name!r}")
+            status["name"] = name
+            return dict(status)
+
     def _pipeline_or_main(self, pipeline_id: int | None) -> dict[str, Any]:
         if pipeline_id is None:
             return self._main()
@@ -2245,6 +2262,8 @@ class AmoCRMEmulator(Emulator):
             if key == ("POST", "/pipelines"):
                 p = self._add_pipeline(body["name"], list(body.get("statuses", [])), bool(body.get("is_main", False)))
                 return self._pipeline_out(p, base)
+            if key == ("POST", "/statuses/rename"):
+                return self.rename_status(int(body["status_id"]), body["name"], body.get("pipeline_id"))
             if key == ("GET", "/leads"):
                 return [self._lead_out(r, base, True) for r in self._leads.select()]
             if key == ("GET", "/leads/deleted"):

@@ -88,7 +88,10 @@ class Clock:
 
 
 # "html": a 200 whose body is an HTML page; "truncated": the real answer, cut off halfway.
-FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "html", "truncated")
+# "…-after": the request is carried out, then the answer is lost (the connection drops, or a
+# gateway answers 504 having given up waiting): the worst case for a create.
+APPLIED_FAULTS = ("drop-after", "504-after")
+FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "html", "truncated", *APPLIED_FAULTS)
 
 
 @dataclass
@@ -207,7 +210,7 @@ class Emulator:
                 return Response(drop=True)
             if kind == "html":
                 return Response.html(200, "<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>")
-            if kind != "truncated":
+            if kind != "truncated" and kind not in APPLIED_FAULTS:
                 return self.fault_response(int(kind), req)
         if self.hook is not None:
             self.hook("before", req)
@@ -221,6 +224,10 @@ class Emulator:
             self.hook("after", req)
         if kind == "truncated" and resp.body:
             resp.body = resp.body[: len(resp.body) // 2]
+        if kind == "drop-after":
+            return Response(drop=True)
+        if kind == "504-after":
+            return self.fault_response(504, req)
         return resp
 
     def _control(self, req: Request) -> Response:

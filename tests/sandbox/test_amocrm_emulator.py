@@ -964,6 +964,33 @@ def test_each_kind_of_scripted_fault(amo: Amo) -> None:
     assert amo.emu.stats()["rate_limited"] == 0  # injected 429s are not rate-limit 429s
 
 
+def test_a_write_carried_out_whose_answer_is_lost(amo: Amo) -> None:
+    amo.emu.set_faults(script=[("504-after", r"/leads/complex", "POST"), ("drop-after", r"/leads/complex", "POST")])
+    r = amo.post("/api/v4/leads/complex", [{"name": "made, 504"}])
+    assert r.status_code == 504 and r.headers["Content-Type"].startswith("text/html")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        amo.post("/api/v4/leads/complex", [{"name": "made, dropped"}])
+    assert sorted(x["name"] for x in amo.emu.leads()) == ["made, 504", "made, dropped"]
+    assert amo.emu.stats()["faults_injected"] == {"504-after": 1, "drop-after": 1}
+
+
+def test_a_renamed_status_keeps_its_id_and_its_leads(amo: Amo) -> None:
+    status = amo.emu.find_status("Переговоры")
+    lead = amo.emu.create_lead("Анна", status_id=status["id"])
+    r = amo.ctl("POST", "/statuses/rename", {"status_id": status["id"], "name": "Обсуждение"})
+    assert r.status_code == 200 and r.json()["name"] == "Обсуждение"
+    names = [
+        s["name"]
+        for s in amo.get("/api/v4/leads/pipelines").json()["_embedded"]["pipelines"][0]["_embedded"]["statuses"]
+    ]
+    assert "Обсуждение" in names and "Переговоры" not in names
+    after = amo.emu.lead(lead["id"])
+    assert (after["status_id"], after["updated_at"]) == (status["id"], lead["updated_at"])
+    assert amo.ctl("POST", "/statuses/rename", {"status_id": 142, "name": "Won"}).status_code == 400
+    taken = {"status_id": status["id"], "name": "Первичный контакт"}
+    assert amo.ctl("POST", "/statuses/rename", taken).status_code == 400
+
+
 def test_big_write_answers_504(make_amo: Callable[..., Amo]) -> None:
     amo = make_amo(max_batch_before_504=2)
     r = amo.post("/api/v4/leads", [{"name": f"L{i}"} for i in range(3)])
