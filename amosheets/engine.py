@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from filelock import FileLock, Timeout
@@ -120,6 +120,7 @@ class Changes:
     first_run: bool
     leads: dict[int, dict[str, Any]] = field(default_factory=dict)
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    notices: list[Notice] = field(default_factory=list)
 
 
 def scope_of(settings: Settings) -> Scope:
@@ -196,12 +197,14 @@ class Engine:
             sheet_read = pool.submit(self._read_sheet)
             catalog = catalog_from(self.amo.pipelines(), self.settings.pipeline_id, self.settings.status_id)
             now = self.amo.server_time or int(time.time())  # the pipelines' answer gives amoCRM's clock
+            now_here = time.time()  # … and this machine's at the same moment
             changes = self._list_changes(store, catalog, now)
             data = sheet_read.result()
         rows = triage(data.rows, data.headers)
         index = store.load_index()
         fresh, deleted, missing = self._fetch_crm(store, rows, index, changes)
         out.first_run = changes.first_run
+        out.notices.extend(changes.notices)
 
         # Only the leads this run may touch are loaded: unchanged rows are skipped unread.
         mark_unchanged(
@@ -250,7 +253,7 @@ class Engine:
             store.set_flag("has_row", [lid for lid in plan.seen if not (e := index.get(lid)) or not e.has_row])
             store.set_flag("row_removed", plan.removed)
             store.set_digests(plan.digests.items())
-            store.set_cursor(now)
+            store.set_cursor(now, taken_at=now_here)
 
         crm_done: dict[int, set[Field]] = {}
         if opts.direction.pushes:
@@ -280,7 +283,7 @@ class Engine:
         if opts.backfill:
             calls.append(lambda: ("leads", self.amo.leads_in_pipeline(catalog.default_pipeline_id)))
         if not changes.first_run:
-            since = opts.since if opts.since is not None else (cursor or now) - OVERLAP
+            since = opts.since if opts.since is not None else self._window_start(store, now, changes)
             until = now + 3600  # both bounds, always: a lone bound has been seen to return nothing
             calls.append(lambda: ("leads", self.amo.leads_updated(since, until)))
             calls.append(lambda: ("contacts", self.amo.contacts_updated(since, until)))
@@ -289,6 +292,29 @@ class Engine:
             for item in items:
                 target[int(item["id"])] = item
         return changes
+
+    @staticmethod
+    def _window_start(store: StateStore, now: int, changes: Changes) -> int:
+        """Where "what changed since the cursor" starts: the cursor, or earlier when amoCRM's clock was set back.
+
+        Edits made after amoCRM's clock was set back are stamped earlier than the cursor. They can be no older
+        than the time this machine has seen pass since the cursor was taken, so the window reaches that far.
+        """
+        cursor = store.cursor if store.cursor is not None else now
+        start = min(cursor, now)
+        taken_at = store.cursor_taken_at
+        if taken_at is not None:
+            start = min(start, now - max(0, int(time.time() - taken_at)))
+        if cursor > now:
+            changes.notices.append(
+                Notice(
+                    None,
+                    f"amoCRM's clock ({_utc(now)}) is behind the time the last sync reached ({_utc(cursor)}): "
+                    f"it was set back. Changes are looked for from {_utc(start - OVERLAP)} on, so none made "
+                    "since is missed.",
+                )
+            )
+        return start - OVERLAP
 
     def _fetch_crm(
         self, store: StateStore, rows: Triage, index: dict[int, IndexEntry], changes: Changes
@@ -682,6 +708,10 @@ def _contact_create(lp: LeadPlan) -> dict[str, Any]:
         if f in CONTACT_FIELDS and lp.final.get(f)
     ]
     return {"name": lp.final.get(Field.NAME) or lp.crm.get(Field.NAME) or "", "custom_fields_values": fields}
+
+
+def _utc(t: int) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def parse_since(value: str) -> int:

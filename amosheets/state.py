@@ -182,8 +182,14 @@ class StateStore:
         v = self._meta("cursor")
         return int(v) if v is not None else None
 
-    def set_cursor(self, value: int) -> None:
-        self._set_meta(cursor=str(int(value)))
+    @property
+    def cursor_taken_at(self) -> float | None:
+        """This machine's clock when the cursor was taken: how much time has passed, should amoCRM's clock jump."""
+        v = self._meta("cursor_taken_at")
+        return float(v) if v is not None else None
+
+    def set_cursor(self, value: int, taken_at: float | None = None) -> None:
+        self._set_meta(cursor=str(int(value)), cursor_taken_at=repr(time.time() if taken_at is None else taken_at))
 
     @property
     def catalog_json(self) -> str | None:

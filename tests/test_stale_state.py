@@ -1,0 +1,46 @@
+"""State that no longer matches amoCRM: its clock set back, deals gone, another account behind the same address."""
+
+from __future__ import annotations
+
+import time
+
+from amosheets.errors import ExitStatus
+
+from .conftest import World
+
+NEW = ["", "Иван Петров", "+7 999 123-45-67", "ivan@example.com", "15 000", "Переговоры", "Воронка"]
+
+
+def synced_while_amocrm_is_ahead(w: World, seconds: int = 7200) -> int:
+    """A sync while amoCRM's clock is ``seconds`` ahead, then the clock is corrected; the deal's id."""
+    w.sb.amocrm.clock.advance(seconds)
+    w.set_rows([NEW])
+    assert w.run("sync").exit_status == ExitStatus.OK
+    w.sb.amocrm.clock.advance(-seconds)
+    [lid] = w.by_lead()
+    return lid
+
+
+# -- amoCRM's clock ----------------------------------------------------------------------
+def test_an_edit_made_after_amocrms_clock_was_set_back_is_pulled(world: World):
+    lid = synced_while_amocrm_is_ahead(world)
+    world.sb.amocrm.edit_lead(lid, price=777)
+    out = world.run("pull")
+    assert world.by_lead()[lid][4] == "777"
+    [notice] = out.notices
+    assert "clock" in notice.message and "set back" in notice.message
+    store = world.store()
+    assert store.cursor is not None and store.cursor <= world.sb.amocrm.clock.now()  # not left in the future
+    store.close()
+    assert not world.run("pull").notices  # said once
+
+
+def test_an_edit_made_minutes_before_the_run_after_the_clock_was_set_back_is_pulled(world: World):
+    lid = synced_while_amocrm_is_ahead(world)
+    world.sb.amocrm.edit_lead(lid, price=888)
+    world.sb.amocrm.clock.advance(600)  # the next cron run comes ten minutes after the edit
+    store = world.store()  # … and by this machine's clock, fifteen minutes after the last sync
+    store.set_cursor(store.cursor, taken_at=time.time() - 900)
+    store.close()
+    world.run("pull")
+    assert world.by_lead()[lid][4] == "888"
