@@ -121,6 +121,7 @@ class Changes:
     leads: dict[int, dict[str, Any]] = field(default_factory=dict)
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
+    listed: set[int] | None = None  # with --all: every lead amoCRM listed in the pipeline
 
 
 def scope_of(settings: Settings) -> Scope:
@@ -234,7 +235,7 @@ class Engine:
             creations=creations,
             policy=opts.policy,
             direction=opts.direction,
-            backfill=opts.backfill,
+            listed=changes.listed,
             triaged=rows,
             with_rows=[lid for lid, e in index.items() if e.has_row and not e.row_removed and not e.deleted],
         )
@@ -281,16 +282,18 @@ class Engine:
         changes = Changes(first_run=cursor is None and opts.since is None and not opts.backfill)
         calls = []
         if opts.backfill:
-            calls.append(lambda: ("leads", self.amo.leads_in_pipeline(catalog.default_pipeline_id)))
+            calls.append(lambda: ("listed", self.amo.leads_in_pipeline(catalog.default_pipeline_id)))
         if not changes.first_run:
             since = opts.since if opts.since is not None else self._window_start(store, now, changes)
             until = now + 3600  # both bounds, always: a lone bound has been seen to return nothing
             calls.append(lambda: ("leads", self.amo.leads_updated(since, until)))
             calls.append(lambda: ("contacts", self.amo.contacts_updated(since, until)))
         for kind, items in self.amo.concurrently(*calls):
-            target = changes.leads if kind == "leads" else changes.contacts
+            target = changes.contacts if kind == "contacts" else changes.leads
             for item in items:
                 target[int(item["id"])] = item
+            if kind == "listed":
+                changes.listed = {int(item["id"]) for item in items}
         return changes
 
     @staticmethod

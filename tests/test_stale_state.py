@@ -44,3 +44,17 @@ def test_an_edit_made_minutes_before_the_run_after_the_clock_was_set_back_is_pul
     store.close()
     world.run("pull")
     assert world.by_lead()[lid][4] == "888"
+
+
+# -- deals amoCRM no longer has ------------------------------------------------------------
+def test_pull_all_adds_no_row_for_a_deal_deleted_after_its_row_was_removed(world: World):
+    world.set_rows([["", f"Клиент {i}", "", "", str(i), "", ""] for i in (1, 2, 3)])
+    world.run("sync")
+    kept, gone, back = (int(r[0]) for r in world.rows()[1:4])
+    world.sb.sheets.delete_rows(world.sid, world.tab, 3, 4)  # the rows of `gone` and `back`
+    world.sb.amocrm.delete_lead(gone)
+    world.run("sync")
+    out = world.run("pull", backfill=True)
+    assert out.exit_status == ExitStatus.OK and out.rows_appended == 1
+    assert sorted(world.by_lead()) == sorted([kept, back])  # a removed row of a deal that exists comes back
+    assert [n.lead_id for n in out.notices] == [gone] and "no longer lists" in out.notices[0].message

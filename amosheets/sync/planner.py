@@ -252,7 +252,7 @@ def plan(
     creations: Iterable[Creation] = (),
     policy: ConflictPolicy = ConflictPolicy.CRM,
     direction: Direction = Direction.BOTH,
-    backfill: bool = False,
+    listed: Collection[int] | None = None,
     triaged: Triage | None = None,
     with_rows: Collection[int] | None = None,
 ) -> Plan:
@@ -261,6 +261,8 @@ def plan(
     ``known`` must hold every lead the planner needs: those of ``triaged.to_plan()`` and
     the candidates for new rows. ``with_rows`` are the leads the state says a row carries
     (default: taken from ``known``); ``triaged`` lets unchanged rows be skipped unread.
+    ``listed`` (pull --all) are the leads amoCRM listed in the pipeline in this run: the
+    leads without a row among them, and no others, become new rows.
     """
     t = triaged if triaged is not None else triage(rows, headers)
     result = Plan(direction=direction, catalog=catalog, columns=frozenset(headers.columns), rows_read=len(rows))
@@ -293,7 +295,7 @@ def plan(
 
     creations = list(creations)
     _plan_new_rows(result, t.new, headers, reader, catalog, creations)
-    _plan_appends(result, known, catalog, backfill, {c.lead_id for c in creations if c.lead_id})
+    _plan_appends(result, known, catalog, listed, {c.lead_id for c in creations if c.lead_id})
     if with_rows is None:
         with_rows = [lid for lid, k in known.items() if k.has_row and not k.row_removed and not k.deleted]
     for lid in with_rows:
@@ -452,7 +454,11 @@ def _plan_new_rows(
 
 
 def _plan_appends(
-    result: Plan, known: Mapping[int, Known], catalog: Catalog, backfill: bool, pending: set[int | None]
+    result: Plan,
+    known: Mapping[int, Known],
+    catalog: Catalog,
+    listed: Collection[int] | None,
+    pending: set[int | None],
 ) -> None:
     for lid in sorted(known):
         k = known[lid]
@@ -460,7 +466,20 @@ def _plan_appends(
             continue
         if k.crm.pipeline_id != catalog.default_pipeline_id:
             continue
-        if k.has_row and not backfill:
+        if listed is None:
+            if k.has_row:
+                continue
+        elif lid not in listed:
+            # What the state remembers is no proof the deal still exists: only amoCRM's listing is.
+            result.notices.append(
+                Notice(
+                    None,
+                    f"deal {lid} is known from an earlier sync, but amoCRM no longer lists it in pipeline "
+                    f"{catalog.pipeline_name(catalog.default_pipeline_id)!r} (deleted or moved); no row is added "
+                    "for it",
+                    lid,
+                )
+            )
             continue
         result.appends.append(Append(lid, k.crm.values()))
 
