@@ -11,7 +11,7 @@ made twice):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -201,6 +201,7 @@ class Engine:
             now_here = time.time()  # … and this machine's at the same moment
             changes = self._list_changes(store, catalog, now)
             data = sheet_read.result()
+        self._check_account(store, changes)
         rows = triage(data.rows, data.headers)
         index = store.load_index()
         fresh, deleted, missing = self._fetch_crm(store, rows, index, changes)
@@ -255,6 +256,9 @@ class Engine:
             store.set_flag("row_removed", plan.removed)
             store.set_digests(plan.digests.items())
             store.set_cursor(now, taken_at=now_here)
+            # By now the leads fetched by id are among the listed ones: a first run learns the account too.
+            if store.account_id is None and len(accounts := _account_ids(changes.leads.values())) == 1:
+                store.set_account_id(accounts.pop())
 
         crm_done: dict[int, set[Field]] = {}
         if opts.direction.pushes:
@@ -318,6 +322,36 @@ class Engine:
                 )
             )
         return start - OVERLAP
+
+    def _check_account(self, store: StateStore, changes: Changes) -> None:
+        """A state made with another amoCRM account (or a sandbox since reset) is set aside, never trusted.
+
+        Its lead ids would name other deals, or none: rows "removed" by the thousand, rows written for deals
+        that do not exist. The run goes on as a first run, with the sheet's lead_ids matched afresh.
+        """
+        stored = store.account_id
+        seen = _account_ids(changes.leads.values())
+        if stored is None or not seen or stored in seen:
+            return
+        old = store.path
+        if self.options.dry_run:
+            store.forget_in_memory()
+            what = "This dry run plans as a first run; a real run moves the file aside (it is kept) and starts afresh"
+        else:
+            what = f"It was moved to {store.set_aside(f'account-{stored}')} (kept), and this run starts afresh"
+        accounts = ", ".join(str(a) for a in sorted(seen))
+        changes.notices = [
+            Notice(
+                None,
+                f"The sync state {old} was made with amoCRM account {stored}, but amoCRM now answers as account "
+                f"{accounts} (another account, or a sandbox that was reset), so it is not trusted. {what}: the "
+                "sheet's lead_ids are matched again, and an id amoCRM does not have is reported on its row.",
+            )
+        ]
+        changes.first_run = self.options.since is None and not self.options.backfill
+        if changes.first_run:  # a first run takes in no earlier changes
+            changes.leads.clear()
+            changes.contacts.clear()
 
     def _fetch_crm(
         self, store: StateStore, rows: Triage, index: dict[int, IndexEntry], changes: Changes
@@ -711,6 +745,10 @@ def _contact_create(lp: LeadPlan) -> dict[str, Any]:
         if f in CONTACT_FIELDS and lp.final.get(f)
     ]
     return {"name": lp.final.get(Field.NAME) or lp.crm.get(Field.NAME) or "", "custom_fields_values": fields}
+
+
+def _account_ids(leads: Iterable[dict[str, Any]]) -> set[int]:
+    return {int(a) for lead in leads if (a := lead.get("account_id"))}
 
 
 def _utc(t: int) -> str:

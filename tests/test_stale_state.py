@@ -58,3 +58,46 @@ def test_pull_all_adds_no_row_for_a_deal_deleted_after_its_row_was_removed(world
     assert out.exit_status == ExitStatus.OK and out.rows_appended == 1
     assert sorted(world.by_lead()) == sorted([kept, back])  # a removed row of a deal that exists comes back
     assert [n.lead_id for n in out.notices] == [gone] and "no longer lists" in out.notices[0].message
+
+
+# -- another account behind the same address ------------------------------------------------
+def warnings(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "warning:" in line]
+
+
+def test_a_restarted_sandbox_with_the_same_sheet_is_noticed_once_and_no_row_is_made_up(world: World):
+    for i in range(30):
+        world.sb.amocrm.create_lead(f"Старая {i}")
+    world.set_rows([])
+    world.run("sync")
+    world.run("pull", backfill=True)
+    old_ids = sorted(world.by_lead())
+    assert len(old_ids) == 30
+    # amoCRM restarted: another account at the same address; the sheet made anew under the same id
+    world.sb.restart_amocrm()
+    fresh = sorted(world.sb.amocrm.create_lead(f"Новая {i}")["id"] for i in range(3))
+    world.set_rows([[str(old_ids[-1]), "Старая 29", "", "", "", "", ""]])
+
+    r = world.cli("sync", "--dry-run")
+    assert r.returncode == ExitStatus.PARTIAL, r.stderr
+    [warning] = warnings(r.stderr)  # one plain warning, no "row removed" for each of the 30
+    assert "another account" in warning and "sync-" in warning and "dry run" in warning
+    assert "row 2" in r.stderr and "no deal with this ID" in r.stderr  # the old id, matched afresh
+    state_dir = world.settings().state_dir
+    assert not list(state_dir.glob("sync-*.account-*"))  # a dry run leaves the state where it was
+
+    r = world.cli("pull", "--all")
+    assert r.returncode == ExitStatus.PARTIAL, r.stderr
+    [warning] = warnings(r.stderr)
+    assert "moved to" in warning
+    assert len(list(state_dir.glob("sync-*.account-*.sqlite3"))) == 1  # the old state is kept aside
+    store = world.store()
+    [run] = store.runs()  # the run that set the old state aside is logged in the new one
+    assert (run.command, run.exit_status) == ("pull", ExitStatus.PARTIAL)
+    store.close()
+    rows = world.by_lead()
+    assert sorted(rows) == sorted([old_ids[-1], *fresh])  # rows only for deals that exist, and the row typed in
+    assert [rows[lid][1] for lid in fresh] == ["Новая 0", "Новая 1", "Новая 2"]
+
+    r = world.cli("sync")
+    assert not warnings(r.stderr)  # said once: the new state is trusted
