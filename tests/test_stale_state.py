@@ -101,3 +101,20 @@ def test_a_restarted_sandbox_with_the_same_sheet_is_noticed_once_and_no_row_is_m
 
     r = world.cli("sync")
     assert not warnings(r.stderr)  # said once: the new state is trusted
+
+
+# -- many rows at once ---------------------------------------------------------------------------
+def test_thirty_removed_rows_are_summarised_in_one_line_and_listed_with_v_and_json(world: World):
+    import json
+
+    world.set_rows([["", f"Клиент {i}", "", "", str(i), "", ""] for i in range(32)])
+    world.run("sync")
+    world.sb.sheets.delete_rows(world.sid, world.tab, 2, 31)  # 30 rows; two stay
+    r = world.cli("sync", "--dry-run")
+    [line] = warnings(r.stderr)
+    assert line.count("removed from the sheet") == 1 and "30 " in line and "and 25 more" in line
+    r = world.cli("-v", "sync", "--dry-run")
+    assert len(warnings(r.stderr)) == 30
+    r = world.cli("sync", "--json")
+    assert len(warnings(r.stderr)) == 1
+    assert len(json.loads(r.stdout)["notice_list"]) == 30
