@@ -13,10 +13,10 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from filelock import FileLock, Timeout
@@ -131,6 +131,8 @@ class Changes:
     first_run: bool
     leads: dict[int, dict[str, Any]] = field(default_factory=dict)
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    notices: list[Notice] = field(default_factory=list)
+    listed: set[int] | None = None  # with --all: every lead amoCRM listed in the pipeline
 
 
 def scope_of(settings: Settings) -> Scope:
@@ -207,8 +209,10 @@ class Engine:
             sheet_read = pool.submit(self._read_sheet)
             catalog = catalog_from(self.amo.pipelines(), self.settings.pipeline_id, self.settings.status_id)
             now = self.amo.server_time or int(time.time())  # the pipelines' answer gives amoCRM's clock
+            now_here = time.time()  # … and this machine's at the same moment
             changes = self._list_changes(store, catalog, now)
             data = sheet_read.result()
+        self._check_account(store, changes)
         index = store.load_index()
         entries = self._resolve_creations(store, index.keys(), now, changes)
         pending = {c.token: c.lead_id for c in entries}
@@ -216,6 +220,7 @@ class Engine:
         rows = triage(data.rows, data.headers, pending)
         fresh, deleted, missing = self._fetch_crm(store, rows, index, changes)
         out.first_run = changes.first_run
+        out.notices.extend(changes.notices)
 
         # Only the leads this run may touch are loaded: unchanged rows are skipped unread.
         mark_unchanged(
@@ -254,7 +259,7 @@ class Engine:
             salt=secrets.token_hex(8),
             policy=opts.policy,
             direction=opts.direction,
-            backfill=opts.backfill,
+            listed=changes.listed,
             triaged=rows,
             with_rows=with_rows,
         )
@@ -275,7 +280,10 @@ class Engine:
             store.set_flag("has_row", adopted)
             store.set_flag("row_removed", plan.removed)
             store.set_digests(plan.digests.items())
-            store.set_cursor(now)
+            store.set_cursor(now, taken_at=now_here)
+            # By now the leads fetched by id are among the listed ones: a first run learns the account too.
+            if store.account_id is None and len(accounts := _account_ids(changes.leads.values())) == 1:
+                store.set_account_id(accounts.pop())
             store.created((c.token, c.lead_id) for c in unfinished if c.lead_id is not None)
             store.save_base(bases.items())
             # Never made: the row is new again (this run's plan makes it afresh).
@@ -308,17 +316,72 @@ class Engine:
         changes = Changes(first_run=cursor is None and opts.since is None and not opts.backfill)
         calls = []
         if opts.backfill:
-            calls.append(lambda: ("leads", self.amo.leads_in_pipeline(catalog.default_pipeline_id)))
+            calls.append(lambda: ("listed", self.amo.leads_in_pipeline(catalog.default_pipeline_id)))
         if not changes.first_run:
-            since = opts.since if opts.since is not None else (cursor or now) - OVERLAP
+            since = opts.since if opts.since is not None else self._window_start(store, now, changes)
             until = now + 3600  # both bounds, always: a lone bound has been seen to return nothing
             calls.append(lambda: ("leads", self.amo.leads_updated(since, until)))
             calls.append(lambda: ("contacts", self.amo.contacts_updated(since, until)))
         for kind, items in self.amo.concurrently(*calls):
-            target = changes.leads if kind == "leads" else changes.contacts
+            target = changes.contacts if kind == "contacts" else changes.leads
             for item in items:
                 target[int(item["id"])] = item
+            if kind == "listed":
+                changes.listed = {int(item["id"]) for item in items}
         return changes
+
+    @staticmethod
+    def _window_start(store: StateStore, now: int, changes: Changes) -> int:
+        """Where "what changed since the cursor" starts: the cursor, or earlier when amoCRM's clock was set back.
+
+        Edits made after amoCRM's clock was set back are stamped earlier than the cursor. They can be no older
+        than the time this machine has seen pass since the cursor was taken, so the window reaches that far.
+        """
+        cursor = store.cursor if store.cursor is not None else now
+        start = min(cursor, now)
+        taken_at = store.cursor_taken_at
+        if taken_at is not None:
+            start = min(start, now - max(0, int(time.time() - taken_at)))
+        if cursor > now:
+            changes.notices.append(
+                Notice(
+                    None,
+                    f"amoCRM's clock ({_utc(now)}) is behind the time the last sync reached ({_utc(cursor)}): "
+                    f"it was set back. Changes are looked for from {_utc(start - OVERLAP)} on, so none made "
+                    "since is missed.",
+                )
+            )
+        return start - OVERLAP
+
+    def _check_account(self, store: StateStore, changes: Changes) -> None:
+        """A state made with another amoCRM account (or a sandbox since reset) is set aside, never trusted.
+
+        Its lead ids would name other deals, or none: rows "removed" by the thousand, rows written for deals
+        that do not exist. The run goes on as a first run, with the sheet's lead_ids matched afresh.
+        """
+        stored = store.account_id
+        seen = _account_ids(changes.leads.values())
+        if stored is None or not seen or stored in seen:
+            return
+        old = store.path
+        if self.options.dry_run:
+            store.forget_in_memory()
+            what = "This dry run plans as a first run; a real run moves the file aside (it is kept) and starts afresh"
+        else:
+            what = f"It was moved to {store.set_aside(f'account-{stored}')} (kept), and this run starts afresh"
+        accounts = ", ".join(str(a) for a in sorted(seen))
+        changes.notices = [
+            Notice(
+                None,
+                f"The sync state {old} was made with amoCRM account {stored}, but amoCRM now answers as account "
+                f"{accounts} (another account, or a sandbox that was reset), so it is not trusted. {what}: the "
+                "sheet's lead_ids are matched again, and an id amoCRM does not have is reported on its row.",
+            )
+        ]
+        changes.first_run = self.options.since is None and not self.options.backfill
+        if changes.first_run:  # a first run takes in no earlier changes
+            changes.leads.clear()
+            changes.contacts.clear()
 
     def _fetch_crm(
         self, store: StateStore, rows: Triage, index: dict[int, IndexEntry], changes: Changes
@@ -714,6 +777,14 @@ def _contact_create(lp: LeadPlan) -> dict[str, Any]:
         if f in CONTACT_FIELDS and lp.final.get(f)
     ]
     return {"name": lp.final.get(Field.NAME) or lp.crm.get(Field.NAME) or "", "custom_fields_values": fields}
+
+
+def _account_ids(leads: Iterable[dict[str, Any]]) -> set[int]:
+    return {int(a) for lead in leads if (a := lead.get("account_id"))}
+
+
+def _utc(t: int) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def parse_since(value: str) -> int:

@@ -7,15 +7,19 @@ with timestamps that read well in a mail. ``--json`` puts a summary on stdout.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from amosheets.engine import Outcome
 from amosheets.output import Output
 from amosheets.sync.fields import Field
-from amosheets.sync.model import Catalog, Values
+from amosheets.sync.model import Catalog, Notice, Values
 from amosheets.sync.plan import LeadPlan, Plan
 
 _FIELD_TITLES = {f: f.header for f in Field}
+SUMMARISE_OVER = 10  # notices of one kind (the same text but for its numbers) past this are counted in one line
+FIRST_FEW = 5  # deals or rows such a line names
+_DIGITS = re.compile(r"\d+")
 
 
 def show(value: Any, f: Field, values: Values | None, catalog: Catalog) -> str:
@@ -84,6 +88,36 @@ def print_conflicts(o: Output, plan: Plan) -> None:
         )
 
 
+def print_notices(o: Output, notices: list[Notice]) -> None:
+    """One line each; but more than SUMMARISE_OVER of one kind are counted in one line (each one with -v)."""
+    kinds: dict[str, list[Notice]] = {}
+    for n in notices:
+        kinds.setdefault(_DIGITS.sub("#", n.message), []).append(n)
+    for same in kinds.values():
+        if len(same) > SUMMARISE_OVER and o.verbosity < 1:
+            more = f" and {len(same) - FIRST_FEW} more" if len(same) > FIRST_FEW else ""
+            o.warn(
+                f"{len(same)} notices like this one, for {_names(same[:FIRST_FEW])}{more} (-v or --json "
+                f"lists each one): {_notice_line(same[0])}"
+            )
+        else:
+            for n in same:
+                o.warn(_notice_line(n))
+
+
+def _notice_line(n: Notice) -> str:
+    return n.message if n.row is None else f"row {n.row}: {n.message}"
+
+
+def _names(notices: list[Notice]) -> str:
+    """Like `deals 1, 2` or `rows 3, 4`; when mixed, each is named."""
+    if all(n.lead_id is not None for n in notices):
+        return "deals " + ", ".join(str(n.lead_id) for n in notices)
+    if all(n.row is not None for n in notices):
+        return "rows " + ", ".join(str(n.row) for n in notices)
+    return ", ".join(f"deal {n.lead_id}" if n.lead_id is not None else f"row {n.row}" for n in notices)
+
+
 def summary_line(command: str, outcome: Outcome) -> str:
     s = outcome.summary()
     parts = []
@@ -109,8 +143,7 @@ def print_outcome(o: Output, command: str, outcome: Outcome, as_json: bool) -> N
         print_plan(o, outcome)
     elif outcome.plan is not None:
         print_conflicts(o, outcome.plan)
-    for n in outcome.notices:
-        o.warn(n.message if n.row is None else f"row {n.row}: {n.message}")
+    print_notices(o, outcome.notices)
     for p in outcome.problems:
         o.error(str(p))
     if outcome.blocked:

@@ -119,14 +119,20 @@ class StateStore:
         self.path = path
         self.scope = scope
         _private_dir(path.parent)
-        new = not path.exists()
+        self._open()
+
+    def _open(self, in_memory: bool = False) -> None:
+        path = self.path
+        new = in_memory or not path.exists()
         try:
-            if new:
+            if new and not in_memory:
                 # Create the file owner-only before SQLite writes anything into it.
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             # Creations are journalled as each batch's answer arrives, on the amoCRM client's threads
             # (the engine serialises those calls).
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+            self._db = sqlite3.connect(
+                ":memory:" if in_memory else path, isolation_level=None, timeout=30, check_same_thread=False
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate_creations()
@@ -137,16 +143,16 @@ class StateStore:
                 hint="If the file is damaged, move it away; the next run starts afresh "
                 "(existing lead_ids in the sheet are matched again, nothing is created twice for them).",
             ) from None
-        for suffix in ("-wal", "-shm"):
+        for suffix in () if in_memory else ("-wal", "-shm"):
             side = Path(f"{path}{suffix}")
             if side.exists():
                 side.chmod(stat.S_IRUSR | stat.S_IWUSR)
         if new:
             self._set_meta(
                 schema_version=str(SCHEMA_VERSION),
-                spreadsheet_id=scope.spreadsheet_id,
-                worksheet=scope.worksheet,
-                amocrm_origin=scope.amocrm_origin,
+                spreadsheet_id=self.scope.spreadsheet_id,
+                worksheet=self.scope.worksheet,
+                amocrm_origin=self.scope.amocrm_origin,
                 created_at=str(int(time.time())),
             )
 
@@ -178,6 +184,30 @@ class StateStore:
                 (fp, lead_id, created_at, _values_json(values)),
             )
         self._set_meta(schema_version=str(SCHEMA_VERSION))
+
+    def set_aside(self, label: str) -> Path:
+        """Move this state file aside (kept, its name marked with ``label``) and go on with an empty one.
+
+        The run in progress is carried over, so that it is logged in the new file.
+        """
+        running = self._db.execute(
+            "SELECT id, command, dry_run, started_at FROM runs WHERE finished_at IS NULL ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        self._db.close()
+        aside = self.path.with_name(f"{self.path.stem}.{label}.{int(time.time())}{self.path.suffix}")
+        for suffix in ("", "-wal", "-shm"):
+            side = Path(f"{self.path}{suffix}")
+            if side.exists():
+                side.rename(f"{aside}{suffix}")
+        self._open()
+        if running:
+            self._db.execute("INSERT INTO runs(id, command, dry_run, started_at) VALUES (?, ?, ?, ?)", running)
+        return aside
+
+    def forget_in_memory(self) -> None:
+        """Go on with an empty state that never reaches the disk (a dry run leaves the file as it was)."""
+        self._db.close()
+        self._open(in_memory=True)
 
     @classmethod
     def open(cls, state_dir: Path, scope: Scope) -> StateStore:
@@ -211,8 +241,23 @@ class StateStore:
         v = self._meta("cursor")
         return int(v) if v is not None else None
 
-    def set_cursor(self, value: int) -> None:
-        self._set_meta(cursor=str(int(value)))
+    @property
+    def cursor_taken_at(self) -> float | None:
+        """This machine's clock when the cursor was taken: how much time has passed, should amoCRM's clock jump."""
+        v = self._meta("cursor_taken_at")
+        return float(v) if v is not None else None
+
+    def set_cursor(self, value: int, taken_at: float | None = None) -> None:
+        self._set_meta(cursor=str(int(value)), cursor_taken_at=repr(time.time() if taken_at is None else taken_at))
+
+    @property
+    def account_id(self) -> int | None:
+        """The amoCRM account whose deals this state describes (None: not known yet)."""
+        v = self._meta("account_id")
+        return int(v) if v is not None else None
+
+    def set_account_id(self, value: int) -> None:
+        self._set_meta(account_id=str(int(value)))
 
     @property
     def catalog_json(self) -> str | None:

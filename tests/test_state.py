@@ -80,7 +80,7 @@ def test_a_schema_1_journal_is_carried_over(tmp_path):
         "CREATE TABLE creations (fingerprint TEXT PRIMARY KEY, request_id TEXT NOT NULL, name TEXT NOT NULL,"
         " lead_id INTEGER, created_at INTEGER NOT NULL, sent TEXT NOT NULL DEFAULT '{}');"
         "INSERT INTO creations VALUES ('fp', 'r', 'Иван', 12, 100,"
-        " '{\"price\": 5, \"pipeline_id\": 70, \"status_id\": 61}');"
+        ' \'{"price": 5, "pipeline_id": 70, "status_id": 61}\');'
     )
     db.commit()
     db.close()

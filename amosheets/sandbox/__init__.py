@@ -8,6 +8,7 @@ both, seeds a sample account and sheet, and says how to point the CLI at them.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from amosheets.sandbox.amocrm import AmoCRMEmulator
 from amosheets.sandbox.server import RunningServer
@@ -45,9 +46,11 @@ class Sandbox:
         read_quota: int | None = 60,
         write_quota: int | None = 60,
         token: str = "sandbox-token",
+        account_id: int | None = None,
     ) -> None:
         self.token = token
-        self.amocrm = AmoCRMEmulator(token=token, latency=amocrm_latency, rate_limit=rate_limit)
+        self._amocrm_options: dict[str, Any] = {"token": token, "latency": amocrm_latency, "rate_limit": rate_limit}
+        self.amocrm = AmoCRMEmulator(account_id=account_id, **self._amocrm_options)
         self.sheets = SheetsEmulator(latency=sheets_latency, read_quota=read_quota, write_quota=write_quota)
         self._ports = (amocrm_port, sheets_port)
         self._servers: list[RunningServer] = []
@@ -60,6 +63,15 @@ class Sandbox:
             RunningServer(self.sheets, port=self._ports[1]),
         ]
         return self
+
+    def restart_amocrm(self, account_id: int | None = None) -> AmoCRMEmulator:
+        """Serve a freshly seeded amoCRM at the same address: what a restarted sandbox looks like to a client
+        (another account id unless ``account_id`` is given; lead ids start over)."""
+        old = self._servers[0]
+        old.close()
+        self.amocrm = AmoCRMEmulator(account_id=account_id, **self._amocrm_options)
+        self._servers[0] = RunningServer(self.amocrm, host=old.host, port=old.port)
+        return self.amocrm
 
     def close(self) -> None:
         for s in self._servers:

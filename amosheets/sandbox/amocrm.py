@@ -31,7 +31,7 @@ Control routes (JSON in and out; never rate limited, never counted)::
     POST   /_sandbox/faults                {"rates": {"500": 0.1}, "seed": 1, "only": "regex",
                                             "script": [[kind, path_re, method]]}
     POST   /_sandbox/latency               {"seconds": 0.2}
-    GET    /_sandbox/clock                 POST /_sandbox/clock/advance {"seconds": 3600}
+    GET    /_sandbox/clock                 POST /_sandbox/clock/advance {"seconds": 3600} (negative: back)
     GET    /_sandbox/config                POST /_sandbox/config {"rate_limit": 7, "block_after": 20,
                                            "block_seconds": 600, "updated_at_inclusive": true,
                                            "max_batch_before_504": null, "batch_504_applied": false}
@@ -53,7 +53,8 @@ Control routes (JSON in and out; never rate limited, never counted)::
     POST   /_sandbox/token                 {"token": "…"}
     POST   /_sandbox/unpaid                {"unpaid": true}
     POST   /_sandbox/block                 {"seconds": 600}      POST /_sandbox/unblock
-    POST   /_sandbox/reset                 back to the freshly seeded account (stats and clock stay)
+    POST   /_sandbox/reset                 back to a freshly seeded account (stats and clock stay); its
+                                           lead ids start over, so it gets a new account id
     POST   /_sandbox/seed_bulk             {"n": 100000, "pipeline_id": null, "with_contacts": true}
                                            → {"created": n, "first_id": …, "last_id": …}
 
@@ -75,6 +76,7 @@ import bisect
 import itertools
 import json
 import re
+import secrets
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -128,6 +130,7 @@ GATEWAY_TIMEOUT_HTML = (
 )
 
 _MISSING: Any = object()
+_ACCOUNT_IDS: set[int] = set()  # handed out in this process, so no two emulators share one
 _ID_PATH = re.compile(r"/\d+(?=/|$)")
 _INT_RE = re.compile(r"^-?\d+$")
 
@@ -315,6 +318,13 @@ def _query_error(path: str, code: str, detail: str) -> ApiError:
     return ApiError(validation_failed([("0", [_err(code, path, detail)])]))
 
 
+def _new_account_id() -> int:
+    while (n := 10_000_000 + secrets.randbelow(90_000_000)) in _ACCOUNT_IDS:
+        pass
+    _ACCOUNT_IDS.add(n)
+    return n
+
+
 def _digits(s: str) -> str:
     return "".join(ch for ch in s if ch.isdigit())
 
@@ -458,7 +468,7 @@ class AmoCRMEmulator(Emulator):
         updated_at_inclusive: bool = True,
         max_batch_before_504: int | None = None,
         batch_504_applied: bool = False,
-        account_id: int = 29871234,
+        account_id: int | None = None,
         subdomain: str = "sandbox",
     ) -> None:
         super().__init__(latency=latency)
@@ -471,7 +481,9 @@ class AmoCRMEmulator(Emulator):
         self.max_batch_before_504 = max_batch_before_504
         # On a 504 the gateway gave up, but the backend may have finished the write anyway.
         self.batch_504_applied = batch_504_applied
-        self.account_id = account_id
+        # None: every new emulator (and every reset) is another account, as a restarted sandbox is.
+        self._fixed_account_id = account_id
+        self.account_id = 0
         self.subdomain = subdomain
         # gate state
         self.unpaid = False
@@ -485,6 +497,7 @@ class AmoCRMEmulator(Emulator):
 
     # ------------------------------------------------------------------ seeding -------
     def _seed(self) -> None:
+        self.account_id = self._fixed_account_id or _new_account_id()
         self.created_at = self.clock.now() - 86400 * 365
         self._next_pipeline_id = 7412301
         self._next_status_id = 61820001
@@ -630,6 +643,9 @@ class AmoCRMEmulator(Emulator):
     def _rate_gate(self, now: float) -> Response | None:
         """Count the request in the sliding second (always, for max_requests_in_1s); 429 beyond the limit."""
         window = self._window
+        if window and window[-1] > now:  # the clock was set back: those requests are no longer "just now"
+            window.clear()
+            self._recent_429.clear()
         while window and window[0] <= now - 1.0:
             window.popleft()
         if self.rate_limit is not None and len(window) >= self.rate_limit:

@@ -69,7 +69,7 @@ class Response:
 
 
 class Clock:
-    """The server's clock. Real time plus an offset that tests can move forward."""
+    """The server's clock. Real time plus an offset that tests can move forward or back (a clock correction)."""
 
     def __init__(self) -> None:
         self._offset = 0.0
@@ -83,6 +83,7 @@ class Clock:
         return int(self.time())
 
     def advance(self, seconds: float) -> None:
+        """Move the clock by ``seconds``; a negative number sets it back."""
         with self._lock:
             self._offset += seconds
 

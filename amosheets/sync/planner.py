@@ -301,7 +301,7 @@ def plan(
     salt: str = "",
     policy: ConflictPolicy = ConflictPolicy.CRM,
     direction: Direction = Direction.BOTH,
-    backfill: bool = False,
+    listed: Collection[int] | None = None,
     triaged: Triage | None = None,
     with_rows: Collection[int] | None = None,
 ) -> Plan:
@@ -312,7 +312,9 @@ def plan(
     lead_id was cleared is matched to them). ``with_rows`` are the leads the state says a row
     carries (default: taken from ``known``); ``triaged`` lets unchanged rows be skipped unread.
     ``pending`` maps the journal's creation tokens to the deals they made (see ``triage``);
-    ``salt`` makes this run's new tokens unlike any before.
+    ``salt`` makes this run's new tokens unlike any before. ``listed`` (pull --all) are the
+    leads amoCRM listed in the pipeline in this run: the leads without a row among them, and
+    no others, become new rows.
     """
     t = triaged if triaged is not None else triage(rows, headers, pending)
     result = Plan(direction=direction, catalog=catalog, columns=frozenset(headers.columns), rows_read=len(rows))
@@ -350,7 +352,7 @@ def plan(
         result.digests[lid] = t.digests.get(lid) if in_sync else None
 
     _plan_new_rows(result, new_rows, headers, reader, catalog, pending, salt)
-    _plan_appends(result, known, catalog, backfill, {lid for lid in pending.values() if lid})
+    _plan_appends(result, known, catalog, listed)
     for lid in with_rows:
         if lid not in result.seen:
             result.removed.add(lid)
@@ -558,15 +560,31 @@ def _plan_new_rows(
 
 
 def _plan_appends(
-    result: Plan, known: Mapping[int, Known], catalog: Catalog, backfill: bool, pending: set[int | None]
+    result: Plan,
+    known: Mapping[int, Known],
+    catalog: Catalog,
+    listed: Collection[int] | None,
 ) -> None:
     for lid in sorted(known):
         k = known[lid]
-        if lid in result.seen or lid in pending or k.crm is None or k.deleted:
+        if lid in result.seen or k.crm is None or k.deleted:
             continue
         if k.crm.pipeline_id != catalog.default_pipeline_id:
             continue
-        if k.has_row and not backfill:
+        if listed is None:
+            if k.has_row:
+                continue
+        elif lid not in listed:
+            # What the state remembers is no proof the deal still exists: only amoCRM's listing is.
+            result.notices.append(
+                Notice(
+                    None,
+                    f"deal {lid} is known from an earlier sync, but amoCRM no longer lists it in pipeline "
+                    f"{catalog.pipeline_name(catalog.default_pipeline_id)!r} (deleted or moved); no row is added "
+                    "for it",
+                    lid,
+                )
+            )
             continue
         result.appends.append(Append(lid, k.crm.values()))
 

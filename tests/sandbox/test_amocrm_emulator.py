@@ -1117,3 +1117,31 @@ def test_bulk_seed_of_100k_leads_pages_fast(amo: Amo) -> None:
     assert amo.get("/api/v4/leads", params={"limit": 250, "page": 401}).status_code == 204
     contact = amo.get("/api/v4/contacts", params={"limit": 1, "with": "leads"}).json()["_embedded"]["contacts"][0]
     assert contact["_embedded"]["leads"][0]["id"] == ids[0]
+
+
+def test_the_clock_steps_back_and_the_api_goes_on_with_it(make_amo: Callable[..., Amo]) -> None:
+    amo = make_amo(rate_limit=7)
+    amo.emu.clock.advance(7200)  # two hours ahead, as a misset server clock might be
+    for _ in range(7):
+        assert amo.get("/api/v4/leads/pipelines").status_code == 200
+    back = amo.ctl("POST", "/clock/advance", {"seconds": -7200}).json()["now"]
+    r = amo.get("/api/v4/leads/pipelines")
+    assert r.status_code == 200, r.text  # requests stamped "in the future" do not fill the rate window
+    lead = amo.emu.create_lead("После перевода часов")
+    amo.emu.edit_lead(lead["id"], price=1)
+    assert back <= amo.emu.lead(lead["id"])["updated_at"] < back + 60
+    listed = amo.get(
+        "/api/v4/leads", params={"filter[updated_at][from]": back - 1, "filter[updated_at][to]": back + 60}
+    )
+    assert [x["id"] for x in listed.json()["_embedded"]["leads"]] == [lead["id"]]
+
+
+def test_each_new_emulator_is_another_account_unless_told(make_amo: Callable[..., Amo]) -> None:
+    a, b = make_amo(), make_amo()
+    assert a.emu.account_id != b.emu.account_id
+    lead = a.emu.create_lead("x")
+    assert a.get(f"/api/v4/leads/{lead['id']}").json()["account_id"] == a.emu.account_id
+    assert make_amo(account_id=5).emu.account_id == 5
+    before = a.emu.account_id
+    assert a.ctl("POST", "/reset").json() == {"ok": True}
+    assert a.emu.account_id != before  # reset starts lead ids over: for a client, another account

@@ -164,8 +164,19 @@ def test_new_leads_of_the_pipeline_are_appended_others_are_not():
     }
     p = make([], known)
     assert [a.lead_id for a in p.row_appends()] == [21]
-    p = make([], known, backfill=True)
+    p = make([], known, listed={21, 23})
     assert [a.lead_id for a in p.row_appends()] == [21, 23]
+
+
+def test_a_backfill_appends_only_what_amocrm_listed_and_notices_the_rest():
+    known = {
+        21: Known(21, crm=lead(21, "Есть в amoCRM"), has_row=True, row_removed=True),
+        22: Known(22, crm=lead(22, "Удалена в amoCRM"), has_row=True, row_removed=True),
+    }
+    p = make([], known, listed={21})
+    assert [a.lead_id for a in p.row_appends()] == [21]
+    [n] = p.notices
+    assert n.lead_id == 22 and "no longer lists" in n.message
 
 
 def test_a_removed_row_is_reported_and_its_lead_left_alone():
