@@ -456,7 +456,8 @@ class Engine:
         since = min(c.created_at for c in unanswered) - OVERLAP
         listed = {
             int(lead["id"]): lead
-            for lead in self.amo.leads_updated(since, now + 3600)
+            # max(): amoCRM's clock may have been set back since the request was sent.
+            for lead in self.amo.leads_updated(since, max(now, since) + 3600)
             if int(lead["id"]) not in tracked and int(lead.get("created_at") or 0) >= since
         }
         found = journal.recognise(unanswered, [lead_from(lead, {}) for lead in listed.values()])
