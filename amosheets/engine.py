@@ -40,7 +40,7 @@ from amosheets.sync.guard import mass_change
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
 from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Notice, RowProblem, SheetRow
 from amosheets.sync.plan import Direction, LeadPlan, Plan
-from amosheets.sync.planner import Triage, header_signature, mark_unchanged, new_row_fingerprints, render, triage
+from amosheets.sync.planner import Triage, digest_context, mark_unchanged, new_row_fingerprints, render, triage
 from amosheets.sync.planner import plan as make_plan
 
 OVERLAP = 60  # seconds each window reaches back: amoCRM's bounds may be exclusive, writes land late
@@ -205,7 +205,7 @@ class Engine:
 
         # Only the leads this run may touch are loaded: unchanged rows are skipped unread.
         mark_unchanged(
-            rows, header_signature(data.header_row), {lid: e.digest for lid, e in index.items()}, fresh.keys()
+            rows, digest_context(data.header_row, catalog), {lid: e.digest for lid, e in index.items()}, fresh.keys()
         )
         candidates = {
             lid
@@ -220,6 +220,7 @@ class Engine:
             k = known.get(lead.id)
             known[lead.id] = replace(k, crm=lead, deleted=False) if k else Known(lead.id, crm=lead)
         creations = self._reconcile_creations(store, index.keys(), rows.by_id.keys(), now)
+        names = store.names()
 
         plan = make_plan(
             headers=data.headers,
@@ -234,6 +235,7 @@ class Engine:
             backfill=opts.backfill,
             triaged=rows,
             with_rows=[lid for lid, e in index.items() if e.has_row and not e.row_removed and not e.deleted],
+            names=names,
         )
         out.plan = plan
         out.problems.extend(plan.problems)
@@ -251,6 +253,7 @@ class Engine:
             store.set_flag("row_removed", plan.removed)
             store.set_digests(plan.digests.items())
             store.set_cursor(now)
+            store.save_names(names.with_catalog(catalog))
 
         crm_done: dict[int, set[Field]] = {}
         if opts.direction.pushes:

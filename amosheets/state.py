@@ -23,7 +23,7 @@ from typing import Any
 
 from amosheets.errors import AmosheetsError
 from amosheets.sync.fields import Field
-from amosheets.sync.model import Creation, CrmLead, Known, Values
+from amosheets.sync.model import Creation, CrmLead, Known, Names, Values
 
 SCHEMA_VERSION = 1
 
@@ -185,9 +185,16 @@ class StateStore:
     def set_cursor(self, value: int) -> None:
         self._set_meta(cursor=str(int(value)))
 
-    @property
-    def catalog_json(self) -> str | None:
-        return self._meta("catalog")
+    def names(self) -> Names:
+        """The names pipelines and statuses have been shown under (cells may still show old ones)."""
+        raw = self._meta("names")
+        if raw is None:
+            return Names()
+        data = json.loads(raw)
+        return Names(data["pipelines"], {int(pid): names for pid, names in data["statuses"].items()})
+
+    def save_names(self, names: Names) -> None:
+        self._set_meta(names=json.dumps({"pipelines": names.pipelines, "statuses": names.statuses}, ensure_ascii=False))
 
     # -- leads ----------------------------------------------------------------------
     def load_index(self) -> dict[int, IndexEntry]:
