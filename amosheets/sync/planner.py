@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from amosheets.sync.fields import (
+    CONTACT_FIELDS,
     LEAD_ID,
     Cell,
     Field,
@@ -347,6 +348,7 @@ def plan(
             continue
         in_sync = _plan_lead(result, row, lid, reader, columns, known.get(lid), missing_set, deleted_set, policy)
         result.digests[lid] = t.digests.get(lid) if in_sync else None
+    _settle_shared_contacts(result)
 
     creations = list(creations)
     _plan_new_rows(result, t.new, headers, reader, catalog, creations)
@@ -456,6 +458,46 @@ def _plan_lead(
         )
     )
     return False
+
+
+def _settle_shared_contacts(result: Plan) -> None:
+    """Rows whose deals share one contact: each contact field goes once, and not at all when they disagree."""
+    by_contact: dict[int, list[LeadPlan]] = {}
+    for lp in result.leads:
+        if lp.contact_id is not None and lp.contact_changes:
+            by_contact.setdefault(lp.contact_id, []).append(lp)
+    for lps in by_contact.values():
+        for f in CONTACT_FIELDS:
+            setting = [lp for lp in lps if f in lp.to_crm]
+            if len(setting) < 2:
+                continue
+            if len({lp.final[f] for lp in setting}) == 1:
+                for lp in setting[1:]:
+                    lp.to_crm.discard(f)
+                continue
+            rows = _and([str(lp.row) for lp in setting])
+            values = ", ".join(f"row {lp.row} has {lp.final[f]!r}" for lp in setting)
+            for lp in setting:
+                result.problems.append(
+                    RowProblem(
+                        lp.row,
+                        f.header,
+                        lp.final[f],
+                        f"rows {rows} share one contact in amoCRM and set different {_PLURAL[f]} ({values}); "
+                        f"make them the same — neither was sent, the rows' other columns were",
+                        lp.lead_id,
+                    )
+                )
+                # amoCRM keeps its value; the base follows it, so the row's edit is tried again next run.
+                lp.to_crm.discard(f)
+                lp.final[f] = lp.crm[f]
+
+
+_PLURAL = {Field.PHONE: "phones", Field.EMAIL: "e-mails"}
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _notice_unlisted(result: Plan, known: Mapping[int, Known], planned: Collection[int]) -> None:
