@@ -9,6 +9,7 @@ that no row carries become new rows.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -356,8 +357,10 @@ def plan(
     _notice_unlisted(result, known, t.by_id.keys() - unchanged - deleted_set)
     if with_rows is None:
         with_rows = [lid for lid, k in known.items() if k.has_row and not k.row_removed and not k.deleted]
+    # A lead_id cell that can't be read most likely still holds its deal: that row is reported, not removed.
+    unreadable = {i for p in t.problems if p.column == headers.header_of(LEAD_ID) for i in _ids_in(p.value or "")}
     for lid in with_rows:
-        if lid not in result.seen:
+        if lid not in result.seen and lid not in unreadable:
             result.removed.add(lid)
             result.notices.append(
                 Notice(
@@ -498,6 +501,12 @@ _PLURAL = {Field.PHONE: "phones", Field.EMAIL: "e-mails"}
 
 def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _ids_in(shown: str) -> set[int]:
+    """The deal ids an unreadable lead_id cell most likely means: its runs of digits, and all its digits."""
+    runs = re.findall(r"\d+", shown)
+    return {int(r) for r in [*runs, "".join(runs)] if r}
 
 
 def _notice_unlisted(result: Plan, known: Mapping[int, Known], planned: Collection[int]) -> None:
