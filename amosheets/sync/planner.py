@@ -437,8 +437,13 @@ def _plan_lead(
         if o.to_sheet:
             to_sheet.add(f)
         if o.conflict:
+            pipelines = (
+                base.get(Field.PIPELINE, crm.pipeline_id),
+                sheet_values.get(Field.PIPELINE, crm.pipeline_id),
+                crm.pipeline_id,
+            )
             result.conflicts.append(
-                Conflict(lid, row.number, f, base.get(f), sheet_values.get(f), crm_values[f], policy)
+                Conflict(lid, row.number, f, base.get(f), sheet_values.get(f), crm_values[f], policy, pipelines)
             )
     to_sheet |= restate  # a cell that shows an old name gets the current one
     # A status only means something within its pipeline: moving either moves both.
