@@ -101,7 +101,10 @@ def summary_line(command: str, outcome: Outcome) -> str:
             parts.append(f"{s[key]} {label}")
     what = ", ".join(parts) if parts else "nothing to change"
     if outcome.dry_run:
-        return f"{command} (dry run, nothing sent) would do: {what}; {s['rows_read']} rows read"
+        held = "; the guard holds it back (--force goes on)" if outcome.blocked else ""
+        return f"{command} (dry run, nothing sent) would do: {what}{held}; {s['rows_read']} rows read"
+    if outcome.blocked:
+        return f"{command}: held back by the guard, nothing was sent (--force goes on); {s['rows_read']} rows read"
     return f"{command}: {what}; {s['rows_read']} rows read"
 
 
