@@ -220,7 +220,6 @@ class Engine:
             k = known.get(lead.id)
             known[lead.id] = replace(k, crm=lead, deleted=False) if k else Known(lead.id, crm=lead)
         creations = self._reconcile_creations(store, index.keys(), rows.by_id.keys(), now)
-        names = store.names()
 
         plan = make_plan(
             headers=data.headers,
@@ -235,7 +234,7 @@ class Engine:
             backfill=opts.backfill,
             triaged=rows,
             with_rows=[lid for lid, e in index.items() if e.has_row and not e.row_removed and not e.deleted],
-            names=names,
+            names=store.names(),
         )
         out.plan = plan
         out.problems.extend(plan.problems)
@@ -247,13 +246,13 @@ class Engine:
 
         # 1. What amoCRM holds now is remembered before anything is written.
         with store.transaction():
+            store.remember_names(catalog)
             store.save_crm(fresh.values())
             store.set_flag("deleted", plan.deleted | deleted)
             store.set_flag("has_row", [lid for lid in plan.seen if not (e := index.get(lid)) or not e.has_row])
             store.set_flag("row_removed", plan.removed)
             store.set_digests(plan.digests.items())
             store.set_cursor(now)
-            store.save_names(names.with_catalog(catalog))
 
         crm_done: dict[int, set[Field]] = {}
         if opts.direction.pushes:

@@ -23,7 +23,7 @@ from typing import Any
 
 from amosheets.errors import AmosheetsError
 from amosheets.sync.fields import Field
-from amosheets.sync.model import Creation, CrmLead, Known, Names, Values
+from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Names, Values
 
 SCHEMA_VERSION = 1
 
@@ -193,7 +193,9 @@ class StateStore:
         data = json.loads(raw)
         return Names(data["pipelines"], {int(pid): names for pid, names in data["statuses"].items()})
 
-    def save_names(self, names: Names) -> None:
+    def remember_names(self, catalog: Catalog) -> None:
+        """Add the catalog's current names to those remembered."""
+        names = self.names().with_catalog(catalog)
         self._set_meta(names=json.dumps({"pipelines": names.pipelines, "statuses": names.statuses}, ensure_ascii=False))
 
     # -- leads ----------------------------------------------------------------------

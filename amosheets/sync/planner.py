@@ -536,9 +536,9 @@ def _notice_unlisted(result: Plan, known: Mapping[int, Known], planned: Collecti
     result.notices.append(
         Notice(
             None,
-            "amoCRM no longer lists " + "; ".join(parts) + f". Their {Field.STATUS.header} and "
-            f"{Field.PIPELINE.header} cells show the id and their other columns sync; to end this, move the deals "
-            "to a listed pipeline and status (in amoCRM, or in the sheet)",
+            "amoCRM no longer lists " + "; ".join(parts) + ". These deals' other columns sync; their "
+            f"{Field.STATUS.header} and {Field.PIPELINE.header} cells keep the name they showed, or show the id. "
+            "To end this, move the deals to a listed pipeline and status (in amoCRM, or in the sheet)",
         )
     )
 
