@@ -515,7 +515,7 @@ def _ids_in(shown: str) -> set[int]:
 
 
 def _notice_unlisted(result: Plan, known: Mapping[int, Known], planned: Collection[int]) -> None:
-    """One notice for every deal of a pipeline or status that amoCRM no longer lists: its cells show the id."""
+    """One notice naming every deal whose pipeline or status amoCRM no longer lists."""
     catalog = result.catalog
     where = {
         lid: (k.crm.pipeline_id, k.crm.status_id)
