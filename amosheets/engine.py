@@ -45,7 +45,7 @@ from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Notice, RowP
 from amosheets.sync.plan import Direction, LeadPlan, NewRow, Plan
 from amosheets.sync.planner import (
     Triage,
-    header_signature,
+    digest_context,
     mark_unchanged,
     new_row_fingerprints,
     render,
@@ -224,7 +224,7 @@ class Engine:
 
         # Only the leads this run may touch are loaded: unchanged rows are skipped unread.
         mark_unchanged(
-            rows, header_signature(data.header_row), {lid: e.digest for lid, e in index.items()}, fresh.keys()
+            rows, digest_context(data.header_row, catalog), {lid: e.digest for lid, e in index.items()}, fresh.keys()
         )
         candidates = {
             lid
@@ -262,6 +262,7 @@ class Engine:
             listed=changes.listed,
             triaged=rows,
             with_rows=with_rows,
+            names=store.names(),
         )
         out.plan = plan
         out.problems.extend(plan.problems)
@@ -274,6 +275,7 @@ class Engine:
         # 1. What amoCRM holds now is remembered before anything is written.
         marked = {plan_link.token for plan_link in plan.links if plan_link.token}
         with store.transaction():
+            store.remember_names(catalog)
             store.save_crm(fresh.values())
             store.set_flag("deleted", plan.deleted | deleted)
             store.set_flag("has_row", [lid for lid in plan.seen if not (e := index.get(lid)) or not e.has_row])

@@ -81,10 +81,13 @@ def print_conflicts(o: Output, plan: Plan) -> None:
     c = plan.catalog
     for x in plan.conflicts:
         winner = "amoCRM's" if x.winner.value == "crm" else "the sheet's"
+        base, sheet, crm = (
+            show(v, x.field, {Field.PIPELINE: pipeline}, c)
+            for v, pipeline in zip((x.base, x.sheet, x.crm), x.pipelines, strict=True)
+        )
         o.warn(
             f"conflict on row {x.row} (deal {x.lead_id}), {_FIELD_TITLES[x.field]}: the sheet has "
-            f"{show(x.sheet, x.field, None, c)!r}, amoCRM has {show(x.crm, x.field, None, c)!r} "
-            f"(both changed since {show(x.base, x.field, None, c)!r}); kept {winner} (--conflict)"
+            f"{sheet!r}, amoCRM has {crm!r} (both changed since {base!r}); kept {winner} (--conflict)"
         )
 
 
@@ -134,7 +137,10 @@ def summary_line(command: str, outcome: Outcome) -> str:
             parts.append(f"{s[key]} {label}")
     what = ", ".join(parts) if parts else "nothing to change"
     if outcome.dry_run:
-        return f"{command} (dry run, nothing sent) would do: {what}; {s['rows_read']} rows read"
+        held = "; the guard holds it back (--force goes on)" if outcome.blocked else ""
+        return f"{command} (dry run, nothing sent) would do: {what}{held}; {s['rows_read']} rows read"
+    if outcome.blocked:
+        return f"{command}: held back by the guard, nothing was sent (--force goes on); {s['rows_read']} rows read"
     return f"{command}: {what}; {s['rows_read']} rows read"
 
 

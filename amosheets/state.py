@@ -23,7 +23,7 @@ from typing import Any
 
 from amosheets.errors import AmosheetsError
 from amosheets.sync.fields import Field
-from amosheets.sync.model import Creation, CrmLead, Known, Values
+from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Names, Values
 
 SCHEMA_VERSION = 2  # 2: creations are keyed by the pending marker's token and kept a while once finished
 FINISHED_CREATIONS_KEPT = 30 * 86400  # seconds: an undo in the sheet can bring an old marker back
@@ -259,9 +259,18 @@ class StateStore:
     def set_account_id(self, value: int) -> None:
         self._set_meta(account_id=str(int(value)))
 
-    @property
-    def catalog_json(self) -> str | None:
-        return self._meta("catalog")
+    def names(self) -> Names:
+        """The names pipelines and statuses have been shown under (cells may still show old ones)."""
+        raw = self._meta("names")
+        if raw is None:
+            return Names()
+        data = json.loads(raw)
+        return Names(data["pipelines"], {int(pid): names for pid, names in data["statuses"].items()})
+
+    def remember_names(self, catalog: Catalog) -> None:
+        """Add the catalog's current names to those remembered."""
+        names = self.names().with_catalog(catalog)
+        self._set_meta(names=json.dumps({"pipelines": names.pipelines, "statuses": names.statuses}, ensure_ascii=False))
 
     # -- leads ----------------------------------------------------------------------
     def load_index(self) -> dict[int, IndexEntry]:

@@ -98,6 +98,30 @@ def test_a_504_halves_the_batch_until_it_fits(emu):
     assert emu.stats()["by_route"]["PATCH /api/v4/leads"] == 1 + 2 + 4  # 40 → 20+20 → 10×4
 
 
+def test_a_504_to_a_lone_update_is_sent_again_after_a_pause(emu):
+    [lid] = emu.seed_bulk(1, with_contacts=False)
+    emu.set_faults(script=[("504", r"/leads$", "PATCH"), ("504", r"/leads$", "PATCH")])
+    res = client(emu).update_leads([{"id": lid, "price": 7}])
+    assert list(res.ok) == [0] and not res.failed
+    assert emu.lead(lid)["price"] == 7
+    assert emu.stats()["by_route"]["PATCH /api/v4/leads"] == 3
+
+
+def test_a_lone_update_that_keeps_timing_out_fails_after_a_few_tries(emu):
+    [lid] = emu.seed_bulk(1, with_contacts=False)
+    emu.configure(max_batch_before_504=0)
+    res = client(emu, attempts=3).update_leads([{"id": lid, "price": 7}])
+    assert not res.ok and "504" in res.failed[0]
+    assert emu.stats()["by_route"]["PATCH /api/v4/leads"] == 3
+
+
+def test_a_504_to_a_create_is_never_sent_again(emu):
+    emu.set_faults(script=[("504", "complex", "POST")])
+    res = client(emu).create_leads_complex([{"name": "A", "request_id": "r0"}])
+    assert res.uncertain == [0] and not res.ok and not res.failed
+    assert emu.stats()["by_route"]["POST /api/v4/leads/complex"] == 1
+
+
 def test_a_bad_item_fails_alone_and_the_rest_of_its_batch_goes_through(emu):
     ids = emu.seed_bulk(3, with_contacts=False)
     res = client(emu).update_leads(

@@ -5,13 +5,15 @@ retrying (429 with its Retry-After, 5xx, dropped connections) a bounded number o
 and turns every other answer into a domain error that says what to do. Batch writes are
 split to the API's limits and sent concurrently (the limiter keeps them at 7 per second);
 a 400 names the elements at fault, which fail alone while the rest are sent again; a 504
-halves the batch.
+halves the batch, and an item that still times out alone is sent again after a pause (a
+create never gets that far: its 504 is an uncertain write, never re-sent).
 """
 
 from __future__ import annotations
 
 import json as jsonlib
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -126,10 +128,14 @@ class AmoClient:
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        backoff = min(self.backoff * 2 ** (state.attempt_number - 1), self.max_backoff)
+        backoff = self._backoff(state.attempt_number)
         if isinstance(exc, _Transient) and exc.retry_after is not None:
             return min(max(exc.retry_after, backoff), self.max_backoff)
         return backoff
+
+    def _backoff(self, attempt: int) -> float:
+        """How long to wait after the ``attempt``-th try (1-based) failed."""
+        return min(self.backoff * 2 ** (attempt - 1), self.max_backoff)
 
     def _send(self, method: str, path: str, params: Any, json: Any, idempotent: bool) -> Any:
         url = self.base_url + path
@@ -379,6 +385,7 @@ class AmoClient:
 
         def run(indices: list[int]) -> None:
             pending = indices
+            timeouts = 0  # 504s to this one item: nothing left to split, so it is sent again after a pause
             while pending:
                 try:
                     answers = send([items[i] for i in pending])
@@ -403,8 +410,14 @@ class AmoClient:
                     return
                 except TooLarge:
                     if len(pending) == 1:
+                        timeouts += 1
+                        if timeouts < self.attempts:
+                            time.sleep(self._backoff(timeouts))
+                            continue
                         with lock:
-                            result.failed[pending[0]] = "amoCRM timed out (504) even on this item alone"
+                            result.failed[pending[0]] = (
+                                f"amoCRM timed out (504) on this item alone, {timeouts} times; the next run tries again"
+                            )
                         return
                     half = len(pending) // 2
                     run(pending[:half])

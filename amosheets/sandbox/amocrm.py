@@ -37,7 +37,8 @@ Control routes (JSON in and out; never rate limited, never counted)::
                                            "max_batch_before_504": null, "batch_504_applied": false}
     GET    /_sandbox/account
     GET    /_sandbox/pipelines             POST /_sandbox/pipelines {"name": "…", "statuses": ["…"], "is_main": false}
-    POST   /_sandbox/statuses/rename       {"status_id": n, "name": "…", "pipeline_id": null} – renames it
+    PATCH  /_sandbox/pipelines/{id}        {"name": "…"}   PATCH /_sandbox/pipelines/{id}/statuses/{id} {"name": "…"}
+    DELETE /_sandbox/pipelines/{id}        takes it off the list; its deals keep its ids (see unlist_pipeline)
     GET    /_sandbox/leads                 live leads, API shape with _embedded.contacts
     GET    /_sandbox/leads/deleted
     POST   /_sandbox/leads                 {"name", "price", "status_id", "pipeline_id", "phone", "email",
@@ -284,6 +285,13 @@ CONTACT_OUT_KEYS = (
 # ----------------------------------------------------------------------------------------
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _setting_name(name: Any) -> str:
+    """A pipeline's or status's name, as amoCRM's settings accept it."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("a name must be a non-empty string")
+    return name
 
 
 def _err(code: str, path: str, detail: str) -> dict[str, str]:
@@ -1022,7 +1030,11 @@ class AmoCRMEmulator(Emulator):
             return {}
         if pipeline is None:
             if existing is not None:
-                pipeline = self._pipelines[existing["pipeline_id"]]
+                pipeline = self._pipelines.get(existing["pipeline_id"])
+                if pipeline is None:  # a deal of a pipeline no longer listed: only its status may not change
+                    if sid is not _MISSING:
+                        errs.append(_err("NotSupportedChoice", "status_id", f"No status {sid}"))
+                    return {}
             elif sid is not _MISSING:
                 owner = self._main()["id"] if sid in CLOSED else self._status_owner.get(sid)
                 if owner is None:
@@ -1880,10 +1892,15 @@ class AmoCRMEmulator(Emulator):
                     return dict(s)
             raise UnknownEntity(f"no status {name!r} in pipeline {p['id']}")
 
+    def rename_pipeline(self, pipeline_id: int, name: str) -> dict[str, Any]:
+        """Rename a pipeline, as an administrator does in amoCRM's settings (its deals are not touched)."""
+        with self.lock:
+            p = self._pipeline_or_main(pipeline_id)
+            p["name"] = _setting_name(name)
+            return self._pipeline_out(p, self._base(None))
+
     def rename_status(self, status_id: int, name: str, pipeline_id: int | None = None) -> dict[str, Any]:
-        """Rename a status as an administrator would; the leads in it keep their updated_at."""
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError("a status needs a name")
+        """Rename a status of ``pipeline_id`` (default: the main pipeline); its deals are not touched."""
         with self.lock:
             p = self._pipeline_or_main(pipeline_id)
             status = p["by_id"].get(status_id)
@@ -1893,8 +1910,24 @@ class AmoCRMEmulator(Emulator):
                 raise ValueError(f"status {status_id} cannot be renamed")
             if any(s["name"] == name and s["id"] != status_id for s in p["statuses"]):
                 raise ValueError(f"pipeline {p['id']} already has a status {name!r}")
-            status["name"] = name
-            return dict(status)
+            status["name"] = _setting_name(name)
+            return self._pipeline_out(p, self._base(None))
+
+    def unlist_pipeline(self, pipeline_id: int) -> None:
+        """Take a pipeline off ``/leads/pipelines`` while its deals keep its ids.
+
+        The API refuses to delete a pipeline that holds deals, yet a run can meet deals of a
+        pipeline it does not list: the token's user may lose sight of it, or a deal may move to a
+        pipeline made after the run read the list. Writes that name its statuses are refused.
+        """
+        with self.lock:
+            p = self._pipeline_or_main(pipeline_id)
+            if p["is_main"]:
+                raise ValueError("the main pipeline cannot be taken off the list")
+            del self._pipelines[pipeline_id]
+            for sid in p["by_id"]:
+                if self._status_owner.get(sid) == pipeline_id:
+                    del self._status_owner[sid]
 
     def _pipeline_or_main(self, pipeline_id: int | None) -> dict[str, Any]:
         if pipeline_id is None:
@@ -2278,8 +2311,15 @@ class AmoCRMEmulator(Emulator):
             if key == ("POST", "/pipelines"):
                 p = self._add_pipeline(body["name"], list(body.get("statuses", [])), bool(body.get("is_main", False)))
                 return self._pipeline_out(p, base)
-            if key == ("POST", "/statuses/rename"):
-                return self.rename_status(int(body["status_id"]), body["name"], body.get("pipeline_id"))
+            m = re.fullmatch(r"/pipelines/(\d+)(?:/statuses/(\d+))?", sub)
+            if m and method == "PATCH":
+                pid = int(m.group(1))
+                if m.group(2):
+                    return self.rename_status(int(m.group(2)), body.get("name"), pid)
+                return self.rename_pipeline(pid, body.get("name"))
+            if m and method == "DELETE" and not m.group(2):
+                self.unlist_pipeline(int(m.group(1)))
+                return {"ok": True, "id": int(m.group(1))}
             if key == ("GET", "/leads"):
                 return [self._lead_out(r, base, True) for r in self._leads.select()]
             if key == ("GET", "/leads/deleted"):

@@ -7,7 +7,8 @@ an int, status and pipeline as amoCRM ids. The sheet's text is turned into these
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -70,6 +71,41 @@ class Catalog:
         p = self.pipelines.get(pipeline_id)
         s = p.status(status_id) if p else None
         return s.name if s else str(status_id)
+
+    def lists(self, pipeline_id: int, status_id: int) -> bool:
+        """Does amoCRM list this pipeline, and this status in it? (A deal may be where it no longer does.)"""
+        p = self.pipelines.get(pipeline_id)
+        return p is not None and p.status(status_id) is not None
+
+
+def _name_key(name: str) -> str:
+    return name.strip().casefold()
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every name the tool has seen pipelines and statuses under (trimmed, casefolded) → the id.
+
+    A cell goes on showing the name it was written with after the status or pipeline is renamed
+    in amoCRM, or is no longer listed: these say which one it still means.
+    """
+
+    pipelines: Mapping[str, int] = field(default_factory=dict)
+    statuses: Mapping[int, Mapping[str, int]] = field(default_factory=dict)  # by pipeline id
+
+    def pipeline(self, name: str) -> int | None:
+        return self.pipelines.get(_name_key(name))
+
+    def status(self, pipeline_id: int, name: str) -> int | None:
+        return self.statuses.get(pipeline_id, {}).get(_name_key(name))
+
+    def with_catalog(self, catalog: Catalog) -> Names:
+        """These names and the catalog's; a name another id has taken since means that id now."""
+        pipelines = {**self.pipelines, **{_name_key(p.name): p.id for p in catalog.pipelines.values()}}
+        statuses = {pid: dict(names) for pid, names in self.statuses.items()}
+        for p in catalog.pipelines.values():
+            statuses.setdefault(p.id, {}).update({_name_key(s.name): s.id for s in p.statuses})
+        return Names(pipelines, statuses)
 
 
 @dataclass(frozen=True)
@@ -164,6 +200,7 @@ __all__ = [
     "Creation",
     "CrmLead",
     "Known",
+    "Names",
     "Notice",
     "Pipeline",
     "RowProblem",

@@ -38,6 +38,8 @@ class Conflict:
     sheet: Any
     crm: Any
     winner: ConflictPolicy
+    # The pipeline of the base's, the sheet's and amoCRM's value: a status is named within its pipeline.
+    pipelines: tuple[int, int, int]
 
 
 @dataclass

@@ -9,11 +9,13 @@ that no row carries become new rows.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from amosheets.sync.fields import (
+    CONTACT_FIELDS,
     LEAD_ID,
     Cell,
     Field,
@@ -30,9 +32,11 @@ from amosheets.sync.model import (
     Catalog,
     CrmLead,
     Known,
+    Names,
     Notice,
     RowProblem,
     SheetRow,
+    Status,
     Values,
 )
 from amosheets.sync.plan import Append, Conflict, Direction, LeadPlan, Link, NewRow, Plan
@@ -125,6 +129,15 @@ def header_signature(header_row: Iterable[Cell]) -> str:
     return repr(tuple(header_row))
 
 
+def digest_context(header_row: Iterable[Cell], catalog: Catalog) -> str:
+    """What a row's digest depends on besides its cells: the headers, and the names cells show for ids.
+
+    A status or pipeline renamed (or no longer listed) in amoCRM thus has every row looked at again.
+    """
+    names = sorted((p.id, p.name, tuple((s.id, s.name) for s in p.statuses)) for p in catalog.pipelines.values())
+    return header_signature(header_row) + hashlib.blake2b(repr(names).encode("utf-8"), digest_size=8).hexdigest()
+
+
 @dataclass
 class Triage:
     """The sheet's rows sorted out before planning: which carry which lead, which are new or unchanged."""
@@ -196,9 +209,10 @@ def mark_unchanged(t: Triage, header_sig: str, stored: Mapping[int, str | None],
 class RowReader:
     """Reads rows into canonical values against one header row and one catalog (lookups precomputed)."""
 
-    def __init__(self, headers: HeaderMap, catalog: Catalog) -> None:
+    def __init__(self, headers: HeaderMap, catalog: Catalog, names: Names | None = None) -> None:
         self.headers = headers
         self.catalog = catalog
+        self.names = names or Names()
         self.plain = [(f, col) for f, col in headers.columns.items() if f in (Field.NAME, Field.PHONE, Field.EMAIL)]
         self.price = headers.columns.get(Field.PRICE)
         self.status = headers.columns.get(Field.STATUS)
@@ -210,10 +224,23 @@ class RowReader:
 
     def read(self, row: SheetRow, crm: CrmLead | None) -> tuple[Values, set[Field]]:
         """The row's canonical values, and which of its cells say something. Raises _RowError."""
+        values, said, _ = self.read_lead(row, crm, None)
+        return values, said
+
+    def read_lead(
+        self, row: SheetRow, crm: CrmLead | None, base: Values | None
+    ) -> tuple[Values, set[Field], set[Field]]:
+        """As ``read``, and which cells show an old name of what they mean (to be written again).
+
+        A Статус or Воронка cell may name its status or pipeline as the tool last wrote it: by a
+        name amoCRM has changed since, or by the id of one amoCRM no longer lists (then only when
+        that is where the deal is, or was at the last sync: such an id can't be sent).
+        """
         cells = row.cells
         n = len(cells)
         values: Values = {}
         said: set[Field] = set()
+        restate: set[Field] = set()
         for f, col in self.plain:
             raw = cells[col] if col < n else None
             t = raw.strip() if type(raw) is str else text(raw)
@@ -235,48 +262,78 @@ class RowReader:
                     raise _RowError(RowProblem(row.number, Field.PRICE.header, text(raw), str(e))) from None
             said.add(Field.PRICE)
 
+        base = base or {}
         pipeline_id = crm.pipeline_id if crm else self.catalog.default_pipeline_id
-        if self.pipeline is not None:
-            raw = cells[self.pipeline] if self.pipeline < n else None
+        for f, col in ((Field.PIPELINE, self.pipeline), (Field.STATUS, self.status)):
+            if col is None:
+                continue
+            raw = cells[col] if col < n else None
             name = raw.strip() if type(raw) is str else text(raw)
-            if name:
-                p = self.pipelines.get(name.casefold())
-                if p is None:
-                    if name in SHEET_ERRORS:
-                        raise _error_cell(row, Field.PIPELINE, raw)
-                    names = ", ".join(p.name for p in self.catalog.pipelines.values())
-                    raise _RowError(
-                        RowProblem(
-                            row.number,
-                            Field.PIPELINE.header,
-                            name,
-                            f"there is no such pipeline in amoCRM; use one of: {names}",
-                        )
-                    )
-                pipeline_id = p.id
-                values[Field.PIPELINE] = p.id
-                said.add(Field.PIPELINE)
-        if self.status is not None:
-            raw = cells[self.status] if self.status < n else None
-            name = raw.strip() if type(raw) is str else text(raw)
-            if name:
-                st = self.statuses[pipeline_id].get(name.casefold())
-                if st is None or st.type == INCOMING_STATUS_TYPE:
-                    if name in SHEET_ERRORS:
-                        raise _error_cell(row, Field.STATUS, raw)
-                    pipeline = self.catalog.pipelines[pipeline_id]
-                    if st is None:
-                        names = ", ".join(x.name for x in pipeline.statuses if x.type != INCOMING_STATUS_TYPE)
-                        message = f"pipeline {pipeline.name!r} has no such status; use one of: {names}"
-                    else:
-                        message = (
-                            "amoCRM does not let a deal be put into its incoming-leads status through the API; "
-                            "choose the next status"
-                        )
-                    raise _RowError(RowProblem(row.number, Field.STATUS.header, name, message))
-                values[Field.STATUS] = st.id
-                said.add(Field.STATUS)
-        return values, said
+            if not name:
+                continue
+            held = {base.get(f), crm.values()[f] if crm else None}
+            if f is Field.PIPELINE:
+                value, renamed = self._pipeline(row, raw, name, held)
+                pipeline_id = value
+            else:
+                value, renamed = self._status(row, raw, name, pipeline_id, held)
+            values[f] = value
+            said.add(f)
+            if renamed:
+                restate.add(f)
+        return values, said, restate
+
+    def _pipeline(self, row: SheetRow, raw: Cell, name: str, held: set[int | None]) -> tuple[int, bool]:
+        """The pipeline a Воронка cell names, and whether by a name it no longer has."""
+        p = self.pipelines.get(name.casefold())
+        if p is not None:
+            return p.id, False
+        pid = _id_shown(self.names.pipeline(name), name)
+        if pid is not None and (pid in self.catalog.pipelines or pid in held):
+            return pid, pid in self.catalog.pipelines
+        if name in SHEET_ERRORS:
+            raise _error_cell(row, Field.PIPELINE, raw)
+        names = ", ".join(p.name for p in self.catalog.pipelines.values())
+        message = f"there is no such pipeline in amoCRM; use one of: {names}"
+        raise _RowError(RowProblem(row.number, Field.PIPELINE.header, name, message))
+
+    def _status(self, row: SheetRow, raw: Cell, name: str, pipeline_id: int, held: set[int | None]) -> tuple[int, bool]:
+        """The status (of ``pipeline_id``) a Статус cell names, and whether by a name it no longer has."""
+        st = self.statuses.get(pipeline_id, {}).get(name.casefold())
+        renamed = st is None
+        if st is None:
+            sid = _id_shown(self.names.status(pipeline_id, name), name)
+            pipeline = self.catalog.pipeline(pipeline_id)
+            st = pipeline.status(sid) if pipeline is not None and sid is not None else None
+            if st is None and sid is not None and sid in held:
+                return sid, False
+        if st is not None and st.type != INCOMING_STATUS_TYPE:
+            return st.id, renamed
+        if name in SHEET_ERRORS:
+            raise _error_cell(row, Field.STATUS, raw)
+        raise _RowError(RowProblem(row.number, Field.STATUS.header, name, self._status_hint(pipeline_id, st)))
+
+    def _status_hint(self, pipeline_id: int, found: Status | None) -> str:
+        if found is not None:
+            return (
+                "amoCRM does not let a deal be put into its incoming-leads status through the API; "
+                "choose the next status"
+            )
+        pipeline = self.catalog.pipeline(pipeline_id)
+        if pipeline is None:
+            return (
+                f"amoCRM no longer lists the deal's pipeline ({pipeline_id}), so its statuses are unknown; "
+                f"move the deal to another pipeline (in amoCRM, or in the {Field.PIPELINE.header} column)"
+            )
+        names = ", ".join(x.name for x in pipeline.statuses if x.type != INCOMING_STATUS_TYPE)
+        return f"pipeline {pipeline.name!r} has no such status; use one of: {names}"
+
+
+def _id_shown(by_name: int | None, shown: str) -> int | None:
+    """The id a cell means: by a name it once had, or as the digits shown for one amoCRM does not list."""
+    if by_name is not None:
+        return by_name
+    return int(shown) if shown.isascii() and shown.isdigit() else None
 
 
 def _error_cell(row: SheetRow, f: Field, raw: Cell) -> _RowError:
@@ -304,6 +361,7 @@ def plan(
     listed: Collection[int] | None = None,
     triaged: Triage | None = None,
     with_rows: Collection[int] | None = None,
+    names: Names | None = None,
 ) -> Plan:
     """Decide everything one run will do. Pure: the same inputs give the same plan.
 
@@ -314,12 +372,13 @@ def plan(
     ``pending`` maps the journal's creation tokens to the deals they made (see ``triage``);
     ``salt`` makes this run's new tokens unlike any before. ``listed`` (pull --all) are the
     leads amoCRM listed in the pipeline in this run: the leads without a row among them, and
-    no others, become new rows.
+    no others, become new rows. ``names`` are those pipelines and statuses were shown under
+    before (see ``Names``).
     """
     t = triaged if triaged is not None else triage(rows, headers, pending)
     result = Plan(direction=direction, catalog=catalog, columns=frozenset(headers.columns), rows_read=len(rows))
     result.problems.extend(t.problems)
-    reader = RowReader(headers, catalog)
+    reader = RowReader(headers, catalog, names)
     missing_set, deleted_set = set(missing), set(deleted)
     columns = list(headers.columns)
     if with_rows is None:
@@ -350,11 +409,15 @@ def plan(
             result.links.append(Link(lid, row.number, t.marked[lid], None))
         in_sync = _plan_lead(result, row, lid, reader, columns, known.get(lid), missing_set, deleted_set, policy)
         result.digests[lid] = t.digests.get(lid) if in_sync else None
+    _settle_shared_contacts(result)
 
     _plan_new_rows(result, new_rows, headers, reader, catalog, pending, salt)
     _plan_appends(result, known, catalog, listed)
+    _notice_unlisted(result, known, by_id.keys() - unchanged - deleted_set)
+    # A lead_id cell that can't be read most likely still holds its deal: that row is reported, not removed.
+    unreadable = {i for p in t.problems if p.column == headers.header_of(LEAD_ID) for i in _ids_in(p.value or "")}
     for lid in with_rows:
-        if lid not in result.seen:
+        if lid not in result.seen and lid not in unreadable:
             result.removed.add(lid)
             result.notices.append(
                 Notice(
@@ -462,15 +525,16 @@ def _plan_lead(
         return False
     crm = k.crm
     try:
-        sheet_values, said = reader.read(row, crm)
+        sheet_values, said, restate = reader.read_lead(row, crm, k.base)
     except _RowError as e:
         e.problem.lead_id = lid
         result.problems.append(e.problem)
         return False
     crm_values = crm.values()
     base = k.base or {}
-    # The common case, cheaply: every column says the same on both sides as at the last sync.
-    if len(said) == len(columns):
+    # The common case, cheaply: every column says the same on both sides as at the last sync. A deal
+    # where amoCRM lists no such pipeline or status is never taken as in sync: it is noticed every run.
+    if len(said) == len(columns) and not restate and reader.catalog.lists(crm.pipeline_id, crm.status_id):
         for f in columns:
             if not sheet_values[f] == crm_values[f] == base.get(f):
                 break
@@ -488,9 +552,15 @@ def _plan_lead(
         if o.to_sheet:
             to_sheet.add(f)
         if o.conflict:
-            result.conflicts.append(
-                Conflict(lid, row.number, f, base.get(f), sheet_values.get(f), crm_values[f], policy)
+            pipelines = (
+                base.get(Field.PIPELINE, crm.pipeline_id),
+                sheet_values.get(Field.PIPELINE, crm.pipeline_id),
+                crm.pipeline_id,
             )
+            result.conflicts.append(
+                Conflict(lid, row.number, f, base.get(f), sheet_values.get(f), crm_values[f], policy, pipelines)
+            )
+    to_sheet |= restate  # a cell that shows an old name gets the current one
     # A status only means something within its pipeline: moving either moves both.
     if Field.STATUS in final and Field.PIPELINE not in columns:
         final[Field.PIPELINE] = crm.pipeline_id
@@ -511,6 +581,86 @@ def _plan_lead(
         )
     )
     return False
+
+
+def _settle_shared_contacts(result: Plan) -> None:
+    """Rows whose deals share one contact: each contact field goes once, and not at all when they disagree."""
+    by_contact: dict[int, list[LeadPlan]] = {}
+    for lp in result.leads:
+        if lp.contact_id is not None and lp.contact_changes:
+            by_contact.setdefault(lp.contact_id, []).append(lp)
+    for lps in by_contact.values():
+        for f in CONTACT_FIELDS:
+            setting = [lp for lp in lps if f in lp.to_crm]
+            if len(setting) < 2:
+                continue
+            if len({lp.final[f] for lp in setting}) == 1:
+                for lp in setting[1:]:
+                    lp.to_crm.discard(f)
+                continue
+            rows = _and([str(lp.row) for lp in setting])
+            values = ", ".join(f"row {lp.row} has {lp.final[f]!r}" for lp in setting)
+            for lp in setting:
+                result.problems.append(
+                    RowProblem(
+                        lp.row,
+                        f.header,
+                        lp.final[f],
+                        f"rows {rows} share one contact in amoCRM and set different {_PLURAL[f]} ({values}); "
+                        f"make them the same — neither was sent, the rows' other columns were",
+                        lp.lead_id,
+                    )
+                )
+                # amoCRM keeps its value; the base follows it, so the row's edit is tried again next run.
+                lp.to_crm.discard(f)
+                lp.final[f] = lp.crm[f]
+
+
+_PLURAL = {Field.PHONE: "phones", Field.EMAIL: "e-mails"}
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _ids_in(shown: str) -> set[int]:
+    """The deal ids an unreadable lead_id cell most likely means: its runs of digits, and all its digits."""
+    runs = re.findall(r"\d+", shown)
+    return {int(r) for r in [*runs, "".join(runs)] if r}
+
+
+def _notice_unlisted(result: Plan, known: Mapping[int, Known], planned: Collection[int]) -> None:
+    """One notice naming every deal whose pipeline or status amoCRM no longer lists."""
+    catalog = result.catalog
+    where = {
+        lid: (k.crm.pipeline_id, k.crm.status_id)
+        for lid in planned
+        if (k := known.get(lid)) and k.crm and not k.deleted
+    }
+    where.update((a.lead_id, (a.values[Field.PIPELINE], a.values[Field.STATUS])) for a in result.appends)
+    unlisted: dict[str, list[int]] = {}
+    for lid, (pid, sid) in sorted(where.items()):
+        if catalog.lists(pid, sid):
+            continue
+        p = catalog.pipeline(pid)
+        what = f"pipeline {pid}" if p is None else f"status {sid} of pipeline {p.name!r}"
+        unlisted.setdefault(what, []).append(lid)
+    if not unlisted:
+        return
+    parts = [f"{what} ({'deal' if len(lids) == 1 else 'deals'} {_some(lids)})" for what, lids in unlisted.items()]
+    result.notices.append(
+        Notice(
+            None,
+            "amoCRM no longer lists " + "; ".join(parts) + ". These deals' other columns sync; their "
+            f"{Field.STATUS.header} and {Field.PIPELINE.header} cells keep the name they showed, or show the id. "
+            "To end this, move the deals to a listed pipeline and status (in amoCRM, or in the sheet)",
+        )
+    )
+
+
+def _some(ids: list[int], most: int = 10) -> str:
+    shown = ", ".join(str(i) for i in ids[:most])
+    return shown if len(ids) <= most else f"{shown} and {len(ids) - most} more"
 
 
 def _check_status_fits(final: Values, to_crm: set[Field], crm: CrmLead, catalog: Catalog) -> None:

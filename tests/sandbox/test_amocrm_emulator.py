@@ -977,8 +977,9 @@ def test_a_write_carried_out_whose_answer_is_lost(amo: Amo) -> None:
 def test_a_renamed_status_keeps_its_id_and_its_leads(amo: Amo) -> None:
     status = amo.emu.find_status("Переговоры")
     lead = amo.emu.create_lead("Анна", status_id=status["id"])
-    r = amo.ctl("POST", "/statuses/rename", {"status_id": status["id"], "name": "Обсуждение"})
-    assert r.status_code == 200 and r.json()["name"] == "Обсуждение"
+    rename = f"/pipelines/{amo.emu.main_pipeline()['id']}/statuses/{{}}"
+    r = amo.ctl("PATCH", rename.format(status["id"]), {"name": "Обсуждение"})
+    assert r.status_code == 200
     names = [
         s["name"]
         for s in amo.get("/api/v4/leads/pipelines").json()["_embedded"]["pipelines"][0]["_embedded"]["statuses"]
@@ -986,9 +987,8 @@ def test_a_renamed_status_keeps_its_id_and_its_leads(amo: Amo) -> None:
     assert "Обсуждение" in names and "Переговоры" not in names
     after = amo.emu.lead(lead["id"])
     assert (after["status_id"], after["updated_at"]) == (status["id"], lead["updated_at"])
-    assert amo.ctl("POST", "/statuses/rename", {"status_id": 142, "name": "Won"}).status_code == 400
-    taken = {"status_id": status["id"], "name": "Первичный контакт"}
-    assert amo.ctl("POST", "/statuses/rename", taken).status_code == 400
+    assert amo.ctl("PATCH", rename.format(142), {"name": "Won"}).status_code == 400
+    assert amo.ctl("PATCH", rename.format(status["id"]), {"name": "Первичный контакт"}).status_code == 400
 
 
 def test_big_write_answers_504(make_amo: Callable[..., Amo]) -> None:

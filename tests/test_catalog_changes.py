@@ -1,0 +1,118 @@
+"""Pipelines and statuses change in amoCRM under a synced sheet: renamed, or no longer listed."""
+
+from __future__ import annotations
+
+from amosheets.errors import ExitStatus
+
+from .conftest import World
+
+ROWS = [
+    ["", "Партнёр", "", "", "100", "Новая заявка", "Партнёры"],
+    ["", "Клиент", "", "", "200", "Переговоры", "Воронка"],
+]
+
+
+def synced(w: World) -> tuple[int, int]:
+    """The two ROWS made into deals: (the partner's id, the client's id)."""
+    w.set_rows(ROWS)
+    assert w.run("sync").exit_status == ExitStatus.OK
+    rows = w.rows()
+    return int(rows[1][0]), int(rows[2][0])
+
+
+def partners_id(w: World) -> int:
+    return next(p["id"] for p in w.sb.amocrm.pipelines() if p["name"] == "Партнёры")
+
+
+# -- a pipeline amoCRM no longer lists -------------------------------------------------------
+def test_a_deal_of_an_unlisted_pipeline_is_reported_once_and_every_row_still_syncs(world: World):
+    partner, client = synced(world)
+    pid = partners_id(world)
+    world.sb.amocrm.unlist_pipeline(pid)
+    world.sb.sheets.edit_cell(world.sid, world.tab, "E2", "150")
+    world.sb.sheets.edit_cell(world.sid, world.tab, "E3", "250")
+    r = world.cli("sync")
+    assert r.returncode == ExitStatus.OK, r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    [notice] = [line for line in r.stderr.splitlines() if "no longer lists" in line]
+    assert f"pipeline {pid}" in notice and str(partner) in notice and str(client) not in notice
+    assert world.sb.amocrm.lead(partner)["price"] == 150 and world.sb.amocrm.lead(client)["price"] == 250
+    assert world.rows()[1][5:7] == ["Новая заявка", "Партнёры"]  # the names it had are kept
+
+
+def test_without_a_pipeline_column_a_deal_of_an_unlisted_pipeline_does_not_stop_the_run(world: World):
+    headers = ["lead_id", "Имя", "Сумма", "Статус"]
+    world.set_rows([["", "Клиент", "200", "Переговоры"]], headers=headers)
+    assert world.run("sync").exit_status == ExitStatus.OK
+    pid = partners_id(world)
+    partner = world.sb.amocrm.create_lead("Партнёр", price=100, pipeline_id=pid)["id"]
+    world.sb.sheets.set_values(world.sid, world.tab, [[partner, "Партнёр", "100", "Новая заявка"]], start="A3")
+    assert world.run("sync").exit_status == ExitStatus.OK
+    world.sb.amocrm.unlist_pipeline(pid)
+    world.sb.sheets.edit_cell(world.sid, world.tab, "C2", "250")
+    world.sb.sheets.edit_cell(world.sid, world.tab, "C3", "150")
+    r = world.cli("sync")
+    assert r.returncode == ExitStatus.OK, r.stderr
+    assert "no longer lists" in r.stderr and str(partner) in r.stderr
+    assert world.sb.amocrm.lead(partner)["price"] == 150
+    assert world.sb.amocrm.lead(int(world.rows()[1][0]))["price"] == 250
+
+
+def test_cells_of_an_unlisted_pipeline_show_its_ids_and_read_back_as_them(world: World):
+    partner, _ = synced(world)
+    pid = partners_id(world)
+    status = world.sb.amocrm.lead(partner)["status_id"]
+    world.sb.amocrm.unlist_pipeline(pid)
+    world.sb.sheets.set_values(world.sid, world.tab, [["", ""]], start="F2")  # cleared: amoCRM's values fill in
+    out = world.run("sync")
+    assert out.exit_status == ExitStatus.OK, out.problems
+    assert world.rows()[1][5:7] == [str(status), str(pid)]
+    world.sb.sheets.edit_cell(world.sid, world.tab, "E2", "300")
+    out = world.run("sync")
+    assert out.exit_status == ExitStatus.OK, out.problems
+    assert world.sb.amocrm.lead(partner)["price"] == 300
+    assert [n for n in out.notices if "no longer lists" in n.message]  # said on every run while it lasts
+
+
+def test_a_deal_moved_out_of_an_unlisted_pipeline_in_the_sheet_goes_to_the_chosen_one(world: World):
+    partner, _ = synced(world)
+    world.sb.amocrm.unlist_pipeline(partners_id(world))
+    world.sb.sheets.set_values(world.sid, world.tab, [["Переговоры", "Воронка"]], start="F2")
+    out = world.run("sync")
+    assert out.exit_status == ExitStatus.OK, out.problems
+    lead = world.sb.amocrm.lead(partner)
+    main = world.sb.amocrm.main_pipeline()["id"]
+    assert (lead["pipeline_id"], lead["status_id"]) == (main, world.status_id("Переговоры"))
+
+
+# -- renamed statuses and pipelines ----------------------------------------------------------
+def test_a_renamed_status_still_names_its_status_and_the_cell_gets_the_new_name(world: World):
+    _, client = synced(world)
+    talks = world.status_id("Переговоры")
+    world.sb.amocrm.rename_status(talks, "Обсуждение")
+    world.sb.sheets.edit_cell(world.sid, world.tab, "E3", "20000")
+    out = world.run("sync")
+    assert out.exit_status == ExitStatus.OK, out.problems
+    lead = world.sb.amocrm.lead(client)
+    assert (lead["price"], lead["status_id"]) == (20000, talks)
+    assert world.rows()[2][5] == "Обсуждение"
+    assert world.run("sync").plan.empty
+
+
+def test_a_renamed_pipeline_still_names_its_pipeline_and_the_cell_gets_the_new_name(world: World):
+    _, client = synced(world)
+    main = world.sb.amocrm.main_pipeline()["id"]
+    world.sb.amocrm.rename_pipeline(main, "Продажи")
+    world.sb.sheets.edit_cell(world.sid, world.tab, "E3", "20000")
+    out = world.run("sync")
+    assert out.exit_status == ExitStatus.OK, out.problems
+    assert world.sb.amocrm.lead(client)["price"] == 20000
+    assert world.rows()[2][5:7] == ["Переговоры", "Продажи"]
+
+
+def test_rows_nobody_touched_get_the_new_name_on_the_next_run(world: World):
+    synced(world)
+    world.sb.amocrm.rename_status(world.status_id("Переговоры"), "Обсуждение")
+    out = world.run("sync")
+    assert out.exit_status == ExitStatus.OK and out.cells_written == 1
+    assert world.rows()[2][5] == "Обсуждение"
