@@ -241,6 +241,8 @@ class RowReader:
         values: Values = {}
         said: set[Field] = set()
         restate: set[Field] = set()
+        f: Field
+        col: int | None
         for f, col in self.plain:
             raw = cells[col] if col < n else None
             t = raw.strip() if type(raw) is str else text(raw)
