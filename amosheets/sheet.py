@@ -204,14 +204,7 @@ class Sheet:
         if self.worksheet is None:
             props = min(sheets, key=lambda p: p.get("index", 0)) if sheets else None
         else:
-            want = self.worksheet.strip().casefold()
-            props = next((p for p in sheets if str(p.get("title", "")).strip().casefold() == want), None)
-            if props is None:
-                titles = ", ".join(repr(p.get("title")) for p in sheets)
-                raise ConfigError(
-                    f"GOOGLE_WORKSHEET is {self.worksheet!r}, but the spreadsheet has no such tab (it has: {titles}).",
-                    hint="Set GOOGLE_WORKSHEET to one of those titles, or leave it empty for the first tab.",
-                )
+            props = _tab_titled(sheets, self.worksheet)
         if props is None:
             raise ConfigError("The spreadsheet has no tabs.")
         grid = props.get("gridProperties", {})
@@ -298,6 +291,28 @@ class Sheet:
     def write_header(self, headers: list[str]) -> None:
         body = {"valueInputOption": "RAW", "data": [{"range": f"{self._quoted}!A1", "values": [headers]}]}
         self._call("write the header row", lambda: self._http.values_batch_update(self.spreadsheet_id, body))
+
+
+def _tab_titled(sheets: list[dict[str, Any]], title: str) -> dict[str, Any]:
+    """The tab with exactly this title. Titles may differ only in spaces (`Сделки` and `Сделки `), so a
+    near miss is never taken for the tab: that synced the wrong tab and wrote lead ids into it."""
+    exact = next((p for p in sheets if p.get("title") == title), None)
+    if exact is not None:
+        return exact
+    titles = ", ".join(repr(p.get("title")) for p in sheets)
+    want = title.strip().casefold()
+    near = [repr(p.get("title")) for p in sheets if str(p.get("title", "")).strip().casefold() == want]
+    if near:
+        raise ConfigError(
+            f"GOOGLE_WORKSHEET is {title!r}, but no tab has exactly that title; {', '.join(near)} differs in "
+            f"case or spaces (the tabs are: {titles}).",
+            hint="Set GOOGLE_WORKSHEET to the tab's exact title (capital letters count). A setting cannot end or "
+            "start with a space: if the tab's title does, rename the tab.",
+        )
+    raise ConfigError(
+        f"GOOGLE_WORKSHEET is {title!r}, but the spreadsheet has no such tab (it has: {titles}).",
+        hint="Set GOOGLE_WORKSHEET to one of those titles, or leave it empty for the first tab.",
+    )
 
 
 def _status(e: gspread.exceptions.APIError) -> int:
