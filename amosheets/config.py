@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -55,6 +55,14 @@ class Secret:
 
     def __bool__(self) -> bool:
         return bool(self._value)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret in it replaced by ``***`` (values too short to be secrets are left)."""
+    for s in secrets:
+        if s and len(s) >= 4:
+            text = text.replace(s, "***")
+    return text
 
 
 @dataclass

@@ -20,6 +20,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from amosheets.config import redact
+
 LOG_BYTES = 1_000_000
 LOG_BACKUPS = 5
 
@@ -48,10 +50,7 @@ class Output:
         return self.err.is_terminal
 
     def redact(self, text: str) -> str:
-        for s in self.secrets:
-            if s and len(s) >= 4:
-                text = text.replace(s, "***")
-        return text
+        return redact(text, self.secrets)
 
     def _emit(self, level: int, text: str, style: str | None = None, prefix: str = "") -> None:
         text = self.redact(text)

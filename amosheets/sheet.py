@@ -22,7 +22,7 @@ import requests
 from google.auth.credentials import AnonymousCredentials, Credentials
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from amosheets.config import Settings
+from amosheets.config import Settings, redact
 from amosheets.errors import AuthError, ConfigError, ServiceError
 from amosheets.gspread_transport import client_for
 from amosheets.sync.fields import Cell, HeaderMap, column_letter, match_headers
@@ -110,6 +110,8 @@ class Sheet:
         self.worksheet = settings.worksheet
         creds = credentials if credentials is not None else load_credentials(settings)
         self.client_email = getattr(creds, "service_account_email", None)
+        self._creds = creds
+        self._secrets = settings.secrets()
         self._gc = client_for(settings.sheets_api_url, creds)
         self._http = self._gc.http_client
         self.attempts, self.backoff, self.max_backoff = attempts, backoff, max_backoff
@@ -166,7 +168,7 @@ class Sheet:
 
     def _api_error(self, what: str, e: gspread.exceptions.APIError) -> Exception:
         code = _status(e)
-        message = "an answer that is not JSON" if e.code == -1 else str(e.error.get("message", ""))[:300]
+        message = "an answer that is not JSON" if e.code == -1 else self._clean(str(e.error.get("message", "")))[:300]
         if code == 403:
             who = f" ({self.client_email})" if self.client_email else ""
             return AuthError(
@@ -195,6 +197,10 @@ class Sheet:
                 hint="Quotas refill each minute; the next run picks up where this one stopped.",
             )
         return ServiceError(f"Google Sheets refused to {what} ({code}: {message}).")
+
+    def _clean(self, text: str) -> str:
+        """Text from Google's answer, made safe to show and keep: an error may echo a credential."""
+        return redact(text, [*self._secrets, getattr(self._creds, "token", None) or ""])
 
     # -- reading --------------------------------------------------------------------
     def open(self) -> Tab:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+from pathlib import Path
 
 from amosheets.errors import ExitStatus
 
@@ -38,3 +40,26 @@ def test_a_title_that_matches_only_loosely_is_a_configuration_error(world: World
     assert world.sb.amocrm.leads() == []
     r = world.cli("check", env=env)
     assert r.returncode == ExitStatus.CONFIG and "✗ spreadsheet: GOOGLE_WORKSHEET is 'сделки'" in said(r)
+
+
+# -- secrets echoed by a service ------------------------------------------------------------------
+def test_a_token_that_amocrm_echoes_in_an_error_reaches_no_output_and_no_state(world: World):
+    token = world.env["AMOCRM_INTEGRATION_TOKEN"]
+    world.set_rows([["", "Иван", "", "", "100", "", ""], ["", "Пётр", "", "", "200", "", ""]])
+    # A 400 whose element detail and whole-request detail both echo the Authorization header.
+    world.sb.amocrm.set_faults(script=[("echo400", r"/leads/complex", "POST")])
+    pushed = world.cli("push", "--json")
+    assert pushed.returncode == ExitStatus.PARTIAL, said(pushed)
+    assert "Bearer ***" in json.loads(pushed.stdout)["problem_list"][0]
+    # A 403 whose detail echoes it stops the run: the message goes to stderr and the runs log.
+    world.sb.amocrm.set_faults(script=[("echo403", None, None)])
+    refused = world.cli("sync", "--json")
+    assert refused.returncode == ExitStatus.AUTH and "Bearer ***" in said(refused)
+    status = world.cli("status", "--json")
+    assert "Bearer ***" in status.stdout
+    state_dir = Path(world.env["AMOSHEETS_STATE_DIR"])
+    blobs = [pushed.stdout, pushed.stderr, refused.stdout, refused.stderr, status.stdout, status.stderr]
+    blobs += [f.read_text(errors="replace") for f in state_dir.iterdir() if f.is_file()]
+    assert any(f.suffix == ".sqlite3" for f in state_dir.iterdir())
+    for blob in blobs:
+        assert token not in blob

@@ -35,7 +35,7 @@ from amosheets.amocrm.errors import (
     UncertainWrite,
 )
 from amosheets.amocrm.ratelimit import RateLimiter
-from amosheets.config import Secret
+from amosheets.config import Secret, redact
 
 PAGE = 250  # the most entities one list request returns
 COMPLEX_BATCH = 50  # leads per POST /leads/complex
@@ -74,6 +74,7 @@ class AmoClient:
         on_request: Callable[[str, str, int | None], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._token = token
         self.host = urlsplit(self.base_url).hostname or self.base_url
         self._session = requests.Session()
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=workers + 2, max_retries=0)
@@ -185,7 +186,7 @@ class AmoClient:
         if status >= 500:
             if not idempotent and status != 503:
                 raise UncertainWrite(f"amoCRM answered {status} to a create")
-            raise _Transient(f"{status} {r.reason}")
+            raise _Transient(f"{status} {self._clean(r.reason or '')}")
         if status == 401:
             raise AmoAuthError(
                 f"amoCRM ({self.host}) refused the token (401): it is wrong, expired or revoked.",
@@ -205,7 +206,7 @@ class AmoClient:
                     "integration, wait (usually an hour) and try again; retrying now extends the block.",
                 )
             raise AmoAuthError(
-                f"amoCRM ({self.host}) refused access (403): {_problem_detail(r)}.",
+                f"amoCRM ({self.host}) refused access (403): {_problem_detail(r, self._clean)}.",
                 hint="Check that the integration has access to deals and contacts and that this IP is allowed.",
             )
         if status == 404:
@@ -214,8 +215,12 @@ class AmoClient:
                 hint="Check AMOCRM_SUBDOMAIN / AMOCRM_DOMAIN (or AMOCRM_BASE_URL): there may be no account there.",
             )
         if status == 400:
-            raise _validation_error(r)
-        raise AmoError(f"amoCRM answered {status} to {method} {path}: {_problem_detail(r)}")
+            raise _validation_error(r, self._clean)
+        raise AmoError(f"amoCRM answered {status} to {method} {path}: {_problem_detail(r, self._clean)}")
+
+    def _clean(self, text: str) -> str:
+        """Text from amoCRM's answer, made safe to show and keep: an error page may echo our token."""
+        return redact(text, [self._token.reveal()])
 
     def _note_clock(self, r: requests.Response) -> None:
         date = r.headers.get("Date")
@@ -453,32 +458,32 @@ def _looks_html(r: requests.Response) -> bool:
     return "html" in r.headers.get("Content-Type", "") or r.content.lstrip()[:1] == b"<"
 
 
-def _problem_detail(r: requests.Response) -> str:
+def _problem_detail(r: requests.Response, clean: Callable[[str], str]) -> str:
     try:
         data = r.json()
     except ValueError:
-        return f"{r.status_code} {r.reason}"
+        return clean(f"{r.status_code} {r.reason}")
     if isinstance(data, dict):
-        return str(data.get("detail") or data.get("title") or r.reason)
-    return r.reason or str(r.status_code)
+        return clean(str(data.get("detail") or data.get("title") or r.reason))
+    return clean(r.reason or str(r.status_code))
 
 
-def _validation_error(r: requests.Response) -> AmoValidationError:
+def _validation_error(r: requests.Response, clean: Callable[[str], str]) -> AmoValidationError:
     try:
         data = r.json()
     except ValueError:
-        return AmoValidationError(f"amoCRM rejected the request (400): {r.text[:200]!r}", [])
+        return AmoValidationError(f"amoCRM rejected the request (400): {clean(r.text)[:200]!r}", [])
     items: list[ItemError] = []
     if isinstance(data, dict):
         for group in data.get("validation-errors") or []:
             rid = str(group.get("request_id", ""))
             index = int(rid) if rid.isdigit() else -1
             for err in group.get("errors") or []:
-                path, code, detail = (str(err.get(k, "")) for k in ("path", "code", "detail"))
+                path, code, detail = (clean(str(err.get(k, ""))) for k in ("path", "code", "detail"))
                 items.append(ItemError(index, rid, path, code, detail))
-        detail = data.get("detail") or data.get("title") or "Bad Request"
+        detail = clean(str(data.get("detail") or data.get("title") or "Bad Request"))
     else:
-        detail = jsonlib.dumps(data)[:200]
+        detail = clean(jsonlib.dumps(data))[:200]
     return AmoValidationError(f"amoCRM rejected the request (400): {detail}", items)
 
 

@@ -87,8 +87,10 @@ class Clock:
             self._offset += seconds
 
 
-# "html": a 200 whose body is an HTML page; "truncated": the real answer, cut off halfway.
-FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "html", "truncated")
+# "html": a 200 whose body is an HTML page; "truncated": the real answer, cut off halfway;
+# "echo400"/"echo403": that error, its text echoing the request's Authorization header, as some
+# error pages and proxies do.
+FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "html", "truncated", "echo400", "echo403")
 
 
 @dataclass
@@ -207,6 +209,8 @@ class Emulator:
                 return Response(drop=True)
             if kind == "html":
                 return Response.html(200, "<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>")
+            if kind.startswith("echo"):
+                return self.echo_response(int(kind[4:]), req)
             if kind != "truncated":
                 return self.fault_response(int(kind), req)
         if self.hook is not None:
@@ -264,6 +268,10 @@ class Emulator:
 
     def fault_response(self, status: int, req: Request) -> Response:
         return Response.json(status, {"status": status, "title": "Injected fault"})
+
+    def echo_response(self, status: int, req: Request) -> Response:
+        auth = req.headers.get("authorization", "")
+        return Response.json(status, {"status": status, "title": "Rejected", "detail": f"Rejected: {auth}"})
 
     def internal_error(self, exc: Exception) -> Response:
         return Response.json(500, {"status": 500, "title": "Internal Server Error", "detail": repr(exc)})
