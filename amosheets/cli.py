@@ -405,10 +405,21 @@ def sandbox(
 
         amosheets sandbox --amocrm-port 8081 --sheets-port 8082
     """
-    from amosheets.sandbox import Sandbox
+    from amosheets.sandbox import PortUnavailable, Sandbox
 
     out = state(ctx).output
-    with Sandbox(amocrm_port=amocrm_port, sheets_port=sheets_port, amocrm_latency=latency) as sb:
+    sb = Sandbox(amocrm_port=amocrm_port, sheets_port=sheets_port, amocrm_latency=latency)
+    try:
+        sb.start()
+    except PortUnavailable as e:
+        option = "--amocrm-port" if e.service == sb.amocrm.name else "--sheets-port"
+        raise UsageError(
+            f"{option} {e.port}: the {'amoCRM' if option == '--amocrm-port' else 'Sheets'} emulator cannot listen "
+            f"there ({e.strerror}).",
+            hint=f"Another program (perhaps another `amosheets sandbox`) uses that port: give {option} another "
+            "one, or 0 for any free port.",
+        ) from None
+    try:
         sb.seed_sample(leads=leads)
         out.info(f"amoCRM emulator:  {sb.amocrm_url}   (control: {sb.amocrm_url}/_sandbox/)")
         out.info(f"Sheets emulator:  {sb.sheets_url}   (control: {sb.sheets_url}/_sandbox/)")
@@ -416,6 +427,8 @@ def sandbox(
         out.out.print("\n".join(sb.env_lines()), highlight=False, markup=False)
         out.info("\nPress Ctrl-C to stop.")
         sb.wait()
+    finally:
+        sb.close()
 
 
 def main(argv: list[str] | None = None) -> None:

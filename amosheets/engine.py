@@ -34,7 +34,7 @@ from amosheets.amocrm.mapping import (
 from amosheets.config import AMOCRM, GOOGLE, Settings
 from amosheets.errors import ConfigError, ExitStatus, LockedError
 from amosheets.sheet import Sheet, SheetData
-from amosheets.state import IndexEntry, Scope, StateStore, state_path
+from amosheets.state import IndexEntry, Scope, StateStore, ensure_state_dir, state_path
 from amosheets.sync.fields import CONTACT_FIELDS, LEAD_ID, Field, HeaderError, text
 from amosheets.sync.guard import mass_change
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
@@ -128,7 +128,7 @@ def scope_of(settings: Settings) -> Scope:
 
 def lock_for(settings: Settings) -> FileLock:
     path = state_path(settings.state_dir, scope_of(settings)).with_suffix(".lock")
-    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_state_dir(settings.state_dir)
     return FileLock(str(path), mode=0o600)
 
 

@@ -73,3 +73,10 @@ class LockedError(AmosheetsError):
 
 class NeedsForceError(AmosheetsError):
     exit_status = ExitStatus.NEEDS_FORCE
+
+
+def os_reason(e: OSError) -> str:
+    """Why a file or directory could not be made, in words (mkdir says "File exists" for a file in the way)."""
+    if isinstance(e, FileExistsError | NotADirectoryError):
+        return "a file is in the way where a directory should be"
+    return e.strerror or str(e)

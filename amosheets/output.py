@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from amosheets.config import redact
+from amosheets.errors import UsageError, os_reason
 
 LOG_BYTES = 1_000_000
 LOG_BACKUPS = 5
@@ -134,8 +135,18 @@ class Output:
 
 def _file_logger(path: Path) -> logging.Logger:
     path = path.expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = _PrivateRotatingHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+    if path.is_dir():
+        raise UsageError(
+            f"--log-file {path} is a directory.", hint=f"Name a file in it, e.g. --log-file {path / 'amosheets.log'}."
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = _PrivateRotatingHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+    except OSError as e:
+        raise UsageError(
+            f"--log-file {path} cannot be written: {os_reason(e)}.",
+            hint="Name a file in a directory this user can write to.",
+        ) from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
     logger = logging.getLogger(f"amosheets.file.{path}")
     logger.handlers = [handler]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 from amosheets.errors import ExitStatus
@@ -40,6 +43,51 @@ def test_a_title_that_matches_only_loosely_is_a_configuration_error(world: World
     assert world.sb.amocrm.leads() == []
     r = world.cli("check", env=env)
     assert r.returncode == ExitStatus.CONFIG and "✗ spreadsheet: GOOGLE_WORKSHEET is 'сделки'" in said(r)
+
+
+# -- the machine's setup ---------------------------------------------------------------------
+def test_a_taken_sandbox_port_is_named_with_its_option(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "GOOGLE_", "AMOSHEETS_"))}
+        r = subprocess.run(
+            [sys.executable, "-m", "amosheets", "sandbox", "--amocrm-port", str(port), "--sheets-port", "0"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
+    assert r.returncode == ExitStatus.CONFIG
+    assert f"--amocrm-port {port}" in said(r) and "0 for any free port" in r.stderr
+
+
+def test_a_log_file_that_is_a_directory_or_cannot_be_made(world: World, tmp_path):
+    r = world.cli("--log-file", str(tmp_path), "status")
+    assert r.returncode == ExitStatus.CONFIG and f"--log-file {tmp_path} is a directory" in said(r)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    r = world.cli("--log-file", str(blocker / "run.log"), "status")
+    assert r.returncode == ExitStatus.CONFIG and "--log-file" in said(r) and "cannot be written" in r.stderr
+
+
+def test_a_state_directory_that_cannot_be_made_is_named(world: World, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    world.set_rows([["", "Иван", "", "", "100", "", ""]])
+    for state_dir in (blocker, blocker / "state"):
+        r = world.cli("sync", env={**world.env, "AMOSHEETS_STATE_DIR": str(state_dir)})
+        assert r.returncode == ExitStatus.CONFIG and "AMOSHEETS_STATE_DIR" in said(r) and str(blocker) in r.stderr
+    assert world.sb.amocrm.leads() == []
+
+
+def test_an_amocrm_host_that_does_not_exist_is_a_configuration_error(world: World):
+    world.set_rows([["", "Иван", "", "", "100", "", ""]])
+    r = world.cli("sync", env={**world.env, "AMOCRM_BASE_URL": "https://amosheets-typo.invalid"})
+    assert r.returncode == ExitStatus.CONFIG
+    assert "amosheets-typo.invalid" in said(r) and "AMOCRM_SUBDOMAIN" in r.stderr
 
 
 # -- secrets echoed by a service ------------------------------------------------------------------

@@ -36,6 +36,7 @@ from amosheets.amocrm.errors import (
 )
 from amosheets.amocrm.ratelimit import RateLimiter
 from amosheets.config import Secret, redact
+from amosheets.errors import ConfigError
 
 PAGE = 250  # the most entities one list request returns
 COMPLEX_BATCH = 50  # leads per POST /leads/complex
@@ -146,10 +147,10 @@ class AmoClient:
             r = self._session.send(prepared, timeout=self.timeout, **settings)
         except requests.exceptions.ConnectionError as e:
             if _is_name_failure(e):
-                raise AmoError(
-                    f"Cannot find the host {self.host}.",
-                    hint="Check AMOCRM_SUBDOMAIN and AMOCRM_DOMAIN (or AMOCRM_BASE_URL) against the address "
-                    "you open amoCRM at.",
+                raise ConfigError(
+                    f"Cannot find the amoCRM host {self.host}: no such name in DNS.",
+                    hint="Check AMOCRM_SUBDOMAIN and AMOCRM_DOMAIN (or AMOCRM_BASE_URL) against the address you "
+                    "open amoCRM at. If they are right, check this machine's network and DNS.",
                 ) from None
             if not idempotent and not isinstance(e, requests.exceptions.ConnectTimeout) and not _refused(e):
                 raise UncertainWrite(f"the connection to {self.host} broke before amoCRM answered") from None

@@ -348,13 +348,25 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+class PortUnavailable(OSError):
+    """The emulator's port is taken (or not ours to use): says which emulator and port."""
+
+    def __init__(self, service: str, port: int, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror)
+        self.service = service
+        self.port = port
+
+
 class RunningServer:
     """An emulator served on loopback in a background thread."""
 
     def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
         handler = type(f"{emulator.name}Handler", (_Handler,), {"emulator": emulator})
         self.emulator = emulator
-        self._httpd = _Server((host, port), handler)
+        try:
+            self._httpd = _Server((host, port), handler)
+        except OSError as e:
+            raise PortUnavailable(emulator.name, port, e) from None
         self.host, self.port = self._httpd.server_address[:2]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
