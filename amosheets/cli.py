@@ -35,9 +35,10 @@ app = typer.Typer(
 class AppState:
     """What the global options decide, handed to every command."""
 
-    def __init__(self, env_file: Path | None, output: Output) -> None:
+    def __init__(self, env_file: Path | None, output: Output, deadline: float | None = None) -> None:
         self.env_file = env_file
         self.output = output
+        self.deadline = deadline  # --deadline, which wins over AMOSHEETS_DEADLINE
         self._settings: Settings | None = None
 
     @property
@@ -45,6 +46,8 @@ class AppState:
         if self._settings is None:
             self._settings = load_settings(self.env_file)
             self.output.secrets.extend(self._settings.secrets())
+            if self.deadline is not None:
+                self._settings.deadline, self._settings.deadline_setting = self.deadline, "--deadline"
         return self._settings
 
 
@@ -69,13 +72,22 @@ def _global(
     log_file: Annotated[
         Path | None, typer.Option("--log-file", help="Also append everything said to this file (rotated at 1 MB).")
     ] = None,
+    deadline: Annotated[
+        float | None,
+        typer.Option(
+            "--deadline",
+            min=0,
+            metavar="SECONDS",
+            help="Stop a push/pull/sync run cleanly after this long (default AMOSHEETS_DEADLINE or 240; 0 = never).",
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     global _state
     output = Output(verbosity=-1 if quiet else (1 if verbose else 0), debug=debug, log_file=log_file)
-    _state = AppState(env_file, output)
+    _state = AppState(env_file, output, deadline)
     ctx.obj = _state
 
 

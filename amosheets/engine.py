@@ -32,6 +32,7 @@ from amosheets.amocrm.mapping import (
     multitext,
 )
 from amosheets.config import AMOCRM, GOOGLE, Settings
+from amosheets.deadline import Deadline
 from amosheets.errors import ConfigError, ExitStatus, LockedError
 from amosheets.sheet import Sheet, SheetData
 from amosheets.state import IndexEntry, Scope, StateStore, ensure_state_dir, state_path
@@ -145,12 +146,15 @@ class Engine:
         amo: AmoClient | None = None,
         sheet: Sheet | None = None,
         progress: Callable[[str, int, int], None] | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         settings.require(GOOGLE, AMOCRM)
         self.settings = settings
         self.options = options
-        self.amo = amo or amo_client(settings)
-        self.sheet = sheet or Sheet(settings)
+        # One deadline for the whole run, counted from here, shared by both services' clients.
+        self.deadline = deadline or Deadline(settings.deadline, settings.deadline_setting)
+        self.amo = amo or amo_client(settings, deadline=self.deadline)
+        self.sheet = sheet or Sheet(settings, deadline=self.deadline)
         if progress is not None:
             self.amo.progress = progress
 

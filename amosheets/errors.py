@@ -75,6 +75,12 @@ class NeedsForceError(AmosheetsError):
     exit_status = ExitStatus.NEEDS_FORCE
 
 
+class DeadlineReached(AmosheetsError):
+    """The run used up its time: it stops between requests, keeping what it finished."""
+
+    exit_status = ExitStatus.ERROR
+
+
 def os_reason(e: OSError) -> str:
     """Why a file or directory could not be made, in words (mkdir says "File exists" for a file in the way)."""
     if isinstance(e, FileExistsError | NotADirectoryError):

@@ -23,6 +23,7 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from amosheets.config import Settings, redact
+from amosheets.deadline import NO_DEADLINE, Deadline
 from amosheets.errors import AuthError, ConfigError, ServiceError
 from amosheets.gspread_transport import client_for
 from amosheets.sync.fields import Cell, HeaderMap, column_letter, match_headers
@@ -105,6 +106,7 @@ class Sheet:
         backoff: float = 2.0,
         max_backoff: float = 65.0,
         credentials: Credentials | None = None,
+        deadline: Deadline = NO_DEADLINE,
     ) -> None:
         self.spreadsheet_id = settings.sheet_id
         self.worksheet = settings.worksheet
@@ -112,7 +114,8 @@ class Sheet:
         self.client_email = getattr(creds, "service_account_email", None)
         self._creds = creds
         self._secrets = settings.secrets()
-        self._gc = client_for(settings.sheets_api_url, creds)
+        self.deadline = deadline
+        self._gc = client_for(settings.sheets_api_url, creds, deadline)
         self._http = self._gc.http_client
         self.attempts, self.backoff, self.max_backoff = attempts, backoff, max_backoff
         self.tab: Tab | None = None
@@ -136,6 +139,7 @@ class Sheet:
             for attempt in Retrying(
                 stop=stop_after_attempt(self.attempts if retry else 1),
                 wait=wait,
+                sleep=self.deadline.sleep,
                 retry=retry_if_exception(transient),
                 reraise=True,
             ):

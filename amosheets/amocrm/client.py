@@ -36,6 +36,7 @@ from amosheets.amocrm.errors import (
 )
 from amosheets.amocrm.ratelimit import RateLimiter
 from amosheets.config import Secret, redact
+from amosheets.deadline import NO_DEADLINE, Deadline
 from amosheets.errors import ConfigError
 
 PAGE = 250  # the most entities one list request returns
@@ -68,10 +69,11 @@ class AmoClient:
         *,
         rate: int = 7,
         workers: int = 8,
-        timeout: tuple[float, float] = (10.0, 120.0),
+        timeout: tuple[float, float] = (10.0, 60.0),
         attempts: int = 6,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
+        deadline: Deadline = NO_DEADLINE,
         on_request: Callable[[str, str, int | None], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -88,7 +90,8 @@ class AmoClient:
                 "Accept": "application/json",
             }
         )
-        self.limiter = RateLimiter(rate) if rate else None
+        self.deadline = deadline
+        self.limiter = RateLimiter(rate, sleep=deadline.sleep) if rate else None
         self.workers = workers
         self.timeout = timeout
         self.attempts = attempts
@@ -112,6 +115,7 @@ class AmoClient:
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=self._wait,
+            sleep=self.deadline.sleep,
             retry=retry_if_exception_type(_Transient),
             reraise=True,
         )
@@ -141,27 +145,40 @@ class AmoClient:
         settings = self._session.merge_environment_settings(prepared.url, {}, None, None, None)
         if self.limiter:
             self.limiter.acquire()
+        timeout = self.deadline.timeout(*self.timeout)
         with self._lock:
             self.sent[method] += 1
         try:
-            r = self._session.send(prepared, timeout=self.timeout, **settings)
-        except requests.exceptions.ConnectionError as e:
-            if _is_name_failure(e):
-                raise ConfigError(
-                    f"Cannot find the amoCRM host {self.host}: no such name in DNS.",
-                    hint="Check AMOCRM_SUBDOMAIN and AMOCRM_DOMAIN (or AMOCRM_BASE_URL) against the address you "
-                    "open amoCRM at. If they are right, check this machine's network and DNS.",
-                ) from None
-            if not idempotent and not isinstance(e, requests.exceptions.ConnectTimeout) and not _refused(e):
-                raise UncertainWrite(f"the connection to {self.host} broke before amoCRM answered") from None
-            raise _Transient(f"connection to {self.host} failed ({_reason(e)})") from None
-        except requests.exceptions.Timeout:
-            if not idempotent:
-                raise UncertainWrite(f"amoCRM ({self.host}) did not answer in time") from None
-            raise _Transient("timed out") from None
+            r = self._session.send(prepared, timeout=timeout, **settings)
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
+            self.deadline.check()  # the wait was cut short by the deadline: stop, don't retry
+            raise self._failure(e, idempotent) from None
         self._note_clock(r)
         if self.on_request:
             self.on_request(method, path, r.status_code)
+        return self._answer(r, method, path, url, idempotent)
+
+    def _failure(self, e: requests.exceptions.RequestException, idempotent: bool) -> Exception:
+        """What a request that got no answer means: a setup problem, a lost write, or one to retry."""
+        if isinstance(e, requests.exceptions.ConnectionError):
+            if _is_name_failure(e):
+                return ConfigError(
+                    f"Cannot find the amoCRM host {self.host}: no such name in DNS.",
+                    hint="Check AMOCRM_SUBDOMAIN and AMOCRM_DOMAIN (or AMOCRM_BASE_URL) against the address you "
+                    "open amoCRM at. If they are right, check this machine's network and DNS.",
+                )
+            if not idempotent and not isinstance(e, requests.exceptions.ConnectTimeout) and not _refused(e):
+                return UncertainWrite(f"the connection to {self.host} broke before amoCRM answered")
+            return _Transient(f"connection to {self.host} failed ({_reason(e)})")
+        if not idempotent:
+            return UncertainWrite(f"amoCRM ({self.host}) did not answer in time")
+        return _Transient("timed out")
+
+    def _clean(self, text: str) -> str:
+        """Text from amoCRM's answer, made safe to show and keep: an error page may echo our token."""
+        return redact(text, [self._token.reveal()])
+
+    def _answer(self, r: requests.Response, method: str, path: str, url: str, idempotent: bool) -> Any:
         status = r.status_code
         if status == 204:
             return None
@@ -218,10 +235,6 @@ class AmoClient:
         if status == 400:
             raise _validation_error(r, self._clean)
         raise AmoError(f"amoCRM answered {status} to {method} {path}: {_problem_detail(r, self._clean)}")
-
-    def _clean(self, text: str) -> str:
-        """Text from amoCRM's answer, made safe to show and keep: an error page may echo our token."""
-        return redact(text, [self._token.reveal()])
 
     def _note_clock(self, r: requests.Response) -> None:
         date = r.headers.get("Date")

@@ -88,9 +88,11 @@ class Clock:
 
 
 # "html": a 200 whose body is an HTML page; "truncated": the real answer, cut off halfway;
-# "echo400"/"echo403": that error, its text echoing the request's Authorization header, as some
-# error pages and proxies do.
-FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "html", "truncated", "echo400", "echo403")
+# "stall": no answer until the faults are changed (or STALL_SECONDS), then the real one, as from a
+# service that hangs; "echo400"/"echo403": that error, its text echoing the request's Authorization
+# header, as some error pages and proxies do.
+FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "html", "truncated", "stall", "echo400", "echo403")
+STALL_SECONDS = 600.0
 
 
 @dataclass
@@ -143,6 +145,7 @@ class Emulator:
         self.lock = threading.RLock()
         self.latency = latency
         self.faults = FaultPlan()
+        self._unstall = threading.Event()
         self.clock = Clock()
         self._counts: Counter[str] = Counter()
         self._faults_injected: Counter[str] = Counter()
@@ -192,6 +195,9 @@ class Emulator:
         script: list[tuple[str, str | None, str | None]] | None = None,
     ) -> None:
         self.faults = FaultPlan(rates=dict(rates or {}), seed=seed, only=only, script=list(script or []))
+        # Requests held by "stall" answer now: the test that stalled the service is done with them.
+        self._unstall.set()
+        self._unstall = threading.Event()
 
     # -- dispatch -------------------------------------------------------------------
     def dispatch(self, req: Request) -> Response:
@@ -211,7 +217,9 @@ class Emulator:
                 return Response.html(200, "<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>")
             if kind.startswith("echo"):
                 return self.echo_response(int(kind[4:]), req)
-            if kind != "truncated":
+            if kind == "stall":
+                self._unstall.wait(STALL_SECONDS)
+            elif kind != "truncated":
                 return self.fault_response(int(kind), req)
         if self.hook is not None:
             self.hook("before", req)
