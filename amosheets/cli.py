@@ -13,16 +13,34 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from amosheets import __version__
 from amosheets.config import AMOCRM, GOOGLE, Settings, load_settings
 from amosheets.engine import Options, parse_since
-from amosheets.errors import AmosheetsError, ExitStatus, UsageError
+from amosheets.errors import AmosheetsError, ExitStatus, Interrupted, UsageError
 from amosheets.output import Output
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
 from amosheets.sync.plan import Direction
 
+
+class _Group(TyperGroup):
+    """Ctrl-C becomes a message and exit status 130 in ``main``, like every other way a command stops.
+
+    (typer alone turns it into a silent exit 130.)"""
+
+    def invoke(self, ctx: typer.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            what = f"amosheets {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "amosheets"
+            raise Interrupted(
+                f"`{what}` was interrupted (Ctrl-C). What it finished is kept; the next run goes on from there."
+            ) from None
+
+
 app = typer.Typer(
+    cls=_Group,
     name="amosheets",
     help="Keeps a Google Sheet and the deals of an amoCRM / Kommo account in step, both ways.",
     no_args_is_help=True,
@@ -439,6 +457,9 @@ def sandbox(
         out.out.print("\n".join(sb.env_lines()), highlight=False, markup=False)
         out.info("\nPress Ctrl-C to stop.")
         sb.wait()
+    except KeyboardInterrupt:
+        out.info("Stopped.")  # Ctrl-C is how this command is meant to end: no error to report
+        raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
     finally:
         sb.close()
 

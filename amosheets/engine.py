@@ -185,6 +185,11 @@ class Engine:
         out = Outcome(dry_run=opts.dry_run)
         try:
             self._sync(store, out)
+        except KeyboardInterrupt:
+            # What was done up to Ctrl-C is in ``out``: the log must not read "0 created" after 750 were.
+            if run_id is not None:
+                store.finish_run(run_id, ExitStatus.INTERRUPTED, out.summary(), ["interrupted"])
+            raise
         except BaseException as e:
             if run_id is not None:
                 store.finish_run(run_id, getattr(e, "exit_status", ExitStatus.ERROR), out.summary(), [str(e)])

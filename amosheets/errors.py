@@ -81,6 +81,12 @@ class DeadlineReached(AmosheetsError):
     exit_status = ExitStatus.ERROR
 
 
+class Interrupted(AmosheetsError):
+    """Ctrl-C (SIGINT): the command stops where it is."""
+
+    exit_status = ExitStatus.INTERRUPTED
+
+
 def os_reason(e: OSError) -> str:
     """Why a file or directory could not be made, in words (mkdir says "File exists" for a file in the way)."""
     if isinstance(e, FileExistsError | NotADirectoryError):

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 
 from amosheets.errors import ExitStatus
 
-from .conftest import World
+from .conftest import ROOT, World
 
 
 def last_run(w: World) -> dict:
@@ -47,3 +53,48 @@ def test_the_deadline_setting_is_checked(world: World):
     assert r.returncode == ExitStatus.CONFIG and "AMOSHEETS_DEADLINE is 'soon'" in r.stderr
     r = world.cli("--deadline", "-1", "sync")
     assert r.returncode == ExitStatus.CONFIG and "--deadline" in r.stderr
+
+
+# -- Ctrl-C ---------------------------------------------------------------------------------
+class Interrupter:
+    """Sends SIGINT to the tool when it sends its first write to the sheet, and holds that request
+    back a moment so the signal lands while the tool waits for the answer."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.fired = threading.Event()
+
+    def __call__(self, phase: str, req) -> None:
+        first_write = phase == "before" and req.method == "POST" and "values:batchUpdate" in req.path
+        if first_write and self.pid and not self.fired.is_set():
+            self.fired.set()
+            os.kill(self.pid, signal.SIGINT)
+            time.sleep(0.5)
+
+
+def test_ctrl_c_during_a_push_says_so_and_records_what_was_done(world: World):
+    world.set_rows([["", f"Клиент {i}", "", "", str(100 + i), "", ""] for i in range(5)])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "GOOGLE_", "AMOSHEETS_"))}
+    interrupter = Interrupter()
+    world.sb.sheets.hook = interrupter
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "amosheets", "push"],
+        env={**env, **world.env, "NO_COLOR": "1"},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    interrupter.pid = proc.pid
+    _, stderr = proc.communicate(timeout=120)
+    world.sb.sheets.hook = None
+    assert interrupter.fired.is_set()
+    assert proc.returncode == ExitStatus.INTERRUPTED
+    assert "`amosheets push` was interrupted" in stderr and "the next run goes on" in stderr
+    assert "Traceback" not in stderr
+    run = last_run(world)
+    assert run["exit_status"] == ExitStatus.INTERRUPTED and run["result"] == "interrupted"
+    assert run["problems"] == ["interrupted"] and run["summary"]["created"] == 5
+    r = world.cli("push")  # resumes: the ids reach the sheet, no deal is made twice
+    assert r.returncode == 0, r.stderr
+    assert len(world.by_lead()) == 5 and len(world.sb.amocrm.leads()) == 5
