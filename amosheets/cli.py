@@ -17,8 +17,9 @@ from typer.core import TyperGroup
 
 from amosheets import __version__
 from amosheets.config import AMOCRM, GOOGLE, Settings, load_settings
-from amosheets.engine import Options, parse_since
+from amosheets.engine import Options, parse_since, request_line
 from amosheets.errors import AmosheetsError, ExitStatus, Interrupted, UsageError
+from amosheets.gspread_transport import RequestHook
 from amosheets.output import Output
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
 from amosheets.sync.plan import Direction
@@ -67,6 +68,10 @@ class AppState:
             if self.deadline is not None:
                 self._settings.deadline, self._settings.deadline_setting = self.deadline, "--deadline"
         return self._settings
+
+    def on_request(self, service: str) -> RequestHook | None:
+        """A client's request hook that prints one line per request with --debug (None without)."""
+        return request_line(service, self.output.trace if self.output.debug else None)
 
 
 _state: AppState | None = None
@@ -129,8 +134,10 @@ def _sync(ctx: typer.Context, direction: Direction, options: Options, as_json: b
     from amosheets.report import print_outcome
 
     st = state(ctx)
-    with st.output.progress() as progress:
-        outcome = Engine(st.settings, options, progress=progress).run()
+    o = st.output
+    with o.progress() as progress:
+        engine = Engine(st.settings, options, progress=progress, detail=o.detail, trace=o.trace if o.debug else None)
+        outcome = engine.run()
     print_outcome(st.output, direction.value, outcome, as_json)
     raise typer.Exit(int(outcome.exit_status))
 
@@ -227,8 +234,9 @@ def check(ctx: typer.Context) -> None:
     """
     from amosheets.checks import exit_status, run_checks
 
-    o = state(ctx).output
-    results = run_checks(state(ctx).settings)
+    st = state(ctx)
+    o = st.output
+    results = run_checks(st.settings, st.on_request)
     for r in results:
         if r.ok:
             o.success(f"✓ {r.name}: {r.detail}")
@@ -253,7 +261,7 @@ def pipelines(ctx: typer.Context, as_json: Json = False) -> None:
 
     st = state(ctx)
     settings = st.settings.require(AMOCRM)
-    amo = AmoClient(settings.amocrm_base_url, settings.amocrm_token)
+    amo = AmoClient(settings.amocrm_base_url, settings.amocrm_token, on_request=st.on_request("amoCRM"))
     try:
         data = amo.pipelines()
     finally:
@@ -306,7 +314,7 @@ def init(
 
     st = state(ctx)
     settings = st.settings.require(GOOGLE)
-    sheet = Sheet(settings)
+    sheet = Sheet(settings, on_request=st.on_request("Sheets"))
     tab = sheet.open()
     values = sheet.read_values()
     used = sum(1 for r in values if any(str(c).strip() for c in r if c is not None))

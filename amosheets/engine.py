@@ -34,6 +34,7 @@ from amosheets.amocrm.mapping import (
 from amosheets.config import AMOCRM, GOOGLE, Settings
 from amosheets.deadline import Deadline
 from amosheets.errors import ConfigError, ExitStatus, LockedError
+from amosheets.gspread_transport import RequestHook
 from amosheets.sheet import Sheet, SheetData
 from amosheets.state import IndexEntry, Scope, StateStore, ensure_state_dir, state_path
 from amosheets.sync.fields import CONTACT_FIELDS, LEAD_ID, Field, HeaderError, text
@@ -43,6 +44,8 @@ from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Notice, RowP
 from amosheets.sync.plan import Direction, LeadPlan, Plan
 from amosheets.sync.planner import Triage, header_signature, mark_unchanged, new_row_fingerprints, render, triage
 from amosheets.sync.planner import plan as make_plan
+
+Say = Callable[[str], None]
 
 OVERLAP = 60  # seconds each window reaches back: amoCRM's bounds may be exclusive, writes land late
 LOCK_WAIT = 10.0  # a second run waits this long for the first, then gives up with ExitStatus.LOCKED
@@ -147,14 +150,18 @@ class Engine:
         sheet: Sheet | None = None,
         progress: Callable[[str, int, int], None] | None = None,
         deadline: Deadline | None = None,
+        detail: Say | None = None,
+        trace: Say | None = None,
     ) -> None:
+        """``detail`` is told what each phase found and did (-v); ``trace`` one line per request (--debug)."""
         settings.require(GOOGLE, AMOCRM)
         self.settings = settings
         self.options = options
         # One deadline for the whole run, counted from here, shared by both services' clients.
         self.deadline = deadline or Deadline(settings.deadline, settings.deadline_setting)
-        self.amo = amo or amo_client(settings, deadline=self.deadline)
-        self.sheet = sheet or Sheet(settings, deadline=self.deadline)
+        self.detail: Say = detail or (lambda _: None)
+        self.amo = amo or amo_client(settings, deadline=self.deadline, on_request=request_line("amoCRM", trace))
+        self.sheet = sheet or Sheet(settings, deadline=self.deadline, on_request=request_line("Sheets", trace))
         if progress is not None:
             self.amo.progress = progress
 
@@ -196,6 +203,8 @@ class Engine:
             raise
         if run_id is not None:
             store.finish_run(run_id, out.exit_status, out.summary(), [str(p) for p in out.problems])
+        if not opts.dry_run and not out.blocked:
+            self.detail(f"sheet: wrote {out.cells_written:,} cells, added {out.rows_appended:,} rows")
         return out
 
     def _sync(self, store: StateStore, out: Outcome) -> None:
@@ -245,6 +254,7 @@ class Engine:
             with_rows=[lid for lid, e in index.items() if e.has_row and not e.row_removed and not e.deleted],
         )
         out.plan = plan
+        self.detail(plan_line(plan))
         out.problems.extend(plan.problems)
         out.notices.extend(plan.notices)
         out.blocked = None if opts.force else mass_change(plan)
@@ -272,9 +282,11 @@ class Engine:
 
     def _read_sheet(self) -> SheetData:
         try:
-            return self.sheet.read()
+            data = self.sheet.read()
         except HeaderError as e:
             raise ConfigError(f"The sheet's header row cannot be used: {e}") from None
+        self.detail(f"read the sheet: {len(data.rows):,} rows")
+        return data
 
     def _requests(self) -> dict[str, int]:
         return {"amocrm": sum(self.amo.sent.values())}
@@ -297,6 +309,10 @@ class Engine:
             target = changes.leads if kind == "leads" else changes.contacts
             for item in items:
                 target[int(item["id"])] = item
+        if changes.first_run:
+            self.detail("amoCRM: first run, so no changes are asked for; they are taken from now on")
+        else:
+            self.detail(f"amoCRM: {len(changes.leads):,} changed deals, {len(changes.contacts):,} changed contacts")
         return changes
 
     def _fetch_crm(
@@ -628,6 +644,27 @@ class Engine:
                 for lp in plan.leads
                 if (base := _base_after(lp, crm_done.get(lp.lead_id, set()), lp.lead_id in sheet_done, plan)) != lp.base
             )
+
+
+def request_line(service: str, trace: Say | None) -> RequestHook | None:
+    """A client's request hook that tells ``trace`` one line per request."""
+    if trace is None:
+        return None
+
+    def told(method: str, path: str, outcome: str, ms: float) -> None:
+        trace(f"{service} {method} {path} → {outcome} ({ms:,.0f} ms)")
+
+    return told
+
+
+def plan_line(plan: Plan) -> str:
+    cells = sum(len(lp.to_sheet) for lp in plan.cell_updates())
+    return (
+        f"plan: {len(plan.creates()):,} creates, {len(plan.lead_updates()):,} deal updates, "
+        f"{len(plan.contact_updates()):,} contact updates, {cells:,} cells to write, "
+        f"{len(plan.row_appends()):,} rows to add, {len(plan.conflicts):,} conflicts, "
+        f"{len(plan.problems):,} row problems"
+    )
 
 
 def _base_after(lp: LeadPlan, crm_fields: set[Field], sheet_ok: bool, plan: Plan) -> dict[Field, Any]:

@@ -81,7 +81,13 @@ class Output:
         self._emit(logging.INFO, text, "green")
 
     def detail(self, text: str) -> None:
+        """What a phase found or did: shown with -v (and --debug)."""
         self._emit(logging.DEBUG, text, "dim")
+
+    def trace(self, text: str) -> None:
+        """One request: shown (and logged) only with --debug."""
+        if self.debug:
+            self._emit(logging.DEBUG, text, "dim")
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], to_stdout: bool = False) -> None:
         """A rich table in a terminal; plain `a | b | c` lines elsewhere (and in the log)."""

@@ -25,7 +25,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from amosheets.config import Settings, redact
 from amosheets.deadline import NO_DEADLINE, Deadline
 from amosheets.errors import AuthError, ConfigError, ServiceError
-from amosheets.gspread_transport import client_for
+from amosheets.gspread_transport import RequestHook, client_for
 from amosheets.sync.fields import Cell, HeaderMap, column_letter, match_headers
 from amosheets.sync.model import SheetRow
 
@@ -107,6 +107,7 @@ class Sheet:
         max_backoff: float = 65.0,
         credentials: Credentials | None = None,
         deadline: Deadline = NO_DEADLINE,
+        on_request: RequestHook | None = None,
     ) -> None:
         self.spreadsheet_id = settings.sheet_id
         self.worksheet = settings.worksheet
@@ -115,7 +116,7 @@ class Sheet:
         self._creds = creds
         self._secrets = settings.secrets()
         self.deadline = deadline
-        self._gc = client_for(settings.sheets_api_url, creds, deadline)
+        self._gc = client_for(settings.sheets_api_url, creds, deadline, on_request)
         self._http = self._gc.http_client
         self.attempts, self.backoff, self.max_backoff = attempts, backoff, max_backoff
         self.tab: Tab | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -98,3 +99,38 @@ def test_ctrl_c_during_a_push_says_so_and_records_what_was_done(world: World):
     r = world.cli("push")  # resumes: the ids reach the sheet, no deal is made twice
     assert r.returncode == 0, r.stderr
     assert len(world.by_lead()) == 5 and len(world.sb.amocrm.leads()) == 5
+
+
+# -- -v and --debug -------------------------------------------------------------------------
+def test_verbose_tells_what_each_phase_found_and_did(world: World):
+    world.set_rows([["", "Иван", "", "", "100", "", ""], ["", "Пётр", "", "", "200", "", ""]])
+    r = world.cli("-v", "sync")
+    assert r.returncode == 0, r.stderr
+    for line in (
+        "read the sheet: 2 rows",
+        "amoCRM: first run",
+        "plan: 2 creates, 0 deal updates",
+        "sheet: wrote 6 cells, added 0 rows",
+    ):
+        assert line in r.stderr, r.stderr
+    world.sb.amocrm.clock.advance(5)
+    world.sb.amocrm.edit_lead(sorted(world.by_lead())[0], price=150)
+    r = world.cli("-v", "sync")
+    assert re.search(r"amoCRM: \d+ changed deals, \d+ changed contacts", r.stderr) and "1 cells to write" in r.stderr
+    assert " → " not in r.stderr  # request lines are for --debug
+
+
+REQUEST_LINE = re.compile(r" (amoCRM|Sheets) (GET|POST|PUT|PATCH|DELETE) (/\S*) → (\d{3}) \([\d,]+ ms\)$")
+
+
+def test_debug_prints_one_line_per_request_of_both_services_without_secrets(world: World):
+    world.set_rows([["", "Иван", "", "", "100", "", ""]])
+    world.reset_stats()
+    r = world.cli("--debug", "sync")
+    assert r.returncode == 0, r.stderr
+    amo, sheets = world.stats()
+    lines = [m for line in r.stderr.splitlines() if (m := REQUEST_LINE.search(line))]
+    assert sum(m[1] == "amoCRM" for m in lines) == amo["requests"] > 0
+    assert sum(m[1] == "Sheets" for m in lines) == sheets["requests"] > 0
+    assert all("?" not in m[3] for m in lines)  # paths only: no query strings
+    assert world.env["AMOCRM_INTEGRATION_TOKEN"] not in r.stdout + r.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -74,7 +75,7 @@ class AmoClient:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         deadline: Deadline = NO_DEADLINE,
-        on_request: Callable[[str, str, int | None], None] | None = None,
+        on_request: Callable[[str, str, str, float], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
@@ -97,6 +98,7 @@ class AmoClient:
         self.attempts = attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
+        # Told (method, path, status or what went wrong, milliseconds) after each request, for --debug.
         self.on_request = on_request
         # Told (what, done, total or None) as pages arrive and batches finish, for a progress bar.
         self.progress: Callable[[str, int, int | None], None] | None = None
@@ -148,15 +150,20 @@ class AmoClient:
         timeout = self.deadline.timeout(*self.timeout)
         with self._lock:
             self.sent[method] += 1
+        started = time.monotonic()
         try:
             r = self._session.send(prepared, timeout=timeout, **settings)
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
+            self._told(method, path, type(e).__name__, started)
             self.deadline.check()  # the wait was cut short by the deadline: stop, don't retry
             raise self._failure(e, idempotent) from None
+        self._told(method, path, str(r.status_code), started)
         self._note_clock(r)
-        if self.on_request:
-            self.on_request(method, path, r.status_code)
         return self._answer(r, method, path, url, idempotent)
+
+    def _told(self, method: str, path: str, outcome: str, started: float) -> None:
+        if self.on_request:
+            self.on_request(method, path, outcome, (time.monotonic() - started) * 1000)
 
     def _failure(self, e: requests.exceptions.RequestException, idempotent: bool) -> Exception:
         """What a request that got no answer means: a setup problem, a lost write, or one to retry."""
