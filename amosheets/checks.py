@@ -13,6 +13,7 @@ from amosheets.amocrm.client import AmoClient
 from amosheets.amocrm.mapping import catalog_from
 from amosheets.config import AMOCRM, GOOGLE, Settings
 from amosheets.errors import AmosheetsError, ExitStatus
+from amosheets.gspread_transport import RequestHook
 from amosheets.sheet import Sheet, read_key_file
 from amosheets.sync.fields import HEADERS, Field, HeaderError, match_headers, text
 
@@ -26,7 +27,8 @@ class Check:
     status: ExitStatus = ExitStatus.OK
 
 
-def run_checks(settings: Settings) -> list[Check]:
+def run_checks(settings: Settings, on_request: Callable[[str], RequestHook | None] = lambda _: None) -> list[Check]:
+    """``on_request(service)`` gives that service's client a hook for each request it sends (--debug)."""
     results: list[Check] = []
 
     def fail(name: str, e: AmosheetsError) -> None:
@@ -43,13 +45,18 @@ def run_checks(settings: Settings) -> list[Check]:
     amo_ok = not settings.problems[AMOCRM]
 
     if google_ok:
-        _check_google(settings, results, fail)
+        _check_google(settings, results, fail, on_request("Sheets"))
     if amo_ok:
-        _check_amocrm(settings, results, fail)
+        _check_amocrm(settings, results, fail, on_request("amoCRM"))
     return results
 
 
-def _check_google(settings: Settings, results: list[Check], fail: Callable[[str, AmosheetsError], None]) -> None:
+def _check_google(
+    settings: Settings,
+    results: list[Check],
+    fail: Callable[[str, AmosheetsError], None],
+    on_request: RequestHook | None,
+) -> None:
     if settings.google_credentials is not None:
         try:
             info = read_key_file(settings.google_credentials)
@@ -60,7 +67,7 @@ def _check_google(settings: Settings, results: list[Check], fail: Callable[[str,
     else:
         results.append(Check("Google key file", True, f"none: anonymous access to {settings.sheets_api_url}"))
     try:
-        sheet = Sheet(settings)
+        sheet = Sheet(settings, on_request=on_request)
         tab = sheet.open()
     except AmosheetsError as e:
         fail("spreadsheet", e)
@@ -92,8 +99,9 @@ def _check_amocrm(
     settings: Settings,
     results: list[Check],
     fail: Callable[[str, AmosheetsError], None],
+    on_request: RequestHook | None,
 ) -> None:
-    amo = AmoClient(settings.amocrm_base_url, settings.amocrm_token, attempts=2)
+    amo = AmoClient(settings.amocrm_base_url, settings.amocrm_token, attempts=2, on_request=on_request)
     try:
         try:
             account = amo.account()

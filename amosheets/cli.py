@@ -13,16 +13,35 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from amosheets import __version__
 from amosheets.config import AMOCRM, GOOGLE, Settings, load_settings
-from amosheets.engine import Options, parse_since
-from amosheets.errors import AmosheetsError, ExitStatus, UsageError
+from amosheets.engine import Options, parse_since, request_line
+from amosheets.errors import AmosheetsError, ExitStatus, Interrupted, UsageError
+from amosheets.gspread_transport import RequestHook
 from amosheets.output import Output
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
 from amosheets.sync.plan import Direction
 
+
+class _Group(TyperGroup):
+    """Ctrl-C becomes a message and exit status 130 in ``main``, like every other way a command stops.
+
+    (typer alone turns it into a silent exit 130.)"""
+
+    def invoke(self, ctx: typer.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            what = f"amosheets {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "amosheets"
+            raise Interrupted(
+                f"`{what}` was interrupted (Ctrl-C). What it finished is kept; the next run goes on from there."
+            ) from None
+
+
 app = typer.Typer(
+    cls=_Group,
     name="amosheets",
     help="Keeps a Google Sheet and the deals of an amoCRM / Kommo account in step, both ways.",
     no_args_is_help=True,
@@ -35,9 +54,10 @@ app = typer.Typer(
 class AppState:
     """What the global options decide, handed to every command."""
 
-    def __init__(self, env_file: Path | None, output: Output) -> None:
+    def __init__(self, env_file: Path | None, output: Output, deadline: float | None = None) -> None:
         self.env_file = env_file
         self.output = output
+        self.deadline = deadline  # --deadline, which wins over AMOSHEETS_DEADLINE
         self._settings: Settings | None = None
 
     @property
@@ -45,7 +65,13 @@ class AppState:
         if self._settings is None:
             self._settings = load_settings(self.env_file)
             self.output.secrets.extend(self._settings.secrets())
+            if self.deadline is not None:
+                self._settings.deadline, self._settings.deadline_setting = self.deadline, "--deadline"
         return self._settings
+
+    def on_request(self, service: str) -> RequestHook | None:
+        """A client's request hook that prints one line per request with --debug (None without)."""
+        return request_line(service, self.output.trace if self.output.debug else None)
 
 
 _state: AppState | None = None
@@ -69,13 +95,22 @@ def _global(
     log_file: Annotated[
         Path | None, typer.Option("--log-file", help="Also append everything said to this file (rotated at 1 MB).")
     ] = None,
+    deadline: Annotated[
+        float | None,
+        typer.Option(
+            "--deadline",
+            min=0,
+            metavar="SECONDS",
+            help="Stop a push/pull/sync run cleanly after this long (default AMOSHEETS_DEADLINE or 240; 0 = never).",
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     global _state
     output = Output(verbosity=-1 if quiet else (1 if verbose else 0), debug=debug, log_file=log_file)
-    _state = AppState(env_file, output)
+    _state = AppState(env_file, output, deadline)
     ctx.obj = _state
 
 
@@ -99,8 +134,10 @@ def _sync(ctx: typer.Context, direction: Direction, options: Options, as_json: b
     from amosheets.report import print_outcome
 
     st = state(ctx)
-    with st.output.progress() as progress:
-        outcome = Engine(st.settings, options, progress=progress).run()
+    o = st.output
+    with o.progress() as progress:
+        engine = Engine(st.settings, options, progress=progress, detail=o.detail, trace=o.trace if o.debug else None)
+        outcome = engine.run()
     print_outcome(st.output, direction.value, outcome, as_json)
     raise typer.Exit(int(outcome.exit_status))
 
@@ -197,8 +234,9 @@ def check(ctx: typer.Context) -> None:
     """
     from amosheets.checks import exit_status, run_checks
 
-    o = state(ctx).output
-    results = run_checks(state(ctx).settings)
+    st = state(ctx)
+    o = st.output
+    results = run_checks(st.settings, st.on_request)
     for r in results:
         if r.ok:
             o.success(f"✓ {r.name}: {r.detail}")
@@ -223,7 +261,7 @@ def pipelines(ctx: typer.Context, as_json: Json = False) -> None:
 
     st = state(ctx)
     settings = st.settings.require(AMOCRM)
-    amo = AmoClient(settings.amocrm_base_url, settings.amocrm_token)
+    amo = AmoClient(settings.amocrm_base_url, settings.amocrm_token, on_request=st.on_request("amoCRM"))
     try:
         data = amo.pipelines()
     finally:
@@ -276,7 +314,7 @@ def init(
 
     st = state(ctx)
     settings = st.settings.require(GOOGLE)
-    sheet = Sheet(settings)
+    sheet = Sheet(settings, on_request=st.on_request("Sheets"))
     tab = sheet.open()
     values = sheet.read_values()
     used = sum(1 for r in values if any(str(c).strip() for c in r if c is not None))
@@ -405,10 +443,21 @@ def sandbox(
 
         amosheets sandbox --amocrm-port 8081 --sheets-port 8082
     """
-    from amosheets.sandbox import Sandbox
+    from amosheets.sandbox import PortUnavailable, Sandbox
 
     out = state(ctx).output
-    with Sandbox(amocrm_port=amocrm_port, sheets_port=sheets_port, amocrm_latency=latency) as sb:
+    sb = Sandbox(amocrm_port=amocrm_port, sheets_port=sheets_port, amocrm_latency=latency)
+    try:
+        sb.start()
+    except PortUnavailable as e:
+        option = "--amocrm-port" if e.service == sb.amocrm.name else "--sheets-port"
+        raise UsageError(
+            f"{option} {e.port}: the {'amoCRM' if option == '--amocrm-port' else 'Sheets'} emulator cannot listen "
+            f"there ({e.strerror}).",
+            hint=f"Another program (perhaps another `amosheets sandbox`) uses that port: give {option} another "
+            "one, or 0 for any free port.",
+        ) from None
+    try:
         sb.seed_sample(leads=leads)
         out.info(f"amoCRM emulator:  {sb.amocrm_url}   (control: {sb.amocrm_url}/_sandbox/)")
         out.info(f"Sheets emulator:  {sb.sheets_url}   (control: {sb.sheets_url}/_sandbox/)")
@@ -416,6 +465,11 @@ def sandbox(
         out.out.print("\n".join(sb.env_lines()), highlight=False, markup=False)
         out.info("\nPress Ctrl-C to stop.")
         sb.wait()
+    except KeyboardInterrupt:
+        out.info("Stopped.")  # Ctrl-C is how this command is meant to end: no error to report
+        raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
+    finally:
+        sb.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 from platformdirs import user_state_dir
 
+from amosheets.deadline import DEFAULT_DEADLINE
 from amosheets.errors import ConfigError
 
 AMOCRM_DOMAINS = ("amocrm.ru", "amocrm.com", "kommo.com")
@@ -57,6 +58,14 @@ class Secret:
         return bool(self._value)
 
 
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret in it replaced by ``***`` (values too short to be secrets are left)."""
+    for s in secrets:
+        if s and len(s) >= 4:
+            text = text.replace(s, "***")
+    return text
+
+
 @dataclass
 class Settings:
     google_credentials: Path | None = None
@@ -69,6 +78,8 @@ class Settings:
     status_id: int | None = None
     amocrm_rate: int = 7  # requests per second; only a sandbox may take more (AMOSHEETS_AMOCRM_RATE)
     state_dir: Path = field(default_factory=lambda: Path(user_state_dir("amosheets", appauthor=False)))
+    deadline: float = DEFAULT_DEADLINE  # seconds a run may take; 0 = no limit
+    deadline_setting: str = "AMOSHEETS_DEADLINE"  # where ``deadline`` came from (--deadline overrides it)
     problems: dict[str, list[str]] = field(default_factory=lambda: {GOOGLE: [], AMOCRM: [], "other": []})
 
     def require(self, *services: str) -> Settings:
@@ -162,7 +173,25 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
         if p.exists() and not p.is_dir():
             o.append(f"AMOSHEETS_STATE_DIR is {p}, which is a file; give a directory.")
         s.state_dir = p
+    s.deadline = _deadline(env, o)
     return s
+
+
+def _deadline(env: Mapping[str, str], problems: list[str]) -> float:
+    raw = env.get("AMOSHEETS_DEADLINE", "")
+    if not raw:
+        return DEFAULT_DEADLINE
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        problems.append(
+            f"AMOSHEETS_DEADLINE is {raw!r}; it must be a number of seconds a run may take "
+            f"(default {DEFAULT_DEADLINE:g}), or 0 for no limit."
+        )
+        return DEFAULT_DEADLINE
+    return seconds
 
 
 _KNOWN = frozenset(

@@ -34,9 +34,11 @@ from amosheets.amocrm.mapping import (
     multitext,
 )
 from amosheets.config import AMOCRM, GOOGLE, Settings
+from amosheets.deadline import Deadline
 from amosheets.errors import ConfigError, ExitStatus, LockedError
+from amosheets.gspread_transport import RequestHook
 from amosheets.sheet import Sheet, SheetData
-from amosheets.state import IndexEntry, Scope, StateStore, state_path
+from amosheets.state import IndexEntry, Scope, StateStore, ensure_state_dir, state_path
 from amosheets.sync import creations as journal
 from amosheets.sync.fields import CONTACT_FIELDS, Field, HeaderError, parse_pending, pending_marker, text
 from amosheets.sync.guard import mass_change
@@ -53,6 +55,8 @@ from amosheets.sync.planner import (
     triage,
 )
 from amosheets.sync.planner import plan as make_plan
+
+Say = Callable[[str], None]
 
 OVERLAP = 60  # seconds each window reaches back: amoCRM's bounds may be exclusive, writes land late
 LOCK_WAIT = 10.0  # a second run waits this long for the first, then gives up with ExitStatus.LOCKED
@@ -141,7 +145,7 @@ def scope_of(settings: Settings) -> Scope:
 
 def lock_for(settings: Settings) -> FileLock:
     path = state_path(settings.state_dir, scope_of(settings)).with_suffix(".lock")
-    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_state_dir(settings.state_dir)
     return FileLock(str(path), mode=0o600)
 
 
@@ -158,12 +162,19 @@ class Engine:
         amo: AmoClient | None = None,
         sheet: Sheet | None = None,
         progress: Callable[[str, int, int], None] | None = None,
+        deadline: Deadline | None = None,
+        detail: Say | None = None,
+        trace: Say | None = None,
     ) -> None:
+        """``detail`` is told what each phase found and did (-v); ``trace`` one line per request (--debug)."""
         settings.require(GOOGLE, AMOCRM)
         self.settings = settings
         self.options = options
-        self.amo = amo or amo_client(settings)
-        self.sheet = sheet or Sheet(settings)
+        # One deadline for the whole run, counted from here, shared by both services' clients.
+        self.deadline = deadline or Deadline(settings.deadline, settings.deadline_setting)
+        self.detail: Say = detail or (lambda _: None)
+        self.amo = amo or amo_client(settings, deadline=self.deadline, on_request=request_line("amoCRM", trace))
+        self.sheet = sheet or Sheet(settings, deadline=self.deadline, on_request=request_line("Sheets", trace))
         if progress is not None:
             self.amo.progress = progress
 
@@ -194,12 +205,19 @@ class Engine:
         out = Outcome(dry_run=opts.dry_run)
         try:
             self._sync(store, out)
+        except KeyboardInterrupt:
+            # What was done up to Ctrl-C is in ``out``: the log must not read "0 created" after 750 were.
+            if run_id is not None:
+                store.finish_run(run_id, ExitStatus.INTERRUPTED, out.summary(), ["interrupted"])
+            raise
         except BaseException as e:
             if run_id is not None:
                 store.finish_run(run_id, getattr(e, "exit_status", ExitStatus.ERROR), out.summary(), [str(e)])
             raise
         if run_id is not None:
             store.finish_run(run_id, out.exit_status, out.summary(), [str(p) for p in out.problems])
+        if not opts.dry_run and not out.blocked:
+            self.detail(f"sheet: wrote {out.cells_written:,} cells, added {out.rows_appended:,} rows")
         return out
 
     def _sync(self, store: StateStore, out: Outcome) -> None:
@@ -265,6 +283,7 @@ class Engine:
             names=store.names(),
         )
         out.plan = plan
+        self.detail(plan_line(plan))
         out.problems.extend(plan.problems)
         out.notices.extend(plan.notices)
         out.blocked = None if opts.force else mass_change(plan)
@@ -303,9 +322,11 @@ class Engine:
 
     def _read_sheet(self) -> SheetData:
         try:
-            return self.sheet.read()
+            data = self.sheet.read()
         except HeaderError as e:
             raise ConfigError(f"The sheet's header row cannot be used: {e}") from None
+        self.detail(f"read the sheet: {len(data.rows):,} rows")
+        return data
 
     def _requests(self) -> dict[str, int]:
         return {"amocrm": sum(self.amo.sent.values())}
@@ -330,6 +351,10 @@ class Engine:
                 target[int(item["id"])] = item
             if kind == "listed":
                 changes.listed = {int(item["id"]) for item in items}
+        if changes.first_run:
+            self.detail("amoCRM: first run, so no changes are asked for; they are taken from now on")
+        else:
+            self.detail(f"amoCRM: {len(changes.leads):,} changed deals, {len(changes.contacts):,} changed contacts")
         return changes
 
     @staticmethod
@@ -688,7 +713,6 @@ class Engine:
                 finished.append(n.token)
             # amoCRM refused these: the row is new again (its problem is reported).
             writes.extend((r.number, headers.lead_id, "") for t in made.refused if (r := by_token.get(t)) is not None)
-            cells_written = len(writes)
             before = {r.number: r for r in data.rows}
             for lp in cells:
                 row = at.get(lp.lead_id)
@@ -706,7 +730,7 @@ class Engine:
                     writes.append((row.number, col, render(f, lp.final, catalog)))
                 if ok:
                     sheet_done.add(lp.lead_id)
-            cells_written = len(writes) - cells_written
+            cells_written = len(writes)
             # New rows go below the last used row at explicit positions, in the same write as the
             # rest: a write there is idempotent (a retry can't add a row twice), unlike values.append.
             todo = [a for a in appends if a.lead_id not in at]
@@ -737,6 +761,27 @@ class Made:
 
     created: dict[str, int] = field(default_factory=dict)  # the deals amoCRM made
     refused: list[str] = field(default_factory=list)  # refused by amoCRM: their markers are cleared
+
+
+def request_line(service: str, trace: Say | None) -> RequestHook | None:
+    """A client's request hook that tells ``trace`` one line per request."""
+    if trace is None:
+        return None
+
+    def told(method: str, path: str, outcome: str, ms: float) -> None:
+        trace(f"{service} {method} {path} → {outcome} ({ms:,.0f} ms)")
+
+    return told
+
+
+def plan_line(plan: Plan) -> str:
+    cells = sum(len(lp.to_sheet) for lp in plan.cell_updates())
+    return (
+        f"plan: {len(plan.creates()):,} creates, {len(plan.lead_updates()):,} deal updates, "
+        f"{len(plan.contact_updates()):,} contact updates, {cells:,} cells to write, "
+        f"{len(plan.row_appends()):,} rows to add, {len(plan.conflicts):,} conflicts, "
+        f"{len(plan.problems):,} row problems"
+    )
 
 
 def _made_lead(n: NewRow, answer: dict[str, Any], now: int) -> CrmLead:

@@ -73,3 +73,22 @@ class LockedError(AmosheetsError):
 
 class NeedsForceError(AmosheetsError):
     exit_status = ExitStatus.NEEDS_FORCE
+
+
+class DeadlineReached(AmosheetsError):
+    """The run used up its time: it stops between requests, keeping what it finished."""
+
+    exit_status = ExitStatus.ERROR
+
+
+class Interrupted(AmosheetsError):
+    """Ctrl-C (SIGINT): the command stops where it is."""
+
+    exit_status = ExitStatus.INTERRUPTED
+
+
+def os_reason(e: OSError) -> str:
+    """Why a file or directory could not be made, in words (mkdir says "File exists" for a file in the way)."""
+    if isinstance(e, FileExistsError | NotADirectoryError):
+        return "a file is in the way where a directory should be"
+    return e.strerror or str(e)

@@ -20,6 +20,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from amosheets.config import redact
+from amosheets.errors import UsageError, os_reason
+
 LOG_BYTES = 1_000_000
 LOG_BACKUPS = 5
 
@@ -48,10 +51,7 @@ class Output:
         return self.err.is_terminal
 
     def redact(self, text: str) -> str:
-        for s in self.secrets:
-            if s and len(s) >= 4:
-                text = text.replace(s, "***")
-        return text
+        return redact(text, self.secrets)
 
     def _emit(self, level: int, text: str, style: str | None = None, prefix: str = "") -> None:
         text = self.redact(text)
@@ -81,7 +81,13 @@ class Output:
         self._emit(logging.INFO, text, "green")
 
     def detail(self, text: str) -> None:
+        """What a phase found or did: shown with -v (and --debug)."""
         self._emit(logging.DEBUG, text, "dim")
+
+    def trace(self, text: str) -> None:
+        """One request: shown (and logged) only with --debug."""
+        if self.debug:
+            self._emit(logging.DEBUG, text, "dim")
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], to_stdout: bool = False) -> None:
         """A rich table in a terminal; plain `a | b | c` lines elsewhere (and in the log)."""
@@ -135,8 +141,18 @@ class Output:
 
 def _file_logger(path: Path) -> logging.Logger:
     path = path.expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = _PrivateRotatingHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+    if path.is_dir():
+        raise UsageError(
+            f"--log-file {path} is a directory.", hint=f"Name a file in it, e.g. --log-file {path / 'amosheets.log'}."
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = _PrivateRotatingHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+    except OSError as e:
+        raise UsageError(
+            f"--log-file {path} cannot be written: {os_reason(e)}.",
+            hint="Name a file in a directory this user can write to.",
+        ) from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
     logger = logging.getLogger(f"amosheets.file.{path}")
     logger.handlers = [handler]

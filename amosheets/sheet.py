@@ -22,9 +22,10 @@ import requests
 from google.auth.credentials import AnonymousCredentials, Credentials
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from amosheets.config import Settings
+from amosheets.config import Settings, redact
+from amosheets.deadline import NO_DEADLINE, Deadline
 from amosheets.errors import AuthError, ConfigError, ServiceError
-from amosheets.gspread_transport import client_for
+from amosheets.gspread_transport import RequestHook, client_for
 from amosheets.sync.fields import Cell, HeaderMap, column_letter, match_headers
 from amosheets.sync.model import SheetRow
 
@@ -105,12 +106,17 @@ class Sheet:
         backoff: float = 2.0,
         max_backoff: float = 65.0,
         credentials: Credentials | None = None,
+        deadline: Deadline = NO_DEADLINE,
+        on_request: RequestHook | None = None,
     ) -> None:
         self.spreadsheet_id = settings.sheet_id
         self.worksheet = settings.worksheet
         creds = credentials if credentials is not None else load_credentials(settings)
         self.client_email = getattr(creds, "service_account_email", None)
-        self._gc = client_for(settings.sheets_api_url, creds)
+        self._creds = creds
+        self._secrets = settings.secrets()
+        self.deadline = deadline
+        self._gc = client_for(settings.sheets_api_url, creds, deadline, on_request)
         self._http = self._gc.http_client
         self.attempts, self.backoff, self.max_backoff = attempts, backoff, max_backoff
         self.tab: Tab | None = None
@@ -134,6 +140,7 @@ class Sheet:
             for attempt in Retrying(
                 stop=stop_after_attempt(self.attempts if retry else 1),
                 wait=wait,
+                sleep=self.deadline.sleep,
                 retry=retry_if_exception(transient),
                 reraise=True,
             ):
@@ -166,7 +173,7 @@ class Sheet:
 
     def _api_error(self, what: str, e: gspread.exceptions.APIError) -> Exception:
         code = _status(e)
-        message = "an answer that is not JSON" if e.code == -1 else str(e.error.get("message", ""))[:300]
+        message = "an answer that is not JSON" if e.code == -1 else self._clean(str(e.error.get("message", "")))[:300]
         if code == 403:
             who = f" ({self.client_email})" if self.client_email else ""
             return AuthError(
@@ -196,6 +203,10 @@ class Sheet:
             )
         return ServiceError(f"Google Sheets refused to {what} ({code}: {message}).")
 
+    def _clean(self, text: str) -> str:
+        """Text from Google's answer, made safe to show and keep: an error may echo a credential."""
+        return redact(text, [*self._secrets, getattr(self._creds, "token", None) or ""])
+
     # -- reading --------------------------------------------------------------------
     def open(self) -> Tab:
         """Find the tab: by GOOGLE_WORKSHEET, or the first one (1 request)."""
@@ -204,14 +215,7 @@ class Sheet:
         if self.worksheet is None:
             props = min(sheets, key=lambda p: p.get("index", 0)) if sheets else None
         else:
-            want = self.worksheet.strip().casefold()
-            props = next((p for p in sheets if str(p.get("title", "")).strip().casefold() == want), None)
-            if props is None:
-                titles = ", ".join(repr(p.get("title")) for p in sheets)
-                raise ConfigError(
-                    f"GOOGLE_WORKSHEET is {self.worksheet!r}, but the spreadsheet has no such tab (it has: {titles}).",
-                    hint="Set GOOGLE_WORKSHEET to one of those titles, or leave it empty for the first tab.",
-                )
+            props = _tab_titled(sheets, self.worksheet)
         if props is None:
             raise ConfigError("The spreadsheet has no tabs.")
         grid = props.get("gridProperties", {})
@@ -298,6 +302,28 @@ class Sheet:
     def write_header(self, headers: list[str]) -> None:
         body = {"valueInputOption": "RAW", "data": [{"range": f"{self._quoted}!A1", "values": [headers]}]}
         self._call("write the header row", lambda: self._http.values_batch_update(self.spreadsheet_id, body))
+
+
+def _tab_titled(sheets: list[dict[str, Any]], title: str) -> dict[str, Any]:
+    """The tab with exactly this title. Titles may differ only in spaces (`Сделки` and `Сделки `), so a
+    near miss is never taken for the tab: that synced the wrong tab and wrote lead ids into it."""
+    exact = next((p for p in sheets if p.get("title") == title), None)
+    if exact is not None:
+        return exact
+    titles = ", ".join(repr(p.get("title")) for p in sheets)
+    want = title.strip().casefold()
+    near = [repr(p.get("title")) for p in sheets if str(p.get("title", "")).strip().casefold() == want]
+    if near:
+        raise ConfigError(
+            f"GOOGLE_WORKSHEET is {title!r}, but no tab has exactly that title; {', '.join(near)} differs in "
+            f"case or spaces (the tabs are: {titles}).",
+            hint="Set GOOGLE_WORKSHEET to the tab's exact title (capital letters count). A setting cannot end or "
+            "start with a space: if the tab's title does, rename the tab.",
+        )
+    raise ConfigError(
+        f"GOOGLE_WORKSHEET is {title!r}, but the spreadsheet has no such tab (it has: {titles}).",
+        hint="Set GOOGLE_WORKSHEET to one of those titles, or leave it empty for the first tab.",
+    )
 
 
 def _status(e: gspread.exceptions.APIError) -> int:

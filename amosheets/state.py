@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from amosheets.errors import AmosheetsError
+from amosheets.errors import AmosheetsError, ConfigError, os_reason
 from amosheets.sync.fields import Field
 from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Names, Values
 
@@ -118,7 +118,7 @@ class StateStore:
     def __init__(self, path: Path, scope: Scope) -> None:
         self.path = path
         self.scope = scope
-        _private_dir(path.parent)
+        ensure_state_dir(path.parent)
         self._open()
 
     def _open(self, in_memory: bool = False) -> None:
@@ -431,11 +431,14 @@ def _values_from_json(raw: str) -> Values:
     return {Field(k): v for k, v in json.loads(raw).items() if k in Field._value2member_map_}
 
 
-def _private_dir(path: Path) -> None:
+def ensure_state_dir(path: Path) -> None:
+    """Create the state directory, owner-only, if it is missing; one that cannot be used is a setup problem."""
+    hint = "Set AMOSHEETS_STATE_DIR to a directory this user can write to (it is made if it does not exist)."
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as e:
-        raise StateError(
-            f"Cannot create the state directory {path}: {e.strerror}.",
-            hint="Set AMOSHEETS_STATE_DIR to a directory you can write to.",
+        raise ConfigError(
+            f"The state directory {path} (AMOSHEETS_STATE_DIR) cannot be made: {os_reason(e)}.", hint
         ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"The state directory {path} (AMOSHEETS_STATE_DIR) is not writable by this user.", hint)

@@ -11,7 +11,7 @@ from amosheets.amocrm.client import AmoClient, _retry_after
 from amosheets.amocrm.errors import AmoAuthError, AmoBlockedError, AmoError
 from amosheets.amocrm.ratelimit import RateLimiter
 from amosheets.config import Secret
-from amosheets.errors import ExitStatus
+from amosheets.errors import ConfigError, ExitStatus
 from amosheets.sandbox.amocrm import AmoCRMEmulator
 from amosheets.sandbox.server import RunningServer
 
@@ -187,10 +187,11 @@ def test_ip_block_stops_at_once_without_retrying(emu):
     assert "wait" in str(e.value) and emu.stats()["requests"] == 1
 
 
-def test_unknown_host_names_the_host():
+def test_unknown_host_is_a_setup_problem_that_names_the_host_and_the_settings():
     c = AmoClient("https://no-such-account.invalid", Secret("t"), backoff=0.01, attempts=2)
-    with pytest.raises(AmoError, match=r"no-such-account\.invalid"):
+    with pytest.raises(ConfigError, match=r"no-such-account\.invalid") as e:
         c.pipelines()
+    assert e.value.exit_status == ExitStatus.CONFIG and "AMOCRM_SUBDOMAIN" in str(e.value)
 
 
 def test_404_says_to_check_the_subdomain(emu):

@@ -37,7 +37,9 @@ from amosheets.amocrm.errors import (
     UncertainWrite,
 )
 from amosheets.amocrm.ratelimit import RateLimiter
-from amosheets.config import Secret
+from amosheets.config import Secret, redact
+from amosheets.deadline import NO_DEADLINE, Deadline
+from amosheets.errors import ConfigError
 
 PAGE = 250  # the most entities one list request returns
 COMPLEX_BATCH = 50  # leads per POST /leads/complex
@@ -69,13 +71,15 @@ class AmoClient:
         *,
         rate: int = 7,
         workers: int = 8,
-        timeout: tuple[float, float] = (10.0, 120.0),
+        timeout: tuple[float, float] = (10.0, 60.0),
         attempts: int = 6,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
-        on_request: Callable[[str, str, int | None], None] | None = None,
+        deadline: Deadline = NO_DEADLINE,
+        on_request: Callable[[str, str, str, float], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._token = token
         self.host = urlsplit(self.base_url).hostname or self.base_url
         self._session = requests.Session()
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=workers + 2, max_retries=0)
@@ -88,12 +92,14 @@ class AmoClient:
                 "Accept": "application/json",
             }
         )
-        self.limiter = RateLimiter(rate) if rate else None
+        self.deadline = deadline
+        self.limiter = RateLimiter(rate, sleep=deadline.sleep) if rate else None
         self.workers = workers
         self.timeout = timeout
         self.attempts = attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
+        # Told (method, path, status or what went wrong, milliseconds) after each request, for --debug.
         self.on_request = on_request
         # Told (what, done, total or None) as pages arrive and batches finish, for a progress bar.
         self.progress: Callable[[str, int, int | None], None] | None = None
@@ -112,6 +118,7 @@ class AmoClient:
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=self._wait,
+            sleep=self.deadline.sleep,
             retry=retry_if_exception_type(_Transient),
             reraise=True,
         )
@@ -145,27 +152,45 @@ class AmoClient:
         settings = self._session.merge_environment_settings(prepared.url, {}, None, None, None)
         if self.limiter:
             self.limiter.acquire()
+        timeout = self.deadline.timeout(*self.timeout)
         with self._lock:
             self.sent[method] += 1
+        started = time.monotonic()
         try:
-            r = self._session.send(prepared, timeout=self.timeout, **settings)
-        except requests.exceptions.ConnectionError as e:
-            if _is_name_failure(e):
-                raise AmoError(
-                    f"Cannot find the host {self.host}.",
-                    hint="Check AMOCRM_SUBDOMAIN and AMOCRM_DOMAIN (or AMOCRM_BASE_URL) against the address "
-                    "you open amoCRM at.",
-                ) from None
-            if not idempotent and not isinstance(e, requests.exceptions.ConnectTimeout) and not _refused(e):
-                raise UncertainWrite(f"the connection to {self.host} broke before amoCRM answered") from None
-            raise _Transient(f"connection to {self.host} failed ({_reason(e)})") from None
-        except requests.exceptions.Timeout:
-            if not idempotent:
-                raise UncertainWrite(f"amoCRM ({self.host}) did not answer in time") from None
-            raise _Transient("timed out") from None
+            r = self._session.send(prepared, timeout=timeout, **settings)
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
+            self._told(method, path, type(e).__name__, started)
+            self.deadline.check()  # the wait was cut short by the deadline: stop, don't retry
+            raise self._failure(e, idempotent) from None
+        self._told(method, path, str(r.status_code), started)
         self._note_clock(r)
+        return self._answer(r, method, path, url, idempotent)
+
+    def _told(self, method: str, path: str, outcome: str, started: float) -> None:
         if self.on_request:
-            self.on_request(method, path, r.status_code)
+            self.on_request(method, path, outcome, (time.monotonic() - started) * 1000)
+
+    def _failure(self, e: requests.exceptions.RequestException, idempotent: bool) -> Exception:
+        """What a request that got no answer means: a setup problem, a lost write, or one to retry."""
+        if isinstance(e, requests.exceptions.ConnectionError):
+            if _is_name_failure(e):
+                return ConfigError(
+                    f"Cannot find the amoCRM host {self.host}: no such name in DNS.",
+                    hint="Check AMOCRM_SUBDOMAIN and AMOCRM_DOMAIN (or AMOCRM_BASE_URL) against the address you "
+                    "open amoCRM at. If they are right, check this machine's network and DNS.",
+                )
+            if not idempotent and not isinstance(e, requests.exceptions.ConnectTimeout) and not _refused(e):
+                return UncertainWrite(f"the connection to {self.host} broke before amoCRM answered")
+            return _Transient(f"connection to {self.host} failed ({_reason(e)})")
+        if not idempotent:
+            return UncertainWrite(f"amoCRM ({self.host}) did not answer in time")
+        return _Transient("timed out")
+
+    def _clean(self, text: str) -> str:
+        """Text from amoCRM's answer, made safe to show and keep: an error page may echo our token."""
+        return redact(text, [self._token.reveal()])
+
+    def _answer(self, r: requests.Response, method: str, path: str, url: str, idempotent: bool) -> Any:
         status = r.status_code
         if status == 204:
             return None
@@ -191,7 +216,7 @@ class AmoClient:
         if status >= 500:
             if not idempotent and status != 503:
                 raise UncertainWrite(f"amoCRM answered {status} to a create")
-            raise _Transient(f"{status} {r.reason}")
+            raise _Transient(f"{status} {self._clean(r.reason or '')}")
         if status == 401:
             raise AmoAuthError(
                 f"amoCRM ({self.host}) refused the token (401): it is wrong, expired or revoked.",
@@ -211,7 +236,7 @@ class AmoClient:
                     "integration, wait (usually an hour) and try again; retrying now extends the block.",
                 )
             raise AmoAuthError(
-                f"amoCRM ({self.host}) refused access (403): {_problem_detail(r)}.",
+                f"amoCRM ({self.host}) refused access (403): {_problem_detail(r, self._clean)}.",
                 hint="Check that the integration has access to deals and contacts and that this IP is allowed.",
             )
         if status == 404:
@@ -220,8 +245,8 @@ class AmoClient:
                 hint="Check AMOCRM_SUBDOMAIN / AMOCRM_DOMAIN (or AMOCRM_BASE_URL): there may be no account there.",
             )
         if status == 400:
-            raise _validation_error(r)
-        raise AmoError(f"amoCRM answered {status} to {method} {path}: {_problem_detail(r)}")
+            raise _validation_error(r, self._clean)
+        raise AmoError(f"amoCRM answered {status} to {method} {path}: {_problem_detail(r, self._clean)}")
 
     def _note_clock(self, r: requests.Response) -> None:
         date = r.headers.get("Date")
@@ -475,32 +500,32 @@ def _looks_html(r: requests.Response) -> bool:
     return "html" in r.headers.get("Content-Type", "") or r.content.lstrip()[:1] == b"<"
 
 
-def _problem_detail(r: requests.Response) -> str:
+def _problem_detail(r: requests.Response, clean: Callable[[str], str]) -> str:
     try:
         data = r.json()
     except ValueError:
-        return f"{r.status_code} {r.reason}"
+        return clean(f"{r.status_code} {r.reason}")
     if isinstance(data, dict):
-        return str(data.get("detail") or data.get("title") or r.reason)
-    return r.reason or str(r.status_code)
+        return clean(str(data.get("detail") or data.get("title") or r.reason))
+    return clean(r.reason or str(r.status_code))
 
 
-def _validation_error(r: requests.Response) -> AmoValidationError:
+def _validation_error(r: requests.Response, clean: Callable[[str], str]) -> AmoValidationError:
     try:
         data = r.json()
     except ValueError:
-        return AmoValidationError(f"amoCRM rejected the request (400): {r.text[:200]!r}", [])
+        return AmoValidationError(f"amoCRM rejected the request (400): {clean(r.text)[:200]!r}", [])
     items: list[ItemError] = []
     if isinstance(data, dict):
         for group in data.get("validation-errors") or []:
             rid = str(group.get("request_id", ""))
             index = int(rid) if rid.isdigit() else -1
             for err in group.get("errors") or []:
-                path, code, detail = (str(err.get(k, "")) for k in ("path", "code", "detail"))
+                path, code, detail = (clean(str(err.get(k, ""))) for k in ("path", "code", "detail"))
                 items.append(ItemError(index, rid, path, code, detail))
-        detail = data.get("detail") or data.get("title") or "Bad Request"
+        detail = clean(str(data.get("detail") or data.get("title") or "Bad Request"))
     else:
-        detail = jsonlib.dumps(data)[:200]
+        detail = clean(jsonlib.dumps(data))[:200]
     return AmoValidationError(f"amoCRM rejected the request (400): {detail}", items)
 
 

@@ -11,10 +11,10 @@ import threading
 from typing import Any
 
 from amosheets.sandbox.amocrm import AmoCRMEmulator
-from amosheets.sandbox.server import RunningServer
+from amosheets.sandbox.server import PortUnavailable, RunningServer
 from amosheets.sandbox.sheets import SheetsEmulator
 
-__all__ = ["SAMPLE_HEADERS", "AmoCRMEmulator", "Sandbox", "SheetsEmulator"]
+__all__ = ["SAMPLE_HEADERS", "AmoCRMEmulator", "PortUnavailable", "Sandbox", "SheetsEmulator"]
 
 SAMPLE_HEADERS = ["lead_id", "Имя", "Телефон", "Email", "Сумма", "Статус", "Воронка"]
 SAMPLE_TAB = "Сделки"
@@ -58,10 +58,13 @@ class Sandbox:
         self.worksheet = SAMPLE_TAB
 
     def start(self) -> Sandbox:
-        self._servers = [
-            RunningServer(self.amocrm, port=self._ports[0]),
-            RunningServer(self.sheets, port=self._ports[1]),
-        ]
+        """Serve both emulators; raises PortUnavailable (with neither left running) when a port is taken."""
+        try:
+            for emulator, port in ((self.amocrm, self._ports[0]), (self.sheets, self._ports[1])):
+                self._servers.append(RunningServer(emulator, port=port))
+        except PortUnavailable:
+            self.close()
+            raise
         return self
 
     def restart_amocrm(self, account_id: int | None = None) -> AmoCRMEmulator:

@@ -304,7 +304,9 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> 
     return Response.json(status, payload, {"Content-Type": PROBLEM, **(headers or {})})
 
 
-def validation_failed(items: list[tuple[str, list[dict[str, str]]]]) -> Response:
+def validation_failed(
+    items: list[tuple[str, list[dict[str, str]]]], detail: str = "Request validation failed"
+) -> Response:
     return Response.json(
         400,
         {
@@ -312,7 +314,7 @@ def validation_failed(items: list[tuple[str, list[dict[str, str]]]]) -> Response
             "title": "Bad Request",
             "type": "https://httpstatus.es/400",
             "status": 400,
-            "detail": "Request validation failed",
+            "detail": detail,
         },
         {"Content-Type": PROBLEM},
     )
@@ -600,6 +602,13 @@ class AmoCRMEmulator(Emulator):
         return problem(
             status, {500: "Internal error", 502: "Bad gateway", 503: "Service temporarily unavailable"}[status]
         )
+
+    def echo_response(self, status: int, req: Request) -> Response:
+        auth = req.headers.get("authorization", "")
+        if status == 400:  # the first element of the request is named, its detail echoing the header
+            errors = [{"code": "InvalidValue", "path": "name", "detail": f"for {auth}"}]
+            return validation_failed([("0", errors)], f"Request validation failed for {auth}")
+        return problem(status, f"Access denied for {auth}")
 
     def extra_stats(self) -> dict[str, Any]:
         with self.lock:

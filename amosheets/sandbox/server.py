@@ -88,11 +88,17 @@ class Clock:
             self._offset += seconds
 
 
-# "html": a 200 whose body is an HTML page; "truncated": the real answer, cut off halfway.
+# "html": a 200 whose body is an HTML page; "truncated": the real answer, cut off halfway;
+# "stall": no answer until the faults are changed (or STALL_SECONDS), then the real one, as from a
+# service that hangs; "echo400"/"echo403": that error, its text echoing the request's Authorization
+# header, as some error pages and proxies do.
 # "…-after": the request is carried out, then the answer is lost (the connection drops, or a
 # gateway answers 504 having given up waiting): the worst case for a create.
 APPLIED_FAULTS = ("drop-after", "504-after")
-FAULT_KINDS = ("429", "500", "502", "503", "504", "drop", "html", "truncated", *APPLIED_FAULTS)
+FAULT_KINDS = (
+    "429", "500", "502", "503", "504", "drop", "html", "truncated", "stall", "echo400", "echo403", *APPLIED_FAULTS
+)  # fmt: skip
+STALL_SECONDS = 600.0
 
 
 @dataclass
@@ -145,6 +151,7 @@ class Emulator:
         self.lock = threading.RLock()
         self.latency = latency
         self.faults = FaultPlan()
+        self._unstall = threading.Event()
         self.clock = Clock()
         self._counts: Counter[str] = Counter()
         self._faults_injected: Counter[str] = Counter()
@@ -194,6 +201,9 @@ class Emulator:
         script: list[tuple[str, str | None, str | None]] | None = None,
     ) -> None:
         self.faults = FaultPlan(rates=dict(rates or {}), seed=seed, only=only, script=list(script or []))
+        # Requests held by "stall" answer now: the test that stalled the service is done with them.
+        self._unstall.set()
+        self._unstall = threading.Event()
 
     # -- dispatch -------------------------------------------------------------------
     def dispatch(self, req: Request) -> Response:
@@ -211,7 +221,11 @@ class Emulator:
                 return Response(drop=True)
             if kind == "html":
                 return Response.html(200, "<!DOCTYPE html><html><body><h1>Maintenance</h1></body></html>")
-            if kind != "truncated" and kind not in APPLIED_FAULTS:
+            if kind.startswith("echo"):
+                return self.echo_response(int(kind[4:]), req)
+            if kind == "stall":
+                self._unstall.wait(STALL_SECONDS)
+            elif kind != "truncated" and kind not in APPLIED_FAULTS:
                 return self.fault_response(int(kind), req)
         if self.hook is not None:
             self.hook("before", req)
@@ -272,6 +286,10 @@ class Emulator:
 
     def fault_response(self, status: int, req: Request) -> Response:
         return Response.json(status, {"status": status, "title": "Injected fault"})
+
+    def echo_response(self, status: int, req: Request) -> Response:
+        auth = req.headers.get("authorization", "")
+        return Response.json(status, {"status": status, "title": "Rejected", "detail": f"Rejected: {auth}"})
 
     def internal_error(self, exc: Exception) -> Response:
         return Response.json(500, {"status": 500, "title": "Internal Server Error", "detail": repr(exc)})
@@ -348,13 +366,25 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
+class PortUnavailable(OSError):
+    """The emulator's port is taken (or not ours to use): says which emulator and port."""
+
+    def __init__(self, service: str, port: int, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror)
+        self.service = service
+        self.port = port
+
+
 class RunningServer:
     """An emulator served on loopback in a background thread."""
 
     def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
         handler = type(f"{emulator.name}Handler", (_Handler,), {"emulator": emulator})
         self.emulator = emulator
-        self._httpd = _Server((host, port), handler)
+        try:
+            self._httpd = _Server((host, port), handler)
+        except OSError as e:
+            raise PortUnavailable(emulator.name, port, e) from None
         self.host, self.port = self._httpd.server_address[:2]
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,

@@ -934,6 +934,11 @@ class SheetsEmulator(Emulator):
         message, state = messages.get(status, ("Unknown error.", "UNKNOWN"))
         return Response.json(status, {"error": {"code": status, "message": message, "status": state}})
 
+    def echo_response(self, status: int, req: Request) -> Response:
+        auth = req.headers.get("authorization", "")
+        state = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED"}.get(status, "UNKNOWN")
+        return Response.json(status, {"error": {"code": status, "message": f"Rejected: {auth}", "status": state}})
+
     def internal_error(self, exc: Exception) -> Response:
         body = {"error": {"code": 500, "message": f"Internal error encountered. ({exc!r})", "status": "INTERNAL"}}
         return Response.json(500, body)

@@ -20,6 +20,7 @@ import requests
 from google.auth.credentials import AnonymousCredentials
 from gspread.http_client import HTTPClient
 
+from amosheets import gspread_transport
 from amosheets.gspread_transport import client_for, http_client_for
 from amosheets.sandbox.server import RunningServer
 from amosheets.sandbox.sheets import SheetsEmulator
@@ -80,6 +81,7 @@ def test_transport_rewrites_only_the_sheets_origin(monkeypatch: pytest.MonkeyPat
 
     class FakeResponse:
         ok = True
+        status_code = 200
 
     def fake_request(method: str, url: str, **kw: Any) -> FakeResponse:
         seen.append(url)
@@ -96,11 +98,22 @@ def test_transport_rewrites_only_the_sheets_origin(monkeypatch: pytest.MonkeyPat
     ]
 
 
-def test_client_for_none_is_an_ordinary_client():
+def test_client_for_none_talks_to_google_with_timeouts(monkeypatch: pytest.MonkeyPatch):
     gc = client_for(None, AnonymousCredentials())
-    assert type(gc.http_client) is HTTPClient
-    gc2 = client_for("http://127.0.0.1:9", AnonymousCredentials())
-    assert type(gc2.http_client) is not HTTPClient and isinstance(gc2.http_client, HTTPClient)
+    assert isinstance(gc.http_client, HTTPClient)
+    seen: list[tuple[str, Any]] = []
+
+    class FakeResponse:
+        ok = True
+        status_code = 200
+
+    def fake_request(method: str, url: str, **kw: Any) -> FakeResponse:
+        seen.append((url, kw["timeout"]))
+        return FakeResponse()
+
+    monkeypatch.setattr(gc.http_client.session, "request", fake_request)
+    gc.http_client.request("get", "https://sheets.googleapis.com/v4/spreadsheets/abc")
+    assert seen == [("https://sheets.googleapis.com/v4/spreadsheets/abc", gspread_transport.TIMEOUT)]
 
 
 # ---------------------------------------------------------------------------------------
