@@ -30,7 +30,8 @@ class _Group(TyperGroup):
 
     (typer alone turns it into a silent exit 130.)"""
 
-    def invoke(self, ctx: typer.Context) -> object:
+    # typer.Context is what reaches here; the base class names typer's vendored click Context, a private module.
+    def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:

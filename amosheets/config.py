@@ -22,7 +22,6 @@ from amosheets.errors import ConfigError
 
 AMOCRM_DOMAINS = ("amocrm.ru", "amocrm.com", "kommo.com")
 DEFAULT_DOMAIN = "amocrm.ru"
-DEFAULT_SHEETS_API = "https://sheets.googleapis.com"
 
 _SHEET_URL = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
 _SHEET_ID = re.compile(r"^[A-Za-z0-9_-]{10,}$")

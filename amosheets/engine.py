@@ -161,7 +161,7 @@ class Engine:
         *,
         amo: AmoClient | None = None,
         sheet: Sheet | None = None,
-        progress: Callable[[str, int, int], None] | None = None,
+        progress: Callable[[str, int, int | None], None] | None = None,
         deadline: Deadline | None = None,
         detail: Say | None = None,
         trace: Say | None = None,

@@ -71,10 +71,6 @@ class LockedError(AmosheetsError):
     exit_status = ExitStatus.LOCKED
 
 
-class NeedsForceError(AmosheetsError):
-    exit_status = ExitStatus.NEEDS_FORCE
-
-
 class DeadlineReached(AmosheetsError):
     """The run used up its time: it stops between requests, keeping what it finished."""
 

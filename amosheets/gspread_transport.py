@@ -39,8 +39,6 @@ def http_client_for(
     origin = base_url.rstrip("/") if base_url else None
 
     class BoundedHTTPClient(HTTPClient):
-        target_origin = origin
-
         def request(self, method: str, endpoint: str, *args: Any, **kwargs: Any) -> Response:
             if origin and _on_sheets(endpoint):
                 endpoint = origin + endpoint[len(SHEETS_ORIGIN) :]

@@ -6,6 +6,7 @@ a pipe): plain lines, each with a timestamp, so a cron mail or a log reads on it
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import os
@@ -17,7 +18,15 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from amosheets.config import redact
@@ -128,7 +137,7 @@ class Output:
             console=self.err,
             transient=True,
         )
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(label: str, done: int, total: int | None) -> None:
             if label not in tasks:
@@ -164,6 +173,6 @@ def _file_logger(path: Path) -> logging.Logger:
 class _PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
     """Every log file it opens (the first and each after a rotation) is readable by its owner only."""
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
-        return os.fdopen(fd, self.mode, encoding=self.encoding, errors=self.errors)
+        return io.TextIOWrapper(os.fdopen(fd, "ab"), encoding=self.encoding, errors=self.errors)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -271,8 +272,8 @@ class Sheet:
                 data.append(self._range(row, run, by_row[row]))
         requests_made = 0
         for chunk in _by_size(data, MAX_PAYLOAD):
-            body = {"valueInputOption": "RAW", "data": chunk}
-            self._call("write to the sheet", lambda b=body: self._http.values_batch_update(self.spreadsheet_id, b))
+            body: dict[str, Any] = {"valueInputOption": "RAW", "data": chunk}
+            self._call("write to the sheet", partial(self._http.values_batch_update, self.spreadsheet_id, body))
             requests_made += 1
         return requests_made
 

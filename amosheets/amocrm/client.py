@@ -149,7 +149,7 @@ class AmoClient:
         # Build the request (JSON and all) first, and take the rate-limit slot only then: the slot's
         # time should be when the request leaves, or jitter could put 8 in one of the server's seconds.
         prepared = self._session.prepare_request(requests.Request(method, url, params=params, json=json))
-        settings = self._session.merge_environment_settings(prepared.url, {}, None, None, None)
+        settings = self._session.merge_environment_settings(prepared.url or url, {}, None, None, None)
         if self.limiter:
             self.limiter.acquire()
         timeout = self.deadline.timeout(*self.timeout)

@@ -89,10 +89,6 @@ def field_value(code: str, values: list[str]) -> dict[str, Any]:
     return {"field_code": code, "values": [{"value": v, "enum_code": "WORK"} for v in values]}
 
 
-def contact_fields(phones: list[str], emails: list[str]) -> list[dict[str, Any]]:
-    return [field_value(PHONE, phones), field_value(EMAIL, emails)]
-
-
 def complex_item(values: Values, request_id: str) -> dict[str, Any]:
     """A POST /leads/complex element: the lead and, when the row has a phone or e-mail, its contact."""
     item: dict[str, Any] = {

@@ -1318,9 +1318,9 @@ class AmoCRMEmulator(Emulator):
             if t not in row["_tags"]:
                 row["_tags"].append(t)
         for i, n in ch.get("_tags_to_delete", []):
-            t = i if i is not None else self._tag_by_name.get((n or "").lower())
-            if t in row["_tags"]:
-                row["_tags"].remove(t)
+            gone = i if i is not None else self._tag_by_name.get((n or "").lower())
+            if gone in row["_tags"]:
+                row["_tags"].remove(gone)
         row["updated_by"] = user
         if creating:
             row["updated_at"] = ch.get("updated_at", now)
@@ -2324,8 +2324,8 @@ class AmoCRMEmulator(Emulator):
             if m and method == "PATCH":
                 pid = int(m.group(1))
                 if m.group(2):
-                    return self.rename_status(int(m.group(2)), body.get("name"), pid)
-                return self.rename_pipeline(pid, body.get("name"))
+                    return self.rename_status(int(m.group(2)), body.get("name", ""), pid)
+                return self.rename_pipeline(pid, body.get("name", ""))
             if m and method == "DELETE" and not m.group(2):
                 self.unlist_pipeline(int(m.group(1)))
                 return {"ok": True, "id": int(m.group(1))}

@@ -385,7 +385,8 @@ class RunningServer:
             self._httpd = _Server((host, port), handler)
         except OSError as e:
             raise PortUnavailable(emulator.name, port, e) from None
-        self.host, self.port = self._httpd.server_address[:2]
+        bound, self.port = self._httpd.server_address[:2]
+        self.host = str(bound)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},

@@ -262,7 +262,7 @@ def format_number(v: int | float) -> str:
         v = float(v)
     if math.isnan(v) or math.isinf(v):
         return "#NUM!"
-    if v.is_integer() and abs(v) < 1e15:
+    if float(v).is_integer() and abs(v) < 1e15:
         return str(int(v))
     text = format(v, ".10g")
     if "e" in text or abs(v) >= 1e15:
@@ -424,7 +424,7 @@ class _FormulaParser:
         if kind == "num":
             return ("num", float(val))  # type: ignore[arg-type]
         if kind == "str":
-            return ("str", val[1:-1].replace('""', '"'))  # type: ignore[index,union-attr]
+            return ("str", val[1:-1].replace('""', '"'))  # type: ignore[index]
         if kind == "qref":
             return ("ref", val)
         if kind == "name":

@@ -197,8 +197,3 @@ def parse_lead_id(cell: Cell) -> int | None:
     if not raw.isdigit() or int(raw) <= 0:
         raise ValueProblem("is not a deal ID (a whole number); clear the cell to create a new deal from this row")
     return int(raw)
-
-
-def canonical_text(cell: Cell) -> str:
-    """Name, phone, e-mail: trimmed text."""
-    return _text(cell)

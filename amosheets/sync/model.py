@@ -38,10 +38,6 @@ class Pipeline:
     def status(self, status_id: int) -> Status | None:
         return next((s for s in self.statuses if s.id == status_id), None)
 
-    def status_named(self, name: str) -> Status | None:
-        key = name.strip().casefold()
-        return next((s for s in self.statuses if s.name.strip().casefold() == key), None)
-
     def first_settable_status(self) -> Status:
         settable = sorted((s for s in self.statuses if s.type != INCOMING_STATUS_TYPE), key=lambda s: s.sort)
         open_ = [s for s in settable if s.id not in (WON, LOST)]
@@ -58,10 +54,6 @@ class Catalog:
 
     def pipeline(self, pipeline_id: int) -> Pipeline | None:
         return self.pipelines.get(pipeline_id)
-
-    def pipeline_named(self, name: str) -> Pipeline | None:
-        key = name.strip().casefold()
-        return next((p for p in self.pipelines.values() if p.name.strip().casefold() == key), None)
 
     def pipeline_name(self, pipeline_id: int) -> str:
         p = self.pipelines.get(pipeline_id)
