@@ -19,6 +19,7 @@ import pytest
 
 from amosheets.errors import ExitStatus
 from amosheets.sandbox import Sandbox
+from amosheets.sandbox.server import Request
 
 from .conftest import ROOT, World
 
@@ -91,14 +92,15 @@ class Killer:
         self.fired = False
         self.lock = threading.Lock()
 
-    def __call__(self, phase: str, req) -> None:
+    def __call__(self, phase: str, req: Request) -> bool:
         with self.lock:
             if phase == "before":
                 self.count += 1
             if self.fired or phase != self.phase or self.count != self.target or self.pid is None:
-                return
+                return False
             self.fired = True
             os.kill(self.pid, signal.SIGKILL)
+            return phase == "before"  # killed before sending it: the service never sees it
 
 
 def run_killable(w: World, killer: Killer, command: str = "sync") -> int:

@@ -35,9 +35,8 @@ class KillAt(Killer):
         super().__init__(1, phase)
         self.method, self.path = method, path
 
-    def __call__(self, phase: str, req: Request) -> None:
-        if req.method == self.method and re.search(self.path, req.path):
-            super().__call__(phase, req)
+    def __call__(self, phase: str, req: Request) -> bool:
+        return req.method == self.method and bool(re.search(self.path, req.path)) and super().__call__(phase, req)
 
 
 class KillAfterCreates(Killer):
@@ -49,15 +48,16 @@ class KillAfterCreates(Killer):
         self.batches = batches
         self.answered = 0
 
-    def __call__(self, phase: str, req: Request) -> None:
+    def __call__(self, phase: str, req: Request) -> bool:
         with self.lock:
             if re.search(COMPLEX, req.path):
                 self.answered += phase == "after"
-                return
+                return False
             if self.fired or phase != "before" or self.answered < self.batches or self.pid is None:
-                return
+                return False
             self.fired = True
             os.kill(self.pid, signal.SIGKILL)
+            return True
 
 
 def new_rows(n: int, start: int = 1) -> list[list[str]]:
