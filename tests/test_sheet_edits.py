@@ -22,7 +22,7 @@ import pytest
 from amosheets.sandbox.server import Request
 
 from .conftest import World
-from .test_crash import Killer, run_killable
+from .test_crash import Killer, row_named, run_killable, set_cell
 
 LEAD_ID, NAME, PRICE = 0, 1, 4  # columns of SAMPLE_HEADERS
 COMPLEX = r"^/api/v4/leads/complex$"
@@ -35,9 +35,8 @@ class KillAt(Killer):
         super().__init__(1, phase)
         self.method, self.path = method, path
 
-    def __call__(self, phase: str, req: Request) -> None:
-        if req.method == self.method and re.search(self.path, req.path):
-            super().__call__(phase, req)
+    def __call__(self, phase: str, req: Request) -> bool:
+        return req.method == self.method and bool(re.search(self.path, req.path)) and super().__call__(phase, req)
 
 
 class KillAfterCreates(Killer):
@@ -49,15 +48,16 @@ class KillAfterCreates(Killer):
         self.batches = batches
         self.answered = 0
 
-    def __call__(self, phase: str, req: Request) -> None:
+    def __call__(self, phase: str, req: Request) -> bool:
         with self.lock:
             if re.search(COMPLEX, req.path):
                 self.answered += phase == "after"
-                return
+                return False
             if self.fired or phase != "before" or self.answered < self.batches or self.pid is None:
-                return
+                return False
             self.fired = True
             os.kill(self.pid, signal.SIGKILL)
+            return True
 
 
 def new_rows(n: int, start: int = 1) -> list[list[str]]:
@@ -75,20 +75,9 @@ def data_rows(w: World) -> list[list[str]]:
     return out
 
 
-def row_number(w: World, name: str) -> int:
-    """The sheet row (1-based) whose Имя is ``name``: edits follow content, not positions."""
-    hits = [i + 1 for i, r in enumerate(w.rows()) if i and len(r) > NAME and r[NAME] == name]
-    assert len(hits) == 1, f"expected one row named {name!r}, found rows {hits}"
-    return hits[0]
-
-
-def edit(w: World, name: str, column: int, value: str) -> None:
-    w.sb.sheets.edit_cell(w.sid, w.tab, f"{'ABCDEFG'[column]}{row_number(w, name)}", value)
-
-
 def deal_of(w: World, name: str) -> dict[str, Any]:
     """The deal whose id is on the row named ``name``."""
-    cell = str(w.rows()[row_number(w, name) - 1][LEAD_ID])
+    cell = str(w.rows()[row_named(w, name) - 1][LEAD_ID])
     assert cell.isdigit(), f"row {name!r} has no lead_id: {cell!r}"
     return w.sb.amocrm.lead(int(cell))
 
@@ -160,8 +149,8 @@ def test_killed_after_the_first_create_then_two_created_rows_edited(world, answe
     new Имя on another. Was: 122 deals for 120 rows and "the row … was removed" notices."""
     made = kill_during_create(world, 120, answered)
     priced, renamed = made[0], made[1]
-    edit(world, priced, PRICE, "1")
-    edit(world, renamed, NAME, "Клиент переименован")
+    set_cell(world, priced, PRICE, "1")
+    set_cell(world, renamed, NAME, "Клиент переименован")
     push_rep, sync_rep = push_then_sync(world)
 
     assert_one_deal_per_row(world)
@@ -177,7 +166,7 @@ def test_killed_after_the_first_create_then_rows_sorted_or_inserted(world, chang
     """A pending creation must find its row again after the rows moved (sorted, or pushed down by
     rows inserted above), and a row typed in meanwhile is a deal of its own."""
     made = kill_during_create(world, 60, answered=False)
-    edit(world, made[0], PRICE, "1")
+    set_cell(world, made[0], PRICE, "1")
     if change == "sort":
         world.sb.sheets.sort_rows(world.sid, world.tab, NAME, descending=True)
     else:
@@ -200,7 +189,7 @@ def test_a_lost_create_answer_then_a_row_edited(world, fault):
     world.sb.amocrm.set_faults(script=[(fault, COMPLEX, "POST")])
     cli(world, "push")
     assert len(world.sb.amocrm.leads()) == 10, "the fault should have let amoCRM carry out the create"
-    edit(world, "Клиент 004", PRICE, "4444")
+    set_cell(world, "Клиент 004", PRICE, "4444")
     push_rep, sync_rep = push_then_sync(world)
 
     assert_one_deal_per_row(world)
@@ -224,7 +213,7 @@ def test_random_kills_with_price_edits_in_between(world):
         run_killable(world, killer, rng.choice(["push", "sync"]))
         for name in rng.sample(names[-20:], 3) + rng.sample(names, 1):
             typed[name] = str(rng.randint(1, 99_999))
-            edit(world, name, PRICE, typed[name])
+            set_cell(world, name, PRICE, typed[name])
     push_rep, sync_rep = push_then_sync(world)
 
     assert_one_deal_per_row(world)
@@ -247,14 +236,14 @@ def test_an_edit_after_an_adopted_create_reaches_amocrm(world, fault):
     assert adopted.returncode == 0, adopted.stderr
     assert_one_deal_per_row(world)
 
-    edit(world, "Клиент 002", PRICE, "777")
-    edit(world, "Клиент 003", NAME, "Клиент третий")
+    set_cell(world, "Клиент 002", PRICE, "777")
+    set_cell(world, "Клиент 003", NAME, "Клиент третий")
     r, rep = cli(world, "sync")
 
     assert r.returncode == 0, r.stderr
     assert rep["conflicts"] == 0, r.stderr
     assert deal_of(world, "Клиент 002")["price"] == 777, "the typed price never reached amoCRM"
-    cell = world.rows()[row_number(world, "Клиент 002") - 1][PRICE]
+    cell = world.rows()[row_named(world, "Клиент 002") - 1][PRICE]
     assert cell == "777", f"the typed price was reverted in the sheet to {cell!r}"
     assert deal_of(world, "Клиент третий")["name"] == "Клиент третий"
     assert_quiet(world)
@@ -265,7 +254,7 @@ def test_a_cleared_lead_id_is_put_back_and_said_so(world):
     world.set_rows([["", "Анна", "'+7 1", "anna@x.ru", "100", "", ""], ["", "Борис", "", "", "200", "", ""]])
     assert world.cli("sync").returncode == 0
     anna = deal_of(world, "Анна")["id"]
-    edit(world, "Анна", LEAD_ID, "")
+    set_cell(world, "Анна", LEAD_ID, "")
     world.sb.sheets.set_values(world.sid, world.tab, [["", "Вера", "", "", "300", "", ""]], start="A4")
     r, rep = cli(world, "sync")
 

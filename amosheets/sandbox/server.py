@@ -158,7 +158,8 @@ class Emulator:
         self._count_lock = threading.Lock()
         # Called as hook(phase, request) with phase "before" (not yet processed) and "after"
         # (processed, answer not yet sent): lets a test kill the client at exactly that point.
-        self.hook: Callable[[str, Request], None] | None = None
+        # True from "before" means the request never arrived (its sender died before sending it).
+        self.hook: Callable[[str, Request], bool | None] | None = None
 
     # -- counters -------------------------------------------------------------------
     def _count(self, req: Request) -> None:
@@ -227,8 +228,8 @@ class Emulator:
                 self._unstall.wait(STALL_SECONDS)
             elif kind != "truncated" and kind not in APPLIED_FAULTS:
                 return self.fault_response(int(kind), req)
-        if self.hook is not None:
-            self.hook("before", req)
+        if self.hook is not None and self.hook("before", req):
+            return Response(drop=True)
         try:
             resp = self.route(req)
         except ApiError as e:

@@ -974,6 +974,15 @@ def test_a_write_carried_out_whose_answer_is_lost(amo: Amo) -> None:
     assert amo.emu.stats()["faults_injected"] == {"504-after": 1, "drop-after": 1}
 
 
+def test_a_hook_can_say_a_request_never_arrived(amo: Amo) -> None:
+    amo.emu.hook = lambda phase, req: phase == "before" and req.method == "POST"
+    with pytest.raises(requests.exceptions.ConnectionError):
+        amo.post("/api/v4/leads", [{"name": "never sent"}])
+    amo.emu.hook = None
+    assert amo.emu.leads() == []
+    assert amo.post("/api/v4/leads", [{"name": "sent"}]).status_code == 200
+
+
 def test_a_renamed_status_keeps_its_id_and_its_leads(amo: Amo) -> None:
     status = amo.emu.find_status("Переговоры")
     lead = amo.emu.create_lead("Анна", status_id=status["id"])
