@@ -201,7 +201,7 @@ def test_a_lost_create_answer_then_a_row_edited(world, fault):
 def test_random_kills_with_price_edits_in_between(world):
     """Rounds of new rows, a run killed at a random request, then prices typed on random rows
     (new ones mostly); was: 608 deals for 600 rows."""
-    rng = random.Random(9)
+    rng = random.Random(5)
     world.set_rows([])
     names: list[str] = []
     typed: dict[str, str] = {}
