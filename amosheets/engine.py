@@ -341,8 +341,9 @@ class Engine:
         if opts.backfill:
             calls.append(lambda: ("listed", self.amo.leads_in_pipeline(catalog.default_pipeline_id)))
         if not changes.first_run:
-            since = opts.since if opts.since is not None else self._window_start(store, now, changes)
-            until = now + 3600  # both bounds, always: a lone bound has been seen to return nothing
+            since, until = self._window(store, now, changes)
+            if opts.since is not None:
+                since = opts.since
             calls.append(lambda: ("leads", self.amo.leads_updated(since, until)))
             calls.append(lambda: ("contacts", self.amo.contacts_updated(since, until)))
         for kind, items in self.amo.concurrently(*calls):
@@ -358,17 +359,23 @@ class Engine:
         return changes
 
     @staticmethod
-    def _window_start(store: StateStore, now: int, changes: Changes) -> int:
-        """Where "what changed since the cursor" starts: the cursor, or earlier when amoCRM's clock was set back.
+    def _window(store: StateStore, now: int, changes: Changes) -> tuple[int, int]:
+        """The window of amoCRM's clock to ask "what changed" for: from the cursor up to now, and wider when
+        amoCRM's clock was set back.
 
-        Edits made after amoCRM's clock was set back are stamped earlier than the cursor. They can be no older
-        than the time this machine has seen pass since the cursor was taken, so the window reaches that far.
+        Edits made after the clock was set back are stamped earlier than the cursor; edits made before, later
+        than amoCRM's clock now. Either way they lie no further from the cursor or from now than the time this
+        machine has seen pass since the cursor was taken, so the window reaches that far on both sides. (Both
+        bounds are always sent: a lone bound has been seen to return nothing.)
         """
         cursor = store.cursor if store.cursor is not None else now
         start = min(cursor, now)
+        end = max(cursor, now)
         taken_at = store.cursor_taken_at
         if taken_at is not None:
-            start = min(start, now - max(0, int(time.time() - taken_at)))
+            elapsed = max(0, int(time.time() - taken_at))
+            start = min(start, now - elapsed)
+            end = max(end, cursor + elapsed)
         if cursor > now:
             changes.notices.append(
                 Notice(
@@ -378,7 +385,7 @@ class Engine:
                     "since is missed.",
                 )
             )
-        return start - OVERLAP
+        return start - OVERLAP, end + 3600
 
     def _check_account(self, store: StateStore, changes: Changes) -> None:
         """A state made with another amoCRM account (or a sandbox since reset) is set aside, never trusted.

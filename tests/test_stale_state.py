@@ -46,6 +46,24 @@ def test_an_edit_made_minutes_before_the_run_after_the_clock_was_set_back_is_pul
     assert world.by_lead()[lid][4] == "888"
 
 
+def test_edits_made_just_before_amocrms_clock_was_set_back_by_hours_are_pulled(world: World):
+    """Found by the property test: edits stamped by the clock before it went back hours lie ahead of its
+    time now, beyond a window that ended an hour after now."""
+    world.set_rows([NEW])
+    assert world.run("sync").exit_status == ExitStatus.OK
+    [lid] = world.by_lead()
+    world.sb.amocrm.edit_lead(lid, price=999)
+    contact = world.sb.amocrm.main_contact_of(lid)
+    world.sb.amocrm.edit_contact(contact["id"], phone="+7 111")
+    world.sb.amocrm.clock.advance(-8 * 3600)
+    store = world.store()  # by this machine's clock, ten minutes since the last sync
+    store.set_cursor(store.cursor, taken_at=time.time() - 600)
+    store.close()
+    world.run("pull")
+    row = world.by_lead()[lid]
+    assert (row[4], row[2]) == ("999", "+7 111")
+
+
 # -- deals amoCRM no longer has ------------------------------------------------------------
 def test_pull_all_adds_no_row_for_a_deal_deleted_after_its_row_was_removed(world: World):
     world.set_rows([["", f"Клиент {i}", "", "", str(i), "", ""] for i in (1, 2, 3)])
