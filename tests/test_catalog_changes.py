@@ -116,3 +116,16 @@ def test_rows_nobody_touched_get_the_new_name_on_the_next_run(world: World):
     out = world.run("sync")
     assert out.exit_status == ExitStatus.OK and out.cells_written == 1
     assert world.rows()[2][5] == "Обсуждение"
+
+
+def test_a_new_row_typed_with_a_status_renamed_since_makes_the_deal_and_shows_the_new_name(world: World):
+    """Found by the long property run: the new name used to reach the cell only on the run after."""
+    assert world.run("sync").exit_status == ExitStatus.OK  # the names as shown are remembered
+    deciding = world.status_id("Принимают решение")
+    world.set_rows([["", "Анна", "", "", "1500", "Принимают решение", ""]])
+    world.sb.amocrm.rename_status(deciding, "Решают")
+    out = world.run("sync")
+    assert out.exit_status == ExitStatus.OK and out.created == 1, out.problems
+    [(lid, row)] = world.by_lead().items()
+    assert world.sb.amocrm.lead(lid)["status_id"] == deciding and row[5] == "Решают"
+    assert world.run("sync").plan.empty

@@ -93,7 +93,7 @@ class NewRow:
     fingerprint: str  # its content as read, to find it again when the marker is written
     token: str  # what its marker will say, and the creation's key in the journal
     values: Values  # the new deal's values, defaults filled in
-    fill: set[Field]  # empty cells to fill in once the deal exists (status, pipeline)
+    fill: set[Field]  # cells to write once the deal exists: empty ones (status, pipeline), old names restated
 
 
 @dataclass(frozen=True)

@@ -687,7 +687,7 @@ def _plan_new_rows(
 ) -> None:
     for fp, row in new_row_fingerprints(rows, headers, pending).items():
         try:
-            values, said = reader.read(row, None)
+            values, said, restate = reader.read_lead(row, None, None)
         except _RowError as e:
             result.problems.append(e.problem)
             continue
@@ -707,6 +707,7 @@ def _plan_new_rows(
         }
         if not values[Field.NAME]:
             fill.discard(Field.NAME)
+        fill |= restate  # a status or pipeline typed by a name amoCRM has changed since: show the current one
         token = hashlib.sha1(f"{salt}\x1f{row.number}\x1f{fp}".encode()).hexdigest()[:16]
         result.new_rows.append(NewRow(row=row.number, fingerprint=fp, token=token, values=values, fill=fill))
 
