@@ -156,6 +156,8 @@ class Emulator:
         self._counts: Counter[str] = Counter()
         self._faults_injected: Counter[str] = Counter()
         self._count_lock = threading.Lock()
+        self._in_flight = 0
+        self._max_in_flight = 0  # the most API requests it was working on at once
         # Called as hook(phase, request) with phase "before" (not yet processed) and "after"
         # (processed, answer not yet sent): lets a test kill the client at exactly that point.
         # True from "before" means the request never arrived (its sender died before sending it).
@@ -179,6 +181,7 @@ class Emulator:
             "mutating": mutating,
             "by_route": by_route,
             "faults_injected": faults,
+            "max_in_flight": self._max_in_flight,
             **self.extra_stats(),
         }
 
@@ -189,6 +192,7 @@ class Emulator:
         with self._count_lock:
             self._counts.clear()
             self._faults_injected.clear()
+            self._max_in_flight = 0
         self.reset_extra_stats()
 
     def reset_extra_stats(self) -> None:
@@ -211,6 +215,16 @@ class Emulator:
         if req.path.startswith(CONTROL_PREFIX + "/"):
             return self._control(req)
         self._count(req)
+        with self._count_lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        try:
+            return self._answer(req)
+        finally:
+            with self._count_lock:
+                self._in_flight -= 1
+
+    def _answer(self, req: Request) -> Response:
         if self.latency:
             time.sleep(self.latency)
         with self.lock:
