@@ -16,7 +16,7 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,9 @@ from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Names, Value
 SCHEMA_VERSION = 2  # 2: creations are keyed by the pending marker's token and kept a while once finished
 FINISHED_CREATIONS_KEPT = 30 * 86400  # seconds: an undo in the sheet can bring an old marker back
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+_META_TABLE = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+_SCHEMA = f"""
+{_META_TABLE};
 CREATE TABLE IF NOT EXISTS leads (
     lead_id INTEGER PRIMARY KEY,
     contact_id INTEGER,
@@ -135,7 +136,17 @@ class StateStore:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate_creations()
+            version = _schema_version(self._db)
+            if version is not None and version > SCHEMA_VERSION:
+                self._db.close()
+                raise StateError(
+                    f"The sync state {path} was made by a newer amosheets (state schema {version}; "
+                    f"this one knows up to {SCHEMA_VERSION}).",
+                    hint="Upgrade amosheets to the version that last ran with this state "
+                    "(or point AMOSHEETS_STATE_DIR elsewhere to start afresh).",
+                )
+            if version is not None and version < SCHEMA_VERSION:
+                self._migrate()
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as e:
             raise StateError(
@@ -147,7 +158,7 @@ class StateStore:
             side = Path(f"{path}{suffix}")
             if side.exists():
                 side.chmod(stat.S_IRUSR | stat.S_IWUSR)
-        if new:
+        if version is None:
             self._set_meta(
                 schema_version=str(SCHEMA_VERSION),
                 spreadsheet_id=self.scope.spreadsheet_id,
@@ -156,34 +167,20 @@ class StateStore:
                 created_at=str(int(time.time())),
             )
 
-    def _migrate_creations(self) -> None:
-        """Schema 1 keyed creations by the row's content: carry them over, keyed by that fingerprint.
+    def _migrate(self) -> None:
+        """Bring a file of an older schema up to this one in place, one step per transaction.
 
-        No row holds a marker for them; the planner still finds their rows by content (a row
-        without a lead_id that matches a deal the state knows is given that deal's ID).
+        A step that fails leaves the file at the last version reached, so the next run goes on from there.
         """
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(creations)")}
-        if "fingerprint" not in columns:
-            return
-        sent_column = "sent" if "sent" in columns else "'{}'"
-        old = self._db.execute(
-            f"SELECT fingerprint, name, lead_id, created_at, {sent_column} FROM creations"
-        ).fetchall()
-        self._db.execute("DROP TABLE creations")
-        self._db.executescript(_SCHEMA)
-        for fp, name, lead_id, created_at, sent in old:
-            was = json.loads(sent or "{}")
-            values = {
-                Field.NAME: name,
-                Field.PRICE: was.get("price", 0),
-                Field.STATUS: was.get("status_id"),
-                Field.PIPELINE: was.get("pipeline_id"),
-            }
-            self._db.execute(
-                "INSERT OR REPLACE INTO creations(token, lead_id, created_at, sent) VALUES (?,?,?,?)",
-                (fp, lead_id, created_at, _values_json(values)),
-            )
-        self._set_meta(schema_version=str(SCHEMA_VERSION))
+        self._db.execute(_META_TABLE)  # early schema-1 files have none
+        while True:
+            with self.transaction():
+                # Read again under the write lock: another process (`amosheets status`) may have migrated it.
+                version = _schema_version(self._db) or SCHEMA_VERSION
+                if version >= SCHEMA_VERSION:
+                    return
+                _MIGRATIONS[version - 1](self._db)
+                self._set_meta(schema_version=str(version + 1))
 
     def set_aside(self, label: str) -> Path:
         """Move this state file aside (kept, its name marked with ``label``) and go on with an empty one.
@@ -429,6 +426,55 @@ def _values_json(values: Values) -> str:
 
 def _values_from_json(raw: str) -> Values:
     return {Field(k): v for k, v in json.loads(raw).items() if k in Field._value2member_map_}
+
+
+# -- schema migrations: _MIGRATIONS[n - 1] takes a file from schema n to n + 1 ----------------
+# Each step spells out the tables it makes as they were at its version (not _SCHEMA, which moves on),
+# so that an old file still passes through every later step.
+def _schema_version(db: sqlite3.Connection) -> int | None:
+    """The file's schema; None for a new (empty) file. Files of schema 1 did not always record it."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table'").fetchone():
+        return None
+    if _has_table(db, "meta") and (row := db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()):
+        return int(row[0])
+    return 1
+
+
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+
+
+def _creations_by_token(db: sqlite3.Connection) -> None:
+    """Schema 1 keyed creations by the row's content: carry them over, keyed by that fingerprint.
+
+    No row holds a marker for them; the planner still finds their rows by content (a row
+    without a lead_id that matches a deal the state knows is given that deal's ID).
+    """
+    columns = {r[1] for r in db.execute("PRAGMA table_info(creations)")}
+    if "fingerprint" not in columns:
+        return
+    sent_column = "sent" if "sent" in columns else "'{}'"
+    old = db.execute(f"SELECT fingerprint, name, lead_id, created_at, {sent_column} FROM creations").fetchall()
+    db.execute("DROP TABLE creations")
+    db.execute(
+        "CREATE TABLE creations (token TEXT PRIMARY KEY, lead_id INTEGER, created_at INTEGER NOT NULL,"
+        " sent TEXT NOT NULL, finished_at REAL)"
+    )
+    for fp, name, lead_id, created_at, sent in old:
+        was = json.loads(sent or "{}")
+        values = {
+            Field.NAME: name,
+            Field.PRICE: was.get("price", 0),
+            Field.STATUS: was.get("status_id"),
+            Field.PIPELINE: was.get("pipeline_id"),
+        }
+        db.execute(
+            "INSERT OR REPLACE INTO creations(token, lead_id, created_at, sent) VALUES (?,?,?,?)",
+            (fp, lead_id, created_at, _values_json(values)),
+        )
+
+
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_creations_by_token]
 
 
 def ensure_state_dir(path: Path) -> None:

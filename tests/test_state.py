@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from amosheets.state import Scope, StateError, StateStore, state_path
+from amosheets.state import SCHEMA_VERSION, Scope, StateError, StateStore, state_path
 from amosheets.sync.fields import Field
 from amosheets.sync.model import Creation, CrmLead
 
@@ -128,3 +128,17 @@ def test_a_damaged_file_is_explained(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StateError, match="cannot be read"):
         StateStore(path, SCOPE)
+
+
+def test_a_state_from_a_newer_amosheets_is_refused(tmp_path):
+    import sqlite3
+
+    path = state_path(tmp_path, SCOPE)
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION + 1),))
+    db.commit()
+    db.close()
+    with pytest.raises(StateError, match="newer amosheets") as e:
+        StateStore(path, SCOPE)
+    assert "Upgrade amosheets" in (e.value.hint or "")
