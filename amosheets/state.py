@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from amosheets.errors import AmosheetsError, ConfigError, os_reason
-from amosheets.sync.fields import Field
+from amosheets.sync.fields import CONTACT_FIELDS, Field
 from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Names, Values
 
-SCHEMA_VERSION = 2  # 2: creations are keyed by the pending marker's token and kept a while once finished
+# 2: creations are keyed by the pending marker's token and kept a while once finished;
+# 3: a lead's values are JSON keyed by field, so that the field set can grow without a schema change.
+SCHEMA_VERSION = 3
 FINISHED_CREATIONS_KEPT = 30 * 86400  # seconds: an undo in the sheet can bring an old marker back
 
 _META_TABLE = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -34,9 +36,10 @@ _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS leads (
     lead_id INTEGER PRIMARY KEY,
     contact_id INTEGER,
-    crm_name TEXT, crm_price INTEGER, crm_status INTEGER, crm_pipeline INTEGER,
-    crm_phones TEXT, crm_emails TEXT, crm_updated_at INTEGER,
-    base_name TEXT, base_phone TEXT, base_email TEXT, base_price INTEGER, base_status INTEGER, base_pipeline INTEGER,
+    crm TEXT,
+    crm_pipeline INTEGER,
+    crm_updated_at INTEGER,
+    base TEXT,
     has_row INTEGER NOT NULL DEFAULT 0,
     row_removed INTEGER NOT NULL DEFAULT 0,
     deleted INTEGER NOT NULL DEFAULT 0,
@@ -61,14 +64,11 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
-_BASE_COLUMNS = {
-    Field.NAME: "base_name",
-    Field.PHONE: "base_phone",
-    Field.EMAIL: "base_email",
-    Field.PRICE: "base_price",
-    Field.STATUS: "base_status",
-    Field.PIPELINE: "base_pipeline",
-}
+# ``crm`` holds the lead's own fields by key, and its main contact's values as lists under these
+# (a field's value is the first of them). ``crm_pipeline`` is a copy that ``load_index`` reads without JSON.
+_PHONES, _EMAILS = "phones", "emails"
+_FIELDS = {f.value: f for f in Field}
+_COMPACT = (",", ":")  # a lead's values are stored 100,000 times over: no spaces
 
 
 class StateError(AmosheetsError):
@@ -275,17 +275,15 @@ class StateStore:
         return {
             r[0]: IndexEntry(r[1], bool(r[2]), bool(r[3]), bool(r[4]), bool(r[5]), r[6])
             for r in self._db.execute(
-                "SELECT lead_id, row_digest, has_row, row_removed, deleted, crm_name IS NOT NULL, crm_pipeline"
-                " FROM leads"
+                "SELECT lead_id, row_digest, has_row, row_removed, deleted, crm IS NOT NULL, crm_pipeline FROM leads"
             )
         }
 
     def load_known(self, ids: Iterable[int] | None = None) -> dict[int, Known]:
         """What the state holds of these leads (of all, when ``ids`` is None)."""
         sql = (
-            "SELECT lead_id, contact_id, crm_name, crm_price, crm_status, crm_pipeline, crm_phones, crm_emails,"
-            " crm_updated_at, base_name, base_phone, base_email, base_price, base_status, base_pipeline,"
-            " has_row, row_removed, deleted, row_digest FROM leads"
+            "SELECT lead_id, contact_id, crm, crm_updated_at, base, has_row, row_removed, deleted, row_digest"
+            " FROM leads"
         )
         if ids is None:
             rows: Iterable[tuple[Any, ...]] = self._db.execute(sql)
@@ -298,50 +296,34 @@ class StateStore:
                     f"{sql} WHERE lead_id IN ({','.join('?' * len(wanted[i : i + 500]))})", wanted[i : i + 500]
                 )
             ]
-        out: dict[int, Known] = {}
-        for r in rows:
-            crm = None
-            if r[2] is not None:
-                crm = CrmLead(
-                    r[0], r[2], r[3], r[4], r[5], r[8] or 0, r[1], tuple(json.loads(r[6])), tuple(json.loads(r[7]))
-                )
-            base = {f: v for f, v in zip(_BASE_COLUMNS, r[9:15], strict=True) if v is not None}
-            out[r[0]] = Known(r[0], crm, base or None, bool(r[15]), bool(r[16]), bool(r[17]), r[18])
-        return out
+        return {
+            r[0]: Known(
+                r[0],
+                None if r[2] is None else _crm_from_json(r[0], r[1], r[3], r[2]),
+                None if r[4] is None else _values_from_json(r[4]) or None,
+                bool(r[5]),
+                bool(r[6]),
+                bool(r[7]),
+                r[8],
+            )
+            for r in rows
+        }
 
     def save_crm(self, leads: Iterable[CrmLead]) -> None:
         """Remember amoCRM's current values of these leads (their base is untouched)."""
         self._db.executemany(
-            "INSERT INTO leads(lead_id, contact_id, crm_name, crm_price, crm_status, crm_pipeline, crm_phones,"
-            " crm_emails, crm_updated_at) VALUES (?,?,?,?,?,?,?,?,?)"
-            " ON CONFLICT(lead_id) DO UPDATE SET contact_id=excluded.contact_id, crm_name=excluded.crm_name,"
-            " crm_price=excluded.crm_price, crm_status=excluded.crm_status, crm_pipeline=excluded.crm_pipeline,"
-            " crm_phones=excluded.crm_phones, crm_emails=excluded.crm_emails,"
-            " crm_updated_at=excluded.crm_updated_at, deleted=0",
-            (
-                (
-                    c.id,
-                    c.contact_id,
-                    c.name,
-                    c.price,
-                    c.status_id,
-                    c.pipeline_id,
-                    json.dumps(list(c.phones), ensure_ascii=False),
-                    json.dumps(list(c.emails), ensure_ascii=False),
-                    c.updated_at,
-                )
-                for c in leads
-            ),
+            "INSERT INTO leads(lead_id, contact_id, crm, crm_pipeline, crm_updated_at) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(lead_id) DO UPDATE SET contact_id=excluded.contact_id, crm=excluded.crm,"
+            " crm_pipeline=excluded.crm_pipeline, crm_updated_at=excluded.crm_updated_at, deleted=0",
+            ((c.id, c.contact_id, _crm_json(c), c.pipeline_id, c.updated_at) for c in leads),
         )
 
     def save_base(self, items: Iterable[tuple[int, Values]]) -> None:
         """Set the last-synced values of these leads (fields not given become 'never synced')."""
-        cols = list(_BASE_COLUMNS.values())
-        sql = (
-            f"INSERT INTO leads(lead_id, {', '.join(cols)}) VALUES (?, {', '.join('?' * len(cols))})"
-            f" ON CONFLICT(lead_id) DO UPDATE SET {', '.join(f'{c}=excluded.{c}' for c in cols)}"
+        self._db.executemany(
+            "INSERT INTO leads(lead_id, base) VALUES (?, ?) ON CONFLICT(lead_id) DO UPDATE SET base=excluded.base",
+            ((lid, _values_json({f: v for f, v in base.items() if v is not None})) for lid, base in items),
         )
-        self._db.executemany(sql, ((lid, *(base.get(f) for f in _BASE_COLUMNS)) for lid, base in items))
 
     def set_flag(self, flag: str, lead_ids: Iterable[int], value: bool = True) -> None:
         if flag not in ("has_row", "row_removed", "deleted"):
@@ -421,11 +403,33 @@ class StateStore:
 
 
 def _values_json(values: Values) -> str:
-    return json.dumps({f.value: v for f, v in values.items()}, ensure_ascii=False, sort_keys=True)
+    return json.dumps({f.value: v for f, v in values.items()}, ensure_ascii=False, sort_keys=True, separators=_COMPACT)
 
 
 def _values_from_json(raw: str) -> Values:
-    return {Field(k): v for k, v in json.loads(raw).items() if k in Field._value2member_map_}
+    return {f: v for k, v in json.loads(raw).items() if (f := _FIELDS.get(k)) is not None}
+
+
+def _crm_json(lead: CrmLead) -> str:
+    values = {f.value: v for f, v in lead.values().items() if f not in CONTACT_FIELDS}
+    return json.dumps(
+        {**values, _PHONES: list(lead.phones), _EMAILS: list(lead.emails)}, ensure_ascii=False, separators=_COMPACT
+    )
+
+
+def _crm_from_json(lead_id: int, contact_id: int | None, updated_at: int | None, raw: str) -> CrmLead:
+    d = json.loads(raw)
+    return CrmLead(
+        lead_id,
+        d[Field.NAME.value],
+        d[Field.PRICE.value],
+        d[Field.STATUS.value],
+        d[Field.PIPELINE.value],
+        updated_at or 0,
+        contact_id,
+        tuple(d[_PHONES]),
+        tuple(d[_EMAILS]),
+    )
 
 
 # -- schema migrations: _MIGRATIONS[n - 1] takes a file from schema n to n + 1 ----------------
@@ -474,7 +478,48 @@ def _creations_by_token(db: sqlite3.Connection) -> None:
         )
 
 
-_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_creations_by_token]
+_SCHEMA_2_BASE = {
+    Field.NAME: "base_name",
+    Field.PHONE: "base_phone",
+    Field.EMAIL: "base_email",
+    Field.PRICE: "base_price",
+    Field.STATUS: "base_status",
+    Field.PIPELINE: "base_pipeline",
+}
+
+
+def _values_by_field(db: sqlite3.Connection) -> None:
+    """Schema 2 had a column per field; schema 3 keeps amoCRM's values and the base as JSON keyed by field."""
+    if not _has_table(db, "leads"):
+        return
+    old = db.execute(
+        "SELECT lead_id, contact_id, crm_name, crm_price, crm_status, crm_pipeline, crm_phones, crm_emails,"
+        f" crm_updated_at, {', '.join(_SCHEMA_2_BASE.values())}, has_row, row_removed, deleted, row_digest FROM leads"
+    ).fetchall()
+    db.execute("DROP TABLE leads")
+    db.execute(
+        "CREATE TABLE leads (lead_id INTEGER PRIMARY KEY, contact_id INTEGER, crm TEXT, crm_pipeline INTEGER,"
+        " crm_updated_at INTEGER, base TEXT, has_row INTEGER NOT NULL DEFAULT 0,"
+        " row_removed INTEGER NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0, row_digest TEXT)"
+    )
+    db.executemany(
+        "INSERT INTO leads(lead_id, contact_id, crm, crm_pipeline, crm_updated_at, base, has_row, row_removed,"
+        " deleted, row_digest) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (_schema_2_lead(r) for r in old),
+    )
+
+
+def _schema_2_lead(r: tuple[Any, ...]) -> tuple[Any, ...]:
+    crm = None
+    if r[2] is not None:
+        crm = _crm_json(
+            CrmLead(r[0], r[2], r[3], r[4], r[5], 0, r[1], tuple(json.loads(r[6])), tuple(json.loads(r[7])))
+        )
+    base = {f: v for f, v in zip(_SCHEMA_2_BASE, r[9:15], strict=True) if v is not None}
+    return (r[0], r[1], crm, r[5], r[8], _values_json(base) if base else None, *r[15:19])
+
+
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_creations_by_token, _values_by_field]
 
 
 def ensure_state_dir(path: Path) -> None:

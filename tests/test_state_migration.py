@@ -1,0 +1,148 @@
+"""A state file written by the schema-2 release is migrated in place on the first run: no re-sync, no duplicate.
+
+The fixture was made by ``tests/fixtures/make_state_schema2.py`` with that release; the sandbox
+and sheet it describes are rebuilt here (lead and contact ids are deterministic).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from amosheets import state
+from amosheets.engine import scope_of
+from amosheets.errors import ExitStatus
+from amosheets.sandbox import Sandbox
+from amosheets.state import state_path
+from amosheets.sync.fields import Field
+from amosheets.sync.model import CrmLead, Known
+
+from .conftest import World
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+DATA = json.loads((FIXTURES / "state-schema2.json").read_text())
+_BASE_COLUMNS = {
+    Field.NAME: "base_name",
+    Field.PHONE: "base_phone",
+    Field.EMAIL: "base_email",
+    Field.PRICE: "base_price",
+    Field.STATUS: "base_status",
+    Field.PIPELINE: "base_pipeline",
+}
+
+
+@pytest.fixture
+def old_world(tmp_path: Path) -> Iterator[World]:
+    """The sandbox and sheet the fixture's state describes, with that state file in the state dir."""
+    with Sandbox(account_id=DATA["account_id"]) as sb:
+        for lead in DATA["leads"]:
+            sb.amocrm.create_lead(**lead)
+        for lead_id in DATA["deleted"]:
+            sb.amocrm.delete_lead(lead_id)
+        sb.new_spreadsheet(DATA["rows"], headers=DATA["headers"])
+        (tmp_path / "state").mkdir()
+        w = World(sb, {**sb.env(), "AMOSHEETS_STATE_DIR": str(tmp_path / "state")})
+        shutil.copyfile(FIXTURES / "state-schema2.sqlite3", state_file(w))
+        yield w
+
+
+def state_file(w: World) -> Path:
+    settings = w.settings()
+    return state_path(settings.state_dir, scope_of(settings))
+
+
+def schema2_known(path: Path) -> dict[int, Known]:
+    """What the schema-2 columns hold, read the way the schema-2 release read them."""
+    db = sqlite3.connect(path)
+    db.row_factory = sqlite3.Row
+    out = {}
+    for r in db.execute("SELECT * FROM leads"):
+        crm = None
+        if r["crm_name"] is not None:
+            crm = CrmLead(
+                r["lead_id"],
+                r["crm_name"],
+                r["crm_price"],
+                r["crm_status"],
+                r["crm_pipeline"],
+                r["crm_updated_at"],
+                r["contact_id"],
+                tuple(json.loads(r["crm_phones"])),
+                tuple(json.loads(r["crm_emails"])),
+            )
+        base = {f: r[c] for f, c in _BASE_COLUMNS.items() if r[c] is not None}
+        out[r["lead_id"]] = Known(
+            r["lead_id"],
+            crm,
+            base or None,
+            bool(r["has_row"]),
+            bool(r["row_removed"]),
+            bool(r["deleted"]),
+            r["row_digest"],
+        )
+    db.close()
+    return out
+
+
+def schema_version(path: Path) -> str:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_a_schema_2_state_is_migrated_in_place_by_the_first_sync_without_a_resync(old_world: World, monkeypatch):
+    path = state_file(old_world)
+    assert schema_version(path) == "2"
+    before = schema2_known(path)
+    assert before[30000003].crm.phones == ("+7 999 123-45-67",) and before[30000005].deleted
+    assert before[30000006].row_removed and before[30000001].base[Field.EMAIL] == "anna@example.com"
+
+    old_world.reset_stats()
+    out = old_world.run("sync")
+    amo, sheets = old_world.stats()
+    assert out.exit_status == ExitStatus.OK, out.problems
+    assert out.created == 0
+    assert amo["mutating"] == 0 and sheets["mutating"] == 0, (amo["by_route"], sheets["by_route"])
+    assert schema_version(path) == "3"
+
+    # A second open finds schema 3 and runs no step again.
+    ran = []
+    steps = [lambda db, step=step: (ran.append(step), step(db)) for step in state._MIGRATIONS]
+    monkeypatch.setattr(state, "_MIGRATIONS", steps)
+    store = old_world.store()
+    try:
+        after = store.load_known()
+    finally:
+        store.close()
+    assert ran == []
+    # The run saw every deal again (the rebuilt sandbox made them just now): only that time moved on.
+    assert {lid: without_updated_at(k) for lid, k in after.items()} == {
+        lid: without_updated_at(k) for lid, k in before.items()
+    }
+
+
+def test_the_migration_carries_every_value_and_the_creations_journal(old_world: World):
+    path = state_file(old_world)
+    before = schema2_known(path)
+    store = old_world.store()
+    try:
+        assert store.load_known() == before
+        assert [(c.lead_id, c.finished, c.values[Field.NAME]) for c in store.creations()] == [
+            (30000001, True, "Анна Смирнова"),
+            (30000002, True, "Пётр"),
+        ]
+    finally:
+        store.close()
+    assert schema_version(path) == "3"
+
+
+def without_updated_at(k: Known) -> Known:
+    return replace(k, crm=k.crm and replace(k.crm, updated_at=0))
