@@ -630,26 +630,14 @@ class Engine:
             out.contacts_updated += len(linked.ok)
 
         # amoCRM now holds these values: remember them as its current ones.
-        updated: list[CrmLead] = []
-        for lp in plan.leads:
-            fields = done.get(lp.lead_id)
-            k = known.get(lp.lead_id)
-            if not fields or k is None or k.crm is None or lp.lead_id in gone_ids:
-                continue
-            c = k.crm
-            f = lp.final
-            updated.append(
-                replace(
-                    c,
-                    name=f.get(Field.NAME, c.name) if Field.NAME in fields else c.name,
-                    price=f.get(Field.PRICE, c.price) if Field.PRICE in fields else c.price,
-                    status_id=f.get(Field.STATUS, c.status_id) if Field.STATUS in fields else c.status_id,
-                    pipeline_id=f.get(Field.PIPELINE, c.pipeline_id) if Field.PIPELINE in fields else c.pipeline_id,
-                    contact_id=lp.contact_id,
-                    phones=tuple(lp.new_list(Field.PHONE)) if Field.PHONE in fields else c.phones,
-                    emails=tuple(lp.new_list(Field.EMAIL)) if Field.EMAIL in fields else c.emails,
-                )
-            )
+        updated = [
+            lp.crm_after(k.crm, fields)
+            for lp in plan.leads
+            if (fields := done.get(lp.lead_id))
+            and (k := known.get(lp.lead_id)) is not None
+            and k.crm is not None
+            and lp.lead_id not in gone_ids
+        ]
         with store.transaction():
             store.save_crm(updated)
         return done
