@@ -55,6 +55,7 @@ from amosheets.sync.planner import (
     triage,
 )
 from amosheets.sync.planner import plan as make_plan
+from amosheets.sync.selection import known_now, select
 
 Say = Callable[[str], None]
 
@@ -244,27 +245,9 @@ class Engine:
         mark_unchanged(
             rows, digest_context(data.header_row, catalog), {lid: e.digest for lid, e in index.items()}, fresh.keys()
         )
-        candidates = {
-            lid
-            for lid, e in index.items()
-            if e.has_crm
-            and not e.deleted
-            and (opts.backfill or not e.has_row)
-            and e.crm_pipeline == catalog.default_pipeline_id
-        }
-        adopted = {c.lead_id for c in unfinished if c.lead_id is not None and c.lead_id not in index}
-        with_rows = [lid for lid, e in index.items() if e.has_row and not e.row_removed and not e.deleted]
-        with_rows += sorted(adopted)
-        # A row whose lead_id was cleared is matched against the deals whose row has gone.
-        orphans = set(with_rows) - rows.by_id.keys() if rows.new else set()
-        known = store.load_known(rows.to_plan() | fresh.keys() | candidates | orphans)
-        for lead in fresh.values():
-            k = known.get(lead.id)
-            known[lead.id] = replace(k, crm=lead, deleted=False) if k else Known(lead.id, crm=lead)
-        # A deal made for a row was last synced as what was sent (also when its answer was lost).
-        bases = {c.lead_id: dict(c.values) for c in unfinished if c.lead_id in known and known[c.lead_id].base is None}
-        for lid, base in bases.items():
-            known[lid] = replace(known[lid], base=base, has_row=True)
+        chosen = select(index, unfinished, rows, catalog.default_pipeline_id, opts.backfill)
+        stored = store.load_known(rows.to_plan() | fresh.keys() | chosen.candidates | chosen.orphans)
+        known, bases = known_now(stored, fresh, unfinished)
 
         plan = make_plan(
             headers=data.headers,
@@ -279,7 +262,7 @@ class Engine:
             direction=opts.direction,
             listed=changes.listed,
             triaged=rows,
-            with_rows=with_rows,
+            with_rows=chosen.with_rows,
             names=store.names(),
         )
         out.plan = plan
@@ -298,7 +281,7 @@ class Engine:
             store.save_crm(fresh.values())
             store.set_flag("deleted", plan.deleted | deleted)
             store.set_flag("has_row", [lid for lid in plan.seen if not (e := index.get(lid)) or not e.has_row])
-            store.set_flag("has_row", adopted)
+            store.set_flag("has_row", chosen.adopted)
             store.set_flag("row_removed", plan.removed)
             store.set_digests(plan.digests.items())
             store.set_cursor(now, taken_at=now_here)
