@@ -40,18 +40,17 @@ from amosheets.gspread_transport import RequestHook
 from amosheets.sheet import Sheet, SheetData
 from amosheets.state import IndexEntry, Scope, StateStore, ensure_state_dir, state_path
 from amosheets.sync import creations as journal
-from amosheets.sync.fields import CONTACT_FIELDS, Field, HeaderError, parse_pending, pending_marker, text
+from amosheets.sync.creations import Made
+from amosheets.sync.fields import CONTACT_FIELDS, Field, HeaderError
 from amosheets.sync.guard import mass_change
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
 from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Notice, RowProblem, SheetRow
+from amosheets.sync.placement import markers, place, touches_sheet
 from amosheets.sync.plan import Direction, LeadPlan, NewRow, Plan
 from amosheets.sync.planner import (
     Triage,
     digest_context,
     mark_unchanged,
-    new_row_fingerprints,
-    render,
-    rows_by_lead,
     triage,
 )
 from amosheets.sync.planner import plan as make_plan
@@ -539,15 +538,7 @@ class Engine:
         The rows are found again first (people sort and insert while a run works); a row that
         changed since it was read is left for the next run.
         """
-        now = self._read_sheet()
-        free = new_row_fingerprints(now.rows, now.headers, pending)
-        writes: list[tuple[int, int, Any]] = []
-        marked: list[NewRow] = []
-        for n in todo:
-            row = free.pop(n.fingerprint, None)
-            if row is not None:
-                writes.append((row.number, now.headers.lead_id, pending_marker(n.token)))
-                marked.append(n)
+        writes, marked = markers(todo, self._read_sheet(), pending)
         if writes:
             self.sheet.write_cells(writes)
         return marked
@@ -657,88 +648,28 @@ class Engine:
         catalog: Catalog,
         pending: dict[str, int | None],
     ) -> None:
-        cells = plan.cell_updates()
-        new_rows = [n for n in plan.creates() if n.token in made.created]
-        appends = plan.row_appends()
         sheet_done: set[int] = set()
         finished: list[str] = []
-        if cells or new_rows or appends or plan.links or made.refused:
-            # Users sort, insert and delete rows while a run works: find every row again now, by the
-            # deal's ID or the creation's marker in its lead_id cell (or, for a cleared ID, by content).
-            now = self._read_sheet()
-            headers = now.headers
-            at = rows_by_lead(now.rows, headers, {**pending, **made.created})
-            by_token = {t: r for r in now.rows if (t := parse_pending(_cell(r, headers.lead_id))) is not None}
-            free = new_row_fingerprints(now.rows, headers, pending)
-            writes: list[tuple[int, int, Any]] = []
-            for link in plan.links:
-                row = by_token.get(link.token) if link.token else free.pop(link.fingerprint or "", None)
-                if row is None:
-                    continue  # moved out of reach meanwhile: the next run links it
-                at.setdefault(link.lead_id, row)
-                writes.append((row.number, headers.lead_id, link.lead_id))
-                if link.token:
-                    finished.append(link.token)
-            for n in new_rows:
-                lid = made.created[n.token]
-                row = by_token.get(n.token)
-                if row is None:
-                    continue  # its marker was cleared meanwhile: the deal is known, the next run says where it is
-                writes.append((row.number, headers.lead_id, lid))
-                for f in n.fill:
-                    if f in headers.columns:
-                        writes.append((row.number, headers.columns[f], render(f, n.values, catalog)))
-                finished.append(n.token)
-            # amoCRM refused these: the row is new again (its problem is reported).
-            writes.extend((r.number, headers.lead_id, "") for t in made.refused if (r := by_token.get(t)) is not None)
-            before = {r.number: r for r in data.rows}
-            for lp in cells:
-                row = at.get(lp.lead_id)
-                old = before.get(lp.row)
-                if row is None or old is None:
-                    continue
-                ok = True
-                for f in lp.to_sheet:
-                    col = headers.columns.get(f)
-                    if col is None:
-                        continue
-                    if text(_cell(row, col)) != text(_cell(old, data.headers.columns[f])):
-                        ok = False  # typed over since we read it: the person's value wins, next run syncs it
-                        continue
-                    writes.append((row.number, col, render(f, lp.final, catalog)))
-                if ok:
-                    sheet_done.add(lp.lead_id)
-            cells_written = len(writes)
-            # New rows go below the last used row at explicit positions, in the same write as the
-            # rest: a write there is idempotent (a retry can't add a row twice), unlike values.append.
-            todo = [a for a in appends if a.lead_id not in at]
-            for number, a in enumerate(todo, start=now.last_row + 1):
-                writes.append((number, headers.lead_id, a.lead_id))
-                writes.extend((number, col, render(f, a.values, catalog)) for f, col in headers.columns.items())
-            if todo:
-                self.sheet.ensure_rows(now.last_row + len(todo))
-            if writes:
-                self.sheet.write_cells(writes)
-                out.cells_written = cells_written
-                out.rows_appended = len(todo)
+        if touches_sheet(plan, made):
+            placed = place(plan, data, self._read_sheet(), made, pending)
+            if placed.rows_appended:
+                self.sheet.ensure_rows(placed.last_row)
+            if placed.cells or placed.appended:
+                # The new rows go in the same write as the rest.
+                self.sheet.write_cells(placed.cells + placed.appended)
+                out.cells_written = len(placed.cells)
+                out.rows_appended = placed.rows_appended
+            sheet_done, finished = placed.sheet_done, placed.finished
         with store.transaction():
             store.finish_creations(finished)
             if plan.direction.pulls:
-                store.set_flag("has_row", [a.lead_id for a in appends])
-                store.save_base((a.lead_id, a.values) for a in appends)
+                store.set_flag("has_row", [a.lead_id for a in plan.row_appends()])
+                store.save_base((a.lead_id, a.values) for a in plan.row_appends())
             store.save_base(
                 (lp.lead_id, base)
                 for lp in plan.leads
                 if (base := lp.base_after(crm_done.get(lp.lead_id, set()), lp.lead_id in sheet_done)) != lp.base
             )
-
-
-@dataclass
-class Made:
-    """What the creates of a run came to, by creation token."""
-
-    created: dict[str, int] = field(default_factory=dict)  # the deals amoCRM made
-    refused: list[str] = field(default_factory=list)  # refused by amoCRM: their markers are cleared
 
 
 def request_line(service: str, trace: Say | None) -> RequestHook | None:
