@@ -27,11 +27,11 @@ from amosheets.amocrm.mapping import (
     PHONE,
     catalog_from,
     complex_item,
+    contact_from,
     field_value,
     lead_from,
     lead_patch,
     main_contact_id,
-    multitext,
 )
 from amosheets.config import AMOCRM, GOOGLE, Settings
 from amosheets.deadline import Deadline
@@ -42,6 +42,7 @@ from amosheets.state import IndexEntry, Scope, StateStore, ensure_state_dir, sta
 from amosheets.sync import creations as journal
 from amosheets.sync.creations import Made
 from amosheets.sync.fields import CONTACT_FIELDS, Field, HeaderError
+from amosheets.sync.freshness import contact_owners, contacts_to_fetch, current_leads, leads_to_fetch
 from amosheets.sync.guard import mass_change
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
 from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Notice, RowProblem, SheetRow
@@ -404,14 +405,7 @@ class Engine:
     ) -> tuple[dict[int, CrmLead], set[int], set[int]]:
         """amoCRM's current values of every lead that changed, or that the sheet names and the state lacks."""
         raw_leads = changes.leads
-        changed_contacts = changes.contacts
-
-        # Leads the sheet names that the state has never seen (typed in by hand, or state lost).
-        wanted = {
-            lid
-            for lid in rows.by_id
-            if lid not in raw_leads and ((e := index.get(lid)) is None or (not e.has_crm and not e.deleted))
-        }
+        wanted = leads_to_fetch(rows.by_id, raw_leads.keys(), index)
         if wanted:
             for lead in self.amo.leads_by_ids(wanted):
                 raw_leads[int(lead["id"])] = lead
@@ -421,40 +415,18 @@ class Engine:
             deleted = {int(lead["id"]) for lead in self.amo.leads_by_ids(unseen, deleted=True)}
         missing = unseen - deleted
 
-        linked = {
-            int(link["id"]) for c in changed_contacts.values() for link in (c.get("_embedded") or {}).get("leads") or []
-        }
-        known = store.load_known(raw_leads.keys() | linked) if raw_leads or linked else {}
-
+        changed = [contact_from(c) for c in changes.contacts.values()]
+        needed = raw_leads.keys() | contact_owners(changed)
+        known = store.load_known(needed) if needed else {}
         # Phones and e-mails: from the contacts that changed, else the state, else asked for.
-        contacts = dict(changed_contacts)
-        need_contacts: set[int] = set()
-        for lid, lead in raw_leads.items():
-            cid = main_contact_id(lead)
-            k = known.get(lid)
-            if cid is not None and cid not in contacts and not (k and k.crm and k.crm.contact_id == cid):
-                need_contacts.add(cid)
+        contacts = dict(changes.contacts)
+        mains = {lid: main_contact_id(lead) for lid, lead in raw_leads.items()}
+        need_contacts = contacts_to_fetch(mains, contacts.keys(), known)
         if need_contacts:
             for c in self.amo.contacts_by_ids(need_contacts):
                 contacts[int(c["id"])] = c
-
-        fresh: dict[int, CrmLead] = {}
-        for lid, lead in raw_leads.items():
-            cid = main_contact_id(lead)
-            k = known.get(lid)
-            if cid is not None and cid not in contacts and k and k.crm and k.crm.contact_id == cid:
-                fresh[lid] = replace(lead_from(lead, {}), phones=k.crm.phones, emails=k.crm.emails)
-            else:
-                fresh[lid] = lead_from(lead, contacts)
-        # A contact edited on its own does not touch its leads' updated_at: carry its values over.
-        for cid, c in changed_contacts.items():
-            for link in (c.get("_embedded") or {}).get("leads") or []:
-                lid = int(link["id"])
-                if lid in raw_leads:
-                    continue
-                held = known[lid].crm if lid in known else None
-                if held is not None and held.contact_id == cid:
-                    fresh[lid] = replace(held, phones=multitext(c, PHONE), emails=multitext(c, EMAIL))
+        leads = {lid: lead_from(lead, contacts) for lid, lead in raw_leads.items()}
+        fresh = current_leads(leads, contacts.keys(), changed, known)
         return fresh, deleted, missing
 
     def _resolve_creations(
