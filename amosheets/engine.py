@@ -45,7 +45,7 @@ from amosheets.sync.fields import CONTACT_FIELDS, Field, HeaderError
 from amosheets.sync.freshness import contact_owners, contacts_to_fetch, current_leads, leads_to_fetch
 from amosheets.sync.guard import mass_change
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
-from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Notice, RowProblem, SheetRow
+from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Notice, RowProblem
 from amosheets.sync.placement import markers, place, touches_sheet
 from amosheets.sync.plan import Direction, LeadPlan, NewRow, Plan
 from amosheets.sync.planner import (
@@ -300,7 +300,7 @@ class Engine:
         if opts.direction.pushes:
             made = self._create(store, plan, out, pending)
             crm_done = self._update_crm(store, plan, out, known)
-        self._write_sheet(store, plan, out, data, made, crm_done, catalog, pending)
+        self._write_sheet(store, plan, out, data, made, crm_done, pending)
         out.requests = self._requests()
 
     def _read_sheet(self) -> SheetData:
@@ -617,7 +617,6 @@ class Engine:
         data: SheetData,
         made: Made,
         crm_done: dict[int, set[Field]],
-        catalog: Catalog,
         pending: dict[str, int | None],
     ) -> None:
         sheet_done: set[int] = set()
@@ -680,10 +679,6 @@ def _made_lead(n: NewRow, answer: dict[str, Any], now: int) -> CrmLead:
         (v[Field.PHONE],) if v[Field.PHONE] else (),
         (v[Field.EMAIL],) if v[Field.EMAIL] else (),
     )
-
-
-def _cell(row: SheetRow, col: int) -> Any:
-    return row.cells[col] if col < len(row.cells) else None
 
 
 def _refused(lp: LeadPlan, message: str) -> RowProblem:
