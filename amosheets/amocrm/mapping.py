@@ -7,7 +7,7 @@ from typing import Any
 
 from amosheets.errors import ConfigError
 from amosheets.sync.fields import Field
-from amosheets.sync.model import INCOMING_STATUS_TYPE, Catalog, CrmLead, Pipeline, Status, Values
+from amosheets.sync.model import INCOMING_STATUS_TYPE, Catalog, CrmContact, CrmLead, Pipeline, Status, Values
 
 PHONE, EMAIL = "PHONE", "EMAIL"
 
@@ -82,6 +82,16 @@ def lead_from(lead: Mapping[str, Any], contacts: Mapping[int, Mapping[str, Any]]
         contact_id=cid,
         phones=multitext(contact, PHONE),
         emails=multitext(contact, EMAIL),
+    )
+
+
+def contact_from(contact: Mapping[str, Any]) -> CrmContact:
+    links = (contact.get("_embedded") or {}).get("leads") or []
+    return CrmContact(
+        int(contact["id"]),
+        multitext(contact, PHONE),
+        multitext(contact, EMAIL),
+        tuple(int(link["id"]) for link in links),
     )
 
 

@@ -8,9 +8,18 @@ holds what was sent; the row may have been edited, sorted or moved since, and do
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from amosheets.sync.fields import Field
 from amosheets.sync.model import Creation, CrmLead
+
+
+@dataclass
+class Made:
+    """What the creates of a run came to, by creation token."""
+
+    created: dict[str, int] = field(default_factory=dict)  # the deals amoCRM made
+    refused: list[str] = field(default_factory=list)  # refused by amoCRM: their markers are cleared
 
 
 def recognise(unanswered: Iterable[Creation], leads: Iterable[CrmLead]) -> dict[str, int]:

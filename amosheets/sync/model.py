@@ -130,6 +130,16 @@ class CrmLead:
         }
 
 
+@dataclass(frozen=True)
+class CrmContact:
+    """A contact as amoCRM holds it: its phones and e-mails, and the leads it is linked to."""
+
+    id: int
+    phones: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    leads: tuple[int, ...] = ()
+
+
 @dataclass
 class Known:
     """What the state remembers of one lead."""

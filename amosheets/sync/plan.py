@@ -6,13 +6,13 @@ The planner makes it; the engine carries it out (or, with --dry-run, only prints
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
 from amosheets.sync.fields import CONTACT_FIELDS, LEAD_FIELDS, Field
 from amosheets.sync.merge import ConflictPolicy
-from amosheets.sync.model import Catalog, Notice, RowProblem, Values
+from amosheets.sync.model import Catalog, CrmLead, Notice, RowProblem, Values
 
 
 class Direction(str, Enum):
@@ -72,6 +72,20 @@ class LeadPlan:
         value = self.final[f]
         rest = current[1:]
         return [value, *[v for v in rest if v != value]] if value else rest
+
+    def crm_after(self, held: CrmLead, done: Collection[Field]) -> CrmLead:
+        """What amoCRM holds once it took ``done`` of this plan's fields, ``held`` being what it held before."""
+        f = self.final
+        return replace(
+            held,
+            name=f.get(Field.NAME, held.name) if Field.NAME in done else held.name,
+            price=f.get(Field.PRICE, held.price) if Field.PRICE in done else held.price,
+            status_id=f.get(Field.STATUS, held.status_id) if Field.STATUS in done else held.status_id,
+            pipeline_id=f.get(Field.PIPELINE, held.pipeline_id) if Field.PIPELINE in done else held.pipeline_id,
+            contact_id=self.contact_id,
+            phones=tuple(self.new_list(Field.PHONE)) if Field.PHONE in done else held.phones,
+            emails=tuple(self.new_list(Field.EMAIL)) if Field.EMAIL in done else held.emails,
+        )
 
     def base_after(self, crm_done: Collection[Field], sheet_done: bool) -> Values:
         """The base once this plan's writes have been carried out: ``crm_done``, the fields amoCRM

@@ -1,0 +1,182 @@
+"""Reading amoCRM: what changed since the last run, and the current values of the leads a run needs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from amosheets.amocrm.client import AmoClient
+from amosheets.amocrm.mapping import contact_from, lead_from, main_contact_id
+from amosheets.state import IndexEntry, StateStore
+from amosheets.sync import creations as journal
+from amosheets.sync.freshness import contact_owners, contacts_to_fetch, current_leads, leads_to_fetch
+from amosheets.sync.model import Catalog, Creation, CrmLead, Notice
+from amosheets.sync.planner import Triage
+
+if TYPE_CHECKING:
+    from amosheets.engine.run import Options, Say
+
+OVERLAP = 60  # seconds each window reaches back: amoCRM's bounds may be exclusive, writes land late
+
+
+@dataclass
+class Changes:
+    """amoCRM's answers to "what changed": raw leads and contacts by id."""
+
+    first_run: bool
+    leads: dict[int, dict[str, Any]] = field(default_factory=dict)
+    contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    notices: list[Notice] = field(default_factory=list)
+    listed: set[int] | None = None  # with --all: every lead amoCRM listed in the pipeline
+
+
+def list_changes(amo: AmoClient, store: StateStore, opts: Options, catalog: Catalog, now: int, detail: Say) -> Changes:
+    """What changed in amoCRM since the cursor (both listings at once), or the whole pipeline with --all."""
+    cursor = store.cursor
+    changes = Changes(first_run=cursor is None and opts.since is None and not opts.backfill)
+    calls = []
+    if opts.backfill:
+        calls.append(lambda: ("listed", amo.leads_in_pipeline(catalog.default_pipeline_id)))
+    if not changes.first_run:
+        since, until = _window(store, now, changes)
+        if opts.since is not None:
+            since = opts.since
+        calls.append(lambda: ("leads", amo.leads_updated(since, until)))
+        calls.append(lambda: ("contacts", amo.contacts_updated(since, until)))
+    for kind, items in amo.concurrently(*calls):
+        target = changes.contacts if kind == "contacts" else changes.leads
+        for item in items:
+            target[int(item["id"])] = item
+        if kind == "listed":
+            changes.listed = {int(item["id"]) for item in items}
+    if changes.first_run:
+        detail("amoCRM: first run, so no changes are asked for; they are taken from now on")
+    else:
+        detail(f"amoCRM: {len(changes.leads):,} changed deals, {len(changes.contacts):,} changed contacts")
+    return changes
+
+
+def _window(store: StateStore, now: int, changes: Changes) -> tuple[int, int]:
+    """The window of amoCRM's clock to ask "what changed" for: from the cursor up to now, and wider when
+    amoCRM's clock was set back.
+
+    Edits made after the clock was set back are stamped earlier than the cursor; edits made before, later
+    than amoCRM's clock now. Either way they lie no further from the cursor or from now than the time this
+    machine has seen pass since the cursor was taken, so the window reaches that far on both sides. (Both
+    bounds are always sent: a lone bound has been seen to return nothing.)
+    """
+    cursor = store.cursor if store.cursor is not None else now
+    start = min(cursor, now)
+    end = max(cursor, now)
+    taken_at = store.cursor_taken_at
+    if taken_at is not None:
+        elapsed = max(0, int(time.time() - taken_at))
+        start = min(start, now - elapsed)
+        end = max(end, cursor + elapsed)
+    if cursor > now:
+        changes.notices.append(
+            Notice(
+                None,
+                f"amoCRM's clock ({_utc(now)}) is behind the time the last sync reached ({_utc(cursor)}): "
+                f"it was set back. Changes are looked for from {_utc(start - OVERLAP)} on, so none made "
+                "since is missed.",
+            )
+        )
+    return start - OVERLAP, end + 3600
+
+
+def check_account(store: StateStore, changes: Changes, opts: Options) -> None:
+    """A state made with another amoCRM account (or a sandbox since reset) is set aside, never trusted.
+
+    Its lead ids would name other deals, or none: rows "removed" by the thousand, rows written for deals
+    that do not exist. The run goes on as a first run, with the sheet's lead_ids matched afresh.
+    """
+    stored = store.account_id
+    seen = account_ids(changes.leads.values())
+    if stored is None or not seen or stored in seen:
+        return
+    old = store.path
+    if opts.dry_run:
+        store.forget_in_memory()
+        what = "This dry run plans as a first run; a real run moves the file aside (it is kept) and starts afresh"
+    else:
+        what = f"It was moved to {store.set_aside(f'account-{stored}')} (kept), and this run starts afresh"
+    accounts = ", ".join(str(a) for a in sorted(seen))
+    changes.notices = [
+        Notice(
+            None,
+            f"The sync state {old} was made with amoCRM account {stored}, but amoCRM now answers as account "
+            f"{accounts} (another account, or a sandbox that was reset), so it is not trusted. {what}: the "
+            "sheet's lead_ids are matched again, and an id amoCRM does not have is reported on its row.",
+        )
+    ]
+    changes.first_run = opts.since is None and not opts.backfill
+    if changes.first_run:  # a first run takes in no earlier changes
+        changes.leads.clear()
+        changes.contacts.clear()
+
+
+def fetch_crm(
+    amo: AmoClient, store: StateStore, rows: Triage, index: dict[int, IndexEntry], changes: Changes
+) -> tuple[dict[int, CrmLead], set[int], set[int]]:
+    """amoCRM's current values of every lead that changed, or that the sheet names and the state lacks."""
+    raw_leads = changes.leads
+    wanted = leads_to_fetch(rows.by_id, raw_leads.keys(), index)
+    if wanted:
+        for lead in amo.leads_by_ids(wanted):
+            raw_leads[int(lead["id"])] = lead
+    unseen = wanted - raw_leads.keys()
+    deleted: set[int] = set()
+    if unseen:
+        deleted = {int(lead["id"]) for lead in amo.leads_by_ids(unseen, deleted=True)}
+    missing = unseen - deleted
+
+    changed = [contact_from(c) for c in changes.contacts.values()]
+    needed = raw_leads.keys() | contact_owners(changed)
+    known = store.load_known(needed) if needed else {}
+    # Phones and e-mails: from the contacts that changed, else the state, else asked for.
+    contacts = dict(changes.contacts)
+    mains = {lid: main_contact_id(lead) for lid, lead in raw_leads.items()}
+    need_contacts = contacts_to_fetch(mains, contacts.keys(), known)
+    if need_contacts:
+        for c in amo.contacts_by_ids(need_contacts):
+            contacts[int(c["id"])] = c
+    leads = {lid: lead_from(lead, contacts) for lid, lead in raw_leads.items()}
+    fresh = current_leads(leads, contacts.keys(), changed, known)
+    return fresh, deleted, missing
+
+
+def resolve_creations(
+    amo: AmoClient, store: StateStore, tracked: Collection[int], now: int, changes: Changes
+) -> list[Creation]:
+    """The journal, with the deal each unanswered creation made found in amoCRM (None: none was made).
+
+    ``tracked`` are the leads the state knew before this run: none of them is a lost one.
+    A deal found this way joins ``changes``, so its current values are read like any other's.
+    """
+    made = store.creations()
+    unanswered = [c for c in made if c.lead_id is None]
+    if not unanswered:
+        return made
+    since = min(c.created_at for c in unanswered) - OVERLAP
+    listed = {
+        int(lead["id"]): lead
+        # max(): amoCRM's clock may have been set back since the request was sent.
+        for lead in amo.leads_updated(since, max(now, since) + 3600)
+        if int(lead["id"]) not in tracked and int(lead.get("created_at") or 0) >= since
+    }
+    found = journal.recognise(unanswered, [lead_from(lead, {}) for lead in listed.values()])
+    for lid in found.values():
+        changes.leads.setdefault(lid, listed[lid])
+    return [replace(c, lead_id=found.get(c.token)) if c.lead_id is None else c for c in made]
+
+
+def account_ids(leads: Iterable[dict[str, Any]]) -> set[int]:
+    return {int(a) for lead in leads if (a := lead.get("account_id"))}
+
+
+def _utc(t: int) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,312 @@
+"""The run: the lock, reading both sides, planning, carrying the plan out in order, and its outcome."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from amosheets.amocrm.client import AmoClient
+from amosheets.amocrm.mapping import catalog_from
+from amosheets.config import AMOCRM, GOOGLE, Settings
+from amosheets.deadline import Deadline
+from amosheets.engine.reading import account_ids, check_account, fetch_crm, list_changes, resolve_creations
+from amosheets.engine.writing import create, update_crm, write_sheet
+from amosheets.errors import ConfigError, ExitStatus, LockedError
+from amosheets.gspread_transport import RequestHook
+from amosheets.sheet import Sheet, SheetData
+from amosheets.state import Scope, StateStore, ensure_state_dir, state_path
+from amosheets.sync.creations import Made
+from amosheets.sync.fields import Field, HeaderError
+from amosheets.sync.guard import mass_change
+from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
+from amosheets.sync.model import Notice, RowProblem
+from amosheets.sync.plan import Direction, Plan
+from amosheets.sync.planner import digest_context, mark_unchanged, triage
+from amosheets.sync.planner import plan as make_plan
+from amosheets.sync.selection import known_now, select
+
+Say = Callable[[str], None]
+
+LOCK_WAIT = 10.0  # a second run waits this long for the first, then gives up with ExitStatus.LOCKED
+
+
+@dataclass
+class Options:
+    direction: Direction = Direction.BOTH
+    dry_run: bool = False
+    policy: ConflictPolicy = DEFAULT_POLICY
+    backfill: bool = False  # pull --all
+    since: int | None = None  # pull --since, Unix seconds
+    force: bool = False  # go on past the guard rails
+    lock_wait: float = LOCK_WAIT
+
+
+@dataclass
+class Outcome:
+    """What a run did (or, dry, would do)."""
+
+    plan: Plan | None = None
+    dry_run: bool = False
+    created: int = 0
+    leads_updated: int = 0
+    contacts_updated: int = 0
+    cells_written: int = 0
+    rows_appended: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    uncertain: int = 0
+    first_run: bool = False
+    blocked: str | None = None  # why a guard rail held the run back
+    requests: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        if self.blocked:
+            return ExitStatus.NEEDS_FORCE
+        return ExitStatus.PARTIAL if (self.problems or self.uncertain) else ExitStatus.OK
+
+    def summary(self) -> dict[str, Any]:
+        """Counts of what was done, or with --dry-run of what would be."""
+        p = self.plan
+        if self.dry_run and p is not None:
+            done = {
+                "created": len(p.creates()),
+                "leads_updated": len(p.lead_updates()),
+                "contacts_updated": len(p.contact_updates()),
+                "cells_written": sum(len(lp.to_sheet) for lp in p.cell_updates()),
+                "rows_appended": len(p.row_appends()),
+            }
+        else:
+            done = {
+                "created": self.created,
+                "leads_updated": self.leads_updated,
+                "contacts_updated": self.contacts_updated,
+                "cells_written": self.cells_written,
+                "rows_appended": self.rows_appended,
+            }
+        return {
+            "dry_run": self.dry_run,
+            **done,
+            "conflicts": len(p.conflicts) if p else 0,
+            "problems": len(self.problems),
+            "notices": len(self.notices),
+            "uncertain_creates": self.uncertain,
+            "rows_read": p.rows_read if p else 0,
+            "requests": self.requests,
+        }
+
+
+def scope_of(settings: Settings) -> Scope:
+    return Scope(settings.sheet_id, settings.worksheet or "", settings.amocrm_base_url)
+
+
+def lock_for(settings: Settings) -> FileLock:
+    path = state_path(settings.state_dir, scope_of(settings)).with_suffix(".lock")
+    ensure_state_dir(settings.state_dir)
+    return FileLock(str(path), mode=0o600)
+
+
+def amo_client(settings: Settings, **kw: Any) -> AmoClient:
+    return AmoClient(settings.amocrm_base_url, settings.amocrm_token, rate=settings.amocrm_rate, **kw)
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        options: Options,
+        *,
+        amo: AmoClient | None = None,
+        sheet: Sheet | None = None,
+        progress: Callable[[str, int, int | None], None] | None = None,
+        deadline: Deadline | None = None,
+        detail: Say | None = None,
+        trace: Say | None = None,
+    ) -> None:
+        """``detail`` is told what each phase found and did (-v); ``trace`` one line per request (--debug)."""
+        settings.require(GOOGLE, AMOCRM)
+        self.settings = settings
+        self.options = options
+        # One deadline for the whole run, counted from here, shared by both services' clients.
+        self.deadline = deadline or Deadline(settings.deadline, settings.deadline_setting)
+        self.detail: Say = detail or (lambda _: None)
+        self.amo = amo or amo_client(settings, deadline=self.deadline, on_request=request_line("amoCRM", trace))
+        self.sheet = sheet or Sheet(settings, deadline=self.deadline, on_request=request_line("Sheets", trace))
+        if progress is not None:
+            self.amo.progress = progress
+
+    def run(self) -> Outcome:
+        lock = lock_for(self.settings)
+        try:
+            lock.acquire(timeout=self.options.lock_wait)
+        except Timeout:
+            raise LockedError(
+                "Another amosheets run is working on this sheet and account; this one did nothing.",
+                hint="That is normal when a run takes longer than the cron interval. If no other run is going, "
+                f"the lock is released by itself (file: {lock.lock_file}).",
+            ) from None
+        try:
+            store = StateStore.open(self.settings.state_dir, scope_of(self.settings))
+            try:
+                return self._run(store)
+            finally:
+                store.close()
+        finally:
+            lock.release()
+            self.amo.close()
+
+    def _run(self, store: StateStore) -> Outcome:
+        opts = self.options
+        run_id = None if opts.dry_run else store.begin_run(opts.direction.value, False)
+        out = Outcome(dry_run=opts.dry_run)
+        try:
+            self._sync(store, out)
+        except KeyboardInterrupt:
+            # What was done up to Ctrl-C is in ``out``: the log must not read "0 created" after 750 were.
+            if run_id is not None:
+                store.finish_run(run_id, ExitStatus.INTERRUPTED, out.summary(), ["interrupted"])
+            raise
+        except BaseException as e:
+            if run_id is not None:
+                store.finish_run(run_id, getattr(e, "exit_status", ExitStatus.ERROR), out.summary(), [str(e)])
+            raise
+        if run_id is not None:
+            store.finish_run(run_id, out.exit_status, out.summary(), [str(p) for p in out.problems])
+        if not opts.dry_run and not out.blocked:
+            self.detail(f"sheet: wrote {out.cells_written:,} cells, added {out.rows_appended:,} rows")
+        return out
+
+    def _sync(self, store: StateStore, out: Outcome) -> None:
+        opts = self.options
+        # The sheet is read while amoCRM is asked what changed: the two don't wait for each other.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheet") as pool:
+            sheet_read = pool.submit(self._read_sheet)
+            catalog = catalog_from(self.amo.pipelines(), self.settings.pipeline_id, self.settings.status_id)
+            now = self.amo.server_time or int(time.time())  # the pipelines' answer gives amoCRM's clock
+            now_here = time.time()  # … and this machine's at the same moment
+            changes = list_changes(self.amo, store, opts, catalog, now, self.detail)
+            data = sheet_read.result()
+        check_account(store, changes, opts)
+        index = store.load_index()
+        entries = resolve_creations(self.amo, store, index.keys(), now, changes)
+        pending = {c.token: c.lead_id for c in entries}
+        unfinished = [c for c in entries if not c.finished]
+        rows = triage(data.rows, data.headers, pending)
+        fresh, deleted, missing = fetch_crm(self.amo, store, rows, index, changes)
+        out.first_run = changes.first_run
+        out.notices.extend(changes.notices)
+
+        # Only the leads this run may touch are loaded: unchanged rows are skipped unread.
+        mark_unchanged(
+            rows, digest_context(data.header_row, catalog), {lid: e.digest for lid, e in index.items()}, fresh.keys()
+        )
+        chosen = select(index, unfinished, rows, catalog.default_pipeline_id, opts.backfill)
+        stored = store.load_known(rows.to_plan() | fresh.keys() | chosen.candidates | chosen.orphans)
+        known, bases = known_now(stored, fresh, unfinished)
+
+        plan = make_plan(
+            headers=data.headers,
+            rows=data.rows,
+            catalog=catalog,
+            known=known,
+            missing=missing,
+            deleted=deleted,
+            pending=pending,
+            salt=secrets.token_hex(8),
+            policy=opts.policy,
+            direction=opts.direction,
+            listed=changes.listed,
+            triaged=rows,
+            with_rows=chosen.with_rows,
+            names=store.names(),
+        )
+        out.plan = plan
+        self.detail(plan_line(plan))
+        out.problems.extend(plan.problems)
+        out.notices.extend(plan.notices)
+        out.blocked = None if opts.force else mass_change(plan)
+        if opts.dry_run or out.blocked:
+            out.requests = self._requests()
+            return
+
+        # 1. What amoCRM holds now is remembered before anything is written.
+        marked = {plan_link.token for plan_link in plan.links if plan_link.token}
+        with store.transaction():
+            store.remember_names(catalog)
+            store.save_crm(fresh.values())
+            store.set_flag("deleted", plan.deleted | deleted)
+            store.set_flag("has_row", [lid for lid in plan.seen if not (e := index.get(lid)) or not e.has_row])
+            store.set_flag("has_row", chosen.adopted)
+            store.set_flag("row_removed", plan.removed)
+            store.set_digests(plan.digests.items())
+            store.set_cursor(now, taken_at=now_here)
+            # By now the leads fetched by id are among the listed ones: a first run learns the account too.
+            if store.account_id is None and len(accounts := account_ids(changes.leads.values())) == 1:
+                store.set_account_id(accounts.pop())
+            store.created((c.token, c.lead_id) for c in unfinished if c.lead_id is not None)
+            store.save_base(bases.items())
+            # Never made: the row is new again (this run's plan makes it afresh).
+            store.forget_creations(c.token for c in unfinished if c.lead_id is None)
+            # Made, and no row holds its marker any more: the deal is known like any other.
+            store.finish_creations(c.token for c in unfinished if c.lead_id is not None and c.token not in marked)
+
+        crm_done: dict[int, set[Field]] = {}
+        made = Made()
+        if opts.direction.pushes:
+            made = create(self.amo, self.sheet, self._read_sheet, store, plan, out, pending)
+            crm_done = update_crm(self.amo, store, plan, out, known)
+        write_sheet(self.sheet, self._read_sheet, store, plan, out, data, made, crm_done, pending)
+        out.requests = self._requests()
+
+    def _read_sheet(self) -> SheetData:
+        try:
+            data = self.sheet.read()
+        except HeaderError as e:
+            raise ConfigError(f"The sheet's header row cannot be used: {e}") from None
+        self.detail(f"read the sheet: {len(data.rows):,} rows")
+        return data
+
+    def _requests(self) -> dict[str, int]:
+        return {"amocrm": sum(self.amo.sent.values())}
+
+
+def request_line(service: str, trace: Say | None) -> RequestHook | None:
+    """A client's request hook that tells ``trace`` one line per request."""
+    if trace is None:
+        return None
+
+    def told(method: str, path: str, outcome: str, ms: float) -> None:
+        trace(f"{service} {method} {path} → {outcome} ({ms:,.0f} ms)")
+
+    return told
+
+
+def plan_line(plan: Plan) -> str:
+    cells = sum(len(lp.to_sheet) for lp in plan.cell_updates())
+    return (
+        f"plan: {len(plan.creates()):,} creates, {len(plan.lead_updates()):,} deal updates, "
+        f"{len(plan.contact_updates()):,} contact updates, {cells:,} cells to write, "
+        f"{len(plan.row_appends()):,} rows to add, {len(plan.conflicts):,} conflicts, "
+        f"{len(plan.problems):,} row problems"
+    )
+
+
+def parse_since(value: str) -> int:
+    """--since: a date or date-time (ISO 8601, local time unless it says otherwise) or Unix seconds."""
+    v = value.strip()
+    if v.isdigit():
+        return int(v)
+    try:
+        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"--since {value!r} is not a time.", hint="Write it like 2026-11-01 or 2026-11-01T09:30 (or Unix seconds)."
+        ) from None
+    return int(dt.timestamp())

@@ -1,0 +1,261 @@
+"""Carrying a plan out: creating deals, updating leads and contacts, writing the sheet, and recording each."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from amosheets.amocrm.client import AmoClient
+from amosheets.amocrm.mapping import EMAIL, PHONE, complex_item, field_value, lead_patch
+from amosheets.sheet import Sheet, SheetData
+from amosheets.state import StateStore
+from amosheets.sync.creations import Made
+from amosheets.sync.fields import CONTACT_FIELDS, Field
+from amosheets.sync.model import Creation, CrmLead, Known, Notice, RowProblem
+from amosheets.sync.placement import markers, place, touches_sheet
+from amosheets.sync.plan import LeadPlan, NewRow, Plan
+
+if TYPE_CHECKING:
+    from amosheets.engine.run import Outcome
+
+Reread = Callable[[], SheetData]  # the sheet read again, as it is now
+
+
+def create(
+    amo: AmoClient,
+    sheet: Sheet,
+    reread: Reread,
+    store: StateStore,
+    plan: Plan,
+    out: Outcome,
+    pending: dict[str, int | None],
+) -> Made:
+    """Create the new rows' deals.
+
+    The order makes an interrupted run harmless: the journal first, then each row's marker,
+    then the request. Whatever happens after that, the next run finds the row by its marker
+    and the deal by what the journal says was sent; nothing is made twice.
+    """
+    made = Made()
+    todo = plan.creates()
+    if not todo:
+        return made
+    now = amo.server_time or int(time.time())
+    with store.transaction():
+        store.begin_creations(Creation(n.token, None, now, n.values) for n in todo)
+    marked = _write_markers(sheet, reread, todo, pending)
+    with store.transaction():
+        store.forget_creations(n.token for n in todo if n not in marked)
+    if not marked:
+        return made
+    created = made.created
+    lock = threading.Lock()
+
+    def record(answers: dict[int, Any]) -> None:
+        # Runs on the client's threads as each request's answer arrives.
+        new_leads = [_made_lead(marked[i], answer, now) for i, answer in answers.items()]
+        with lock, store.transaction():
+            store.created((marked[i].token, lead.id) for i, lead in zip(answers, new_leads, strict=True))
+            store.save_crm(new_leads)
+            store.save_base((lead.id, lead.values()) for lead in new_leads)
+            store.set_flag("has_row", [lead.id for lead in new_leads])
+            created.update((marked[i].token, lead.id) for i, lead in zip(answers, new_leads, strict=True))
+            out.created = len(created)
+
+    result = amo.create_leads_complex([complex_item(n.values, n.token) for n in marked], on_ok=record)
+    made.refused = [marked[i].token for i in result.failed]
+    with store.transaction():
+        store.forget_creations(made.refused)
+    for i, message in result.failed.items():
+        out.problems.append(RowProblem(marked[i].row, None, None, f"amoCRM did not create the deal: {message}"))
+    out.uncertain += len(result.uncertain)
+    for i in result.uncertain:
+        out.notices.append(
+            Notice(
+                marked[i].row,
+                "amoCRM's answer to creating this deal was lost; the next run checks whether "
+                "it was made before trying again",
+            )
+        )
+    return made
+
+
+def _write_markers(sheet: Sheet, reread: Reread, todo: list[NewRow], pending: dict[str, int | None]) -> list[NewRow]:
+    """Write each new row's pending marker into its lead_id cell; the rows that got one.
+
+    The rows are found again first (people sort and insert while a run works); a row that
+    changed since it was read is left for the next run.
+    """
+    writes, marked = markers(todo, reread(), pending)
+    if writes:
+        sheet.write_cells(writes)
+    return marked
+
+
+def update_crm(
+    amo: AmoClient, store: StateStore, plan: Plan, out: Outcome, known: dict[int, Known]
+) -> dict[int, set[Field]]:
+    """PATCH leads and contacts; returns, per lead, the fields amoCRM now holds."""
+    done: dict[int, set[Field]] = {}
+    gone_ids: set[int] = set()  # deals found deleted: nothing more is sent or remembered for them
+    leads = plan.lead_updates()
+    if leads:
+        result = amo.update_leads([lead_patch(lp.lead_id, lp.final, lp.lead_changes) for lp in leads])
+        gone: list[LeadPlan] = []
+        for i in result.ok:
+            done.setdefault(leads[i].lead_id, set()).update(leads[i].lead_changes)
+        for i, message in result.failed.items():
+            if message.startswith("id:"):
+                gone.append(leads[i])
+            else:
+                out.problems.append(
+                    RowProblem(leads[i].row, None, None, f"amoCRM refused the change: {message}", leads[i].lead_id)
+                )
+        if gone:
+            _note_gone(amo, store, gone, out)
+            gone_ids.update(lp.lead_id for lp in gone)
+        out.leads_updated = len(result.ok)
+
+    contacts = [lp for lp in plan.contact_updates() if lp.lead_id not in gone_ids]
+    # A contact outlives its deal: before changing it, make sure the deal still exists (a PATCH of
+    # the deal in this run proves it), or a deal deleted in amoCRM would never be noticed.
+    unproven = [lp for lp in contacts if lp.lead_id not in done]
+    if unproven:
+        alive = {int(lead["id"]) for lead in amo.leads_by_ids([lp.lead_id for lp in unproven])}
+        if gone := [lp for lp in unproven if lp.lead_id not in alive]:
+            _note_gone(amo, store, gone, out)
+            gone_ids.update(lp.lead_id for lp in gone)
+        contacts = [lp for lp in contacts if lp.lead_id not in gone_ids]
+    with_contact = [lp for lp in contacts if lp.contact_id is not None]
+    without = [lp for lp in contacts if lp.contact_id is None]
+    if with_contact:
+        result = amo.update_contacts([_contact_patch(lp) for lp in with_contact])
+        for i in result.ok:
+            done.setdefault(with_contact[i].lead_id, set()).update(with_contact[i].contact_changes)
+        for i, message in result.failed.items():
+            lp = with_contact[i]
+            out.problems.append(RowProblem(lp.row, None, None, f"amoCRM refused the contact: {message}", lp.lead_id))
+        out.contacts_updated += len(result.ok)
+    if without:
+        made = amo.create_contacts([_contact_create(lp) for lp in without])
+        for i, message in made.failed.items():
+            out.problems.append(_refused(without[i], f"amoCRM refused the contact: {message}"))
+        made_for = [without[i] for i in made.ok]
+        pairs = [(lp.lead_id, int(made.ok[i]["id"])) for i, lp in zip(made.ok, made_for, strict=True)]
+        linked = amo.link_contacts(pairs)
+        for j, message in linked.failed.items():
+            out.problems.append(_refused(made_for[j], f"amoCRM did not link the new contact: {message}"))
+        for j in linked.ok:
+            made_for[j].contact_id = pairs[j][1]
+            done.setdefault(made_for[j].lead_id, set()).update(made_for[j].contact_changes)
+        out.contacts_updated += len(linked.ok)
+
+    # amoCRM now holds these values: remember them as its current ones.
+    updated = [
+        lp.crm_after(k.crm, fields)
+        for lp in plan.leads
+        if (fields := done.get(lp.lead_id))
+        and (k := known.get(lp.lead_id)) is not None
+        and k.crm is not None
+        and lp.lead_id not in gone_ids
+    ]
+    with store.transaction():
+        store.save_crm(updated)
+    return done
+
+
+def _note_gone(amo: AmoClient, store: StateStore, gone: list[LeadPlan], out: Outcome) -> None:
+    """A PATCH named leads that no longer exist: deleted in amoCRM since the last look."""
+    deleted = {int(lead["id"]) for lead in amo.leads_by_ids([lp.lead_id for lp in gone], deleted=True)}
+    with store.transaction():
+        store.set_flag("deleted", deleted)
+    for lp in gone:
+        if lp.lead_id in deleted:
+            out.notices.append(
+                Notice(
+                    lp.row,
+                    f"deal {lp.lead_id} was deleted in amoCRM; row {lp.row} is no longer "
+                    "synced and the deal is not made again",
+                    lp.lead_id,
+                )
+            )
+        else:
+            out.problems.append(
+                RowProblem(lp.row, "lead_id", str(lp.lead_id), "amoCRM no longer has this deal", lp.lead_id)
+            )
+
+
+def write_sheet(
+    sheet: Sheet,
+    reread: Reread,
+    store: StateStore,
+    plan: Plan,
+    out: Outcome,
+    data: SheetData,
+    made: Made,
+    crm_done: dict[int, set[Field]],
+    pending: dict[str, int | None],
+) -> None:
+    sheet_done: set[int] = set()
+    finished: list[str] = []
+    if touches_sheet(plan, made):
+        placed = place(plan, data, reread(), made, pending)
+        if placed.rows_appended:
+            sheet.ensure_rows(placed.last_row)
+        if placed.cells or placed.appended:
+            # The new rows go in the same write as the rest.
+            sheet.write_cells(placed.cells + placed.appended)
+            out.cells_written = len(placed.cells)
+            out.rows_appended = placed.rows_appended
+        sheet_done, finished = placed.sheet_done, placed.finished
+    with store.transaction():
+        store.finish_creations(finished)
+        if plan.direction.pulls:
+            store.set_flag("has_row", [a.lead_id for a in plan.row_appends()])
+            store.save_base((a.lead_id, a.values) for a in plan.row_appends())
+        store.save_base(
+            (lp.lead_id, base)
+            for lp in plan.leads
+            if (base := lp.base_after(crm_done.get(lp.lead_id, set()), lp.lead_id in sheet_done)) != lp.base
+        )
+
+
+def _made_lead(n: NewRow, answer: dict[str, Any], now: int) -> CrmLead:
+    """The deal amoCRM made for a new row: what was sent, with the ids it answered."""
+    v = n.values
+    cid = answer.get("contact_id")
+    return CrmLead(
+        int(answer["id"]),
+        v[Field.NAME],
+        v[Field.PRICE],
+        v[Field.STATUS],
+        v[Field.PIPELINE],
+        now,
+        int(cid) if cid else None,
+        (v[Field.PHONE],) if v[Field.PHONE] else (),
+        (v[Field.EMAIL],) if v[Field.EMAIL] else (),
+    )
+
+
+def _refused(lp: LeadPlan, message: str) -> RowProblem:
+    return RowProblem(lp.row, None, None, message, lp.lead_id)
+
+
+def _contact_patch(lp: LeadPlan) -> dict[str, Any]:
+    fields = []
+    if Field.PHONE in lp.contact_changes:
+        fields.append(field_value(PHONE, lp.new_list(Field.PHONE)))
+    if Field.EMAIL in lp.contact_changes:
+        fields.append(field_value(EMAIL, lp.new_list(Field.EMAIL)))
+    return {"id": lp.contact_id, "custom_fields_values": fields}
+
+
+def _contact_create(lp: LeadPlan) -> dict[str, Any]:
+    fields = [
+        field_value(code, [lp.final[f]])
+        for f, code in ((Field.PHONE, PHONE), (Field.EMAIL, EMAIL))
+        if f in CONTACT_FIELDS and lp.final.get(f)
+    ]
+    return {"name": lp.final.get(Field.NAME) or lp.crm.get(Field.NAME) or "", "custom_fields_values": fields}
