@@ -401,3 +401,15 @@ def test_a_sync_right_after_any_run_changes_nothing(world: World, direction):
     amo, sheets = world.stats()
     assert amo["mutating"] == 0 and sheets["mutating"] == 0, (amo["by_route"], sheets["by_route"])
     assert out.plan.empty and not out.problems
+
+
+def test_a_dry_run_counts_the_cells_the_run_then_writes(world: World):
+    """New rows get their IDs and empty Статус/Воронка filled; a deal changed in amoCRM updates its row."""
+    first_sync(world, [NEW])
+    [lid] = world.by_lead()
+    world.sb.amocrm.clock.advance(5)
+    world.sb.amocrm.edit_lead(lid, price=4242)
+    world.sb.sheets.set_values(world.sid, world.tab, [["", "Пётр", "+7 1", "", "5", "", ""]], start="A3")
+    dry = world.run("sync", dry_run=True)
+    real = world.run("sync")
+    assert real.cells_written == dry.summary()["cells_written"] == 4  # the price; Пётр's ID, Статус, Воронка

@@ -80,7 +80,7 @@ class Outcome:
                 "created": len(p.creates()),
                 "leads_updated": len(p.lead_updates()),
                 "contacts_updated": len(p.contact_updates()),
-                "cells_written": sum(len(lp.to_sheet) for lp in p.cell_updates()),
+                "cells_written": p.cells_to_write(),
                 "rows_appended": len(p.row_appends()),
             }
         else:

@@ -163,6 +163,12 @@ class Plan:
     def row_appends(self) -> list[Append]:
         return self.appends if self.direction.pulls else []
 
+    def cells_to_write(self) -> int:
+        """How many cells of rows the sheet has a run writes if all goes well: what a dry run reports."""
+        ids = len(self.links) + len(self.creates())
+        fills = sum(len(n.fill & self.columns) for n in self.creates())
+        return ids + fills + sum(len(lp.to_sheet & self.columns) for lp in self.cell_updates())
+
     @property
     def changes_crm(self) -> bool:
         return bool(self.lead_updates() or self.contact_updates() or self.creates())
