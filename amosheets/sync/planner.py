@@ -480,14 +480,18 @@ def _relink_cleared(
 
 
 def _holds(reader: RowReader, row: SheetRow, k: Known) -> bool:
-    """Does the row say what deal ``k`` holds, in every cell it fills?"""
+    """Does the row show deal ``k`` in every column, as the tool last wrote it or as amoCRM has it now?
+
+    Every column counts, empty cells too: a row the tool wrote shows the deal's status and pipeline,
+    while a new row typed by a person with the same name and amount usually leaves them empty.
+    """
     assert k.crm is not None
     try:
         values, said = reader.read(row, k.crm)
     except _RowError:
         return False
     crm, base = k.crm.values(), k.base or {}
-    return all(values[f] in (crm[f], base.get(f, crm[f])) for f in said)
+    return said == set(reader.headers.columns) and all(values[f] in (crm[f], base.get(f, crm[f])) for f in said)
 
 
 def _plan_lead(

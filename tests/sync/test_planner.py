@@ -241,6 +241,19 @@ def test_a_row_whose_lead_id_was_cleared_gets_its_deal_back():
     assert any("deal 11" in n.message for n in p.notices)
 
 
+def test_a_new_row_typed_like_a_deal_whose_row_has_gone_is_a_new_deal_while_its_cleared_row_gets_it_back():
+    """Found by the long property run: a person types a new row with the same name and amount above the row
+    whose lead_id was cleared. The new row leaves Статус and Воронка empty; the tool had filled them in the other."""
+    k = synced(lead(11, "Анна", 0, phones=()))
+    typed = row(2, "", "Анна", "", "", "", "", "")
+    cleared = row(3, "", "Анна", "", "", "0", "Первичный контакт", "Воронка")
+    p = make([typed, cleared], {11: k})
+    assert [(x.lead_id, x.row) for x in p.links] == [(11, 3)]
+    assert [n.row for n in p.creates()] == [2] and not p.removed
+    p = make([typed], {11: k})  # the cleared row deleted too: the typed row is a new deal
+    assert [n.row for n in p.creates()] == [2] and not p.links and p.removed == {11}
+
+
 def test_a_cleared_row_with_other_content_is_a_new_deal_and_the_old_deals_row_is_removed():
     k = synced(lead(11, "Иван", 1000))
     p = make([row(5, "", "Иван", "+7 999", "", "2000", "", "")], {11: k})
