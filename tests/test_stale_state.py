@@ -64,6 +64,19 @@ def test_edits_made_just_before_amocrms_clock_was_set_back_by_hours_are_pulled(w
     assert (row[4], row[2]) == ("999", "+7 111")
 
 
+def test_an_edit_between_two_corrections_of_amocrms_clock_is_pulled(world: World):
+    """Found by the long property run: the clock set back hours, a deal edited, the clock put forward a
+    little (more than the window's overlap) before the next run, all within seconds of this machine's time."""
+    world.set_rows([NEW])
+    assert world.run("sync").exit_status == ExitStatus.OK
+    [lid] = world.by_lead()
+    world.sb.amocrm.clock.advance(-6 * 3600)
+    world.sb.amocrm.edit_lead(lid, price=555)
+    world.sb.amocrm.clock.advance(120)
+    world.run("pull")
+    assert world.by_lead()[lid][4] == "555"
+
+
 # -- deals amoCRM no longer has ------------------------------------------------------------
 def test_pull_all_adds_no_row_for_a_deal_deleted_after_its_row_was_removed(world: World):
     world.set_rows([["", f"Клиент {i}", "", "", str(i), "", ""] for i in (1, 2, 3)])

@@ -65,8 +65,10 @@ def _window(store: StateStore, now: int, changes: Changes) -> tuple[int, int]:
 
     Edits made after the clock was set back are stamped earlier than the cursor; edits made before, later
     than amoCRM's clock now. Either way they lie no further from the cursor or from now than the time this
-    machine has seen pass since the cursor was taken, so the window reaches that far on both sides. (Both
-    bounds are always sent: a lone bound has been seen to return nothing.)
+    machine has seen pass since the cursor was taken, so the window reaches that far on both sides. A clock
+    that was set back may have been put forward again since (corrected twice): the window then also reaches
+    as far below now as the clock went back. (Both bounds are always sent: a lone bound has been seen to
+    return nothing.)
     """
     cursor = store.cursor if store.cursor is not None else now
     start = min(cursor, now)
@@ -77,6 +79,7 @@ def _window(store: StateStore, now: int, changes: Changes) -> tuple[int, int]:
         start = min(start, now - elapsed)
         end = max(end, cursor + elapsed)
     if cursor > now:
+        start = min(start, now - (cursor - now))
         changes.notices.append(
             Notice(
                 None,
