@@ -15,11 +15,10 @@ from amosheets.sync import creations as journal
 from amosheets.sync.freshness import contact_owners, contacts_to_fetch, current_leads, leads_to_fetch
 from amosheets.sync.model import Catalog, Creation, CrmLead, Notice
 from amosheets.sync.planner import Triage
+from amosheets.sync.window import OVERLAP, changes_window
 
 if TYPE_CHECKING:
     from amosheets.engine.run import Options, Say
-
-OVERLAP = 60  # seconds each window reaches back: amoCRM's bounds may be exclusive, writes land late
 
 
 @dataclass
@@ -60,35 +59,20 @@ def list_changes(amo: AmoClient, store: StateStore, opts: Options, catalog: Cata
 
 
 def _window(store: StateStore, now: int, changes: Changes) -> tuple[int, int]:
-    """The window of amoCRM's clock to ask "what changed" for: from the cursor up to now, and wider when
-    amoCRM's clock was set back.
-
-    Edits made after the clock was set back are stamped earlier than the cursor; edits made before, later
-    than amoCRM's clock now. Either way they lie no further from the cursor or from now than the time this
-    machine has seen pass since the cursor was taken, so the window reaches that far on both sides. A clock
-    that was set back may have been put forward again since (corrected twice): the window then also reaches
-    as far below now as the clock went back. (Both bounds are always sent: a lone bound has been seen to
-    return nothing.)
-    """
-    cursor = store.cursor if store.cursor is not None else now
-    start = min(cursor, now)
-    end = max(cursor, now)
+    """The changes window (see ``sync.window``), with a notice when amoCRM's clock was set back."""
+    cursor = store.cursor
     taken_at = store.cursor_taken_at
-    if taken_at is not None:
-        elapsed = max(0, int(time.time() - taken_at))
-        start = min(start, now - elapsed)
-        end = max(end, cursor + elapsed)
-    if cursor > now:
-        start = min(start, now - (cursor - now))
+    elapsed = max(0, int(time.time() - taken_at)) if taken_at is not None else None
+    w = changes_window(cursor, now, elapsed)
+    if w.set_back:
         changes.notices.append(
             Notice(
                 None,
-                f"amoCRM's clock ({_utc(now)}) is behind the time the last sync reached ({_utc(cursor)}): "
-                f"it was set back. Changes are looked for from {_utc(start - OVERLAP)} on, so none made "
-                "since is missed.",
+                f"amoCRM's clock ({_utc(now)}) is behind the time the last sync reached ({_utc(cursor or now)}): "
+                f"it was set back. Changes are looked for from {_utc(w.since)} on, so none made since is missed.",
             )
         )
-    return start - OVERLAP, end + 3600
+    return w.since, w.until
 
 
 def check_account(store: StateStore, changes: Changes, opts: Options) -> None:

@@ -158,6 +158,10 @@ class SheetRow:
     number: int  # 1-based, as the sheet shows it
     cells: tuple[Cell, ...]
 
+    def cell(self, col: int | None) -> Cell:
+        """The cell in column ``col`` (0-based); None past the row's end (Sheets trims empty cells) or for no column."""
+        return None if col is None or col >= len(self.cells) else self.cells[col]
+
 
 @dataclass(frozen=True)
 class Creation:

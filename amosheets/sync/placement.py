@@ -51,7 +51,7 @@ def place(plan: Plan, before: SheetView, now: SheetView, made: Made, pending: Ma
     out = Placement(last_row=now.last_row)
     headers = now.headers
     at = rows_by_lead(now.rows, headers, {**pending, **made.created})
-    by_token = {t: r for r in now.rows if (t := parse_pending(_cell(r, headers.lead_id))) is not None}
+    by_token = {t: r for r in now.rows if (t := parse_pending(r.cell(headers.lead_id))) is not None}
     free = new_row_fingerprints(now.rows, headers, pending)
     catalog = plan.catalog
     for link in plan.links:
@@ -85,7 +85,7 @@ def place(plan: Plan, before: SheetView, now: SheetView, made: Made, pending: Ma
             col = headers.columns.get(f)
             if col is None:
                 continue
-            if text(_cell(row, col)) != text(_cell(old, before.headers.columns[f])):
+            if text(row.cell(col)) != text(old.cell(before.headers.columns[f])):
                 intact = False  # typed over since it was read: the person's value wins, the next run syncs it
                 continue
             out.cells.append((row.number, col, render(f, lp.final, catalog)))
@@ -116,7 +116,3 @@ def markers(todo: list[NewRow], now: SheetView, pending: Mapping[str, int | None
             writes.append((row.number, now.headers.lead_id, pending_marker(n.token)))
             marked.append(n)
     return writes, marked
-
-
-def _cell(row: SheetRow, col: int) -> Cell:
-    return row.cells[col] if col < len(row.cells) else None

@@ -55,7 +55,7 @@ class _RowError(Exception):
 
 def fingerprint(row: SheetRow, headers: HeaderMap) -> str:
     """What identifies a new row's content (for recognising it again on the next run)."""
-    parts = [text(_cell(row, headers.columns.get(f))) for f in Field]
+    parts = [text(row.cell(headers.columns.get(f))) for f in Field]
     return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
@@ -108,16 +108,10 @@ def lead_in(raw: Cell, pending: Mapping[str, int | None]) -> int | None:
     return int(t) if t.isdigit() and int(t) > 0 else None
 
 
-def _cell(row: SheetRow, col: int | None) -> Cell:
-    if col is None or col >= len(row.cells):
-        return None
-    return row.cells[col]
-
-
 def is_blank(row: SheetRow, headers: HeaderMap, with_lead_id: bool = True) -> bool:
     """A row whose known cells are all empty is skipped."""
     cols = [headers.lead_id, *headers.columns.values()] if with_lead_id else list(headers.columns.values())
-    return not any(text(_cell(row, c)) for c in cols)
+    return not any(text(row.cell(c)) for c in cols)
 
 
 def row_digest(header_sig: str, row: SheetRow) -> str:
@@ -460,8 +454,8 @@ def _relink_cleared(
         by_name.setdefault(str(name).strip().casefold(), []).append(k)
     remaining: list[SheetRow] = []
     for row in new:
-        candidates = by_name.get(text(_cell(row, name_col)).casefold()) or []
-        k = next((k for k in candidates if _holds(reader, row, k)), None) if text(_cell(row, name_col)) else None
+        candidates = by_name.get(text(row.cell(name_col)).casefold()) or []
+        k = next((k for k in candidates if _holds(reader, row, k)), None) if text(row.cell(name_col)) else None
         if k is None:
             remaining.append(row)
             continue
