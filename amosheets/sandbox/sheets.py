@@ -9,8 +9,9 @@ API routes (ids and ranges percent-decoded; a title may contain ``/`` when sent 
 
 * ``GET  /v4/spreadsheets/{id}`` — metadata (``includeGridData``, ``ranges``, ``fields``)
 * ``POST /v4/spreadsheets/{id}:batchUpdate`` — addSheet, deleteSheet, updateSheetProperties,
-  updateSpreadsheetProperties, insertDimension, deleteDimension, appendDimension; pure
-  formatting requests are accepted as no-ops; other real kinds answer 501; unknown kinds 400
+  updateSpreadsheetProperties, insertDimension, deleteDimension, appendDimension, repeatCell
+  (number formats only); other pure formatting requests are accepted as no-ops; other real
+  kinds answer 501; unknown kinds 400
 * ``GET  /v4/spreadsheets/{id}/values/{range}`` — values.get
 * ``PUT  /v4/spreadsheets/{id}/values/{range}`` — values.update
 * ``POST /v4/spreadsheets/{id}/values/{range}:append`` — values.append
@@ -21,12 +22,15 @@ API routes (ids and ranges percent-decoded; a title may contain ``/`` when sent 
 
 Control routes (not counted, never faulted; JSON bodies; ``sheet`` defaults to the first sheet):
 
-* ``POST /_sandbox/spreadsheets`` ``{"title"?, "sheets"?, "spreadsheet_id"?, "rows"?, "cols"?}``
+* ``POST /_sandbox/spreadsheets`` ``{"title"?, "sheets"?, "spreadsheet_id"?, "rows"?, "cols"?, "locale"?}``
   → ``{"spreadsheetId"}``; ``GET /_sandbox/spreadsheets`` → ``{"spreadsheets": [{id, title, sheets}]}``
 * ``POST /_sandbox/spreadsheets/{sid}/sheets`` ``{"title", "rows"?, "cols"?}`` → ``{"sheetId"}``
-* ``GET  /_sandbox/spreadsheets/{sid}/values?sheet=…&render=…`` → ``{"values"}`` (trimmed like the API)
+* ``GET  /_sandbox/spreadsheets/{sid}/values?sheet=…&render=…&date_time_render=…`` → ``{"values"}`` (trimmed)
 * ``PUT  /_sandbox/spreadsheets/{sid}/values?sheet=…`` ``{"values", "start"?, "user_entered"?}`` (a paste)
 * ``GET  /_sandbox/spreadsheets/{sid}/cell?sheet=…&a1=B2`` → ``{"entered", "type", "formatted"}``
+* ``GET  /_sandbox/spreadsheets/{sid}/format?sheet=…&a1=B2`` → ``{"numberFormat": {type, pattern?}|null, "formatted"}``
+* ``POST /_sandbox/spreadsheets/{sid}/format`` ``{"sheet"?, "range": "B2:B9", "type": "DATE"|null, "pattern"?}``
+  (Format → Number; null = back to Automatic)
 * ``POST /_sandbox/spreadsheets/{sid}/edit`` ``{"sheet"?, "a1", "text"}`` (a person typing)
 * ``POST /_sandbox/spreadsheets/{sid}/sort`` ``{"sheet"?, "column_index", "first_row"?, "descending"?,
   "column_only"?}`` (``column_only`` true = the classic one-column sort mistake)
@@ -44,13 +48,52 @@ makes the token endpoint refuse one, as a deleted key does.
 
 Storage: each sheet keeps its rows as Python lists of stored values — ``None`` (empty), ``str``,
 ``int``/``float``, ``bool`` or a :class:`Formula` — so a 100 000 × 7 sheet costs no per-cell
-objects except for formulas.
+objects except for formulas. Number formats live beside them (``_Sheet.formats``: per row, a
+``{column: (type, pattern)}`` dict), may reach rows without data, and move with their rows
+(insert, delete, sort); clearing values keeps them, as in Sheets.
+
+Dates and number formats (what real Sheets does, as far as this emulator models it):
+
+* A date is a number — the serial, days since 1899-12-30, the time as a fraction of a day
+  (:func:`date_serial`) — in a cell whose ``userEnteredFormat.numberFormat`` type is DATE,
+  TIME or DATE_TIME. Types accepted: TEXT, NUMBER, PERCENT, CURRENCY, DATE, TIME, DATE_TIME,
+  SCIENTIFIC; anything else is a 400 in Google's shape, and a format must name its type.
+* USER_ENTERED (and a person typing, :meth:`SheetsEmulator.edit_cell`) turns date text into a
+  date: ``2026-12-02`` → DATE ``yyyy-mm-dd``; ``2026-12-02 14:30`` or ``…14:30:00`` → DATE_TIME
+  ``yyyy-mm-dd h:mm:ss``; in a ``ru_RU`` spreadsheet also ``02.12.2026`` → DATE ``dd.mm.yyyy``
+  and ``02.12.2026 14:30[:00]`` → DATE_TIME ``dd.mm.yyyy h:mm:ss`` (``en_US``: ``12/2/2026`` →
+  ``M/d/yyyy`` instead). *Choice:* the pattern follows the form typed, seconds always shown,
+  as Sheets does when it infers a date format. Impossible dates/times stay text. A cell that
+  already has a number format keeps it (a DATE cell keeps its pattern, even for a date-time).
+  A cell formatted as TEXT stores exactly what was typed, as text (no number, date, boolean
+  or formula parsing; an apostrophe stays). A leading apostrophe elsewhere keeps text. RAW
+  never parses. Numbers written (RAW or USER_ENTERED) stay numbers and take the cell's format.
+* Reading: FORMATTED_VALUE shows a date by its pattern, or, without one, by the locale's
+  default (:data:`DEFAULT_PATTERNS`: ru_RU ``dd.MM.yyyy`` / ``dd.MM.yyyy H:mm:ss`` /
+  ``H:mm:ss``, so ``02.12.2026`` and ``02.12.2026 14:30:00``; en_US ``M/d/yyyy`` /
+  ``M/d/yyyy H:mm:ss`` / ``h:mm:ss am/pm``; other locales as en_US). UNFORMATTED_VALUE and
+  FORMULA (for non-formulas) give the serial with ``dateTimeRenderOption=SERIAL_NUMBER`` (the
+  default) or the formatted text with ``FORMATTED_STRING``; the same for
+  ``responseDateTimeRenderOption`` on writes. Month and weekday names are English in every
+  locale; NUMBER/PERCENT/CURRENCY patterns (``0``, ``#``, ``,``, decimals, ``%``) render with
+  en_US separators, like the "Automatic" format here.
+* ``spreadsheets.get`` with grid data gives ``userEnteredFormat.numberFormat`` for formatted
+  cells (also empty ones) beside ``userEnteredValue``/``effectiveValue``/``formattedValue``;
+  ``effectiveFormat`` is not modelled.
+* ``repeatCell`` stores ``cell.userEnteredFormat.numberFormat`` over a GridRange (missing bounds
+  are unbounded; beyond the grid → 400) when ``fields`` names ``userEnteredFormat``,
+  ``userEnteredFormat.numberFormat`` or ``*``; other CellFormat fields are validated and
+  dropped; ``userEnteredValue`` answers 501. ``insertDimension`` gives new rows/columns the
+  formats of the one before (``inheritFromBefore``) or after; the control ``insert_rows`` those
+  of the row above, as the UI does.
+* Sorting compares the stored values, so dates sort as numbers (before text).
 """
 
 from __future__ import annotations
 
 import base64
 import copy
+import datetime as _dt
 import hashlib
 import json
 import math
@@ -129,7 +172,6 @@ DEFAULT_FORMAT = {
 # Real request kinds of spreadsheets.batchUpdate that only change formatting: accepted, no effect.
 NOOP_REQUESTS = frozenset(
     {
-        "repeatCell",
         "updateBorders",
         "updateDimensionProperties",
         "autoResizeDimensions",
@@ -205,9 +247,62 @@ IMPLEMENTED_REQUESTS = frozenset(
         "insertDimension",
         "deleteDimension",
         "appendDimension",
+        "repeatCell",
+    }
+)
+CELL_DATA_FIELDS = frozenset(
+    {
+        "userEnteredValue",
+        "effectiveValue",
+        "formattedValue",
+        "userEnteredFormat",
+        "effectiveFormat",
+        "hyperlink",
+        "note",
+        "textFormatRuns",
+        "dataValidation",
+        "pivotTable",
+        "dataSourceTable",
+        "dataSourceFormula",
+        "chipRuns",
+    }
+)
+CELL_FORMAT_FIELDS = frozenset(
+    {
+        "numberFormat",
+        "backgroundColor",
+        "backgroundColorStyle",
+        "borders",
+        "padding",
+        "horizontalAlignment",
+        "verticalAlignment",
+        "wrapStrategy",
+        "textDirection",
+        "textFormat",
+        "hyperlinkDisplayType",
+        "textRotation",
     }
 )
 _SKIP = object()  # JSON null in written values: leave the cell as it is
+
+
+class _Entered:
+    """A USER_ENTERED string typing would change: its text, its parsed value, the format it implies."""
+
+    __slots__ = ("fmt", "text", "value")
+
+    def __init__(self, text: str, value: Any, fmt: NumberFormat | None) -> None:
+        self.text, self.value, self.fmt = text, value, fmt
+
+    def settle(self, sheet: _Sheet, r: int, c: int) -> Any:
+        """What the cell at (r, c) stores: the text in a TEXT cell; else the value, giving a
+        date's format to a cell that has no number format yet (an existing one is kept)."""
+        current = sheet.fmt(r, c)
+        if current is not None and current[0] == "TEXT":
+            return self.text
+        if self.fmt is not None and current is None:
+            sheet.set_formats(r, r + 1, c, c + 1, self.fmt)
+        return self.value
 
 
 # ---------------------------------------------------------------------------------------
@@ -548,13 +643,213 @@ def make_formula(text: str) -> Formula:
     return Formula(text, value)
 
 
-def parse_user_entered(text: str) -> Any:
-    """A string as typing it into a cell would store it (USER_ENTERED)."""
+# ---------------------------------------------------------------------------------------
+# number formats and dates
+# ---------------------------------------------------------------------------------------
+# A cell's userEnteredFormat.numberFormat, stored as an immutable (type, pattern) pair.
+NumberFormat = tuple[str, str]
+NUMBER_FORMAT_TYPES = (
+    "NUMBER_FORMAT_TYPE_UNSPECIFIED",
+    "TEXT",
+    "NUMBER",
+    "PERCENT",
+    "CURRENCY",
+    "DATE",
+    "TIME",
+    "DATE_TIME",
+    "SCIENTIFIC",
+)
+DATE_TYPES = frozenset({"DATE", "TIME", "DATE_TIME"})
+EPOCH = _dt.date(1899, 12, 30)  # serial number 0
+# The patterns a date cell without its own pattern is shown with, by spreadsheet locale.
+DEFAULT_PATTERNS: dict[str, dict[str, str]] = {
+    "ru_RU": {"DATE": "dd.MM.yyyy", "TIME": "H:mm:ss", "DATE_TIME": "dd.MM.yyyy H:mm:ss"},
+    "en_US": {"DATE": "M/d/yyyy", "TIME": "h:mm:ss am/pm", "DATE_TIME": "M/d/yyyy H:mm:ss"},
+}
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+_WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+_TIME_PART = r"(?:[ ]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+# What typing recognises as a date, per locale: (regex, group order, pattern given to the cell).
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})" + _TIME_PART + r"$")
+_LOCAL_DATES: dict[str, tuple[re.Pattern[str], str, str]] = {
+    "ru_RU": (re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})" + _TIME_PART + r"$"), "dmy", "dd.mm.yyyy"),
+    "en_US": (re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})" + _TIME_PART + r"$"), "mdy", "M/d/yyyy"),
+}
+
+
+def date_serial(value: _dt.date | _dt.datetime) -> int | float:
+    """The serial number Sheets stores for a date (days since 1899-12-30, time as a fraction)."""
+    if isinstance(value, _dt.datetime):
+        days = (value.date() - EPOCH).days
+        seconds = value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6
+        return _normalise_number(days + seconds / 86400)
+    return (value - EPOCH).days
+
+
+def serial_datetime(serial: float) -> _dt.datetime | None:
+    """The date-time a serial number stands for (to the second), or None out of range."""
+    days = math.floor(serial)
+    seconds = round((serial - days) * 86400)
+    if seconds >= 86400:
+        days, seconds = days + 1, seconds - 86400
+    try:
+        return _dt.datetime.combine(EPOCH + _dt.timedelta(days=days), _dt.time()) + _dt.timedelta(seconds=seconds)
+    except OverflowError:
+        return None
+
+
+def _parse_date(text: str, locale: str) -> tuple[int | float, NumberFormat] | None:
+    """A typed date or date-time → (serial, format), or None when it is not one."""
+    m = _ISO_DATE.match(text)
+    if m:
+        y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        base = "yyyy-mm-dd"
+    else:
+        local = _LOCAL_DATES.get(locale)
+        if local is None or not (m := local[0].match(text)):
+            return None
+        a, b, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        d, mo = (a, b) if local[1] == "dmy" else (b, a)
+        base = local[2]
+    try:
+        day = _dt.date(y, mo, d)
+    except ValueError:
+        return None
+    if m.group(4) is None:
+        return date_serial(day), ("DATE", base)
+    h, mi, s = int(m.group(4)), int(m.group(5)), int(m.group(6) or 0)
+    if h > 23 or mi > 59 or s > 59:
+        return None
+    moment = _dt.datetime(day.year, day.month, day.day, h, mi, s)
+    return date_serial(moment), ("DATE_TIME", base + " h:mm:ss")
+
+
+_DATE_TOKEN = re.compile(
+    r'"[^"]*"|\\.|am/pm|a/p|y+|m+|d+|h+|s+|\.0+|.',
+    re.I | re.S,
+)
+
+
+def format_date(serial: float, fmt: NumberFormat, locale: str = "en_US") -> str:
+    """A serial number shown by a date/time pattern (the locale's default when it has none).
+
+    Tokens: ``yyyy yy`` year; ``m mm mmm mmmm`` month (minutes when after an hour or before
+    seconds); ``d dd ddd dddd`` day; ``h hh`` (``H`` the same) hour, 12-hour only with
+    ``am/pm``/``a/p`` (shown as ``AM``/``PM``); ``s ss`` seconds; ``"text"`` and ``\\c`` literals. Names are English.
+    """
+    kind, pattern = fmt
+    if not pattern:
+        pattern = DEFAULT_PATTERNS.get(locale, DEFAULT_PATTERNS["en_US"])[kind]
+    moment = serial_datetime(serial)
+    if moment is None:
+        return format_number(serial)
+    tokens = _DATE_TOKEN.findall(pattern)
+    twelve = any(t.lower() in ("am/pm", "a/p") for t in tokens)
+    kinds = [t[0].lower() if t[0].lower() in "ymdhs" and len(set(t.lower())) == 1 else "" for t in tokens]
+    out = []
+    for i, tok in enumerate(tokens):
+        low, kind_ = tok.lower(), kinds[i]
+        n = len(tok)
+        if kind_ == "y":
+            out.append(f"{moment.year:04d}" if n > 2 else f"{moment.year % 100:02d}")
+        elif kind_ == "m":
+            before = next((k for k in reversed(kinds[:i]) if k), "")
+            after = next((k for k in kinds[i + 1 :] if k), "")
+            if n <= 2 and (before == "h" or after == "s"):
+                out.append(f"{moment.minute:0{n}d}")
+            elif n <= 2:
+                out.append(f"{moment.month:0{n}d}")
+            elif n == 3:
+                out.append(_MONTHS[moment.month - 1][:3])
+            elif n == 4:
+                out.append(_MONTHS[moment.month - 1])
+            else:
+                out.append(_MONTHS[moment.month - 1][0])
+        elif kind_ == "d":
+            if n <= 2:
+                out.append(f"{moment.day:0{n}d}")
+            else:
+                name = _WEEKDAYS[moment.weekday()]
+                out.append(name[:3] if n == 3 else name)
+        elif kind_ == "h":
+            hour = (moment.hour % 12 or 12) if twelve else moment.hour
+            out.append(f"{hour:0{min(n, 2)}d}")
+        elif kind_ == "s":
+            out.append(f"{moment.second:0{min(n, 2)}d}")
+        elif low in ("am/pm", "a/p"):
+            word = ("AM" if moment.hour < 12 else "PM")[: 2 if low == "am/pm" else 1]
+            out.append(word)  # Sheets shows AM/PM in capitals whatever the pattern's case
+        elif low.startswith(".0"):
+            out.append("." + "0" * (n - 1))  # fractions of a second: stored to the second
+        elif tok.startswith('"'):
+            out.append(tok[1:-1])
+        elif tok.startswith("\\"):
+            out.append(tok[1:])
+        else:
+            out.append(tok)
+    return "".join(out)
+
+
+_NUMBER_PATTERN = re.compile(r"^(?P<pre>[^#0,.%]*)(?P<int>[#0,]*)(?:\.(?P<dec>[#0]*))?(?P<post>[^#0]*)$")
+
+
+def format_number_pattern(v: int | float, fmt: NumberFormat) -> str:
+    """A number shown by a NUMBER/PERCENT/CURRENCY pattern (en_US separators).
+
+    Understands ``0``/``#`` digits, ``,`` grouping, decimals, ``%`` and literal text around
+    them; a pattern it does not understand (or none) shows the number as "Automatic" does.
+    """
+    kind, pattern = fmt
+    section = pattern.split(";")[0].replace('"', "")
+    m = _NUMBER_PATTERN.match(section) if section else None
+    if m is None or not m.group("int") + (m.group("dec") or ""):
+        return format_number(v * 100) + "%" if kind == "PERCENT" and not pattern else format_number(v)
+    value = float(v) * (100 if "%" in m.group("post") else 1)
+    dec = m.group("dec") or ""
+    places, required = len(dec), len(dec.rstrip("#"))
+    text = f"{abs(value):{',' if ',' in m.group('int') else ''}.{places}f}"
+    if places > required:
+        whole, _, frac = text.partition(".")
+        frac = frac[:required] + frac[required:].rstrip("0")
+        text = whole + ("." + frac if frac else "")
+    if m.group("int").strip(",").startswith("#") and text.startswith("0") and "0" not in m.group("int"):
+        text = text[1:]
+    sign = "-" if value < 0 and float(text.replace(",", "") or 0) != 0 else ""
+    return sign + m.group("pre") + text + m.group("post")
+
+
+def parse_user_entered(text: str, locale: str = "en_US") -> Any:
+    """A string as typing it into a cell would store it (USER_ENTERED); a date becomes its serial."""
+    return _parse_entered(text, locale)[0]
+
+
+def _parse_entered(text: str, locale: str) -> tuple[Any, NumberFormat | None]:
+    """Typing ``text`` into a cell without a TEXT format: (stored value, number format it implies)."""
     if text.startswith("'"):
-        return text[1:] or None
+        return text[1:] or None, None
     if text.startswith("="):
-        return make_formula(text)
+        return make_formula(text), None
     stripped = text.strip()
+    date = _parse_date(stripped, locale)
+    if date is not None:
+        return date
+    return _parse_plain(text, stripped), None
+
+
+def _parse_plain(text: str, stripped: str) -> Any:
     number = _parse_number(stripped)
     if number is not None:
         return number
@@ -595,6 +890,22 @@ def _render_formula(v: Any) -> Any:
     return _render_unformatted(v)
 
 
+def _render_cell(v: Any, fmt: NumberFormat | None, render: str, dt_render: str, locale: str) -> Any:
+    """One stored value in ``render`` given the cell's number format (None: "Automatic")."""
+    inner = v.value if type(v) is Formula else v
+    if fmt is None or not (type(inner) is int or type(inner) is float):
+        return RENDERERS[render](v)
+    if render == "FORMULA" and type(v) is Formula:
+        return v.text
+    if fmt[0] in DATE_TYPES:
+        if render == "FORMATTED_VALUE" or dt_render == "FORMATTED_STRING":
+            return format_date(inner, fmt, locale)
+        return _render_unformatted(inner)
+    if render == "FORMATTED_VALUE":
+        return format_number(inner) if fmt[0] == "TEXT" else format_number_pattern(inner, fmt)
+    return _render_unformatted(inner)
+
+
 RENDERERS = {
     "FORMATTED_VALUE": _render_formatted,
     "UNFORMATTED_VALUE": _render_unformatted,
@@ -624,16 +935,26 @@ def _extended_value(v: Any) -> dict[str, Any]:
     return {"stringValue": str(v)}
 
 
-def _cell_data(v: Any) -> dict[str, Any]:
-    if v is None:
-        return {}
-    entered = {"formulaValue": v.text} if type(v) is Formula else _extended_value(v)
-    computed = v.value if type(v) is Formula else v
-    return {
-        "userEnteredValue": entered,
-        "effectiveValue": _extended_value(computed),
-        "formattedValue": _render_formatted(v),
-    }
+def _number_format_json(fmt: NumberFormat) -> dict[str, str]:
+    out = {"type": fmt[0]}
+    if fmt[1]:
+        out["pattern"] = fmt[1]
+    return out
+
+
+def _cell_data(v: Any, fmt: NumberFormat | None = None, locale: str = "en_US") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if v is not None:
+        entered = {"formulaValue": v.text} if type(v) is Formula else _extended_value(v)
+        computed = v.value if type(v) is Formula else v
+        out = {
+            "userEnteredValue": entered,
+            "effectiveValue": _extended_value(computed),
+            "formattedValue": _render_cell(v, fmt, "FORMATTED_VALUE", "SERIAL_NUMBER", locale),
+        }
+    if fmt is not None:
+        out["userEnteredFormat"] = {"numberFormat": _number_format_json(fmt)}
+    return out
 
 
 def _sort_key(v: Any) -> tuple:
@@ -650,12 +971,15 @@ def _sort_key(v: Any) -> tuple:
 # state
 # ---------------------------------------------------------------------------------------
 class _Sheet:
-    __slots__ = ("col_count", "extra", "protected", "row_count", "rows", "sheet_id", "title")
+    __slots__ = ("col_count", "extra", "formats", "protected", "row_count", "rows", "sheet_id", "title")
 
     def __init__(self, sheet_id: int, title: str, row_count: int, col_count: int) -> None:
         self.sheet_id = sheet_id
         self.title = title
         self.rows: list[list[Any]] = []
+        # number formats: per row, None or {column: (type, pattern)}; may reach past the data.
+        # The dicts are copy-on-write (a clone shares them): replace one, never mutate it.
+        self.formats: list[dict[int, NumberFormat] | None] = []
         self.row_count = row_count
         self.col_count = col_count
         self.extra: dict[str, Any] = {}  # other properties: hidden, tabColor, gridProperties.frozen…
@@ -665,6 +989,7 @@ class _Sheet:
         """A copy sharing the row lists; dimension changes must replace rows, never mutate them."""
         other = _Sheet(self.sheet_id, self.title, self.row_count, self.col_count)
         other.rows = list(self.rows)
+        other.formats = list(self.formats)
         other.extra = copy.deepcopy(self.extra)
         other.protected = list(self.protected)
         return other
@@ -676,6 +1001,32 @@ class _Sheet:
                 return row[c]
         return None
 
+    def cell_row(self, r: int) -> list[Any]:
+        return self.rows[r] if r < len(self.rows) else []
+
+    def fmt(self, r: int, c: int) -> NumberFormat | None:
+        if r < len(self.formats):
+            row = self.formats[r]
+            if row:
+                return row.get(c)
+        return None
+
+    def set_formats(self, r0: int, r1: int, c0: int, c1: int, fmt: NumberFormat | None) -> None:
+        """Set (None: clear) the number format of every cell in a block (end-exclusive)."""
+        formats = self.formats
+        if fmt is not None and len(formats) < r1:
+            formats.extend([None] * (r1 - len(formats)))
+        for r in range(r0, min(r1, len(formats))):
+            row = dict(formats[r] or {})
+            for c in range(c0, c1):
+                if fmt is None:
+                    row.pop(c, None)
+                else:
+                    row[c] = fmt
+            formats[r] = row or None
+        while formats and not formats[-1]:
+            formats.pop()
+
     def last_data_row(self) -> int:
         """Index of the last row holding any value, or -1."""
         for r in range(len(self.rows) - 1, -1, -1):
@@ -684,32 +1035,58 @@ class _Sheet:
         return -1
 
     # dimension changes: they replace row lists instead of mutating them (see clone)
-    def insert_rows(self, at: int, n: int) -> None:
+    def insert_rows(self, at: int, n: int, like: int | None = None) -> None:
+        """``n`` empty rows before ``at``; they take the number formats of row ``like`` (old index)."""
         if at < len(self.rows):
             self.rows[at:at] = [[] for _ in range(n)]
+        template = self.formats[like] if like is not None and 0 <= like < len(self.formats) else None
+        if at < len(self.formats) or template:
+            if len(self.formats) < at:
+                self.formats.extend([None] * (at - len(self.formats)))
+            self.formats[at:at] = [template] * n
         self.row_count += n
 
     def delete_rows(self, start: int, end: int) -> None:
         del self.rows[start:end]
+        del self.formats[start:end]
         self.row_count -= end - start
 
-    def insert_cols(self, at: int, n: int) -> None:
+    def insert_cols(self, at: int, n: int, like: int | None = None) -> None:
         pad = [None] * n
         self.rows = [row[:at] + pad + row[at:] if len(row) > at else row for row in self.rows]
+
+        def shifted(row: dict[int, NumberFormat] | None) -> dict[int, NumberFormat] | None:
+            if not row:
+                return row
+            out = {c + n if c >= at else c: f for c, f in row.items()}
+            if like is not None and like in row:
+                out.update(dict.fromkeys(range(at, at + n), row[like]))
+            return out
+
+        self.formats = [shifted(row) for row in self.formats]
         self.col_count += n
 
     def delete_cols(self, start: int, end: int) -> None:
         self.rows = [row[:start] + row[end:] if len(row) > start else row for row in self.rows]
-        self.col_count -= end - start
+        n = end - start
+        self.formats = [
+            {c - n if c >= end else c: f for c, f in row.items() if not start <= c < end} or None if row else row
+            for row in self.formats
+        ]
+        self.col_count -= n
 
     def resize(self, rows: int | None = None, cols: int | None = None) -> None:
         if rows is not None:
             if rows < self.row_count:
                 del self.rows[rows:]
+                del self.formats[rows:]
             self.row_count = rows
         if cols is not None:
             if cols < self.col_count:
                 self.rows = [row[:cols] if len(row) > cols else row for row in self.rows]
+                self.formats = [
+                    {c: f for c, f in row.items() if c < cols} or None if row else row for row in self.formats
+                ]
             self.col_count = cols
 
 
@@ -1144,7 +1521,17 @@ class SheetsEmulator(Emulator):
         return _Target(sheet, rng, r0, c0, r1, c1)
 
     @staticmethod
-    def _read(sheet: _Sheet, r0: int, c0: int, r1: int, c1: int, render: str, major: str) -> list[list[Any]]:
+    def _read(
+        sheet: _Sheet,
+        r0: int,
+        c0: int,
+        r1: int,
+        c1: int,
+        render: str,
+        major: str,
+        dt_render: str = "SERIAL_NUMBER",
+        locale: str = "en_US",
+    ) -> list[list[Any]]:
         """Values in a block, trimmed like the API: no trailing empty cells or rows."""
         rows = sheet.rows
         raw: list[list[Any]] = []
@@ -1162,6 +1549,23 @@ class SheetsEmulator(Emulator):
             if seg:
                 last = len(raw)
         del raw[last if last > 0 else 0 :]
+        formats = sheet.formats
+        formatted = any(formats[r] for r in range(r0, min(r0 + len(raw), len(formats))))
+        if formatted:  # render the cells that carry a number format now, in place (None stays empty)
+            fn_ = RENDERERS[render]
+            out: list[list[Any]] = []
+            for i, seg in enumerate(raw):
+                fmts = formats[r0 + i] if r0 + i < len(formats) else None
+                if fmts:
+                    out.append(
+                        [
+                            None if v is None else _render_cell(v, fmts.get(c0 + j), render, dt_render, locale)
+                            for j, v in enumerate(seg)
+                        ]
+                    )
+                else:
+                    out.append([None if v is None else fn_(v) for v in seg])
+            raw = out
         if major == "COLUMNS" and raw:
             width = max(len(row) for row in raw)
             cols = []
@@ -1174,27 +1578,35 @@ class SheetsEmulator(Emulator):
             while cols and not cols[-1]:
                 cols.pop()
             raw = cols
+        if formatted:
+            return [["" if v is None else v for v in row] for row in raw]
         fn = RENDERERS[render]
         if render == "FORMATTED_VALUE":
             return [[v if type(v) is str else fn(v) for v in row] for row in raw]
         return [[fn(v) for v in row] for row in raw]
 
-    def _value_range(self, t: _Target, render: str, major: str) -> dict[str, Any]:
+    def _value_range(
+        self, t: _Target, render: str, major: str, dt_render: str = "SERIAL_NUMBER", locale: str = "en_US"
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {"range": t.display, "majorDimension": major}
-        values = self._read(t.sheet, t.r0, t.c0, t.r1, t.c1, render, major)
+        values = self._read(t.sheet, t.r0, t.c0, t.r1, t.c1, render, major, dt_render, locale)
         if values:
             out["values"] = values
         return out
 
-    def _read_options(self, req: Request) -> tuple[str, str]:
+    def _read_options(self, req: Request) -> tuple[str, str, str]:
         render = _enum(req.arg("valueRenderOption"), RENDER_OPTIONS, "valueRenderOption", "ValueRenderOption")
         major = _enum(req.arg("majorDimension"), DIMENSIONS, "majorDimension", "Dimension")
-        _enum(req.arg("dateTimeRenderOption"), DATETIME_OPTIONS, "dateTimeRenderOption", "DateTimeRenderOption")
-        return render or "FORMATTED_VALUE", "COLUMNS" if major == "COLUMNS" else "ROWS"
+        dt = _enum(req.arg("dateTimeRenderOption"), DATETIME_OPTIONS, "dateTimeRenderOption", "DateTimeRenderOption")
+        return render or "FORMATTED_VALUE", "COLUMNS" if major == "COLUMNS" else "ROWS", dt or "SERIAL_NUMBER"
 
     @staticmethod
-    def _convert_cell(v: Any, user_entered: bool, i: int = 0, j: int = 0) -> Any:
-        """One written value → what the cell stores (``_SKIP`` for JSON null)."""
+    def _convert_cell(v: Any, user_entered: bool, i: int = 0, j: int = 0, locale: str = "en_US") -> Any:
+        """One written value → what the cell stores (``_SKIP`` for JSON null).
+
+        A USER_ENTERED string that typing would turn into something else comes back as an
+        :class:`_Entered`, settled by :meth:`_write` against the cell's number format.
+        """
         t = type(v)
         if v is None:
             return _SKIP
@@ -1205,7 +1617,10 @@ class SheetsEmulator(Emulator):
                 )
             if v == "":
                 return None
-            return parse_user_entered(v) if user_entered else v
+            if not user_entered:
+                return v
+            value, fmt = _parse_entered(v, locale)
+            return v if value is v else _Entered(v, value, fmt)
         if t is bool:
             return v
         if t is int:
@@ -1217,7 +1632,9 @@ class SheetsEmulator(Emulator):
         kind = "struct_value" if isinstance(v, dict) else "list_value"
         raise _bad(f"Invalid values[{i}][{j}]: {kind} {json.dumps(v, ensure_ascii=False)}")
 
-    def _convert_values(self, values: Any, user_entered: bool, major: str, where: str) -> list[list[Any]]:
+    def _convert_values(
+        self, values: Any, user_entered: bool, major: str, where: str, locale: str = "en_US"
+    ) -> list[list[Any]]:
         if values is None:
             return []
         if not isinstance(values, list):
@@ -1233,7 +1650,7 @@ class SheetsEmulator(Emulator):
                     f"{json.dumps(row, ensure_ascii=False)}"
                 )
             if user_entered:
-                matrix.append([convert(v, True, i, j) for j, v in enumerate(row)])
+                matrix.append([convert(v, True, i, j, locale) for j, v in enumerate(row)])
             else:  # RAW: most cells are plain non-empty strings; keep them without a call
                 matrix.append(
                     [
@@ -1276,6 +1693,7 @@ class SheetsEmulator(Emulator):
 
     @staticmethod
     def _write(sheet: _Sheet, r0: int, c0: int, matrix: list[list[Any]]) -> None:
+        """Store a converted block; a typed value meets the cell's number format here."""
         rows = sheet.rows
         for i, vals in enumerate(matrix):
             if not vals or all(v is _SKIP for v in vals):
@@ -1289,6 +1707,8 @@ class SheetsEmulator(Emulator):
                 row.extend([None] * (end - len(row)))
             for j, v in enumerate(vals):
                 if v is not _SKIP:
+                    if type(v) is _Entered:
+                        v = v.settle(sheet, r, c0 + j)
                     row[c0 + j] = v
 
     @staticmethod
@@ -1312,6 +1732,7 @@ class SheetsEmulator(Emulator):
         include: bool,
         render: str,
         fallback_range: str,
+        dt_render: str = "SERIAL_NUMBER",
     ) -> dict[str, Any]:
         nr = len(matrix)
         nc = max((len(row) for row in matrix), default=0)
@@ -1335,7 +1756,7 @@ class SheetsEmulator(Emulator):
                 reply[key] = n
         if include:
             data: dict[str, Any] = {"range": reply["updatedRange"], "majorDimension": "ROWS"}
-            values = self._read(sheet, r0, c0, r0 + nr, c0 + nc, render, "ROWS")
+            values = self._read(sheet, r0, c0, r0 + nr, c0 + nc, render, "ROWS", dt_render, book.locale)
             if values:
                 data["values"] = values
             reply["updatedData"] = data
@@ -1382,9 +1803,9 @@ class SheetsEmulator(Emulator):
             if grid_data:
                 areas = [t for t in ranges if t.sheet is sheet] if ranges else None
                 if areas is None:
-                    entry["data"] = [self._grid_data(sheet, 0, 0, sheet.row_count, sheet.col_count)]
+                    entry["data"] = [self._grid_data(sheet, 0, 0, sheet.row_count, sheet.col_count, book.locale)]
                 else:
-                    entry["data"] = [self._grid_data(sheet, t.r0, t.c0, t.r1, t.c1) for t in areas]
+                    entry["data"] = [self._grid_data(sheet, t.r0, t.c0, t.r1, t.c1, book.locale) for t in areas]
             sheets_out.append(entry)
         return {
             "spreadsheetId": book.id,
@@ -1400,10 +1821,15 @@ class SheetsEmulator(Emulator):
         }
 
     @staticmethod
-    def _grid_data(sheet: _Sheet, r0: int, c0: int, r1: int, c1: int) -> dict[str, Any]:
+    def _grid_data(sheet: _Sheet, r0: int, c0: int, r1: int, c1: int, locale: str = "en_US") -> dict[str, Any]:
         row_data: list[dict[str, Any]] = []
-        for r in range(r0, min(r1, len(sheet.rows))):
-            cells = [_cell_data(v) for v in sheet.rows[r][c0:c1]]
+        for r in range(r0, min(r1, max(len(sheet.rows), len(sheet.formats)))):
+            fmts = sheet.formats[r] if r < len(sheet.formats) else None
+            if fmts:
+                width = max([c + 1 for c in fmts if c0 <= c < c1] + [min(c1, len(sheet.cell_row(r)))], default=c0)
+                cells = [_cell_data(sheet.cell(r, c), fmts.get(c), locale) for c in range(c0, width)]
+            else:
+                cells = [_cell_data(v) for v in sheet.cell_row(r)[c0:c1]]
             while cells and not cells[-1]:
                 cells.pop()
             row_data.append({"values": cells} if cells else {})
@@ -1432,16 +1858,16 @@ class SheetsEmulator(Emulator):
     # -- API: values ------------------------------------------------------------------
     def _api_values_get(self, req: Request, book: _Book, text: str) -> Response:
         self._check_params(req, {"valueRenderOption", "majorDimension", "dateTimeRenderOption"})
-        render, major = self._read_options(req)
-        return Response.json(200, self._value_range(self._resolve(book, text), render, major))
+        render, major, dt = self._read_options(req)
+        return Response.json(200, self._value_range(self._resolve(book, text), render, major, dt, book.locale))
 
     def _api_values_batch_get(self, req: Request, book: _Book, _: str) -> Response:
         self._check_params(req, {"ranges", "valueRenderOption", "majorDimension", "dateTimeRenderOption"})
-        render, major = self._read_options(req)
+        render, major, dt = self._read_options(req)
         targets = [self._resolve(book, r) for r in req.query.get("ranges", [])]
         payload: dict[str, Any] = {"spreadsheetId": book.id}
         if targets:
-            payload["valueRanges"] = [self._value_range(t, render, major) for t in targets]
+            payload["valueRanges"] = [self._value_range(t, render, major, dt, book.locale) for t in targets]
         return Response.json(200, payload)
 
     def _response_render(self, value: Any) -> str:
@@ -1460,7 +1886,7 @@ class SheetsEmulator(Emulator):
         user_entered = self._write_options(req.arg("valueInputOption"), "valueInputOption")
         include = bool(_parse_bool(req.arg("includeValuesInResponse"), "includeValuesInResponse"))
         render = self._response_render(req.arg("responseValueRenderOption"))
-        _enum(
+        dt_render = _enum(
             req.arg("responseDateTimeRenderOption"),
             DATETIME_OPTIONS,
             "responseDateTimeRenderOption",
@@ -1470,10 +1896,15 @@ class SheetsEmulator(Emulator):
         t = self._resolve(book, text)
         self._check_body_range(book, body.get("range"), t, text)
         major = _enum(body.get("majorDimension"), DIMENSIONS, "majorDimension", "Dimension")
-        matrix = self._convert_values(body.get("values"), user_entered, major or "ROWS", "data.values")
+        matrix = self._convert_values(body.get("values"), user_entered, major or "ROWS", "data.values", book.locale)
         self._check_fits(t, matrix)
         self._write(t.sheet, t.r0, t.c0, matrix)
-        return Response.json(200, self._write_reply(book, t.sheet, t.r0, t.c0, matrix, include, render, t.display))
+        return Response.json(
+            200,
+            self._write_reply(
+                book, t.sheet, t.r0, t.c0, matrix, include, render, t.display, dt_render or "SERIAL_NUMBER"
+            ),
+        )
 
     def _check_body_range(self, book: _Book, body_range: Any, t: _Target, url_text: str) -> None:
         if body_range is None:
@@ -1501,7 +1932,7 @@ class SheetsEmulator(Emulator):
         if include is not None and type(include) is not bool:
             raise _bad(f"Invalid value at 'include_values_in_response' (TYPE_BOOL), {json.dumps(include)}")
         render = self._response_render(body.get("responseValueRenderOption"))
-        _enum(
+        dt_render = _enum(
             body.get("responseDateTimeRenderOption"),
             DATETIME_OPTIONS,
             "responseDateTimeRenderOption",
@@ -1520,7 +1951,9 @@ class SheetsEmulator(Emulator):
                 raise _bad(f"Invalid data[{i}]: range must be specified")
             t = self._resolve(book, text)
             major = _enum(item.get("majorDimension"), DIMENSIONS, "majorDimension", "Dimension")
-            matrix = self._convert_values(item.get("values"), user_entered, major or "ROWS", f"data[{i}].values")
+            matrix = self._convert_values(
+                item.get("values"), user_entered, major or "ROWS", f"data[{i}].values", book.locale
+            )
             self._check_fits(t, matrix)
             planned.append((t, matrix))
         payload: dict[str, Any] = {"spreadsheetId": book.id}
@@ -1529,7 +1962,10 @@ class SheetsEmulator(Emulator):
         for t, matrix in planned:
             self._write(t.sheet, t.r0, t.c0, matrix)
         responses = [
-            self._write_reply(book, t.sheet, t.r0, t.c0, m, bool(include), render, t.display) for t, m in planned
+            self._write_reply(
+                book, t.sheet, t.r0, t.c0, m, bool(include), render, t.display, dt_render or "SERIAL_NUMBER"
+            )
+            for t, m in planned
         ]
         totals = {
             "totalUpdatedRows": sum(r.get("updatedRows", 0) for r in responses),
@@ -1628,7 +2064,7 @@ class SheetsEmulator(Emulator):
         insert = _enum(req.arg("insertDataOption"), INSERT_OPTIONS, "insertDataOption", "InsertDataOption")
         include = bool(_parse_bool(req.arg("includeValuesInResponse"), "includeValuesInResponse"))
         render = self._response_render(req.arg("responseValueRenderOption"))
-        _enum(
+        dt_render = _enum(
             req.arg("responseDateTimeRenderOption"),
             DATETIME_OPTIONS,
             "responseDateTimeRenderOption",
@@ -1638,7 +2074,7 @@ class SheetsEmulator(Emulator):
         t = self._resolve(book, text)
         self._check_body_range(book, body.get("range"), t, text)
         major = _enum(body.get("majorDimension"), DIMENSIONS, "majorDimension", "Dimension")
-        matrix = self._convert_values(body.get("values"), user_entered, major or "ROWS", "data.values")
+        matrix = self._convert_values(body.get("values"), user_entered, major or "ROWS", "data.values", book.locale)
         table = self._find_table(t)
         if table is None:
             row, col = t.r0, t.c0
@@ -1665,7 +2101,9 @@ class SheetsEmulator(Emulator):
         if table is not None:
             payload["tableRange"] = format_range(sheet.title, table[0], table[1], table[2] + 1, table[3] + 1)
         fallback = format_range(sheet.title, row, col, row + 1, col + 1)
-        payload["updates"] = self._write_reply(book, sheet, row, col, matrix, include, render, fallback)
+        payload["updates"] = self._write_reply(
+            book, sheet, row, col, matrix, include, render, fallback, dt_render or "SERIAL_NUMBER"
+        )
         return Response.json(200, payload)
 
     # -- API: spreadsheets.batchUpdate ------------------------------------------------
@@ -1727,8 +2165,6 @@ class SheetsEmulator(Emulator):
         return sheet
 
     def _req_noop(self, work: _Book, payload: dict, prefix: str, kind: str) -> dict:
-        if kind == "repeatCell" and "userEnteredValue" in str(payload.get("fields", "")):
-            raise _error(501, "NOT_IMPLEMENTED", f"{prefix}writing values with repeatCell is not supported")
         for key in ("range", "dimensions"):
             if isinstance(payload.get(key), dict):
                 self._sheet_by_id(work, payload[key].get("sheetId"), prefix)
@@ -1738,6 +2174,83 @@ class SheetsEmulator(Emulator):
                 self._sheet_by_id(work, rng.get("sheetId"), prefix)
         if kind == "clearBasicFilter":
             self._sheet_by_id(work, payload.get("sheetId"), prefix)
+        return {}
+
+    def _grid_range(self, work: _Book, rng: Any, prefix: str, where: str) -> tuple[_Sheet, int, int, int, int]:
+        """A GridRange → (sheet, r0, r1, c0, c1), end-exclusive; a missing bound is unbounded."""
+        rng = _check_fields(
+            rng, {"sheetId", "startRowIndex", "endRowIndex", "startColumnIndex", "endColumnIndex"}, where
+        )
+        sheet = self._sheet_by_id(work, rng.get("sheetId"), prefix)
+        r0 = _int(rng.get("startRowIndex"), f"{where}.start_row_index", 0)
+        r1 = _int(rng.get("endRowIndex"), f"{where}.end_row_index", sheet.row_count)
+        c0 = _int(rng.get("startColumnIndex"), f"{where}.start_column_index", 0)
+        c1 = _int(rng.get("endColumnIndex"), f"{where}.end_column_index", sheet.col_count)
+        assert r0 is not None and r1 is not None and c0 is not None and c1 is not None
+        if min(r0, r1, c0, c1) < 0:
+            raise _bad(f"{prefix}GridRange indexes must be >= 0")
+        if r1 < r0 or c1 < c0:
+            raise _bad(f"{prefix}GridRange end indexes must not be less than start indexes")
+        if r1 > sheet.row_count or c1 > sheet.col_count:
+            shown = format_range(sheet.title, r0, c0, max(r1, r0 + 1), max(c1, c0 + 1))
+            raise _bad(
+                f"{prefix}Range ({shown}) exceeds grid limits. "
+                f"Max rows: {sheet.row_count}, max columns: {sheet.col_count}"
+            )
+        return sheet, r0, r1, c0, c1
+
+    @staticmethod
+    def _number_format(value: Any, prefix: str, where: str) -> NumberFormat | None:
+        """A NumberFormat from a request (None when absent); the type is required and checked."""
+        if value is None:
+            return None
+        value = _check_fields(value, {"type", "pattern"}, where)
+        kind = _enum(value.get("type"), NUMBER_FORMAT_TYPES, f"{where}.type", "NumberFormatType")
+        if kind in (None, "NUMBER_FORMAT_TYPE_UNSPECIFIED"):
+            raise _bad(f"{prefix}Invalid numberFormat: type must be set.")
+        pattern = value.get("pattern", "")
+        if not isinstance(pattern, str):
+            raise _bad(f"Invalid value at '{where}.pattern' (TYPE_STRING), {json.dumps(pattern)}")
+        assert kind is not None
+        return kind, pattern
+
+    def _req_repeat_cell(self, work: _Book, payload: dict, prefix: str, i: int) -> dict:
+        """Only the number format is stored; other format fields are validated and dropped."""
+        where = f"requests[{i}].repeat_cell"
+        payload = _check_fields(payload, {"range", "cell", "fields"}, where)
+        fields = payload.get("fields")
+        if not fields or not isinstance(fields, str):
+            raise _bad(f"{prefix}At least one field must be specified in 'fields'.")
+        if payload.get("range") is None:
+            raise _bad(f"{prefix}range must be specified")
+        sheet, r0, r1, c0, c1 = self._grid_range(work, payload["range"], prefix, f"{where}.range")
+        cell = _check_fields(payload.get("cell"), CELL_DATA_FIELDS, f"{where}.cell")
+        fmt_in = _check_fields(cell.get("userEnteredFormat"), CELL_FORMAT_FIELDS, f"{where}.cell.user_entered_format")
+        wanted = self._number_format(
+            fmt_in.get("numberFormat"), prefix, f"{where}.cell.user_entered_format.number_format"
+        )
+        paths = _mask_paths(fields)
+        if any(p == ["*"] for p in paths):
+            paths = [[k] for k in cell] + [["userEnteredFormat"]]
+        touch = False
+        for path in paths:
+            if path[0] not in CELL_DATA_FIELDS:
+                raise _bad(f"{prefix}Invalid field mask path: {'.'.join(path)}")
+            if path[0] == "userEnteredValue":
+                raise _error(501, "NOT_IMPLEMENTED", f"{prefix}writing values with repeatCell is not supported")
+            if path[0] != "userEnteredFormat":
+                continue
+            if len(path) == 1:
+                touch = True
+                continue
+            if path[1] not in CELL_FORMAT_FIELDS:
+                raise _bad(f"{prefix}Invalid field mask path: {'.'.join(path)}")
+            if path[1] == "numberFormat":
+                if len(path) > 2 and (len(path) > 3 or path[2] not in ("type", "pattern")):
+                    raise _bad(f"{prefix}Invalid field mask path: {'.'.join(path)}")
+                touch = True
+        if touch and r1 > r0 and c1 > c0:
+            sheet.set_formats(r0, r1, c0, c1, wanted)
         return {}
 
     @staticmethod
@@ -1954,10 +2467,11 @@ class SheetsEmulator(Emulator):
         added = n * (sheet.col_count if dimension == "ROWS" else sheet.row_count)
         if work.total_cells() + added > MAX_CELLS:
             raise _cells_error(prefix)
+        like = start - 1 if inherit else (start if start < size else None)  # whose formats the new ones get
         if dimension == "ROWS":
-            sheet.insert_rows(start, n)
+            sheet.insert_rows(start, n, like)
         else:
-            sheet.insert_cols(start, n)
+            sheet.insert_cols(start, n, like)
         return {}
 
     def _req_delete_dimension(self, work: _Book, payload: dict, prefix: str, i: int) -> dict:
@@ -2025,8 +2539,13 @@ class SheetsEmulator(Emulator):
         spreadsheet_id: str | None = None,
         rows: int = 1000,
         cols: int = 26,
+        locale: str = "en_US",
     ) -> str:
-        """A new spreadsheet (shared with the caller); returns its id. First sheet id is 0."""
+        """A new spreadsheet (shared with the caller); returns its id. First sheet id is 0.
+
+        ``locale`` (``en_US`` or ``ru_RU``) decides which local date form typing recognises
+        and the default date patterns (see the module docstring).
+        """
         titles = list(sheets) if sheets else ["Sheet1"]
         if len({t.casefold() for t in titles}) != len(titles):
             raise ValueError(f"duplicate sheet titles: {titles}")
@@ -2042,6 +2561,7 @@ class SheetsEmulator(Emulator):
             if rows * cols * len(titles) > MAX_CELLS:
                 raise ValueError("more than 10 000 000 cells")
             book = _Book(spreadsheet_id, title)
+            book.locale = locale
             for t in titles:
                 book.sheets.append(_Sheet(book.new_sheet_id(), t, rows, cols))
             self._books[spreadsheet_id] = book
@@ -2068,7 +2588,7 @@ class SheetsEmulator(Emulator):
             sheet = self._sheet(book, sheet_title)
             r0, c0 = parse_cell(start)
             try:
-                matrix = self._convert_values([list(row) for row in rows], user_entered, "ROWS", "values")
+                matrix = self._convert_values([list(row) for row in rows], user_entered, "ROWS", "values", book.locale)
             except ApiError as e:
                 raise ValueError(e.response.body.decode()) from e
             matrix = [[None if v is _SKIP else v for v in row] for row in matrix]  # a paste's blanks clear
@@ -2079,43 +2599,100 @@ class SheetsEmulator(Emulator):
             sheet.row_count, sheet.col_count = rows_needed, cols_needed
             self._write(sheet, r0, c0, matrix)
 
-    def values(self, sid: str, sheet_title: str | None = None, render: str = "FORMATTED_VALUE") -> list[list[Any]]:
+    def values(
+        self,
+        sid: str,
+        sheet_title: str | None = None,
+        render: str = "FORMATTED_VALUE",
+        date_time_render: str = "SERIAL_NUMBER",
+    ) -> list[list[Any]]:
         """The whole sheet as values.get would return it (trimmed), in ``render``."""
         if render not in RENDERERS:
             raise ValueError(f"render must be one of {RENDER_OPTIONS}")
+        if date_time_render not in DATETIME_OPTIONS:
+            raise ValueError(f"date_time_render must be one of {DATETIME_OPTIONS}")
         with self.lock:
-            sheet = self._sheet(self._book(sid), sheet_title)
-            return self._read(sheet, 0, 0, sheet.row_count, sheet.col_count, render, "ROWS")
+            book = self._book(sid)
+            sheet = self._sheet(book, sheet_title)
+            return self._read(
+                sheet, 0, 0, sheet.row_count, sheet.col_count, render, "ROWS", date_time_render, book.locale
+            )
 
     def cell(self, sid: str, sheet_title: str | None, a1: str) -> dict[str, Any]:
-        """``{"entered", "type": "string|number|bool|formula|empty", "formatted"}`` of one cell."""
+        """``{"entered", "type": "string|number|bool|formula|empty", "formatted"}`` of one cell.
+
+        A date cell is a ``number`` (its serial) whose ``formatted`` is the date as shown.
+        """
         with self.lock:
-            sheet = self._sheet(self._book(sid), sheet_title)
+            book = self._book(sid)
+            sheet = self._sheet(book, sheet_title)
             r, c = parse_cell(a1)
             v = sheet.cell(r, c)
             entered = v.text if type(v) is Formula else v
-            return {"entered": entered, "type": _cell_type(v), "formatted": _render_formatted(v)}
+            formatted = (
+                "" if v is None else _render_cell(v, sheet.fmt(r, c), "FORMATTED_VALUE", "SERIAL_NUMBER", book.locale)
+            )
+            return {"entered": entered, "type": _cell_type(v), "formatted": formatted}
 
-    def edit_cell(self, sid: str, sheet_title: str | None, a1: str, text: Any) -> None:
-        """A person typing ``text`` into a cell (USER_ENTERED); ``""`` or None empties it."""
+    def number_format(self, sid: str, sheet_title: str | None, a1: str) -> dict[str, str] | None:
+        """A cell's ``userEnteredFormat.numberFormat`` as the API shows it (``{"type", "pattern"?}``), or None."""
         with self.lock:
             sheet = self._sheet(self._book(sid), sheet_title)
+            r, c = parse_cell(a1)
+            fmt = sheet.fmt(r, c)
+            return None if fmt is None else _number_format_json(fmt)
+
+    def formatted(self, sid: str, sheet_title: str | None, a1: str) -> str:
+        """A cell's FORMATTED_VALUE (``""`` when empty): a date as its pattern shows it."""
+        return str(self.cell(sid, sheet_title, a1)["formatted"])
+
+    def set_number_format(
+        self, sid: str, sheet_title: str | None, a1_range: str, type_: str | None, pattern: str = ""
+    ) -> None:
+        """Format → Number on a range, as a person does (``type_`` None: back to "Automatic").
+
+        Values stay as they are: text that looks like a date stays text, as in Sheets.
+        """
+        if type_ is not None and type_ not in NUMBER_FORMAT_TYPES[1:]:
+            raise ValueError(f"type must be one of {NUMBER_FORMAT_TYPES[1:]}")
+        with self.lock:
+            book = self._book(sid)
+            sheet = self._sheet(book, sheet_title)
+            try:
+                t = self._resolve(book, f"{quote_title(sheet.title)}!{a1_range}")
+            except ApiError as e:
+                raise ValueError(e.response.body.decode()) from e
+            sheet.set_formats(t.r0, t.r1, t.c0, t.c1, None if type_ is None else (type_, pattern))
+
+    def edit_cell(self, sid: str, sheet_title: str | None, a1: str, text: Any) -> None:
+        """A person typing ``text`` into a cell (USER_ENTERED); ``""`` or None empties it.
+
+        Typing a date (``2026-12-02``, ``2026-12-02 14:30``, in ru_RU also ``02.12.2026``) makes a
+        date cell; into a cell formatted as TEXT it stays the text typed.
+        """
+        with self.lock:
+            book = self._book(sid)
+            sheet = self._sheet(book, sheet_title)
             r, c = parse_cell(a1)
             if r >= sheet.row_count or c >= sheet.col_count:
                 raise ValueError(f"{a1} is outside the grid {sheet.row_count}x{sheet.col_count}")
             try:
-                value = None if text is None else self._convert_cell(text, True)
+                value = None if text is None else self._convert_cell(text, True, locale=book.locale)
             except ApiError as e:
                 raise ValueError(e.response.body.decode()) from e
             self._write(sheet, r, c, [[value]])
 
     def insert_rows(self, sid: str, sheet_title: str | None, at_row: int, n: int = 1) -> None:
-        """Insert ``n`` empty rows before 1-based ``at_row`` (``row_count + 1`` appends)."""
+        """Insert ``n`` empty rows before 1-based ``at_row`` (``row_count + 1`` appends).
+
+        Like the UI, the new rows take the number formats of the row above (of the row below
+        when inserting above row 1).
+        """
         with self.lock:
             sheet = self._sheet(self._book(sid), sheet_title)
             if not 1 <= at_row <= sheet.row_count + 1 or n < 1:
                 raise ValueError(f"cannot insert {n} rows at {at_row} in {sheet.row_count} rows")
-            sheet.insert_rows(at_row - 1, n)
+            sheet.insert_rows(at_row - 1, n, at_row - 2 if at_row > 1 else 0)
 
     def delete_rows(self, sid: str, sheet_title: str | None, start_row: int, end_row: int) -> None:
         """Delete 1-based rows ``start_row``..``end_row`` inclusive."""
@@ -2162,6 +2739,11 @@ class SheetsEmulator(Emulator):
             keys = [row[col] if col < len(row) else None for row in block]
             order = self._sorted_keys(keys, descending)
             sheet.rows[start:end] = [block[i] for i in order]
+            if start < len(sheet.formats):  # formats move with their rows
+                fmts = sheet.formats[start:end] + [None] * (end - min(end, len(sheet.formats)))
+                sheet.formats[start:end] = [fmts[i] for i in order]
+                while sheet.formats and not sheet.formats[-1]:
+                    sheet.formats.pop()
 
     def sort_column_only(self, sid: str, sheet_title: str | None, column_index: int | str, first_row: int = 2) -> None:
         """The classic mistake: sort one column's values in place, leaving the other columns."""
@@ -2172,8 +2754,12 @@ class SheetsEmulator(Emulator):
             if end - start < 2:
                 return
             values = [sheet.cell(r, col) for r in range(start, end)]
+            fmts = [sheet.fmt(r, col) for r in range(start, end)]
             order = self._sorted_keys(values, False)
             self._write(sheet, start, col, [[values[i] if values[i] is not None else None] for i in order])
+            for k, i in enumerate(order):  # the column's formats move with its values
+                if fmts[i] != fmts[k]:
+                    sheet.set_formats(start + k, start + k + 1, col, col + 1, fmts[i])
 
     def set_shared(self, sid: str, shared: bool) -> None:
         """False: every API request on this spreadsheet answers 403 PERMISSION_DENIED."""
@@ -2209,6 +2795,7 @@ class SheetsEmulator(Emulator):
                     spreadsheet_id=body.get("spreadsheet_id"),
                     rows=int(body.get("rows", 1000)),
                     cols=int(body.get("cols", 26)),
+                    locale=str(body.get("locale", "en_US")),
                 )
                 return {"spreadsheetId": sid}
             if method == "GET":
@@ -2229,12 +2816,20 @@ class SheetsEmulator(Emulator):
         sid, action = parts[1], "/".join(parts[2:])
         sheet = body.get("sheet", req.arg("sheet"))
         if action == "values" and method == "GET":
-            return {"values": self.values(sid, sheet, req.arg("render", "FORMATTED_VALUE") or "FORMATTED_VALUE")}
+            render = req.arg("render", "FORMATTED_VALUE") or "FORMATTED_VALUE"
+            dt_render = req.arg("date_time_render", "SERIAL_NUMBER") or "SERIAL_NUMBER"
+            return {"values": self.values(sid, sheet, render, dt_render)}
         if action == "values" and method == "PUT":
             self.set_values(sid, sheet, body["values"], body.get("start", "A1"), bool(body.get("user_entered", False)))
             return {"ok": True}
         if action == "cell" and method == "GET":
             return self.cell(sid, sheet, req.arg("a1") or "")
+        if action == "format" and method == "GET":
+            a1 = req.arg("a1") or ""
+            return {"numberFormat": self.number_format(sid, sheet, a1), "formatted": self.formatted(sid, sheet, a1)}
+        if action == "format" and method == "POST":
+            self.set_number_format(sid, sheet, body["range"], body.get("type"), str(body.get("pattern", "")))
+            return {"ok": True}
         if action == "grid" and method == "GET":
             rows, cols = self.grid_size(sid, sheet)
             return {"rows": rows, "cols": cols}
