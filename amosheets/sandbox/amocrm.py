@@ -1241,10 +1241,10 @@ class AmoCRMEmulator(Emulator):
                 return None
             enum_id = by_text
         if enum_id is None:
-            if "enum_code" not in v:  # enum_code was refused already
+            if set(v) <= {"value", "enum_id"}:  # other keys were refused already
                 errs.append(_err("FieldMissing", f"{pv}.enum_id", "enum_id or value is required"))
             return None
-        return {"value": field.enum_code(enum_id), "enum_id": enum_id, "enum_code": None}
+        return {"value": field.enum_code(enum_id), "enum_id": enum_id}
 
     @staticmethod
     def _check_multitext_enum(field: _Field, v: dict[str, Any], pv: str, errs: list[dict[str, str]]) -> int | None:
@@ -1457,8 +1457,9 @@ class AmoCRMEmulator(Emulator):
         for k in emb:
             if k not in ("tags", "contacts", "companies"):
                 errs.append(_err("FieldNotExpected", f"_embedded.{k}", f"{k} is not expected here"))
-        if "tags" in emb:
-            ch["_tags_set"] = self._check_tags(emb["tags"], "_embedded.tags", errs)
+        if "tags" in emb:  # replaces the whole set; null clears it
+            tags = emb["tags"]
+            ch["_tags_set"] = [] if tags is None else self._check_tags(tags, "_embedded.tags", errs)
         if "companies" in emb and emb["companies"] not in ([], None):
             # Companies are not emulated; refusing is more honest than ignoring them.
             errs.append(_err("NotSupportedChoice", "_embedded.companies", "companies are not emulated by the sandbox"))
