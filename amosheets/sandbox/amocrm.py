@@ -12,10 +12,12 @@ The request gate runs in this order: IP blocked (403, an HTML page) → rate lim
 
 API routes (all under ``/api/v4``)::
 
-    GET   /account
-    GET   /users
+    GET   /account                        ?with=datetime_settings (other documented with= values: 400)
+    GET   /users                          admin only: 403 unless token_is_admin; limit ≤ 250, page
     GET   /leads/pipelines                GET /leads/pipelines/{id}
-    GET   /leads/custom_fields            GET /contacts/custom_fields
+    GET   /leads/custom_fields            GET /leads/custom_fields/{id}       (limit ≤ 250, default 50, page)
+    GET   /contacts/custom_fields         GET /contacts/custom_fields/{id}
+    GET   /leads/tags                     filter[name], filter[id], query; limit ≤ 250, page
     GET   /leads            POST /leads   PATCH /leads
     GET   /leads/{id}                     PATCH /leads/{id}
     POST  /leads/complex
@@ -34,21 +36,30 @@ Control routes (JSON in and out; never rate limited, never counted)::
     GET    /_sandbox/clock                 POST /_sandbox/clock/advance {"seconds": 3600} (negative: back)
     GET    /_sandbox/config                POST /_sandbox/config {"rate_limit": 7, "block_after": 20,
                                            "block_seconds": 600, "updated_at_inclusive": true,
-                                           "max_batch_before_504": null, "batch_504_applied": false}
+                                           "max_batch_before_504": null, "batch_504_applied": false,
+                                           "token_is_admin": true, "timezone": "Europe/Moscow"}
     GET    /_sandbox/account
     GET    /_sandbox/pipelines             POST /_sandbox/pipelines {"name": "…", "statuses": ["…"], "is_main": false}
     PATCH  /_sandbox/pipelines/{id}        {"name": "…"}   PATCH /_sandbox/pipelines/{id}/statuses/{id} {"name": "…"}
     DELETE /_sandbox/pipelines/{id}        takes it off the list; its deals keep its ids (see unlist_pipeline)
+    GET    /_sandbox/custom_fields         {"leads": [definitions], "contacts": [definitions]}
+    POST   /_sandbox/custom_fields         {"entity": "leads"|"contacts", "name", "type", "code"?, "enums"?: ["…"],
+                                            "required_statuses"?: [{"pipeline_id", "status_id"}]} → the definition
+    PATCH  /_sandbox/custom_fields/{id}    {"required_statuses": [...]}    DELETE /_sandbox/custom_fields/{id}
     GET    /_sandbox/leads                 live leads, API shape with _embedded.contacts
     GET    /_sandbox/leads/deleted
     POST   /_sandbox/leads                 {"name", "price", "status_id", "pipeline_id", "phone", "email",
-                                            "contact_name", "with_contact"} – a person in the CRM
-    GET    /_sandbox/leads/{id}            PATCH /_sandbox/leads/{id} {"name", "price", "status_id", "pipeline_id"}
+                                            "contact_name", "with_contact", "custom_fields_values", "tags",
+                                            "responsible_user_id"} – a person in the CRM
+    GET    /_sandbox/leads/{id}            PATCH /_sandbox/leads/{id} {"name", "price", "status_id", "pipeline_id",
+                                            "responsible_user_id", "custom_fields_values" (API shape and checks),
+                                            "tags": ["name", …] (replaces the set)}
     DELETE /_sandbox/leads/{id}            deletes it (and records a lead_deleted event)
     GET    /_sandbox/leads/{id}/main_contact
     POST   /_sandbox/leads/{id}/link       {"contact_id": n, "is_main": false}
     GET    /_sandbox/contacts              POST /_sandbox/contacts {"name", "phone", "email"}
-    GET    /_sandbox/contacts/{id}         PATCH /_sandbox/contacts/{id} {"name", "phone", "email"}
+    GET    /_sandbox/contacts/{id}         PATCH /_sandbox/contacts/{id} {"name", "phone", "email",
+                                            "custom_fields_values"}
     POST   /_sandbox/contacts/{id}/phones  {"phone": "+7…"} – adds a second phone value
     GET    /_sandbox/events
     POST   /_sandbox/token                 {"token": "…"}
@@ -59,7 +70,36 @@ Control routes (JSON in and out; never rate limited, never counted)::
     POST   /_sandbox/seed_bulk             {"n": 100000, "pipeline_id": null, "with_contacts": true}
                                            → {"created": n, "first_id": …, "last_id": …}
 
-Unknown lead/contact ids in control routes answer 404; bad arguments 400.
+Unknown lead/contact/field ids in control routes answer 404; bad arguments 400 (a control edit
+whose ``custom_fields_values`` the API would refuse is refused, naming the codes and paths).
+
+Python helpers beside them: ``custom_fields(entity)``, ``find_field(name, entity)``,
+``add_custom_field(entity, name, field_type, code=, enums=, required_statuses=, is_api_only=)``,
+``set_required_statuses(field_id, pairs)``, ``delete_custom_field(field_id)``, ``users()``,
+``set_token_is_admin(flag)``, ``set_timezone(name)``, ``create_lead(..., custom_fields_values=, tags=,
+responsible_user_id=)``, ``edit_lead(id, ..., custom_fields_values=, tags=, responsible_user_id=)``,
+``edit_contact(id, ..., custom_fields_values=)``; constructor options ``token_is_admin`` and ``timezone``.
+
+The seeded account has three users (8123451 the integration, 8123452 "Менеджер", 8123453 "Анна
+Соколова"), the contact fields Должность/Телефон/Email and one lead field of each type a sheet column
+can hold (``SAMPLE_LEAD_FIELDS``; ids 1412001 "Источник", then 1412003, 1412005, … with options from
+2909001 on, step 2). Fields added later get ids from 1413001 and options from 2910001.
+
+Custom field values, per type (written as ``[{field_id | field_code, values: [...]}]``; read back as
+``{field_id, field_name, field_code, field_type, values}``, ``custom_fields_values: null`` when none):
+
+* text, textarea, url, streetaddress, tracking_data: ``{"value": "non-blank string"}``;
+* numeric, monetary, price: ``{"value": 12.5}`` or ``{"value": "12.5"}`` (digits, one optional dot
+  and minus; "1 500" and "12,5" are refused); read back as a normalised decimal string ("123.50" → "123.5");
+* checkbox: ``{"value": true|false}``, a bool only;
+* select, radiobutton, category: ``{"enum_id"}`` or ``{"value": "exact option text"}`` (both: must
+  agree), one only; multiselect: a list of those (repeats dropped); read back as ``{value, enum_id}``;
+* date, birthday, date_time: ``{"value": unix int}`` or an RFC 3339 date-time string
+  (``2026-12-02T14:30:00+03:00``, ``…Z``), stored and read back as the Unix int as sent;
+* multitext: ``{"value", "enum_code" | "enum_id"}`` (neither: WORK, else the first enum);
+* legal_entity: ``{"value": {"name": "…", "vat_id"?, "kpp"?, …}}`` (a name is required);
+* any other type (file, items, smart_address, …): values refused as not emulated (400
+  NotSupportedChoice at ``….values``) – the tool never sends them.
 
 Choices made where the notes are silent (strict where unsure, so a test errs on the safe side):
 a ``filter[...]`` the sandbox does not emulate answers 400 instead of being ignored; a bare
@@ -69,6 +109,26 @@ null`` means no change; companies and loss reasons are not emulated (non-empty �
 a closed lead clears ``closed_at``; a 504 (``max_batch_before_504``) changes nothing unless
 ``batch_504_applied``; the events API pages by at most 100 and lists newest first; 429s carry no
 Retry-After; API writes are by user 8123451 (the token's), control-API edits by 8123452.
+
+Custom fields and the rest of the second wave: a value of the wrong type (a number for a text, a
+non-numeric string for a number, a non-bool checkbox, an unreadable date) → ``InvalidType`` at
+``custom_fields_values.N.values.M.value``; an option text that is not exactly an option (case and
+spaces count) or an unknown ``enum_id`` → ``NotSupportedChoice``; ``enum_code`` on an option field and
+``enum`` anywhere → ``FieldNotExpected``; more than one value for a one-value field →
+``TooManyElements`` at ``….values``; ``values: null`` (or ``[]``) clears the field; ``field_name`` and
+``field_type`` beside ``field_id`` are ignored, as amoCRM does. A field with ``required_statuses``:
+creating a lead in, or moving it into, such a status while the field is (or is being made) empty →
+``FieldMissing`` at ``custom_fields_values``, detail naming the field's id and name; a lead already
+there is not checked again; control-API edits are not held to it. As with every validation error, one
+such lead refuses the whole batch. Tags: ``_embedded.tags`` replaces the set, ``null`` clears it, an
+unknown name creates the tag (names match case-insensitively); ``{id, name}`` together – reported to
+drop all tags in amoCRM – is refused (``FieldNotExpected`` at ``_embedded.tags.N.name``). Users: when
+the token's user is not an admin, ``GET /users`` answers a 403 problem+json. The account's
+``datetime_settings`` follow the documentation's example (its ``date_formant`` spelling included;
+``timezone_offset`` computed for the sandbox clock's now). An unknown ``with=`` on /account, /users,
+/custom_fields and /tags answers 400 ``NotSupportedChoice`` at ``with``, as an unemulated filter does.
+An unknown custom field id in ``GET …/custom_fields/{id}`` answers 404. Deleting a field drops its
+values without touching ``updated_at``.
 """
 
 from __future__ import annotations
@@ -2814,6 +2874,10 @@ class AmoCRMEmulator(Emulator):
         with self.lock:
             self._blocked_until = 0.0
             self._recent_429.clear()
+
+    def users(self) -> list[dict[str, Any]]:
+        """The account's users (id, name, email, lang), whatever the token may list."""
+        return [dict(u) for u in USERS]
 
     def set_token_is_admin(self, flag: bool = True) -> None:
         """Whether the token's user is an account administrator (if not, ``GET /api/v4/users`` answers 403)."""

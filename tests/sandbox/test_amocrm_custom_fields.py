@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from amosheets.sandbox import Sandbox
 from amosheets.sandbox.amocrm import AmoCRMEmulator
 from amosheets.sandbox.server import RunningServer
 
@@ -646,3 +647,21 @@ def test_control_create_lead_and_edit_contact_take_custom_fields(amo: Amo) -> No
         ).status_code
         == 400
     )
+
+
+# ---------------------------------------------------------------------- the sample account ----
+def test_sample_deals_carry_custom_fields_tags_and_another_responsible() -> None:
+    with Sandbox(rate_limit=None, amocrm_timezone="Asia/Yekaterinburg") as sb:
+        sb.seed_sample()
+        s = requests.Session()
+        s.headers["Authorization"] = f"Bearer {sb.token}"
+        leads = s.get(f"{sb.amocrm_url}/api/v4/leads", timeout=TIMEOUT).json()["_embedded"]["leads"]
+        by_name = {lead["name"]: lead for lead in leads}
+        smirnov = by_name["Алексей Смирнов"]
+        assert cf_values(smirnov)["Продукт"][0]["value"] == "Стандарт"
+        assert [v["value"] for v in cf_values(smirnov)["Интересы"]] == ["Доставка", "Монтаж"]
+        assert tag_names(smirnov) == ["VIP"] and smirnov["responsible_user_id"] == 8123453
+        assert tag_names(by_name["ИП Кузнецова"]) == ["VIP", "Опт"]
+        assert by_name["Екатерина Волкова"]["custom_fields_values"] is None
+        account = s.get(f"{sb.amocrm_url}/api/v4/account?with=datetime_settings", timeout=TIMEOUT).json()
+        assert account["_embedded"]["datetime_settings"]["timezone"] == "Asia/Yekaterinburg"
