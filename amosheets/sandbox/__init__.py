@@ -31,6 +31,31 @@ _SAMPLE_LEADS = [
     ("Дмитрий Орлов", 7500, "Согласование договора", "+7 921 444-55-66", None),
     ("Екатерина Волкова", 0, "Первичный контакт", None, None),
 ]
+# What managers filled in on some of the sample deals: {field name: API write values}, tag names, responsible.
+_SAMPLE_EXTRAS: dict[int, tuple[dict[str, list[dict[str, Any]]], list[str], str | None]] = {
+    0: (
+        {
+            "Город": [{"value": "Москва"}],
+            "Продукт": [{"value": "Стандарт"}],
+            "Интересы": [{"value": "Доставка"}, {"value": "Монтаж"}],
+            "Дата встречи": [{"value": "2026-12-02T00:00:00+03:00"}],
+        },
+        ["VIP"],
+        "Анна Соколова",
+    ),
+    2: (
+        {
+            "Город": [{"value": "Казань"}],
+            "Продукт": [{"value": "Премиум"}],
+            "Канал": [{"value": "Рекомендация"}],
+            "Оплачено": [{"value": True}],
+            "Предоплата": [{"value": 60000}],
+        },
+        ["VIP", "Опт"],
+        None,
+    ),
+    3: ({"Количество": [{"value": 3}], "Канал": [{"value": "Звонок"}]}, ["Опт"], None),
+}
 
 
 class Sandbox:
@@ -47,9 +72,17 @@ class Sandbox:
         write_quota: int | None = 60,
         token: str = "sandbox-token",
         account_id: int | None = None,
+        amocrm_timezone: str = "Europe/Moscow",
+        token_is_admin: bool = True,
     ) -> None:
         self.token = token
-        self._amocrm_options: dict[str, Any] = {"token": token, "latency": amocrm_latency, "rate_limit": rate_limit}
+        self._amocrm_options: dict[str, Any] = {
+            "token": token,
+            "latency": amocrm_latency,
+            "rate_limit": rate_limit,
+            "timezone": amocrm_timezone,
+            "token_is_admin": token_is_admin,
+        }
         self.amocrm = AmoCRMEmulator(account_id=account_id, **self._amocrm_options)
         self.sheets = SheetsEmulator(latency=sheets_latency, read_quota=read_quota, write_quota=write_quota)
         self._ports = (amocrm_port, sheets_port)
@@ -103,12 +136,18 @@ class Sandbox:
         return self.spreadsheet_id
 
     def seed_sample(self, leads: int = 5) -> None:
-        """A sheet with a few new rows and an account with a few deals, as the demo shows them."""
+        """A sheet with a few new rows and an account with a few deals, as the demo shows them.
+
+        Some of the first deals carry custom field values (Город, Продукт, Интересы, …), tags and
+        another responsible user, as managers leave them.
+        """
         self.new_spreadsheet(_SAMPLE_ROWS)
         pipeline = self.amocrm.main_pipeline()
         by_name = {s["name"]: s["id"] for s in pipeline["_embedded"]["statuses"]}
+        users = {u["name"]: u["id"] for u in self.amocrm.users()}
         for i in range(leads):
             name, price, status, phone, email = _SAMPLE_LEADS[i % len(_SAMPLE_LEADS)]
+            values, tags, responsible = _SAMPLE_EXTRAS.get(i, ({}, [], None))
             self.amocrm.create_lead(
                 name if i < len(_SAMPLE_LEADS) else f"{name} {i + 1}",
                 price=price,
@@ -116,6 +155,12 @@ class Sandbox:
                 pipeline_id=pipeline["id"],
                 phone=phone,
                 email=email,
+                custom_fields_values=[
+                    {"field_id": self.amocrm.find_field(field)["id"], "values": v} for field, v in values.items()
+                ]
+                or None,
+                tags=tags or None,
+                responsible_user_id=users[responsible] if responsible else None,
             )
 
     def env(self) -> dict[str, str]:

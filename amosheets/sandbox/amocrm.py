@@ -12,10 +12,12 @@ The request gate runs in this order: IP blocked (403, an HTML page) → rate lim
 
 API routes (all under ``/api/v4``)::
 
-    GET   /account
-    GET   /users
+    GET   /account                        ?with=datetime_settings (other documented with= values: 400)
+    GET   /users                          admin only: 403 unless token_is_admin; limit ≤ 250, page
     GET   /leads/pipelines                GET /leads/pipelines/{id}
-    GET   /leads/custom_fields            GET /contacts/custom_fields
+    GET   /leads/custom_fields            GET /leads/custom_fields/{id}       (limit ≤ 250, default 50, page)
+    GET   /contacts/custom_fields         GET /contacts/custom_fields/{id}
+    GET   /leads/tags                     filter[name], filter[id], query; limit ≤ 250, page
     GET   /leads            POST /leads   PATCH /leads
     GET   /leads/{id}                     PATCH /leads/{id}
     POST  /leads/complex
@@ -34,21 +36,30 @@ Control routes (JSON in and out; never rate limited, never counted)::
     GET    /_sandbox/clock                 POST /_sandbox/clock/advance {"seconds": 3600} (negative: back)
     GET    /_sandbox/config                POST /_sandbox/config {"rate_limit": 7, "block_after": 20,
                                            "block_seconds": 600, "updated_at_inclusive": true,
-                                           "max_batch_before_504": null, "batch_504_applied": false}
+                                           "max_batch_before_504": null, "batch_504_applied": false,
+                                           "token_is_admin": true, "timezone": "Europe/Moscow"}
     GET    /_sandbox/account
     GET    /_sandbox/pipelines             POST /_sandbox/pipelines {"name": "…", "statuses": ["…"], "is_main": false}
     PATCH  /_sandbox/pipelines/{id}        {"name": "…"}   PATCH /_sandbox/pipelines/{id}/statuses/{id} {"name": "…"}
     DELETE /_sandbox/pipelines/{id}        takes it off the list; its deals keep its ids (see unlist_pipeline)
+    GET    /_sandbox/custom_fields         {"leads": [definitions], "contacts": [definitions]}
+    POST   /_sandbox/custom_fields         {"entity": "leads"|"contacts", "name", "type", "code"?, "enums"?: ["…"],
+                                            "required_statuses"?: [{"pipeline_id", "status_id"}]} → the definition
+    PATCH  /_sandbox/custom_fields/{id}    {"required_statuses": [...]}    DELETE /_sandbox/custom_fields/{id}
     GET    /_sandbox/leads                 live leads, API shape with _embedded.contacts
     GET    /_sandbox/leads/deleted
     POST   /_sandbox/leads                 {"name", "price", "status_id", "pipeline_id", "phone", "email",
-                                            "contact_name", "with_contact"} – a person in the CRM
-    GET    /_sandbox/leads/{id}            PATCH /_sandbox/leads/{id} {"name", "price", "status_id", "pipeline_id"}
+                                            "contact_name", "with_contact", "custom_fields_values", "tags",
+                                            "responsible_user_id"} – a person in the CRM
+    GET    /_sandbox/leads/{id}            PATCH /_sandbox/leads/{id} {"name", "price", "status_id", "pipeline_id",
+                                            "responsible_user_id", "custom_fields_values" (API shape and checks),
+                                            "tags": ["name", …] (replaces the set)}
     DELETE /_sandbox/leads/{id}            deletes it (and records a lead_deleted event)
     GET    /_sandbox/leads/{id}/main_contact
     POST   /_sandbox/leads/{id}/link       {"contact_id": n, "is_main": false}
     GET    /_sandbox/contacts              POST /_sandbox/contacts {"name", "phone", "email"}
-    GET    /_sandbox/contacts/{id}         PATCH /_sandbox/contacts/{id} {"name", "phone", "email"}
+    GET    /_sandbox/contacts/{id}         PATCH /_sandbox/contacts/{id} {"name", "phone", "email",
+                                            "custom_fields_values"}
     POST   /_sandbox/contacts/{id}/phones  {"phone": "+7…"} – adds a second phone value
     GET    /_sandbox/events
     POST   /_sandbox/token                 {"token": "…"}
@@ -59,7 +70,36 @@ Control routes (JSON in and out; never rate limited, never counted)::
     POST   /_sandbox/seed_bulk             {"n": 100000, "pipeline_id": null, "with_contacts": true}
                                            → {"created": n, "first_id": …, "last_id": …}
 
-Unknown lead/contact ids in control routes answer 404; bad arguments 400.
+Unknown lead/contact/field ids in control routes answer 404; bad arguments 400 (a control edit
+whose ``custom_fields_values`` the API would refuse is refused, naming the codes and paths).
+
+Python helpers beside them: ``custom_fields(entity)``, ``find_field(name, entity)``,
+``add_custom_field(entity, name, field_type, code=, enums=, required_statuses=, is_api_only=)``,
+``set_required_statuses(field_id, pairs)``, ``delete_custom_field(field_id)``, ``users()``,
+``set_token_is_admin(flag)``, ``set_timezone(name)``, ``create_lead(..., custom_fields_values=, tags=,
+responsible_user_id=)``, ``edit_lead(id, ..., custom_fields_values=, tags=, responsible_user_id=)``,
+``edit_contact(id, ..., custom_fields_values=)``; constructor options ``token_is_admin`` and ``timezone``.
+
+The seeded account has three users (8123451 the integration, 8123452 "Менеджер", 8123453 "Анна
+Соколова"), the contact fields Должность/Телефон/Email and one lead field of each type a sheet column
+can hold (``SAMPLE_LEAD_FIELDS``; ids 1412001 "Источник", then 1412003, 1412005, … with options from
+2909001 on, step 2). Fields added later get ids from 1413001 and options from 2910001.
+
+Custom field values, per type (written as ``[{field_id | field_code, values: [...]}]``; read back as
+``{field_id, field_name, field_code, field_type, values}``, ``custom_fields_values: null`` when none):
+
+* text, textarea, url, streetaddress, tracking_data: ``{"value": "non-blank string"}``;
+* numeric, monetary, price: ``{"value": 12.5}`` or ``{"value": "12.5"}`` (digits, one optional dot
+  and minus; "1 500" and "12,5" are refused); read back as a normalised decimal string ("123.50" → "123.5");
+* checkbox: ``{"value": true|false}``, a bool only;
+* select, radiobutton, category: ``{"enum_id"}`` or ``{"value": "exact option text"}`` (both: must
+  agree), one only; multiselect: a list of those (repeats dropped); read back as ``{value, enum_id}``;
+* date, birthday, date_time: ``{"value": unix int}`` or an RFC 3339 date-time string
+  (``2026-12-02T14:30:00+03:00``, ``…Z``), stored and read back as the Unix int as sent;
+* multitext: ``{"value", "enum_code" | "enum_id"}`` (neither: WORK, else the first enum);
+* legal_entity: ``{"value": {"name": "…", "vat_id"?, "kpp"?, …}}`` (a name is required);
+* any other type (file, items, smart_address, …): values refused as not emulated (400
+  NotSupportedChoice at ``….values``) – the tool never sends them.
 
 Choices made where the notes are silent (strict where unsure, so a test errs on the safe side):
 a ``filter[...]`` the sandbox does not emulate answers 400 instead of being ignored; a bare
@@ -69,6 +109,26 @@ null`` means no change; companies and loss reasons are not emulated (non-empty �
 a closed lead clears ``closed_at``; a 504 (``max_batch_before_504``) changes nothing unless
 ``batch_504_applied``; the events API pages by at most 100 and lists newest first; 429s carry no
 Retry-After; API writes are by user 8123451 (the token's), control-API edits by 8123452.
+
+Custom fields and the rest of the second wave: a value of the wrong type (a number for a text, a
+non-numeric string for a number, a non-bool checkbox, an unreadable date) → ``InvalidType`` at
+``custom_fields_values.N.values.M.value``; an option text that is not exactly an option (case and
+spaces count) or an unknown ``enum_id`` → ``NotSupportedChoice``; ``enum_code`` on an option field and
+``enum`` anywhere → ``FieldNotExpected``; more than one value for a one-value field →
+``TooManyElements`` at ``….values``; ``values: null`` (or ``[]``) clears the field; ``field_name`` and
+``field_type`` beside ``field_id`` are ignored, as amoCRM does. A field with ``required_statuses``:
+creating a lead in, or moving it into, such a status while the field is (or is being made) empty →
+``FieldMissing`` at ``custom_fields_values``, detail naming the field's id and name; a lead already
+there is not checked again; control-API edits are not held to it. As with every validation error, one
+such lead refuses the whole batch. Tags: ``_embedded.tags`` replaces the set, ``null`` clears it, an
+unknown name creates the tag (names match case-insensitively); ``{id, name}`` together – reported to
+drop all tags in amoCRM – is refused (``FieldNotExpected`` at ``_embedded.tags.N.name``). Users: when
+the token's user is not an admin, ``GET /users`` answers a 403 problem+json. The account's
+``datetime_settings`` follow the documentation's example (its ``date_formant`` spelling included;
+``timezone_offset`` computed for the sandbox clock's now). An unknown ``with=`` on /account, /users,
+/custom_fields and /tags answers 400 ``NotSupportedChoice`` at ``with``, as an unemulated filter does.
+An unknown custom field id in ``GET …/custom_fields/{id}`` answers 404. Deleting a field drops its
+values without touching ``updated_at``.
 """
 
 from __future__ import annotations
@@ -76,13 +136,17 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
+import math
 import re
 import secrets
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from amosheets.sandbox.server import ApiError, Emulator, Request, Response
 
@@ -101,9 +165,11 @@ CLOSED = (WON, LOST)
 
 API_USER_ID = 8123451  # the user the integration's token belongs to
 MANAGER_USER_ID = 8123452  # a person working in the CRM (control API edits)
+ANNA_USER_ID = 8123453  # another manager, for responsible-user tests
 USERS = (
     {"id": API_USER_ID, "name": "Интеграция amosheets", "email": "integration@example.com", "lang": "ru"},
     {"id": MANAGER_USER_ID, "name": "Менеджер", "email": "manager@example.com", "lang": "ru"},
+    {"id": ANNA_USER_ID, "name": "Анна Соколова", "email": "a.sokolova@example.com", "lang": "ru"},
 )
 USER_IDS = frozenset(u["id"] for u in USERS)
 
@@ -130,6 +196,21 @@ GATEWAY_TIMEOUT_HTML = (
     "<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
 
+ACCOUNT_WITH = frozenset(
+    {
+        "amojo_id",
+        "amojo_rights",
+        "users_groups",
+        "task_types",
+        "version",
+        "entity_names",
+        "datetime_settings",
+        "drive_url",
+        "is_api_filter_enabled",
+        "invoices_settings",
+    }
+)
+
 _MISSING: Any = object()
 _ACCOUNT_IDS: set[int] = set()  # handed out in this process, so no two emulators share one
 _ID_PATH = re.compile(r"/\d+(?=/|$)")
@@ -143,14 +224,58 @@ class UnknownEntity(KeyError):
 # ----------------------------------------------------------------------------------------
 # custom fields
 # ----------------------------------------------------------------------------------------
+FIELD_TYPES = (
+    "text",
+    "numeric",
+    "checkbox",
+    "select",
+    "multiselect",
+    "multitext",
+    "date",
+    "url",
+    "textarea",
+    "radiobutton",
+    "streetaddress",
+    "smart_address",
+    "birthday",
+    "legal_entity",
+    "date_time",
+    "items",
+    "category",
+    "price",
+    "tracking_data",
+    "linked_entity",
+    "chained_list",
+    "monetary",
+    "file",
+    "payer",
+    "supplier",
+)
+TEXT_TYPES = frozenset({"text", "textarea", "url", "streetaddress", "tracking_data"})
+NUMBER_TYPES = frozenset({"numeric", "monetary", "price"})
+CHOICE_TYPES = frozenset({"select", "radiobutton", "category"})
+OPTION_TYPES = CHOICE_TYPES | {"multiselect"}  # enums are option texts
+ENUM_TYPES = OPTION_TYPES | {"multitext"}  # enums are required (for multitext: codes such as WORK)
+DATE_TYPES = frozenset({"date", "birthday", "date_time"})
+# Types whose values the sandbox can write; values for the others are refused as not emulated.
+WRITABLE_TYPES = TEXT_TYPES | NUMBER_TYPES | ENUM_TYPES | DATE_TYPES | {"checkbox", "legal_entity"}
+LEGAL_ENTITY_KEYS = frozenset(
+    {"name", "entity_type", "vat_id", "tax_registration_reason_code", "address", "kpp", "external_uid"}
+)
+
+
 @dataclass(frozen=True)
 class _Field:
     id: int
     name: str
     code: str | None
-    type: str  # "text" or "multitext"
+    type: str
     sort: int
-    enums: tuple[tuple[int, str], ...] = ()
+    enums: tuple[tuple[int, str], ...] = ()  # (id, value): option texts, or codes for multitext
+    entity: str = "leads"
+    required_statuses: tuple[tuple[int, int], ...] = ()  # (pipeline_id, status_id)
+    is_api_only: bool = False
+    predefined: bool = False
 
     def enum_id(self, code: str) -> int | None:
         return next((i for i, c in self.enums if c == code), None)
@@ -158,7 +283,7 @@ class _Field:
     def enum_code(self, enum_id: int) -> str | None:
         return next((c for i, c in self.enums if i == enum_id), None)
 
-    def definition(self, account_id: int, entity: str, base: str) -> dict[str, Any]:
+    def definition(self, account_id: int, base: str) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
@@ -166,15 +291,15 @@ class _Field:
             "account_id": account_id,
             "code": self.code,
             "sort": self.sort,
-            "is_api_only": False,
+            "is_api_only": self.is_api_only,
             "enums": [{"id": i, "value": c, "sort": (n + 1) * 2} for n, (i, c) in enumerate(self.enums)] or None,
             "group_id": None,
-            "required_statuses": [],
-            "is_deletable": self.code is None,
-            "is_predefined": self.code is not None,
-            "entity_type": entity,
-            "remind": None,
-            "_links": {"self": {"href": f"{base}/api/v4/{entity}/custom_fields/{self.id}"}},
+            "required_statuses": [{"status_id": s, "pipeline_id": p} for p, s in self.required_statuses],
+            "is_deletable": not self.predefined,
+            "is_predefined": self.predefined,
+            "entity_type": self.entity,
+            "remind": "never" if self.type == "birthday" else None,
+            "_links": {"self": {"href": f"{base}/api/v4/{self.entity}/custom_fields/{self.id}"}},
         }
 
 
@@ -186,16 +311,57 @@ PHONE_FIELD = _Field(
     "multitext",
     4,
     ((2908001, "WORK"), (2908003, "WORKDD"), (2908005, "MOB"), (2908007, "FAX"), (2908009, "HOME"), (2908011, "OTHER")),
+    entity="contacts",
+    predefined=True,
 )
 EMAIL_FIELD = _Field(
-    1411003, "Email", "EMAIL", "multitext", 6, ((2908013, "WORK"), (2908015, "PRIV"), (2908017, "OTHER"))
+    1411003,
+    "Email",
+    "EMAIL",
+    "multitext",
+    6,
+    ((2908013, "WORK"), (2908015, "PRIV"), (2908017, "OTHER")),
+    entity="contacts",
+    predefined=True,
 )
-POSITION_FIELD = _Field(1411005, "Должность", "POSITION", "text", 2)
+POSITION_FIELD = _Field(1411005, "Должность", "POSITION", "text", 2, entity="contacts", predefined=True)
 
-LEAD_FIELDS = {f.id: f for f in (SOURCE_FIELD,)}
-CONTACT_FIELDS = {f.id: f for f in (POSITION_FIELD, PHONE_FIELD, EMAIL_FIELD)}
-LEAD_FIELD_CODES = {f.code: f for f in LEAD_FIELDS.values() if f.code}
-CONTACT_FIELD_CODES = {f.code: f for f in CONTACT_FIELDS.values() if f.code}
+
+def _sample_lead_fields() -> tuple[_Field, ...]:
+    """The lead fields of the sample account: one of every type a sheet column can hold."""
+    specs: list[tuple[str, str, str | None, tuple[str, ...]]] = [
+        ("Город", "text", None, ()),
+        ("Комментарий", "textarea", None, ()),
+        ("Сайт", "url", None, ()),
+        ("Адрес", "streetaddress", None, ()),
+        ("Количество", "numeric", None, ()),
+        ("Предоплата", "monetary", None, ()),
+        ("Цена", "price", None, ()),
+        ("Оплачено", "checkbox", None, ()),
+        ("Продукт", "select", None, ("Базовый", "Стандарт", "Премиум")),
+        ("Канал", "radiobutton", None, ("Звонок", "Сайт", "Рекомендация")),
+        ("Категория", "category", None, ("Розница", "Опт")),
+        ("Интересы", "multiselect", None, ("Доставка", "Монтаж", "Сервис", "Обучение")),
+        ("Дата встречи", "date", None, ()),
+        ("День рождения", "birthday", None, ()),
+        ("Время звонка", "date_time", None, ()),
+        ("Мессенджеры", "multitext", None, ("TELEGRAM", "WHATSAPP", "VIBER", "OTHER")),
+        ("utm_source", "tracking_data", "UTM_SOURCE", ()),
+        ("Юрлицо", "legal_entity", None, ()),
+    ]
+    out = [SOURCE_FIELD]
+    enum_id = 2909001
+    for n, (name, ftype, code, options) in enumerate(specs):
+        enums = tuple((enum_id + 2 * k, v) for k, v in enumerate(options))
+        enum_id += 2 * len(options)
+        out.append(_Field(1412003 + 2 * n, name, code, ftype, 512 + 2 * n, enums, predefined=code is not None))
+    return tuple(out)
+
+
+SAMPLE_LEAD_FIELDS = _sample_lead_fields()
+SAMPLE_CONTACT_FIELDS = (POSITION_FIELD, PHONE_FIELD, EMAIL_FIELD)
+FIRST_ADDED_FIELD_ID = 1413001
+FIRST_ADDED_ENUM_ID = 2910001
 
 # ----------------------------------------------------------------------------------------
 # write keys
@@ -239,6 +405,10 @@ CONTACT_CREATE_KEYS = frozenset(
 )
 CONTACT_PATCH_KEYS = CONTACT_CREATE_KEYS | {"id"}
 COMPLEX_CONTACT_KEYS = CONTACT_CREATE_KEYS - {"request_id"}
+
+EDIT_LEAD_KEYS = frozenset(
+    {"name", "price", "status_id", "pipeline_id", "responsible_user_id", "custom_fields_values", "tags"}
+)
 
 LEAD_OUT_KEYS = (
     "id",
@@ -292,6 +462,56 @@ def _setting_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ValueError("a name must be a non-empty string")
     return name
+
+
+def _check_timezone(name: Any) -> str:
+    """An IANA time zone name, as the account settings take it."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("timezone must be an IANA time zone name")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
+_NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
+_RFC3339_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _number_text(v: Any) -> str | None:
+    """A numeric field's value as amoCRM reads it back (a decimal string); None if it is not a number."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            return None
+        v = repr(v)
+        if "e" in v or "E" in v:
+            v = format(Decimal(v), "f")
+    if not isinstance(v, str) or not _NUMBER_RE.match(v):
+        return None
+    text = format(Decimal(v).normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def _unix_time(v: Any) -> int | None:
+    """A date field's value: a Unix time, or an RFC 3339 date-time string; None if neither."""
+    if _is_int(v):
+        return int(v)
+    if not isinstance(v, str):
+        return None
+    m = _RFC3339_RE.match(v)
+    if m is None:
+        return None
+    day, clock, _fraction, zone = m.groups()
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        return int(datetime.fromisoformat(f"{day}T{clock}{zone}").timestamp())
+    except ValueError:
+        return None
 
 
 def _err(code: str, path: str, detail: str) -> dict[str, str]:
@@ -480,6 +700,8 @@ class AmoCRMEmulator(Emulator):
         batch_504_applied: bool = False,
         account_id: int | None = None,
         subdomain: str = "sandbox",
+        token_is_admin: bool = True,
+        timezone: str = "Europe/Moscow",
     ) -> None:
         super().__init__(latency=latency)
         self.initial_token = token
@@ -495,6 +717,9 @@ class AmoCRMEmulator(Emulator):
         self._fixed_account_id = account_id
         self.account_id = 0
         self.subdomain = subdomain
+        # False: the token's user is not an administrator, so GET /api/v4/users answers 403.
+        self.token_is_admin = bool(token_is_admin)
+        self.timezone = _check_timezone(timezone)
         # gate state
         self.unpaid = False
         self._blocked_until = 0.0
@@ -523,6 +748,12 @@ class AmoCRMEmulator(Emulator):
         self._deleted = _Table()
         self._contacts = _Table()
         self._events: list[dict[str, Any]] = []
+        self._fields: dict[str, dict[int, _Field]] = {
+            "leads": {f.id: f for f in SAMPLE_LEAD_FIELDS},
+            "contacts": {f.id: f for f in SAMPLE_CONTACT_FIELDS},
+        }
+        self._next_field_id = FIRST_ADDED_FIELD_ID
+        self._next_enum_id = FIRST_ADDED_ENUM_ID
         self._add_pipeline(
             "Воронка",
             ["Первичный контакт", "Переговоры", "Принимают решение", "Согласование договора"],
@@ -809,10 +1040,12 @@ class AmoCRMEmulator(Emulator):
         self,
         req: Request,
         q: _ListQuery,
-        rows: Iterator[dict[str, Any]],
+        rows: Iterator[Any],
         kind: str,
-        out: Callable[[dict[str, Any]], dict[str, Any]],
+        out: Callable[[Any], dict[str, Any]],
+        total: int | None = None,
     ) -> Response:
+        """One page; ``total`` (for short in-memory lists) adds ``_total_items`` and ``_page_count``."""
         start = (q.page - 1) * q.limit
         chunk = list(itertools.islice(rows, start, start + q.limit))
         if not chunk:
@@ -822,7 +1055,15 @@ class AmoCRMEmulator(Emulator):
             links["next"] = {"href": self._href(req, q.page + 1, q.limit)}
         if q.page > 1:
             links["prev"] = {"href": self._href(req, q.page - 1, q.limit)}
-        return _hal({"_page": q.page, "_links": links, "_embedded": {kind: [out(r) for r in chunk]}})
+        payload: dict[str, Any] = {}
+        if total is not None:
+            payload["_total_items"] = total
+        payload["_page"] = q.page
+        if total is not None:
+            payload["_page_count"] = max(1, -(-total // q.limit))
+        payload["_links"] = links
+        payload["_embedded"] = {kind: [out(r) for r in chunk]}
+        return _hal(payload)
 
     # ------------------------------------------------------------------ output --------
     @staticmethod
@@ -830,7 +1071,7 @@ class AmoCRMEmulator(Emulator):
         if not cf:
             return None
         out = []
-        for fid in sorted(cf, key=lambda i: fields[i].sort):
+        for fid in sorted(cf, key=lambda i: (fields[i].sort, i)):
             f = fields[fid]
             out.append(
                 {
@@ -845,7 +1086,7 @@ class AmoCRMEmulator(Emulator):
 
     def _lead_out(self, row: dict[str, Any], base: str, with_contacts: bool = False) -> dict[str, Any]:
         out = {k: row[k] for k in LEAD_OUT_KEYS}
-        out["custom_fields_values"] = self._cf_out(row["_cf"], LEAD_FIELDS)
+        out["custom_fields_values"] = self._cf_out(row["_cf"], self._fields["leads"])
         out["_links"] = {"self": {"href": f"{base}/api/v4/leads/{row['id']}"}}
         emb: dict[str, Any] = {"tags": [dict(self._tags[t]) for t in row["_tags"]], "companies": []}
         if with_contacts:
@@ -862,7 +1103,7 @@ class AmoCRMEmulator(Emulator):
 
     def _contact_out(self, row: dict[str, Any], base: str, with_leads: bool = False) -> dict[str, Any]:
         out = {k: row[k] for k in CONTACT_OUT_KEYS}
-        out["custom_fields_values"] = self._cf_out(row["_cf"], CONTACT_FIELDS)
+        out["custom_fields_values"] = self._cf_out(row["_cf"], self._fields["contacts"])
         out["_links"] = {"self": {"href": f"{base}/api/v4/contacts/{row['id']}"}}
         emb: dict[str, Any] = {"tags": [], "companies": []}
         if with_leads:
@@ -895,19 +1136,17 @@ class AmoCRMEmulator(Emulator):
 
     # ------------------------------------------------------------------ validation ----
     def _check_cf(
-        self,
-        value: Any,
-        fields: dict[int, _Field],
-        codes: dict[str, _Field],
-        path: str,
-        errs: list[dict[str, str]],
-        entity: str,
+        self, value: Any, entity: str, path: str, errs: list[dict[str, str]]
     ) -> dict[int, list[dict[str, Any]]] | None:
+        """Validate a ``custom_fields_values`` write; {field id: new values} where [] clears the field."""
         if value is None:
             return None  # choice: null means "no change"
         if not isinstance(value, list):
             errs.append(_err("InvalidType", path, "custom_fields_values must be an array"))
             return None
+        fields = self._fields[entity]
+        codes = {f.code: f for f in fields.values() if f.code}
+        noun = entity[:-1]
         out: dict[int, list[dict[str, Any]]] = {}
         for i, item in enumerate(value):
             p = f"{path}.{i}"
@@ -915,7 +1154,8 @@ class AmoCRMEmulator(Emulator):
                 errs.append(_err("InvalidType", p, "must be an object"))
                 continue
             for k in item:
-                if k not in ("field_id", "field_code", "values"):
+                # field_name and field_type, echoed from a read, are ignored as amoCRM ignores them
+                if k not in ("field_id", "field_code", "values", "field_name", "field_type"):
                     errs.append(_err("FieldNotExpected", f"{p}.{k}", f"{k} is not expected here"))
             field: _Field | None = None
             fid, fcode = item.get("field_id"), item.get("field_code")
@@ -923,14 +1163,14 @@ class AmoCRMEmulator(Emulator):
                 if not _is_int(fid):
                     errs.append(_err("InvalidType", f"{p}.field_id", "field_id must be an integer"))
                 elif fid not in fields:
-                    errs.append(_err("NotSupportedChoice", f"{p}.field_id", f"No {entity} custom field {fid}"))
+                    errs.append(_err("NotSupportedChoice", f"{p}.field_id", f"No {noun} custom field {fid}"))
                 else:
                     field = fields[fid]
             if fcode is not None:
                 if not isinstance(fcode, str):
                     errs.append(_err("InvalidType", f"{p}.field_code", "field_code must be a string"))
                 elif fcode not in codes:
-                    errs.append(_err("NotSupportedChoice", f"{p}.field_code", f"No {entity} custom field {fcode}"))
+                    errs.append(_err("NotSupportedChoice", f"{p}.field_code", f"No {noun} custom field {fcode}"))
                 elif field is not None and codes[fcode] is not field:
                     errs.append(_err("NotSupportedChoice", f"{p}.field_code", "field_code does not match field_id"))
                 else:
@@ -941,56 +1181,153 @@ class AmoCRMEmulator(Emulator):
                 errs.append(_err("FieldMissing", f"{p}.values", "values is required"))
                 continue
             vals = item["values"]
+            if vals is None:  # clears the field
+                if field is not None:
+                    out[field.id] = []
+                continue
             if not isinstance(vals, list):
                 errs.append(_err("InvalidType", f"{p}.values", "values must be an array"))
                 continue
             if field is None:
                 continue
-            if not field.enums and len(vals) > 1:
-                errs.append(_err("TooManyElements", f"{p}.values", f"{field.name} takes one value"))
-                continue
-            norm: list[dict[str, Any]] = []
-            for j, v in enumerate(vals):
-                pv = f"{p}.values.{j}"
-                if not isinstance(v, dict):
-                    errs.append(_err("InvalidType", pv, "must be an object"))
-                    continue
-                allowed = ("value", "enum_id", "enum_code") if field.enums else ("value",)
-                for k in v:
-                    if k not in allowed:
-                        errs.append(_err("FieldNotExpected", f"{pv}.{k}", f"{k} is not expected here"))
-                val = v.get("value")
-                if "value" not in v:
-                    errs.append(_err("FieldMissing", f"{pv}.value", "value is required"))
-                elif not isinstance(val, str):
-                    errs.append(_err("InvalidType", f"{pv}.value", "value must be a string"))
-                elif not val.strip():
-                    errs.append(_err("NotBlank", f"{pv}.value", "value must not be blank"))
-                if not field.enums:
-                    norm.append({"value": val})
-                    continue
-                enum_id: int | None = None
-                if "enum_id" in v:
-                    eid = v["enum_id"]
-                    if not _is_int(eid) or field.enum_code(eid) is None:
-                        errs.append(_err("NotSupportedChoice", f"{pv}.enum_id", f"No enum {eid!r} in {field.name}"))
-                    else:
-                        enum_id = eid
-                if "enum_code" in v:
-                    ec = v["enum_code"]
-                    eid2 = field.enum_id(ec) if isinstance(ec, str) else None
-                    if eid2 is None:
-                        errs.append(_err("NotSupportedChoice", f"{pv}.enum_code", f"No enum {ec!r} in {field.name}"))
-                    elif enum_id is not None and enum_id != eid2:
-                        errs.append(_err("NotSupportedChoice", f"{pv}.enum_code", "enum_code does not match enum_id"))
-                    else:
-                        enum_id = eid2
-                if enum_id is None:
-                    enum_id = field.enum_id("WORK")
-                assert enum_id is not None
-                norm.append({"value": val, "enum_id": enum_id, "enum_code": field.enum_code(enum_id)})
-            out[field.id] = norm
+            norm = self._check_values(field, vals, f"{p}.values", errs)
+            if norm is not None:
+                out[field.id] = norm
         return out
+
+    @staticmethod
+    def _check_values(
+        field: _Field, vals: list[Any], path: str, errs: list[dict[str, str]]
+    ) -> list[dict[str, Any]] | None:
+        """The values of one field, by its type; None when they are refused."""
+        ftype = field.type
+        if ftype not in WRITABLE_TYPES:
+            errs.append(_err("NotSupportedChoice", path, f"values of {ftype} fields are not emulated by the sandbox"))
+            return None
+        if ftype not in ("multiselect", "multitext") and len(vals) > 1:
+            errs.append(_err("TooManyElements", path, f"{field.name} takes one value"))
+            return None
+        if ftype == "multitext":
+            allowed: tuple[str, ...] = ("value", "enum_id", "enum_code")
+        elif ftype in OPTION_TYPES:
+            allowed = ("value", "enum_id")  # enum_code on a select is refused (Krukov/amocrm_api#68)
+        else:
+            allowed = ("value",)
+        n_errs = len(errs)
+        norm: list[dict[str, Any]] = []
+        for j, v in enumerate(vals):
+            pv = f"{path}.{j}"
+            if not isinstance(v, dict):
+                errs.append(_err("InvalidType", pv, "must be an object"))
+                continue
+            for k in v:
+                if k not in allowed:
+                    errs.append(_err("FieldNotExpected", f"{pv}.{k}", f"{k} is not expected here"))
+            if ftype in OPTION_TYPES:
+                option = AmoCRMEmulator._check_option(field, v, pv, errs)
+                if option is not None and all(o["enum_id"] != option["enum_id"] for o in norm):
+                    norm.append(option)
+                continue
+            if "value" not in v:
+                errs.append(_err("FieldMissing", f"{pv}.value", "value is required"))
+                continue
+            val = v["value"]
+            pval = f"{pv}.value"
+            if ftype in TEXT_TYPES or ftype == "multitext":
+                if not isinstance(val, str):
+                    errs.append(_err("InvalidType", pval, "value must be a string"))
+                elif not val.strip():
+                    errs.append(_err("NotBlank", pval, "value must not be blank"))
+                elif ftype in TEXT_TYPES:
+                    norm.append({"value": val})
+                else:
+                    enum_id = AmoCRMEmulator._check_multitext_enum(field, v, pv, errs)
+                    if enum_id is not None:
+                        norm.append({"value": val, "enum_id": enum_id, "enum_code": field.enum_code(enum_id)})
+            elif ftype in NUMBER_TYPES:
+                text = _number_text(val)
+                if text is None:
+                    errs.append(_err("InvalidType", pval, "value must be a number or a string holding one"))
+                else:
+                    norm.append({"value": text})
+            elif ftype == "checkbox":
+                if not isinstance(val, bool):
+                    errs.append(_err("InvalidType", pval, "value must be a boolean"))
+                else:
+                    norm.append({"value": val})
+            elif ftype in DATE_TYPES:
+                ts = _unix_time(val)
+                if ts is None:
+                    errs.append(_err("InvalidType", pval, "value must be a Unix time or an RFC 3339 date-time"))
+                else:
+                    norm.append({"value": ts})
+            else:  # legal_entity
+                if not isinstance(val, dict):
+                    errs.append(_err("InvalidType", pval, "value must be an object"))
+                    continue
+                for k in val:
+                    if k not in LEGAL_ENTITY_KEYS:
+                        errs.append(_err("FieldNotExpected", f"{pval}.{k}", f"{k} is not expected here"))
+                name = val.get("name")
+                if not isinstance(name, str) or not name.strip():
+                    errs.append(_err("FieldMissing", f"{pval}.name", "a legal entity needs a name"))
+                    continue
+                norm.append({"value": dict(val)})
+        return norm if len(errs) == n_errs else None
+
+    @staticmethod
+    def _check_option(field: _Field, v: dict[str, Any], pv: str, errs: list[dict[str, str]]) -> dict[str, Any] | None:
+        """One option of a select, radiobutton, category or multiselect: by enum_id or by its exact text."""
+        enum_id: int | None = None
+        if "enum_id" in v:
+            eid = v["enum_id"]
+            if not _is_int(eid) or field.enum_code(eid) is None:
+                errs.append(_err("NotSupportedChoice", f"{pv}.enum_id", f"No option {eid!r} in {field.name}"))
+                return None
+            enum_id = eid
+        if "value" in v:
+            text = v["value"]
+            if not isinstance(text, str):
+                errs.append(_err("InvalidType", f"{pv}.value", "value must be a string"))
+                return None
+            by_text = field.enum_id(text)  # exactly as spelt: no trimming, no case folding
+            if by_text is None:
+                options = ", ".join(c for _, c in field.enums)
+                detail = f"{text!r} is not an option of {field.name}: {options}"
+                errs.append(_err("NotSupportedChoice", f"{pv}.value", detail))
+                return None
+            if enum_id is not None and enum_id != by_text:
+                errs.append(_err("NotSupportedChoice", f"{pv}.value", "value does not match enum_id"))
+                return None
+            enum_id = by_text
+        if enum_id is None:
+            if set(v) <= {"value", "enum_id"}:  # other keys were refused already
+                errs.append(_err("FieldMissing", f"{pv}.enum_id", "enum_id or value is required"))
+            return None
+        return {"value": field.enum_code(enum_id), "enum_id": enum_id}
+
+    @staticmethod
+    def _check_multitext_enum(field: _Field, v: dict[str, Any], pv: str, errs: list[dict[str, str]]) -> int | None:
+        enum_id: int | None = None
+        if "enum_id" in v:
+            eid = v["enum_id"]
+            if not _is_int(eid) or field.enum_code(eid) is None:
+                errs.append(_err("NotSupportedChoice", f"{pv}.enum_id", f"No enum {eid!r} in {field.name}"))
+                return None
+            enum_id = eid
+        if "enum_code" in v:
+            ec = v["enum_code"]
+            eid2 = field.enum_id(ec) if isinstance(ec, str) else None
+            if eid2 is None:
+                errs.append(_err("NotSupportedChoice", f"{pv}.enum_code", f"No enum {ec!r} in {field.name}"))
+                return None
+            if enum_id is not None and enum_id != eid2:
+                errs.append(_err("NotSupportedChoice", f"{pv}.enum_code", "enum_code does not match enum_id"))
+                return None
+            enum_id = eid2
+        if enum_id is None:  # the field's WORK enum, else its first
+            enum_id = field.enum_id("WORK") or field.enums[0][0]
+        return enum_id
 
     def _check_tags(self, value: Any, path: str, errs: list[dict[str, str]]) -> list[tuple[int | None, str | None]]:
         out: list[tuple[int | None, str | None]] = []
@@ -1006,6 +1343,10 @@ class AmoCRMEmulator(Emulator):
                 if k not in ("id", "name"):
                     errs.append(_err("FieldNotExpected", f"{p}.{k}", f"{k} is not expected here"))
             tid, tname = t.get("id"), t.get("name")
+            if tid is not None and tname is not None:
+                # amoCRM has been seen to drop all tags then (amocrm-api-php#257): refused here instead
+                errs.append(_err("FieldNotExpected", f"{p}.name", "send a tag's id or its name, not both"))
+                continue
             if tid is not None:
                 if not _is_int(tid) or tid not in self._tags:
                     errs.append(_err("NotSupportedChoice", f"{p}.id", f"No tag {tid!r}"))
@@ -1135,11 +1476,11 @@ class AmoCRMEmulator(Emulator):
                 errs.append(_err("NotSupportedChoice", "loss_reason_id", f"No loss reason {v}"))
         ch.update(self._check_status(obj, existing, errs))
         if "custom_fields_values" in obj:
-            cf = self._check_cf(
-                obj["custom_fields_values"], LEAD_FIELDS, LEAD_FIELD_CODES, "custom_fields_values", errs, "lead"
-            )
+            cf = self._check_cf(obj["custom_fields_values"], "leads", "custom_fields_values", errs)
             if cf is not None:
                 ch["_cf"] = cf
+        if not errs:
+            self._check_required(existing, ch, errs)
         for key in ("tags_to_add", "tags_to_delete"):
             if key in obj and key in allowed:
                 ch["_" + key] = self._check_tags(obj[key], key, errs)
@@ -1151,12 +1492,34 @@ class AmoCRMEmulator(Emulator):
                 self._check_lead_embedded(emb, errs, ch, complex_)
         return ch
 
+    def _check_required(self, existing: dict[str, Any] | None, ch: dict[str, Any], errs: list[dict[str, str]]) -> None:
+        """A lead put into a status (created there or moved there) needs the fields required in it."""
+        if "status_id" not in ch:
+            return
+        target = (ch["pipeline_id"], ch["status_id"])
+        if existing is not None and (existing["pipeline_id"], existing["status_id"]) == target:
+            return
+        cf = ch.get("_cf", {})
+        for f in sorted(self._fields["leads"].values(), key=lambda f: (f.sort, f.id)):
+            if target not in f.required_statuses:
+                continue
+            values = cf[f.id] if f.id in cf else (existing["_cf"].get(f.id) if existing is not None else None)
+            if not values:
+                errs.append(
+                    _err(
+                        "FieldMissing",
+                        "custom_fields_values",
+                        f"Field {f.id} «{f.name}» is required in status {target[1]} of pipeline {target[0]}",
+                    )
+                )
+
     def _check_lead_embedded(self, emb: dict[str, Any], errs: list[dict[str, str]], ch: dict, complex_: bool) -> None:
         for k in emb:
             if k not in ("tags", "contacts", "companies"):
                 errs.append(_err("FieldNotExpected", f"_embedded.{k}", f"{k} is not expected here"))
-        if "tags" in emb:
-            ch["_tags_set"] = self._check_tags(emb["tags"], "_embedded.tags", errs)
+        if "tags" in emb:  # replaces the whole set; null clears it
+            tags = emb["tags"]
+            ch["_tags_set"] = [] if tags is None else self._check_tags(tags, "_embedded.tags", errs)
         if "companies" in emb and emb["companies"] not in ([], None):
             # Companies are not emulated; refusing is more honest than ignoring them.
             errs.append(_err("NotSupportedChoice", "_embedded.companies", "companies are not emulated by the sandbox"))
@@ -1204,14 +1567,7 @@ class AmoCRMEmulator(Emulator):
             self._check_str(obj, key, prefix, errs, ch)
         self._check_user(obj, "responsible_user_id", prefix, errs, ch)
         if "custom_fields_values" in obj:
-            cf = self._check_cf(
-                obj["custom_fields_values"],
-                CONTACT_FIELDS,
-                CONTACT_FIELD_CODES,
-                prefix + "custom_fields_values",
-                errs,
-                "contact",
-            )
+            cf = self._check_cf(obj["custom_fields_values"], "contacts", prefix + "custom_fields_values", errs)
             if cf is not None:
                 ch["_cf"] = cf
 
@@ -1358,42 +1714,76 @@ class AmoCRMEmulator(Emulator):
     # ------------------------------------------------------------------ API: account --
     def _get_account(self, req: Request) -> Response:
         base = self._base(req)
-        return _hal(
-            {
-                "id": self.account_id,
-                "name": "Sandbox account",
-                "subdomain": self.subdomain,
-                "created_at": self.created_at,
-                "created_by": API_USER_ID,
-                "updated_at": self.created_at,
-                "updated_by": API_USER_ID,
-                "current_user_id": API_USER_ID,
-                "country": "RU",
-                "currency": "RUB",
-                "currency_symbol": "₽",
-                "customers_mode": "disabled",
-                "is_unsorted_on": True,
-                "is_loss_reason_enabled": False,
-                "is_helpbot_enabled": False,
-                "is_technical_account": False,
-                "contact_name_display_order": 1,
-                "mobile_feature_version": 0,
-                "_links": {"self": {"href": f"{base}/api/v4/account"}},
-            }
-        )
+        with_ = self._with(req, ACCOUNT_WITH, frozenset({"datetime_settings"}))
+        payload: dict[str, Any] = {
+            "id": self.account_id,
+            "name": "Sandbox account",
+            "subdomain": self.subdomain,
+            "created_at": self.created_at,
+            "created_by": API_USER_ID,
+            "updated_at": self.created_at,
+            "updated_by": API_USER_ID,
+            "current_user_id": API_USER_ID,
+            "country": "RU",
+            "currency": "RUB",
+            "currency_symbol": "₽",
+            "customers_mode": "disabled",
+            "is_unsorted_on": True,
+            "is_loss_reason_enabled": False,
+            "is_helpbot_enabled": False,
+            "is_technical_account": False,
+            "contact_name_display_order": 1,
+            "mobile_feature_version": 0,
+            "_links": {"self": {"href": f"{base}/api/v4/account"}},
+        }
+        if "datetime_settings" in with_:
+            payload["_embedded"] = {"datetime_settings": self._datetime_settings()}
+        return _hal(payload)
+
+    def _datetime_settings(self) -> dict[str, Any]:
+        """As amoCRM's documentation example shows it, its ``date_formant`` spelling included."""
+        offset = datetime.fromtimestamp(self.clock.now(), ZoneInfo(self.timezone)).strftime("%z")
+        return {
+            "date_pattern": "d.m.Y H:i",
+            "short_date_pattern": "d.m.Y",
+            "short_time_pattern": "H:i",
+            "date_formant": "d.m.Y",
+            "time_format": "H:i:s",
+            "timezone": self.timezone,
+            "timezone_offset": f"{offset[:3]}:{offset[3:]}",
+        }
+
+    @staticmethod
+    def _with(req: Request, known: frozenset[str], emulated: frozenset[str]) -> set[str]:
+        """``with=`` values: an unknown one, or a documented one not emulated, answers 400 (as filters do)."""
+        with_ = {w.strip() for v in req.query.get("with", []) for w in v.split(",") if w.strip()}
+        for w in sorted(with_):
+            if w not in known:
+                raise _query_error("with", "NotSupportedChoice", f"with={w} is not supported")
+            if w not in emulated:
+                raise _query_error("with", "NotSupportedChoice", f"with={w} is not emulated by the sandbox")
+        return with_
+
+    def _user_out(self, u: dict[str, Any], base: str) -> dict[str, Any]:
+        is_admin = self.token_is_admin if u["id"] == API_USER_ID else False
+        rights = {
+            "leads": {"view": "A", "edit": "A", "add": "A", "delete": "A", "export": "A"},
+            "contacts": {"view": "A", "edit": "A", "add": "A", "delete": "A", "export": "A"},
+            "is_admin": is_admin,
+            "is_free": False,
+            "is_active": True,
+            "group_id": None,
+            "role_id": None,
+        }
+        return {**u, "rights": rights, "_links": {"self": {"href": f"{base}/api/v4/users/{u['id']}"}}}
 
     def _list_users(self, req: Request) -> Response:
+        if not self.token_is_admin:
+            return problem(403, "Access denied: only an account administrator may list users")
+        q = self._parse_list(req, filters=frozenset(), orders=())
+        self._with(req, frozenset({"role", "group", "uuid", "amojo_id", "user_rank", "phone_number"}), frozenset())
         base = self._base(req)
-        users = [{**u, "rights": {}, "_links": {"self": {"href": f"{base}/api/v4/users/{u['id']}"}}} for u in USERS]
-        return _hal(
-            {
-                "_total_items": len(users),
-                "_page": 1,
-                "_page_count": 1,
-                "_links": {"self": {"href": f"{base}/api/v4/users"}},
-                "_embedded": {"users": users},
-            }
-        )
+        return self._page(req, q, iter(USERS), "users", lambda u: self._user_out(u, base), total=len(USERS))
 
     def _list_pipelines(self, req: Request) -> Response:
         base = self._base(req)
@@ -1412,24 +1802,54 @@ class AmoCRMEmulator(Emulator):
             return problem(404, f"Pipeline {pid} not found")
         return _hal(self._pipeline_out(p, self._base(req)))
 
-    def _custom_fields(self, req: Request, entity: str, fields: dict[int, _Field]) -> Response:
+    def _custom_fields(self, req: Request, entity: str) -> Response:
+        q = self._parse_list(req, filters=frozenset(), orders=())
+        self._with(req, frozenset(), frozenset())
         base = self._base(req)
-        items = [f.definition(self.account_id, entity, base) for f in sorted(fields.values(), key=lambda f: f.sort)]
-        return _hal(
-            {
-                "_total_items": len(items),
-                "_page": 1,
-                "_page_count": 1,
-                "_links": {"self": {"href": f"{base}/api/v4/{entity}/custom_fields"}},
-                "_embedded": {"custom_fields": items},
-            }
+        fields = sorted(self._fields[entity].values(), key=lambda f: (f.sort, f.id))
+        return self._page(
+            req, q, iter(fields), "custom_fields", lambda f: f.definition(self.account_id, base), total=len(fields)
         )
 
     def _lead_fields(self, req: Request) -> Response:
-        return self._custom_fields(req, "leads", LEAD_FIELDS)
+        return self._custom_fields(req, "leads")
 
     def _contact_fields_route(self, req: Request) -> Response:
-        return self._custom_fields(req, "contacts", CONTACT_FIELDS)
+        return self._custom_fields(req, "contacts")
+
+    def _custom_field(self, req: Request, entity: str, field_id: int) -> Response:
+        f = self._fields[entity].get(field_id)
+        if f is None:
+            return problem(404, f"Custom field {field_id} not found")
+        return _hal(f.definition(self.account_id, self._base(req)))
+
+    def _lead_field(self, req: Request, field_id: int) -> Response:
+        return self._custom_field(req, "leads", field_id)
+
+    def _contact_field(self, req: Request, field_id: int) -> Response:
+        return self._custom_field(req, "contacts", field_id)
+
+    def _list_tags(self, req: Request) -> Response:
+        q = self._parse_list(req, filters=frozenset({"id", "name"}), orders=())
+        self._with(req, frozenset(), frozenset())
+        tags: Iterable[dict[str, Any]] = (self._tags[t] for t in sorted(self._tags))
+        if q.ids is not None:
+            ids = set(q.ids)
+            tags = (t for t in tags if t["id"] in ids)
+        if "name" in q.filters:
+            names = {v.strip().lower() for _, vs in q.filters["name"] for v in vs}
+            tags = (t for t in tags if t["name"].lower() in names)
+        query = (req.arg("query") or "").strip().lower()
+        if query:
+            tags = (t for t in tags if query in t["name"].lower())
+        base = self._base(req)
+        return self._page(
+            req,
+            q,
+            iter(list(tags)),
+            "tags",
+            lambda t: {**t, "_links": {"self": {"href": f"{base}/api/v4/leads/tags/{t['id']}"}}},
+        )
 
     # ------------------------------------------------------------------ API: leads ----
     @staticmethod
@@ -1938,6 +2358,133 @@ class AmoCRMEmulator(Emulator):
                 if self._status_owner.get(sid) == pipeline_id:
                     del self._status_owner[sid]
 
+    # ------------------------------------------------------------------ custom fields --
+    def custom_fields(self, entity: str = "leads") -> list[dict[str, Any]]:
+        """The definitions of ``entity``'s ("leads" or "contacts") custom fields, as the API lists them."""
+        with self.lock:
+            fields = self._entity_fields(entity)
+            base = self._base(None)
+            return [f.definition(self.account_id, base) for f in sorted(fields.values(), key=lambda f: (f.sort, f.id))]
+
+    def find_field(self, name: str, entity: str = "leads") -> dict[str, Any]:
+        """The one custom field of ``entity`` called ``name`` (exactly)."""
+        found = [f for f in self.custom_fields(entity) if f["name"] == name]
+        if not found:
+            raise UnknownEntity(f"no {entity} custom field {name!r}")
+        if len(found) > 1:
+            raise ValueError(f"{len(found)} {entity} custom fields are called {name!r}")
+        return found[0]
+
+    def add_custom_field(
+        self,
+        entity: str,
+        name: str,
+        field_type: str,
+        code: str | None = None,
+        enums: list[str] | None = None,
+        required_statuses: list[dict[str, int]] | None = None,
+        is_api_only: bool = False,
+    ) -> dict[str, Any]:
+        """Add a custom field, as an administrator does in the account's settings; returns its definition.
+
+        ``enums`` are the options of a select, radiobutton, category or multiselect (for a multitext:
+        its enum codes) and are required for those types only. ``required_statuses`` (leads only) are
+        ``{"pipeline_id", "status_id"}`` pairs in which the field must be filled. Names may repeat.
+        """
+        with self.lock:
+            fields = self._entity_fields(entity)
+            name = _setting_name(name)
+            if field_type not in FIELD_TYPES:
+                raise ValueError(f"unknown field type {field_type!r}; one of {', '.join(FIELD_TYPES)}")
+            if code is not None:
+                if not isinstance(code, str) or not code.strip():
+                    raise ValueError("code must be a non-empty string")
+                if any(f.code == code for f in fields.values()):
+                    raise ValueError(f"{entity} already have a field with code {code!r}")
+            options = list(enums or [])
+            if field_type in ENUM_TYPES:
+                if not options:
+                    raise ValueError(f"a {field_type} field needs enums")
+                if any(not isinstance(o, str) or not o.strip() for o in options) or len(set(options)) != len(options):
+                    raise ValueError("enums must be distinct non-empty strings")
+            elif options:
+                raise ValueError(f"a {field_type} field takes no enums")
+            required = self._required_pairs(entity, required_statuses)
+            enum_pairs = []
+            for o in options:
+                enum_pairs.append((self._next_enum_id, o))
+                self._next_enum_id += 2
+            fid = self._next_field_id
+            self._next_field_id += 2
+            sort = max((f.sort for f in fields.values()), default=0) + 2
+            field = _Field(
+                fid,
+                name,
+                code,
+                field_type,
+                sort,
+                tuple(enum_pairs),
+                entity=entity,
+                required_statuses=required,
+                is_api_only=bool(is_api_only),
+            )
+            fields[fid] = field
+            return field.definition(self.account_id, self._base(None))
+
+    def set_required_statuses(self, field_id: int, required_statuses: list[dict[str, int]]) -> dict[str, Any]:
+        """Make a lead field required in these statuses (``[]``: in none); returns its definition."""
+        with self.lock:
+            entity, field = self._field(field_id)
+            new = replace(field, required_statuses=self._required_pairs(entity, required_statuses))
+            self._fields[entity][field_id] = new
+            return new.definition(self.account_id, self._base(None))
+
+    def delete_custom_field(self, field_id: int) -> None:
+        """Delete a custom field; its values go with it (no entity's updated_at changes)."""
+        with self.lock:
+            entity, field = self._field(field_id)
+            if field.predefined:
+                raise ValueError(f"field {field_id} is predefined and cannot be deleted")
+            del self._fields[entity][field_id]
+            tables = (self._leads, self._deleted) if entity == "leads" else (self._contacts,)
+            for table in tables:
+                for row in table.rows.values():
+                    row["_cf"].pop(field_id, None)
+
+    def _entity_fields(self, entity: str) -> dict[int, _Field]:
+        if entity not in self._fields:
+            raise ValueError(f"entity must be 'leads' or 'contacts', not {entity!r}")
+        return self._fields[entity]
+
+    def _field(self, field_id: int) -> tuple[str, _Field]:
+        for entity, fields in self._fields.items():
+            if field_id in fields:
+                return entity, fields[field_id]
+        raise UnknownEntity(f"no custom field {field_id}")
+
+    def _required_pairs(self, entity: str, required: list[dict[str, int]] | None) -> tuple[tuple[int, int], ...]:
+        if not required:
+            return ()
+        if entity != "leads":
+            raise ValueError("required_statuses are for lead fields")
+        out = []
+        for r in required:
+            if not isinstance(r, dict) or set(r) != {"pipeline_id", "status_id"}:
+                raise ValueError("each required status is {'pipeline_id': …, 'status_id': …}")
+            p = self._pipelines.get(r["pipeline_id"])
+            if p is None or r["status_id"] not in p["by_id"]:
+                raise ValueError(f"no status {r['status_id']} in pipeline {r['pipeline_id']}")
+            out.append((r["pipeline_id"], r["status_id"]))
+        return tuple(dict.fromkeys(out))
+
+    def _control_cf(self, entity: str, value: Any) -> dict[int, list[dict[str, Any]]]:
+        """``custom_fields_values`` in a control edit: the API's shape and validation; ValueError if refused."""
+        errs: list[dict[str, str]] = []
+        cf = self._check_cf(value, entity, "custom_fields_values", errs)
+        if errs:
+            raise ValueError("; ".join(f"{e['code']} at {e['path']}: {e['detail']}" for e in errs))
+        return cf or {}
+
     def _pipeline_or_main(self, pipeline_id: int | None) -> dict[str, Any]:
         if pipeline_id is None:
             return self._main()
@@ -1998,14 +2545,30 @@ class AmoCRMEmulator(Emulator):
         email: str | None = None,
         contact_name: str | None = None,
         with_contact: bool = True,
+        custom_fields_values: list[dict[str, Any]] | None = None,
+        tags: list[str] | None = None,
+        responsible_user_id: int | None = None,
     ) -> dict[str, Any]:
         """A person in the CRM makes a lead (and its main contact, unless ``with_contact=False``).
 
         Unlike the API, the incoming status ("Неразобранное") is allowed: leads land there from forms.
+        ``custom_fields_values`` take the API's write shape and validation, ``tags`` are names.
         Returns the lead as ``GET /api/v4/leads/{id}?with=contacts`` shows it.
         """
         with self.lock:
-            row = self._create_lead_row(name, price, status_id, pipeline_id, phone, email, contact_name, with_contact)
+            row = self._create_lead_row(
+                name,
+                price,
+                status_id,
+                pipeline_id,
+                phone,
+                email,
+                contact_name,
+                with_contact,
+                custom_fields_values,
+                tags,
+                responsible_user_id,
+            )
             return self._lead_out(row, self._base(None), True)
 
     def _create_lead_row(
@@ -2018,13 +2581,21 @@ class AmoCRMEmulator(Emulator):
         email: str | None = None,
         contact_name: str | None = None,
         with_contact: bool = True,
+        custom_fields_values: list[dict[str, Any]] | None = None,
+        tags: list[str] | None = None,
+        responsible_user_id: int | None = None,
     ) -> dict[str, Any]:
         if not isinstance(name, str) or not _is_int(price):
             raise TypeError("name must be a string and price an integer")
         pid, sid = self._control_status(status_id, pipeline_id, None)
+        cf = self._control_cf("leads", custom_fields_values)
+        tag_names = self._control_tags(tags) if tags is not None else []
+        user = self._control_user(responsible_user_id) if responsible_user_id is not None else MANAGER_USER_ID
         now = self.clock.now()
         row = self._new_lead_row(now, MANAGER_USER_ID)
-        row.update(name=name, price=price, pipeline_id=pid, status_id=sid)
+        row.update(name=name, price=price, pipeline_id=pid, status_id=sid, responsible_user_id=user)
+        row["_cf"] = {fid: v for fid, v in cf.items() if v}
+        row["_tags"] = list(dict.fromkeys(self._tag_id(None, n) for n in tag_names))
         if sid in CLOSED:
             row["closed_at"] = now
         self._leads.add(row)
@@ -2056,8 +2627,14 @@ class AmoCRMEmulator(Emulator):
         return row
 
     def edit_lead(self, lead_id: int, **fields: Any) -> dict[str, Any]:
-        """Edit ``name``, ``price``, ``status_id``, ``pipeline_id`` as a person would; bumps updated_at."""
-        unknown = set(fields) - {"name", "price", "status_id", "pipeline_id"}
+        """Edit a lead as a person would; bumps updated_at.
+
+        Takes ``name``, ``price``, ``status_id``, ``pipeline_id``, ``responsible_user_id``,
+        ``custom_fields_values`` (the API's write shape and validation: ``values: null`` clears a
+        field, a field left out is left alone) and ``tags`` (names; they replace the lead's set).
+        Unlike the API, required fields (``required_statuses``) are not enforced here.
+        """
+        unknown = set(fields) - EDIT_LEAD_KEYS
         if unknown:
             raise TypeError(f"edit_lead cannot change {sorted(unknown)}")
         with self.lock:
@@ -2066,9 +2643,24 @@ class AmoCRMEmulator(Emulator):
                 raise TypeError("name must be a string")
             if "price" in fields and not _is_int(fields["price"]):
                 raise TypeError("price must be an integer")
-            old_status = row["status_id"]
-            if "status_id" in fields or "pipeline_id" in fields:
+            # everything is checked before anything changes
+            cf = self._control_cf("leads", fields.get("custom_fields_values"))
+            tag_names = self._control_tags(fields["tags"]) if "tags" in fields else None
+            user = self._control_user(fields["responsible_user_id"]) if "responsible_user_id" in fields else None
+            moved = "status_id" in fields or "pipeline_id" in fields
+            if moved:
                 pid, sid = self._control_status(fields.get("status_id"), fields.get("pipeline_id"), row)
+            if user is not None:
+                row["responsible_user_id"] = user
+            for fid, values in cf.items():
+                if values:
+                    row["_cf"][fid] = values
+                else:
+                    row["_cf"].pop(fid, None)
+            if tag_names is not None:
+                row["_tags"] = list(dict.fromkeys(self._tag_id(None, n) for n in tag_names))
+            old_status = row["status_id"]
+            if moved:
                 row["pipeline_id"], row["status_id"] = pid, sid
                 if sid in CLOSED and old_status not in CLOSED:
                     row["closed_at"] = self.clock.now()
@@ -2080,6 +2672,18 @@ class AmoCRMEmulator(Emulator):
             row["updated_by"] = MANAGER_USER_ID
             self._leads.touch(row, self.clock.now())
             return self._lead_out(row, self._base(None), True)
+
+    @staticmethod
+    def _control_tags(tags: Any) -> list[str]:
+        if not isinstance(tags, list) or any(not isinstance(t, str) or not t.strip() for t in tags):
+            raise ValueError("tags must be a list of non-empty names")
+        return [t.strip() for t in tags]
+
+    @staticmethod
+    def _control_user(user_id: Any) -> int:
+        if not _is_int(user_id) or user_id not in USER_IDS:
+            raise ValueError(f"no user {user_id!r}")
+        return int(user_id)
 
     def delete_lead(self, lead_id: int) -> None:
         """Delete a lead as a person would: it leaves the lists and a lead_deleted event is recorded."""
@@ -2093,14 +2697,25 @@ class AmoCRMEmulator(Emulator):
             self._record_event("lead_deleted", lead_id, "lead", MANAGER_USER_ID)
 
     def edit_contact(
-        self, contact_id: int, name: str | None = None, phone: str | None = None, email: str | None = None
+        self,
+        contact_id: int,
+        name: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        custom_fields_values: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Edit a contact as a person would: ``phone``/``email`` replace the first value.
+        """Edit a contact as a person would: ``phone``/``email`` replace the first value;
+        ``custom_fields_values`` take the API's write shape and validation.
 
         Bumps only the contact's updated_at, never its leads'.
         """
         with self.lock:
             row = self._contact_row(contact_id)
+            for fid, values in self._control_cf("contacts", custom_fields_values).items():
+                if values:
+                    row["_cf"][fid] = values
+                else:
+                    row["_cf"].pop(fid, None)
             if name is not None:
                 row["name"] = name
             if phone is not None:
@@ -2260,9 +2875,23 @@ class AmoCRMEmulator(Emulator):
             self._blocked_until = 0.0
             self._recent_429.clear()
 
+    def users(self) -> list[dict[str, Any]]:
+        """The account's users (id, name, email, lang), whatever the token may list."""
+        return [dict(u) for u in USERS]
+
+    def set_token_is_admin(self, flag: bool = True) -> None:
+        """Whether the token's user is an account administrator (if not, ``GET /api/v4/users`` answers 403)."""
+        with self.lock:
+            self.token_is_admin = bool(flag)
+
+    def set_timezone(self, timezone: str) -> None:
+        """The account's time zone (an IANA name), as ``with=datetime_settings`` reports it."""
+        with self.lock:
+            self.timezone = _check_timezone(timezone)
+
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Change rate_limit, block_after, block_seconds, updated_at_inclusive, max_batch_before_504,
-        batch_504_applied; returns the resulting configuration."""
+        batch_504_applied, token_is_admin, timezone; returns the resulting configuration."""
         keys = (
             "rate_limit",
             "block_after",
@@ -2270,10 +2899,16 @@ class AmoCRMEmulator(Emulator):
             "updated_at_inclusive",
             "max_batch_before_504",
             "batch_504_applied",
+            "token_is_admin",
+            "timezone",
         )
         unknown = set(settings) - set(keys)
         if unknown:
             raise ValueError(f"unknown settings {sorted(unknown)}")
+        if "token_is_admin" in settings and not isinstance(settings["token_is_admin"], bool):
+            raise ValueError("token_is_admin must be a boolean")
+        if "timezone" in settings:
+            _check_timezone(settings["timezone"])
         with self.lock:
             for k, v in settings.items():
                 setattr(self, k, v)
@@ -2343,6 +2978,9 @@ class AmoCRMEmulator(Emulator):
                     "email",
                     "contact_name",
                     "with_contact",
+                    "custom_fields_values",
+                    "tags",
+                    "responsible_user_id",
                 }
                 if set(body) - allowed:
                     raise ValueError(f"unknown keys {sorted(set(body) - allowed)}")
@@ -2354,6 +2992,29 @@ class AmoCRMEmulator(Emulator):
                 return self._contact_out(row, base, True)
             if key == ("GET", "/events"):
                 return self.events()
+            if key == ("GET", "/custom_fields"):
+                return {"leads": self.custom_fields("leads"), "contacts": self.custom_fields("contacts")}
+            if key == ("POST", "/custom_fields"):
+                unknown = set(body) - {"entity", "name", "type", "code", "enums", "required_statuses", "is_api_only"}
+                if unknown:
+                    raise ValueError(f"unknown keys {sorted(unknown)}")
+                return self.add_custom_field(
+                    body["entity"],
+                    body["name"],
+                    body["type"],
+                    code=body.get("code"),
+                    enums=body.get("enums"),
+                    required_statuses=body.get("required_statuses"),
+                    is_api_only=bool(body.get("is_api_only", False)),
+                )
+            m = re.fullmatch(r"/custom_fields/(\d+)", sub)
+            if m and method == "DELETE":
+                self.delete_custom_field(int(m.group(1)))
+                return {"ok": True, "id": int(m.group(1))}
+            if m and method == "PATCH":
+                if set(body) != {"required_statuses"}:
+                    raise ValueError("only required_statuses can be changed")
+                return self.set_required_statuses(int(m.group(1)), body["required_statuses"])
             if key == ("POST", "/token"):
                 self.set_token(str(body["token"]))
                 return {"ok": True}
@@ -2403,7 +3064,7 @@ class AmoCRMEmulator(Emulator):
             if tail is None and method == "GET":
                 return self._contact_out(self._contact_row(eid), base, True)
             if tail is None and method == "PATCH":
-                unknown = set(body) - {"name", "phone", "email"}
+                unknown = set(body) - {"name", "phone", "email", "custom_fields_values"}
                 if unknown:
                     raise ValueError(f"unknown keys {sorted(unknown)}")
                 self.edit_contact(eid, **body)
@@ -2428,9 +3089,12 @@ _ROUTES: list[tuple[re.Pattern[str], dict[str, str]]] = [
         (r"/api/v4/leads/pipelines", {"GET": "_list_pipelines"}),
         (r"/api/v4/leads/pipelines/(\d+)", {"GET": "_get_pipeline"}),
         (r"/api/v4/leads/custom_fields", {"GET": "_lead_fields"}),
+        (r"/api/v4/leads/custom_fields/(\d+)", {"GET": "_lead_field"}),
+        (r"/api/v4/leads/tags", {"GET": "_list_tags"}),
         (r"/api/v4/contacts", {"GET": "_list_contacts", "POST": "_add_contacts", "PATCH": "_patch_contacts"}),
         (r"/api/v4/contacts/(\d+)", {"GET": "_get_contact", "PATCH": "_patch_contact"}),
         (r"/api/v4/contacts/custom_fields", {"GET": "_contact_fields_route"}),
+        (r"/api/v4/contacts/custom_fields/(\d+)", {"GET": "_contact_field"}),
         (r"/api/v4/events", {"GET": "_list_events"}),
     )
 ]

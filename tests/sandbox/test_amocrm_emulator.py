@@ -628,7 +628,7 @@ def test_malformed_json_and_wrong_body_shapes(amo: Amo) -> None:
 
 def test_lead_custom_fields(amo: Amo) -> None:
     fields = amo.get("/api/v4/leads/custom_fields").json()["_embedded"]["custom_fields"]
-    [source] = fields
+    [source] = [f for f in fields if f["id"] == 1412001]
     assert source["name"] == "Источник" and source["type"] == "text"
     r = amo.post(
         "/api/v4/leads",
