@@ -15,7 +15,7 @@ from amosheets.config import AMOCRM, GOOGLE, Settings
 from amosheets.errors import AmosheetsError, ExitStatus
 from amosheets.gspread_transport import RequestHook
 from amosheets.sheet import Sheet, read_key_file
-from amosheets.sync.fields import HEADERS, Field, HeaderError, match_headers, text
+from amosheets.sync.fields import BUILT_INS, HeaderError, match_headers, text
 
 
 @dataclass
@@ -86,7 +86,7 @@ def _check_google(
         results.append(Check("header row", False, str(e), fix, ExitStatus.CONFIG))
         return
     found = ", ".join(text(header[i]) for i in sorted([headers.lead_id, *headers.columns.values()]))
-    missing = [HEADERS[f][0] for f in Field if f not in headers.columns]
+    missing = [s.header for s in BUILT_INS if s.key not in headers.columns]
     detail = f"synced columns: {found}"
     if missing:
         detail += f"; not synced (no such column): {', '.join(missing)}"

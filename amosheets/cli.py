@@ -311,7 +311,7 @@ def init(
         amosheets init
     """
     from amosheets.sheet import Sheet
-    from amosheets.sync.fields import DEFAULT_HEADER_ROW, HEADERS, LEAD_ID, Field
+    from amosheets.sync.fields import BUILT_INS, DEFAULT_HEADER_ROW, LEAD_ID
 
     st = state(ctx)
     settings = st.settings.require(GOOGLE)
@@ -325,9 +325,7 @@ def init(
             hint="Add the columns you need to row 1 by hand (see README), or point GOOGLE_WORKSHEET at an empty tab. "
             "`amosheets check` says which headers are missing.",
         )
-    headers = (
-        [HEADERS[k][1] if k != LEAD_ID else "lead_id" for k in (LEAD_ID, *Field)] if english else DEFAULT_HEADER_ROW
-    )
+    headers = [LEAD_ID, *(s.headers[1] for s in BUILT_INS)] if english else DEFAULT_HEADER_ROW
     sheet.write_header(list(headers))
     st.output.success(f"Wrote the header row into {tab.spreadsheet_title!r} / {tab.title!r}: {' | '.join(headers)}")
 

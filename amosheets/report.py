@@ -12,25 +12,32 @@ from typing import Any
 
 from amosheets.engine import Outcome
 from amosheets.output import Output
-from amosheets.sync.fields import Field
+from amosheets.sync.fields import BUILT_IN, Key
 from amosheets.sync.model import Catalog, Notice, Values
 from amosheets.sync.plan import LeadPlan, Plan
 
-_FIELD_TITLES = {f: f.header for f in Field}
 SUMMARISE_OVER = 10  # notices of one kind (the same text but for its numbers) past this are counted in one line
 FIRST_FEW = 5  # deals or rows such a line names
 _DIGITS = re.compile(r"\d+")
 
 
-def show(value: Any, f: Field, values: Values | None, catalog: Catalog) -> str:
+def show(value: Any, f: str, values: Values | None, catalog: Catalog) -> str:
     if value is None:
         return "—"
-    if f is Field.STATUS:
-        pipeline = (values or {}).get(Field.PIPELINE, catalog.default_pipeline_id)
+    if f == Key.STATUS:
+        pipeline = (values or {}).get(Key.PIPELINE, catalog.default_pipeline_id)
         return catalog.status_name(pipeline, value)
-    if f is Field.PIPELINE:
+    if f == Key.PIPELINE:
         return catalog.pipeline_name(value)
+    spec = catalog.fields.get(f)
+    if spec is not None and f not in BUILT_IN:
+        return spec.kind.show(value)
     return str(value) if value != "" else "∅"
+
+
+def _order(plan: Plan) -> dict[str, int]:
+    """Columns in the order of the catalog (built-ins first)."""
+    return {s.key: i for i, s in enumerate(plan.catalog.fields.specs)}
 
 
 def plan_rows(plan: Plan) -> list[tuple[str, str, str, str, str, str]]:
@@ -39,7 +46,9 @@ def plan_rows(plan: Plan) -> list[tuple[str, str, str, str, str, str]]:
     out: list[tuple[str, str, str, str, str, str]] = []
     for n in plan.creates():
         desc = ", ".join(
-            f"{_FIELD_TITLES[f]}={show(v, f, n.values, c)}" for f, v in n.values.items() if v not in ("", 0)
+            f"{plan.header_of(f)}={show(v, f, n.values, c)}"
+            for f, v in n.values.items()
+            if v not in ("", 0, None, (), False)
         )
         out.append((str(n.row), "new", "", "", desc, "create in amoCRM"))
     for link in plan.links:
@@ -47,17 +56,19 @@ def plan_rows(plan: Plan) -> list[tuple[str, str, str, str, str, str]]:
         was = f"pending:{link.token}" if link.token else "∅"
         out.append((str(link.row), str(link.lead_id), "lead_id", was, str(link.lead_id), why))
 
-    def changes(lp: LeadPlan, fields: set[Field], now: Values, where: str) -> None:
-        for f in sorted(fields, key=list(Field).index):
+    order = _order(plan)
+
+    def changes(lp: LeadPlan, fields: set[str], now: Values, where: str) -> None:
+        for f in sorted(fields, key=lambda k: order.get(k, len(order))):
             old, new = show(now.get(f), f, now, c), show(lp.final[f], f, lp.final, c)
-            out.append((str(lp.row), str(lp.lead_id), _FIELD_TITLES[f], old, new, where))
+            out.append((str(lp.row), str(lp.lead_id), plan.header_of(f), old, new, where))
 
     for lp in plan.lead_updates() + [lp for lp in plan.contact_updates() if not lp.lead_changes]:
         changes(lp, lp.to_crm, lp.crm, "amoCRM")
     for lp in plan.cell_updates():
         changes(lp, lp.to_sheet, lp.sheet, "sheet")
     for a in plan.row_appends():
-        out.append(("+", str(a.lead_id), "", "", show(a.values[Field.NAME], Field.NAME, a.values, c), "new row"))
+        out.append(("+", str(a.lead_id), "", "", show(a.values[Key.NAME], Key.NAME, a.values, c), "new row"))
     return out
 
 
@@ -82,11 +93,11 @@ def print_conflicts(o: Output, plan: Plan) -> None:
     for x in plan.conflicts:
         winner = "amoCRM's" if x.winner.value == "crm" else "the sheet's"
         base, sheet, crm = (
-            show(v, x.field, {Field.PIPELINE: pipeline}, c)
+            show(v, x.field, {Key.PIPELINE: pipeline}, c)
             for v, pipeline in zip((x.base, x.sheet, x.crm), x.pipelines, strict=True)
         )
         o.warn(
-            f"conflict on row {x.row} (deal {x.lead_id}), {_FIELD_TITLES[x.field]}: the sheet has "
+            f"conflict on row {x.row} (deal {x.lead_id}), {plan.header_of(x.field)}: the sheet has "
             f"{sheet!r}, amoCRM has {crm!r} (both changed since {base!r}); kept {winner} (--conflict)"
         )
 

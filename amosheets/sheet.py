@@ -3,9 +3,12 @@
 gspread's convenience methods cost a request each (``worksheet()`` re-reads the metadata,
 ``update_cell`` is one request per cell and USER_ENTERED), so this adapter uses its
 low-level calls: one metadata GET, one values GET of the whole tab, one
-``values:batchUpdate`` with RAW input for every cell a run writes, new rows included (at
-explicit positions below the last used row, so a retry can never add a row twice). RAW
-input is what keeps text from amoCRM from ever being evaluated.
+``values:batchUpdate`` for every cell a run writes, new rows included (at explicit positions
+below the last used row, so a retry can never add a row twice).
+
+The write is USER_ENTERED, so that a date goes in as a real date (``DateText``), and every other
+text goes in behind an apostrophe: Sheets then keeps it as text, never evaluating it (a name
+such as ``=IMPORTXML(…)`` or ``+7 999 …`` stays text) and never turning it into a number or date.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from amosheets.config import Settings, redact
 from amosheets.deadline import NO_DEADLINE, Deadline
 from amosheets.errors import AuthError, ConfigError, ServiceError
 from amosheets.gspread_transport import RequestHook, client_for
-from amosheets.sync.fields import Cell, HeaderMap, column_letter, match_headers
+from amosheets.sync.fields import BUILT_IN_FIELDS, Cell, FieldSet, HeaderMap, column_letter, match_headers
+from amosheets.sync.kinds import DateText
 from amosheets.sync.model import SheetRow
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
@@ -96,6 +100,14 @@ class SheetData:
     rows: list[SheetRow]
     last_row: int  # the last row that holds anything (1 when only the header)
     header_row: tuple[Cell, ...] = ()
+
+
+def sheet_data(values: list[list[Cell]], fields: FieldSet) -> SheetData:
+    """A tab's values as rows, the header row bound to ``fields`` (raises HeaderError)."""
+    headers = match_headers(values[0] if values else [], fields)
+    rows = [SheetRow(i + 1, tuple(r)) for i, r in enumerate(values) if i > 0]
+    last = max((i + 1 for i, r in enumerate(values) if any(c not in ("", None) for c in r)), default=1)
+    return SheetData(headers, rows, last, tuple(values[0]) if values else ())
 
 
 class Sheet:
@@ -246,19 +258,16 @@ class Sheet:
         )
         return data.get("values", [])
 
-    def read(self) -> SheetData:
-        values = self.read_values()
-        headers = match_headers(values[0] if values else [])
-        rows = [SheetRow(i + 1, tuple(r)) for i, r in enumerate(values) if i > 0]
-        last = max((i + 1 for i, r in enumerate(values) if any(c not in ("", None) for c in r)), default=1)
-        return SheetData(headers, rows, last, tuple(values[0]) if values else ())
+    def read(self, fields: FieldSet = BUILT_IN_FIELDS) -> SheetData:
+        """The tab, its header row bound to ``fields`` (raises HeaderError)."""
+        return sheet_data(self.read_values(), fields)
 
     # -- writing --------------------------------------------------------------------
     def write_cells(self, cells: Iterable[tuple[int, int, Cell]]) -> int:
-        """Set (row, column, value) cells with RAW input, in as few values:batchUpdate requests as fit."""
+        """Set (row, column, value) cells, in as few values:batchUpdate requests as fit."""
         by_row: dict[int, dict[int, Cell]] = {}
         for row, col, value in cells:
-            by_row.setdefault(row, {})[col] = "" if value is None else value
+            by_row.setdefault(row, {})[col] = as_typed(value)
         data: list[dict[str, Any]] = []
         for row in sorted(by_row):
             cols = sorted(by_row[row])
@@ -272,7 +281,7 @@ class Sheet:
                 data.append(self._range(row, run, by_row[row]))
         requests_made = 0
         for chunk in _by_size(data, MAX_PAYLOAD):
-            body: dict[str, Any] = {"valueInputOption": "RAW", "data": chunk}
+            body: dict[str, Any] = {"valueInputOption": "USER_ENTERED", "data": chunk}
             self._call("write to the sheet", partial(self._http.values_batch_update, self.spreadsheet_id, body))
             requests_made += 1
         return requests_made
@@ -303,6 +312,17 @@ class Sheet:
     def write_header(self, headers: list[str]) -> None:
         body = {"valueInputOption": "RAW", "data": [{"range": f"{self._quoted}!A1", "values": [headers]}]}
         self._call("write the header row", lambda: self._http.values_batch_update(self.spreadsheet_id, body))
+
+
+def as_typed(value: Cell) -> Cell:
+    """A cell's value as USER_ENTERED input that Sheets stores as exactly that value (see the module's doc)."""
+    if value is None:
+        return ""
+    if type(value) is str:
+        return "'" + value if value else ""
+    if isinstance(value, DateText):
+        return str(value)
+    return value
 
 
 def _tab_titled(sheets: list[dict[str, Any]], title: str) -> dict[str, Any]:

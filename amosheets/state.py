@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from amosheets.errors import AmosheetsError, ConfigError, os_reason
-from amosheets.sync.fields import CONTACT_FIELDS, Field
+from amosheets.sync.fields import CONTACT_CF_PREFIX, Key
 from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Names, Values
 
 # 2: creations are keyed by the pending marker's token and kept a while once finished;
@@ -67,7 +67,6 @@ CREATE TABLE IF NOT EXISTS runs (
 # ``crm`` holds the lead's own fields by key, and its main contact's values as lists under these
 # (a field's value is the first of them). ``crm_pipeline`` is a copy that ``load_index`` reads without JSON.
 _PHONES, _EMAILS = "phones", "emails"
-_FIELDS = {f.value: f for f in Field}
 _COMPACT = (",", ":")  # a lead's values are stored 100,000 times over: no spaces
 
 
@@ -403,33 +402,29 @@ class StateStore:
 
 
 def _values_json(values: Values) -> str:
-    return json.dumps({f.value: v for f, v in values.items()}, ensure_ascii=False, sort_keys=True, separators=_COMPACT)
+    return json.dumps(values, ensure_ascii=False, sort_keys=True, separators=_COMPACT)
+
+
+def _frozen(v: Any) -> Any:
+    """JSON gives sets of options and tags back as lists; the planner holds them as tuples."""
+    return tuple(v) if isinstance(v, list) else v
 
 
 def _values_from_json(raw: str) -> Values:
-    return {f: v for k, v in json.loads(raw).items() if (f := _FIELDS.get(k)) is not None}
+    return {k: _frozen(v) for k, v in json.loads(raw).items()}
 
 
 def _crm_json(lead: CrmLead) -> str:
-    values = {f.value: v for f, v in lead.values().items() if f not in CONTACT_FIELDS}
-    return json.dumps(
-        {**values, _PHONES: list(lead.phones), _EMAILS: list(lead.emails)}, ensure_ascii=False, separators=_COMPACT
-    )
+    held = {**lead.fields, **lead.contact_fields, _PHONES: list(lead.phones), _EMAILS: list(lead.emails)}
+    return json.dumps(held, ensure_ascii=False, separators=_COMPACT)
 
 
 def _crm_from_json(lead_id: int, contact_id: int | None, updated_at: int | None, raw: str) -> CrmLead:
     d = json.loads(raw)
-    return CrmLead(
-        lead_id,
-        d[Field.NAME.value],
-        d[Field.PRICE.value],
-        d[Field.STATUS.value],
-        d[Field.PIPELINE.value],
-        updated_at or 0,
-        contact_id,
-        tuple(d[_PHONES]),
-        tuple(d[_EMAILS]),
-    )
+    phones, emails = tuple(d.pop(_PHONES)), tuple(d.pop(_EMAILS))
+    fields = {k: _frozen(v) for k, v in d.items() if not k.startswith(CONTACT_CF_PREFIX)}
+    contact = {k: _frozen(v) for k, v in d.items() if k.startswith(CONTACT_CF_PREFIX)}
+    return CrmLead(lead_id, fields, updated_at or 0, contact_id, phones, emails, contact)
 
 
 # -- schema migrations: _MIGRATIONS[n - 1] takes a file from schema n to n + 1 ----------------
@@ -467,10 +462,10 @@ def _creations_by_token(db: sqlite3.Connection) -> None:
     for fp, name, lead_id, created_at, sent in old:
         was = json.loads(sent or "{}")
         values = {
-            Field.NAME: name,
-            Field.PRICE: was.get("price", 0),
-            Field.STATUS: was.get("status_id"),
-            Field.PIPELINE: was.get("pipeline_id"),
+            Key.NAME: name,
+            Key.PRICE: was.get("price", 0),
+            Key.STATUS: was.get("status_id"),
+            Key.PIPELINE: was.get("pipeline_id"),
         }
         db.execute(
             "INSERT OR REPLACE INTO creations(token, lead_id, created_at, sent) VALUES (?,?,?,?)",
@@ -479,12 +474,12 @@ def _creations_by_token(db: sqlite3.Connection) -> None:
 
 
 _SCHEMA_2_BASE = {
-    Field.NAME: "base_name",
-    Field.PHONE: "base_phone",
-    Field.EMAIL: "base_email",
-    Field.PRICE: "base_price",
-    Field.STATUS: "base_status",
-    Field.PIPELINE: "base_pipeline",
+    Key.NAME: "base_name",
+    Key.PHONE: "base_phone",
+    Key.EMAIL: "base_email",
+    Key.PRICE: "base_price",
+    Key.STATUS: "base_status",
+    Key.PIPELINE: "base_pipeline",
 }
 
 
@@ -513,7 +508,7 @@ def _schema_2_lead(r: tuple[Any, ...]) -> tuple[Any, ...]:
     crm = None
     if r[2] is not None:
         crm = _crm_json(
-            CrmLead(r[0], r[2], r[3], r[4], r[5], 0, r[1], tuple(json.loads(r[6])), tuple(json.loads(r[7])))
+            CrmLead.of(r[0], r[2], r[3], r[4], r[5], 0, r[1], tuple(json.loads(r[6])), tuple(json.loads(r[7])))
         )
     base = {f: v for f, v in zip(_SCHEMA_2_BASE, r[9:15], strict=True) if v is not None}
     return (r[0], r[1], crm, r[5], r[8], _values_json(base) if base else None, *r[15:19])

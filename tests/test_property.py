@@ -31,7 +31,7 @@ from amosheets.engine import Engine, Options, Outcome
 from amosheets.errors import AmosheetsError, ExitStatus
 from amosheets.sandbox import Sandbox
 from amosheets.sheet import Sheet
-from amosheets.sync.fields import Field
+from amosheets.sync.fields import Key
 from amosheets.sync.plan import Direction
 
 HEADERS = ["lead_id", "Имя", "Телефон", "Email", "Сумма", "Статус", "Воронка", "Заметки"]
@@ -65,7 +65,7 @@ LOST_ANSWERS = [
     ("sheets", "POST", r"values:batchUpdate$"),
 ]
 CLOCK_STEPS = [-7200, -600, -61, 61, 600, 7200]  # amoCRM's clock corrected, back or forward
-COLUMN_OF = {Field.NAME: NAME, Field.PHONE: PHONE, Field.EMAIL: EMAIL, Field.PRICE: PRICE, Field.STATUS: STATUS}
+COLUMN_OF = {Key.NAME: NAME, Key.PHONE: PHONE, Key.EMAIL: EMAIL, Key.PRICE: PRICE, Key.STATUS: STATUS}
 NOTES_POOL = ["позвонить", "VIP", "42", "перезвонить в пн", ""]
 
 # One cell typed into a row: (column, text as typed).

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from amosheets.state import SCHEMA_VERSION, Scope, StateError, StateStore, state_path
-from amosheets.sync.fields import Field
+from amosheets.sync.fields import Key
 from amosheets.sync.model import Creation, CrmLead
 
 SCOPE = Scope("sheet1", "Сделки", "https://x.amocrm.ru")
@@ -23,13 +23,13 @@ def store(tmp_path):
 
 
 def test_crm_values_base_and_flags_round_trip(store):
-    crm = CrmLead(11, "Иван", 1500, 61, 70, 1234, 99, ("+7 1", "+7 2"), ("a@b.c",))
+    crm = CrmLead.of(11, "Иван", 1500, 61, 70, 1234, 99, ("+7 1", "+7 2"), ("a@b.c",))
     store.save_crm([crm])
-    store.save_base([(11, {Field.NAME: "Иван", Field.PRICE: 1500})])
+    store.save_base([(11, {Key.NAME: "Иван", Key.PRICE: 1500})])
     store.set_flag("has_row", [11])
     k = store.load_known()[11]
     assert k.crm == crm
-    assert k.base == {Field.NAME: "Иван", Field.PRICE: 1500}
+    assert k.base == {Key.NAME: "Иван", Key.PRICE: 1500}
     assert k.has_row and not k.deleted and not k.row_removed
     store.set_flag("deleted", [11])
     assert store.load_known()[11].deleted
@@ -38,10 +38,10 @@ def test_crm_values_base_and_flags_round_trip(store):
 
 
 def test_saving_crm_values_keeps_the_base(store):
-    store.save_base([(11, {Field.PRICE: 1})])
-    store.save_crm([CrmLead(11, "A", 2, 1, 1)])
+    store.save_base([(11, {Key.PRICE: 1})])
+    store.save_crm([CrmLead.of(11, "A", 2, 1, 1)])
     k = store.load_known()[11]
-    assert k.base == {Field.PRICE: 1} and k.crm.price == 2
+    assert k.base == {Key.PRICE: 1} and k.crm.price == 2
 
 
 def test_a_lead_with_only_flags_has_no_crm_or_base(store):
@@ -57,7 +57,7 @@ def test_cursor(store):
 
 
 def test_creations_lifecycle(store):
-    values = {Field.NAME: "Иван", Field.PRICE: 5, Field.STATUS: 61, Field.PIPELINE: 70, Field.PHONE: "+7 1"}
+    values = {Key.NAME: "Иван", Key.PRICE: 5, Key.STATUS: 61, Key.PIPELINE: 70, Key.PHONE: "+7 1"}
     store.begin_creations([Creation("tok1", None, 100, values)])
     [c] = store.creations()
     assert (c.token, c.lead_id, c.created_at, c.values, c.finished) == ("tok1", None, 100, values, False)
@@ -88,7 +88,7 @@ def test_a_schema_1_journal_is_carried_over(tmp_path):
     try:
         [c] = store.creations()
         assert (c.token, c.lead_id, c.created_at) == ("fp", 12, 100)
-        assert c.values == {Field.NAME: "Иван", Field.PRICE: 5, Field.PIPELINE: 70, Field.STATUS: 61}
+        assert c.values == {Key.NAME: "Иван", Key.PRICE: 5, Key.PIPELINE: 70, Key.STATUS: 61}
     finally:
         store.close()
 

@@ -6,13 +6,48 @@ from collections.abc import Mapping
 from typing import Any
 
 from amosheets.errors import ConfigError
-from amosheets.sync.fields import Field
+from amosheets.sync.catalog import Account, CustomField, field_set
+from amosheets.sync.fields import BUILT_IN_FIELDS, CF_PREFIX, CONTACT_CF_PREFIX, FieldSet, Key, Side
+from amosheets.sync.kinds import Moment, tag_set
 from amosheets.sync.model import INCOMING_STATUS_TYPE, Catalog, CrmContact, CrmLead, Pipeline, Status, Values
 
 PHONE, EMAIL = "PHONE", "EMAIL"
 
 
-def catalog_from(pipelines: list[dict[str, Any]], pipeline_id: int | None, status_id: int | None) -> Catalog:
+def custom_field_from(d: Mapping[str, Any], entity: str) -> CustomField:
+    enums = tuple((int(e["id"]), str(e.get("value", ""))) for e in d.get("enums") or [])
+    return CustomField(
+        int(d["id"]),
+        str(d.get("name") or ""),
+        str(d.get("type") or "text"),
+        entity,
+        d.get("code") or None,
+        enums,
+        bool(d.get("is_api_only")),
+    )
+
+
+def account_from(
+    lead_fields: list[dict[str, Any]],
+    contact_fields: list[dict[str, Any]],
+    users: list[dict[str, Any]] | None,
+    account: Mapping[str, Any],
+) -> Account:
+    """The fields' catalog from amoCRM's answers (users None: the token may not list them)."""
+    tz = ((account.get("_embedded") or {}).get("datetime_settings") or {}).get("timezone") or "UTC"
+    cfs = tuple(custom_field_from(d, "leads") for d in lead_fields) + tuple(
+        custom_field_from(d, "contacts") for d in contact_fields
+    )
+    names = None if users is None else {int(u["id"]): str(u.get("name") or u["id"]) for u in users}
+    return Account(cfs, names, str(tz))
+
+
+def catalog_from(
+    pipelines: list[dict[str, Any]],
+    pipeline_id: int | None,
+    status_id: int | None,
+    account: Account | None = None,
+) -> Catalog:
     """The account's pipelines, with the configured (or default) pipeline and status checked."""
     by_id: dict[int, Pipeline] = {}
     for p in pipelines:
@@ -48,7 +83,7 @@ def catalog_from(pipelines: list[dict[str, Any]], pipeline_id: int | None, statu
                 hint="Use the next status of the pipeline, or leave AMOCRM_STATUS_ID empty for that default.",
             )
         status = found
-    return Catalog(by_id, pipeline.id, status.id)
+    return Catalog(by_id, pipeline.id, status.id, field_set(account) if account is not None else BUILT_IN_FIELDS)
 
 
 def main_contact_id(lead: Mapping[str, Any]) -> int | None:
@@ -69,29 +104,59 @@ def multitext(contact: Mapping[str, Any] | None, code: str) -> tuple[str, ...]:
     return ()
 
 
-def lead_from(lead: Mapping[str, Any], contacts: Mapping[int, Mapping[str, Any]]) -> CrmLead:
+def lead_from(lead: Mapping[str, Any], contacts: Mapping[int, Mapping[str, Any]], fields: FieldSet) -> CrmLead:
     cid = main_contact_id(lead)
     contact = contacts.get(cid) if cid is not None else None
     return CrmLead(
         id=int(lead["id"]),
-        name=str(lead.get("name") or "").strip(),
-        price=int(lead.get("price") or 0),
-        status_id=int(lead["status_id"]),
-        pipeline_id=int(lead["pipeline_id"]),
+        fields=lead_fields(lead, fields),
         updated_at=int(lead.get("updated_at") or 0),
         contact_id=cid,
         phones=multitext(contact, PHONE),
         emails=multitext(contact, EMAIL),
+        contact_fields=custom_values(contact, fields, CONTACT_CF_PREFIX) if contact else {},
     )
 
 
-def contact_from(contact: Mapping[str, Any]) -> CrmContact:
+def lead_fields(lead: Mapping[str, Any], fields: FieldSet) -> dict[str, Any]:
+    """The lead's own fields by key, canonical: built-ins, tags, responsible, dates, link, custom fields."""
+    out: dict[str, Any] = {
+        Key.NAME: str(lead.get("name") or "").strip(),
+        Key.PRICE: int(lead.get("price") or 0),
+        Key.STATUS: int(lead["status_id"]),
+        Key.PIPELINE: int(lead["pipeline_id"]),
+    }
+    if Key.TAGS in fields.by_key:
+        out[Key.TAGS] = tag_set(t.get("name", "") for t in (lead.get("_embedded") or {}).get("tags") or [])
+        out[Key.RESPONSIBLE] = lead.get("responsible_user_id")
+        moment = fields[Key.CREATED].kind
+        assert isinstance(moment, Moment)
+        for key, raw in ((Key.CREATED, "created_at"), (Key.UPDATED, "updated_at"), (Key.CLOSED, "closed_at")):
+            out[key] = moment.of_unix(int(lead.get(raw) or 0))
+        href = str(((lead.get("_links") or {}).get("self") or {}).get("href") or "")
+        out[Key.LINK] = href.split("?")[0].replace("/api/v4/leads/", "/leads/detail/") if href else ""
+    out.update(custom_values(lead, fields, CF_PREFIX))
+    return out
+
+
+def custom_values(entity: Mapping[str, Any], fields: FieldSet, prefix: str) -> dict[str, Any]:
+    """The custom fields' values of a lead or contact that the catalog knows, canonical, by key."""
+    out: dict[str, Any] = {}
+    for f in entity.get("custom_fields_values") or []:
+        spec = fields.get(prefix + str(f.get("field_id")))
+        if spec is not None:
+            out[spec.key] = spec.kind.from_amo(f.get("values") or [])
+    return out
+
+
+def contact_from(contact: Mapping[str, Any], fields: FieldSet) -> CrmContact:
     links = (contact.get("_embedded") or {}).get("leads") or []
     return CrmContact(
         int(contact["id"]),
         multitext(contact, PHONE),
         multitext(contact, EMAIL),
         tuple(int(link["id"]) for link in links),
+        custom_values(contact, fields, CONTACT_CF_PREFIX),
     )
 
 
@@ -99,32 +164,69 @@ def field_value(code: str, values: list[str]) -> dict[str, Any]:
     return {"field_code": code, "values": [{"value": v, "enum_code": "WORK"} for v in values]}
 
 
-def complex_item(values: Values, request_id: str) -> dict[str, Any]:
-    """A POST /leads/complex element: the lead and, when the row has a phone or e-mail, its contact."""
+def custom_fields_values(values: Values, keys: Any, fields: FieldSet, side: Side) -> list[dict[str, Any]]:
+    """``custom_fields_values`` setting these fields (of one side) to these canonical values."""
+    out = []
+    for key in keys:
+        spec = fields.get(key)
+        if spec is None or spec.cf_id is None or spec.side is not side or not spec.writable:
+            continue
+        out.append({"field_id": spec.cf_id, "values": spec.kind.to_amo(values.get(key))})
+    return out
+
+
+def complex_item(values: Values, request_id: str, fields: FieldSet) -> dict[str, Any]:
+    """A POST /leads/complex element: the lead and, when the row has a phone, e-mail or contact field, its contact."""
     item: dict[str, Any] = {
-        "name": values[Field.NAME],
-        "price": int(values[Field.PRICE]),
-        "pipeline_id": int(values[Field.PIPELINE]),
-        "status_id": int(values[Field.STATUS]),
+        "name": values[Key.NAME],
+        "price": int(values[Key.PRICE]),
+        "pipeline_id": int(values[Key.PIPELINE]),
+        "status_id": int(values[Key.STATUS]),
         "request_id": request_id,
     }
-    phone, email = values.get(Field.PHONE) or "", values.get(Field.EMAIL) or ""
-    if phone or email:
-        fields = [field_value(code, [v]) for code, v in ((PHONE, phone), (EMAIL, email)) if v]
-        item["_embedded"] = {
-            "contacts": [{"first_name": values[Field.NAME] or phone or email, "custom_fields_values": fields}]
-        }
+    given = [k for k, v in values.items() if k in fields.by_key and not fields[k].kind.is_empty(v)]
+    if lead_cfs := custom_fields_values(values, [k for k in given if k.startswith(CF_PREFIX)], fields, Side.LEAD):
+        item["custom_fields_values"] = lead_cfs
+    if values.get(Key.RESPONSIBLE) is not None and fields[Key.RESPONSIBLE].writable:
+        item["responsible_user_id"] = int(values[Key.RESPONSIBLE])
+    embedded: dict[str, Any] = {}
+    if values.get(Key.TAGS):
+        embedded["tags"] = [{"name": t} for t in values[Key.TAGS]]
+    phone, email = values.get(Key.PHONE) or "", values.get(Key.EMAIL) or ""
+    contact_cfs = custom_fields_values(
+        values, [k for k in given if k.startswith(CONTACT_CF_PREFIX)], fields, Side.CONTACT
+    )
+    if phone or email or contact_cfs:
+        cfs = [field_value(code, [v]) for code, v in ((PHONE, phone), (EMAIL, email)) if v] + contact_cfs
+        embedded["contacts"] = [{"first_name": values[Key.NAME] or phone or email, "custom_fields_values": cfs}]
+    if embedded:
+        item["_embedded"] = embedded
     return item
 
 
-def lead_patch(lead_id: int, final: Values, fields: set[Field]) -> dict[str, Any]:
+def lead_patch(lead_id: int, final: Values, keys: set[str], fields: FieldSet) -> dict[str, Any]:
     patch: dict[str, Any] = {"id": lead_id}
-    if Field.NAME in fields:
-        patch["name"] = final[Field.NAME]
-    if Field.PRICE in fields:
-        patch["price"] = int(final[Field.PRICE])
-    if Field.PIPELINE in fields:
-        patch["pipeline_id"] = int(final[Field.PIPELINE])
-    if Field.STATUS in fields or Field.PIPELINE in fields:
-        patch["status_id"] = int(final[Field.STATUS])
+    if Key.NAME in keys:
+        patch["name"] = final[Key.NAME]
+    if Key.PRICE in keys:
+        patch["price"] = int(final[Key.PRICE])
+    if Key.PIPELINE in keys:
+        patch["pipeline_id"] = int(final[Key.PIPELINE])
+    if Key.STATUS in keys or Key.PIPELINE in keys:
+        patch["status_id"] = int(final[Key.STATUS])
+    if Key.RESPONSIBLE in keys and final.get(Key.RESPONSIBLE) is not None:
+        patch["responsible_user_id"] = int(final[Key.RESPONSIBLE])
+    if Key.TAGS in keys:
+        # amoCRM replaces the whole set: the full set is sent (null detaches every tag).
+        patch["_embedded"] = {"tags": [{"name": t} for t in final[Key.TAGS]] or None}
+    if cfs := custom_fields_values(final, sorted(keys), fields, Side.LEAD):
+        patch["custom_fields_values"] = cfs
     return patch
+
+
+def contact_fields(
+    lists: Mapping[str, list[str]], values: Values, keys: set[str], fields: FieldSet
+) -> list[dict[str, Any]]:
+    """A contact's ``custom_fields_values``: the phone and e-mail ``lists`` given, and its custom fields of ``keys``."""
+    cfs = [field_value(code, lists[key]) for key, code in ((Key.PHONE, PHONE), (Key.EMAIL, EMAIL)) if key in lists]
+    return cfs + custom_fields_values(values, sorted(keys), fields, Side.CONTACT)

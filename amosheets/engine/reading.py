@@ -12,6 +12,7 @@ from amosheets.amocrm.client import AmoClient
 from amosheets.amocrm.mapping import contact_from, lead_from, main_contact_id
 from amosheets.state import IndexEntry, StateStore
 from amosheets.sync import creations as journal
+from amosheets.sync.fields import BUILT_IN_FIELDS, FieldSet
 from amosheets.sync.freshness import contact_owners, contacts_to_fetch, current_leads, leads_to_fetch
 from amosheets.sync.model import Catalog, Creation, CrmLead, Notice
 from amosheets.sync.planner import Triage
@@ -107,7 +108,12 @@ def check_account(store: StateStore, changes: Changes, opts: Options) -> None:
 
 
 def fetch_crm(
-    amo: AmoClient, store: StateStore, rows: Triage, index: dict[int, IndexEntry], changes: Changes
+    amo: AmoClient,
+    store: StateStore,
+    rows: Triage,
+    index: dict[int, IndexEntry],
+    changes: Changes,
+    fields: FieldSet,
 ) -> tuple[dict[int, CrmLead], set[int], set[int]]:
     """amoCRM's current values of every lead that changed, or that the sheet names and the state lacks."""
     raw_leads = changes.leads
@@ -121,7 +127,7 @@ def fetch_crm(
         deleted = {int(lead["id"]) for lead in amo.leads_by_ids(unseen, deleted=True)}
     missing = unseen - deleted
 
-    changed = [contact_from(c) for c in changes.contacts.values()]
+    changed = [contact_from(c, fields) for c in changes.contacts.values()]
     needed = raw_leads.keys() | contact_owners(changed)
     known = store.load_known(needed) if needed else {}
     # Phones and e-mails: from the contacts that changed, else the state, else asked for.
@@ -131,7 +137,7 @@ def fetch_crm(
     if need_contacts:
         for c in amo.contacts_by_ids(need_contacts):
             contacts[int(c["id"])] = c
-    leads = {lid: lead_from(lead, contacts) for lid, lead in raw_leads.items()}
+    leads = {lid: lead_from(lead, contacts, fields) for lid, lead in raw_leads.items()}
     fresh = current_leads(leads, contacts.keys(), changed, known)
     return fresh, deleted, missing
 
@@ -155,7 +161,7 @@ def resolve_creations(
         for lead in amo.leads_updated(since, max(now, since) + 3600)
         if int(lead["id"]) not in tracked and int(lead.get("created_at") or 0) >= since
     }
-    found = journal.recognise(unanswered, [lead_from(lead, {}) for lead in listed.values()])
+    found = journal.recognise(unanswered, [lead_from(lead, {}, BUILT_IN_FIELDS) for lead in listed.values()])
     for lid in found.values():
         changes.leads.setdefault(lid, listed[lid])
     return [replace(c, lead_id=found.get(c.token)) if c.lead_id is None else c for c in made]

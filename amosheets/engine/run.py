@@ -20,10 +20,10 @@ from amosheets.engine.reading import account_ids, check_account, fetch_crm, list
 from amosheets.engine.writing import create, update_crm, write_sheet
 from amosheets.errors import ConfigError, ExitStatus, LockedError
 from amosheets.gspread_transport import RequestHook
-from amosheets.sheet import Sheet, SheetData
+from amosheets.sheet import Sheet, SheetData, sheet_data
 from amosheets.state import Scope, StateStore, ensure_state_dir, state_path
 from amosheets.sync.creations import Made
-from amosheets.sync.fields import Field, HeaderError
+from amosheets.sync.fields import BUILT_IN_FIELDS, Cell, FieldSet, HeaderError
 from amosheets.sync.guard import mass_change
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
 from amosheets.sync.model import Notice, RowProblem
@@ -139,6 +139,7 @@ class Engine:
         self.detail: Say = detail or (lambda _: None)
         self.amo = amo or amo_client(settings, deadline=self.deadline, on_request=request_line("amoCRM", trace))
         self.sheet = sheet or Sheet(settings, deadline=self.deadline, on_request=request_line("Sheets", trace))
+        self.fields: FieldSet = BUILT_IN_FIELDS  # the account's, once the run has read its catalog
         if progress is not None:
             self.amo.progress = progress
 
@@ -187,19 +188,20 @@ class Engine:
         opts = self.options
         # The sheet is read while amoCRM is asked what changed: the two don't wait for each other.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheet") as pool:
-            sheet_read = pool.submit(self._read_sheet)
+            sheet_read = pool.submit(self.sheet.read_values)
             catalog = catalog_from(self.amo.pipelines(), self.settings.pipeline_id, self.settings.status_id)
             now = self.amo.server_time or int(time.time())  # the pipelines' answer gives amoCRM's clock
             now_here = time.time()  # … and this machine's at the same moment
             changes = list_changes(self.amo, store, opts, catalog, now, self.detail)
-            data = sheet_read.result()
+            values = sheet_read.result()
+        data = self._bind(values)
         check_account(store, changes, opts)
         index = store.load_index()
         entries = resolve_creations(self.amo, store, index.keys(), now, changes)
         pending = {c.token: c.lead_id for c in entries}
         unfinished = [c for c in entries if not c.finished]
         rows = triage(data.rows, data.headers, pending)
-        fresh, deleted, missing = fetch_crm(self.amo, store, rows, index, changes)
+        fresh, deleted, missing = fetch_crm(self.amo, store, rows, index, changes, catalog.fields)
         out.first_run = changes.first_run
         out.notices.extend(changes.notices)
 
@@ -257,7 +259,7 @@ class Engine:
             # Made, and no row holds its marker any more: the deal is known like any other.
             store.finish_creations(c.token for c in unfinished if c.lead_id is not None and c.token not in marked)
 
-        crm_done: dict[int, set[Field]] = {}
+        crm_done: dict[int, set[str]] = {}
         made = Made()
         if opts.direction.pushes:
             made = create(self.amo, self.sheet, self._read_sheet, store, plan, out, pending)
@@ -266,8 +268,11 @@ class Engine:
         out.requests = self._requests()
 
     def _read_sheet(self) -> SheetData:
+        return self._bind(self.sheet.read_values())
+
+    def _bind(self, values: list[list[Cell]]) -> SheetData:
         try:
-            data = self.sheet.read()
+            data = sheet_data(values, self.fields)
         except HeaderError as e:
             raise ConfigError(f"The sheet's header row cannot be used: {e}") from None
         self.detail(f"read the sheet: {len(data.rows):,} rows")

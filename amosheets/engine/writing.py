@@ -8,11 +8,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from amosheets.amocrm.client import AmoClient
-from amosheets.amocrm.mapping import EMAIL, PHONE, complex_item, field_value, lead_patch
+from amosheets.amocrm.mapping import complex_item, contact_fields, lead_patch
 from amosheets.sheet import Sheet, SheetData
 from amosheets.state import StateStore
 from amosheets.sync.creations import Made
-from amosheets.sync.fields import CONTACT_FIELDS, Field
+from amosheets.sync.fields import CONTACT_KEYS, FieldSet, Key, is_contact_key
 from amosheets.sync.model import Creation, CrmLead, Known, Notice, RowProblem
 from amosheets.sync.placement import markers, place, touches_sheet
 from amosheets.sync.plan import LeadPlan, NewRow, Plan
@@ -55,7 +55,7 @@ def create(
 
     def record(answers: dict[int, Any]) -> None:
         # Runs on the client's threads as each request's answer arrives.
-        new_leads = [_made_lead(marked[i], answer, now) for i, answer in answers.items()]
+        new_leads = [_made_lead(marked[i], answer, now, plan.catalog.fields) for i, answer in answers.items()]
         with lock, store.transaction():
             store.created((marked[i].token, lead.id) for i, lead in zip(answers, new_leads, strict=True))
             store.save_crm(new_leads)
@@ -64,7 +64,8 @@ def create(
             created.update((marked[i].token, lead.id) for i, lead in zip(answers, new_leads, strict=True))
             out.created = len(created)
 
-    result = amo.create_leads_complex([complex_item(n.values, n.token) for n in marked], on_ok=record)
+    fields = plan.catalog.fields
+    result = amo.create_leads_complex([complex_item(n.values, n.token, fields) for n in marked], on_ok=record)
     made.refused = [marked[i].token for i in result.failed]
     with store.transaction():
         store.forget_creations(made.refused)
@@ -96,13 +97,14 @@ def _write_markers(sheet: Sheet, reread: Reread, todo: list[NewRow], pending: di
 
 def update_crm(
     amo: AmoClient, store: StateStore, plan: Plan, out: Outcome, known: dict[int, Known]
-) -> dict[int, set[Field]]:
+) -> dict[int, set[str]]:
     """PATCH leads and contacts; returns, per lead, the fields amoCRM now holds."""
-    done: dict[int, set[Field]] = {}
+    done: dict[int, set[str]] = {}
     gone_ids: set[int] = set()  # deals found deleted: nothing more is sent or remembered for them
     leads = plan.lead_updates()
     if leads:
-        result = amo.update_leads([lead_patch(lp.lead_id, lp.final, lp.lead_changes) for lp in leads])
+        fields = plan.catalog.fields
+        result = amo.update_leads([lead_patch(lp.lead_id, lp.final, lp.lead_changes, fields) for lp in leads])
         gone: list[LeadPlan] = []
         for i in result.ok:
             done.setdefault(leads[i].lead_id, set()).update(leads[i].lead_changes)
@@ -131,7 +133,7 @@ def update_crm(
     with_contact = [lp for lp in contacts if lp.contact_id is not None]
     without = [lp for lp in contacts if lp.contact_id is None]
     if with_contact:
-        result = amo.update_contacts([_contact_patch(lp) for lp in with_contact])
+        result = amo.update_contacts([_contact_patch(lp, plan.catalog.fields) for lp in with_contact])
         for i in result.ok:
             done.setdefault(with_contact[i].lead_id, set()).update(with_contact[i].contact_changes)
         for i, message in result.failed.items():
@@ -139,7 +141,7 @@ def update_crm(
             out.problems.append(RowProblem(lp.row, None, None, f"amoCRM refused the contact: {message}", lp.lead_id))
         out.contacts_updated += len(result.ok)
     if without:
-        made = amo.create_contacts([_contact_create(lp) for lp in without])
+        made = amo.create_contacts([_contact_create(lp, plan.catalog.fields) for lp in without])
         for i, message in made.failed.items():
             out.problems.append(_refused(without[i], f"amoCRM refused the contact: {message}"))
         made_for = [without[i] for i in made.ok]
@@ -154,9 +156,9 @@ def update_crm(
 
     # amoCRM now holds these values: remember them as its current ones.
     updated = [
-        lp.crm_after(k.crm, fields)
+        lp.crm_after(k.crm, keys)
         for lp in plan.leads
-        if (fields := done.get(lp.lead_id))
+        if (keys := done.get(lp.lead_id))
         and (k := known.get(lp.lead_id)) is not None
         and k.crm is not None
         and lp.lead_id not in gone_ids
@@ -195,7 +197,7 @@ def write_sheet(
     out: Outcome,
     data: SheetData,
     made: Made,
-    crm_done: dict[int, set[Field]],
+    crm_done: dict[int, set[str]],
     pending: dict[str, int | None],
 ) -> None:
     sheet_done: set[int] = set()
@@ -222,20 +224,18 @@ def write_sheet(
         )
 
 
-def _made_lead(n: NewRow, answer: dict[str, Any], now: int) -> CrmLead:
+def _made_lead(n: NewRow, answer: dict[str, Any], now: int, fields: FieldSet) -> CrmLead:
     """The deal amoCRM made for a new row: what was sent, with the ids it answered."""
-    v = n.values
+    v = {k: x for k, x in n.values.items() if (spec := fields.get(k)) is not None and spec.writable}
     cid = answer.get("contact_id")
     return CrmLead(
         int(answer["id"]),
-        v[Field.NAME],
-        v[Field.PRICE],
-        v[Field.STATUS],
-        v[Field.PIPELINE],
+        {k: x for k, x in v.items() if not is_contact_key(k)},
         now,
         int(cid) if cid else None,
-        (v[Field.PHONE],) if v[Field.PHONE] else (),
-        (v[Field.EMAIL],) if v[Field.EMAIL] else (),
+        (v[Key.PHONE],) if v.get(Key.PHONE) else (),
+        (v[Key.EMAIL],) if v.get(Key.EMAIL) else (),
+        {k: x for k, x in v.items() if is_contact_key(k) and k not in CONTACT_KEYS},
     )
 
 
@@ -243,19 +243,13 @@ def _refused(lp: LeadPlan, message: str) -> RowProblem:
     return RowProblem(lp.row, None, None, message, lp.lead_id)
 
 
-def _contact_patch(lp: LeadPlan) -> dict[str, Any]:
-    fields = []
-    if Field.PHONE in lp.contact_changes:
-        fields.append(field_value(PHONE, lp.new_list(Field.PHONE)))
-    if Field.EMAIL in lp.contact_changes:
-        fields.append(field_value(EMAIL, lp.new_list(Field.EMAIL)))
-    return {"id": lp.contact_id, "custom_fields_values": fields}
+def _contact_patch(lp: LeadPlan, fields: FieldSet) -> dict[str, Any]:
+    lists = {k: lp.new_list(k) for k in CONTACT_KEYS if k in lp.contact_changes}
+    return {"id": lp.contact_id, "custom_fields_values": contact_fields(lists, lp.final, lp.contact_changes, fields)}
 
 
-def _contact_create(lp: LeadPlan) -> dict[str, Any]:
-    fields = [
-        field_value(code, [lp.final[f]])
-        for f, code in ((Field.PHONE, PHONE), (Field.EMAIL, EMAIL))
-        if f in CONTACT_FIELDS and lp.final.get(f)
-    ]
-    return {"name": lp.final.get(Field.NAME) or lp.crm.get(Field.NAME) or "", "custom_fields_values": fields}
+def _contact_create(lp: LeadPlan, fields: FieldSet) -> dict[str, Any]:
+    lists = {k: [lp.final[k]] for k in CONTACT_KEYS if lp.final.get(k)}
+    given = {k for k in lp.contact_changes if k not in CONTACT_KEYS}
+    name = lp.final.get(Key.NAME) or lp.crm.get(Key.NAME) or ""
+    return {"name": name, "custom_fields_values": contact_fields(lists, lp.final, given, fields)}

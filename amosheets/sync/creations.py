@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from amosheets.sync.fields import Field
+from amosheets.sync.fields import Key
 from amosheets.sync.model import Creation, CrmLead
 
 
@@ -41,8 +41,8 @@ def recognise(unanswered: Iterable[Creation], leads: Iterable[CrmLead]) -> dict[
 def _made_by(lead: CrmLead, c: Creation) -> bool:
     v = c.values
     return (
-        lead.name.strip() == str(v.get(Field.NAME, "")).strip()
-        and lead.price == v.get(Field.PRICE)
-        and lead.pipeline_id == v.get(Field.PIPELINE)
-        and lead.status_id == v.get(Field.STATUS)
+        lead.name.strip() == str(v.get(Key.NAME, "")).strip()
+        and lead.price == v.get(Key.PRICE)
+        and lead.pipeline_id == v.get(Key.PIPELINE)
+        and lead.status_id == v.get(Key.STATUS)
     )

@@ -1,50 +1,148 @@
-"""The synced fields: their sheet headers, how a cell's text becomes a value, and back.
+"""The fields a sheet can sync: one ``FieldSpec`` per column kind, and how headers bind to them.
 
-Every comparison in the planner is between *canonical* values made here, so that
-"1 500", "1500" and 1500.0 are one price and a run never churns over formatting.
+The built-ins (name, phone, e-mail, price, status, pipeline) are specs like the custom fields
+the account's catalog adds (``amosheets.sync.catalog``). Every comparison in the planner is
+between *canonical* values made by a spec's kind (``amosheets.sync.kinds``), so that "1 500",
+"1500" and 1500.0 are one price and a run never churns over formatting.
 """
 
 from __future__ import annotations
 
-import math
+import difflib
 import re
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 
-Cell = str | int | float | bool | None
+from amosheets.sync.kinds import Cell, Kind, Price, ValueProblem, text
+
+__all__ = ["Cell", "ValueProblem", "text"]
+
+LEAD_ID = "lead_id"
+LEAD_ID_HEADERS = ("lead_id", "id")
 
 
-class Field(str, Enum):
+class Side(str, Enum):
+    """Where amoCRM keeps a field."""
+
+    LEAD = "lead"
+    CONTACT = "contact"  # the lead's main contact
+    NONE = "none"  # derived, never sent (created, updated, closed, link)
+
+
+@dataclass(frozen=True, eq=False)
+class FieldSpec:
+    """One column the tool can sync: its headers, where amoCRM keeps it, and its kind of value.
+
+    ``key`` names it in plans, the state and messages' data: the built-ins by a word (``name``),
+    custom fields as ``cf:ID`` (the lead's) or ``contact_cf:ID`` (its main contact's).
+    """
+
+    key: str
+    headers: tuple[str, ...]  # the first is the original (Russian) one; the rest are aliases
+    kind: Kind
+    side: Side = Side.LEAD
+    cf_id: int | None = None  # an amoCRM custom field's id
+    code: str | None = None  # its code (PHONE, EMAIL, UTM_SOURCE, …)
+    amo_type: str | None = None  # its amoCRM type
+    # An empty cell says nothing (the tool fills it in from amoCRM) rather than "clear it".
+    no_opinion_when_empty: bool = False
+
+    @property
+    def header(self) -> str:
+        return self.headers[0]
+
+    @property
+    def writable(self) -> bool:
+        return self.side is not Side.NONE and self.kind.writable
+
+    def __repr__(self) -> str:
+        return f"FieldSpec({self.key!r})"
+
+
+class Key:
+    """The keys of the built-in fields: those with rules of their own in the planner."""
+
     NAME = "name"
     PHONE = "phone"
     EMAIL = "email"
     PRICE = "price"
     STATUS = "status"
     PIPELINE = "pipeline"
+    TAGS = "tags"
+    RESPONSIBLE = "responsible"
+    CREATED = "created"
+    UPDATED = "updated"
+    CLOSED = "closed"
+    LINK = "link"
 
-    @property
-    def header(self) -> str:
-        """The column's name as the contract's sheet spells it (the Russian original)."""
-        return HEADERS[self][0]
+
+BUILT_INS: tuple[FieldSpec, ...] = (
+    FieldSpec(Key.NAME, ("Имя", "Name"), Kind(), no_opinion_when_empty=True),
+    FieldSpec(Key.PHONE, ("Телефон", "Phone"), Kind(), Side.CONTACT, code="PHONE"),
+    FieldSpec(Key.EMAIL, ("Email", "E-mail"), Kind(), Side.CONTACT, code="EMAIL"),
+    FieldSpec(Key.PRICE, ("Сумма", "Price", "Budget"), Price()),
+    # Statuses and pipelines are read by name against the catalog (see planner.RowReader).
+    FieldSpec(Key.STATUS, ("Статус", "Status"), Kind(), no_opinion_when_empty=True),
+    FieldSpec(Key.PIPELINE, ("Воронка", "Pipeline"), Kind(), no_opinion_when_empty=True),
+)
+BUILT_IN = {s.key: s for s in BUILT_INS}
+DEFAULT_HEADER_ROW = [LEAD_ID_HEADERS[0], *(s.header for s in BUILT_INS)]
+CONTACT_KEYS = (Key.PHONE, Key.EMAIL)
 
 
-LEAD_ID = "lead_id"
+def is_contact_key(key: str) -> bool:
+    """Is this field kept on the lead's main contact (rather than on the lead)?"""
+    return key in CONTACT_KEYS or key.startswith(CONTACT_CF_PREFIX)
 
-# The first name of each is the original (Russian) one; the rest are aliases.
-HEADERS: dict[str | Field, tuple[str, ...]] = {
-    LEAD_ID: ("lead_id", "id"),
-    Field.NAME: ("Имя", "Name"),
-    Field.PHONE: ("Телефон", "Phone"),
-    Field.EMAIL: ("Email", "E-mail"),
-    Field.PRICE: ("Сумма", "Price", "Budget"),
-    Field.STATUS: ("Статус", "Status"),
-    Field.PIPELINE: ("Воронка", "Pipeline"),
-}
-DEFAULT_HEADER_ROW = [HEADERS[k][0] for k in (LEAD_ID, *Field)]
-LEAD_FIELDS = (Field.NAME, Field.PRICE, Field.STATUS, Field.PIPELINE)
-CONTACT_FIELDS = (Field.PHONE, Field.EMAIL)
 
-_ALIASES = {alias.strip().casefold(): key for key, names in HEADERS.items() for alias in names}
+CF_PREFIX = "cf:"
+CONTACT_CF_PREFIX = "contact_cf:"
+
+
+def header_of(key: str) -> str:
+    """A built-in field's (or lead_id's) column name as the contract's sheet spells it; others' key."""
+    spec = BUILT_IN.get(key)
+    return spec.header if spec else key
+
+
+@dataclass(frozen=True)
+class FieldSet:
+    """Every field a header may name: the built-ins first, then what the account's catalog adds."""
+
+    specs: tuple[FieldSpec, ...] = BUILT_INS
+
+    @cached_property
+    def by_key(self) -> dict[str, FieldSpec]:
+        return {s.key: s for s in self.specs}
+
+    def get(self, key: str) -> FieldSpec | None:
+        return self.by_key.get(key)
+
+    def __getitem__(self, key: str) -> FieldSpec:
+        return self.by_key[key]
+
+    @cached_property
+    def aliases(self) -> dict[str, str | tuple[str, ...]]:
+        """Header (casefolded) → the key it binds; a tuple of keys when custom fields share that name."""
+        out: dict[str, str | tuple[str, ...]] = {h.casefold(): LEAD_ID for h in LEAD_ID_HEADERS}
+        for spec in self.specs:
+            for alias in spec.headers:
+                a = alias.strip().casefold()
+                held = out.get(a)
+                if held is None:
+                    out[a] = spec.key
+                elif (
+                    spec.cf_id is not None
+                    and held != spec.key
+                    and (isinstance(held, tuple) or self.by_key[held].cf_id is not None)
+                ):
+                    # Two custom fields of one name: the name binds to neither (built-ins always win).
+                    out[a] = (*held, spec.key) if isinstance(held, tuple) else (held, spec.key)
+        return out
+
+
+BUILT_IN_FIELDS = FieldSet()
 
 
 class HeaderError(ValueError):
@@ -53,54 +151,84 @@ class HeaderError(ValueError):
 
 @dataclass(frozen=True)
 class HeaderMap:
-    """Which column (0-based) holds each known field; unknown columns are listed, never written."""
+    """Which column (0-based) holds each field; unknown columns are listed, never written."""
 
     lead_id: int
-    columns: dict[Field, int]
+    columns: dict[str, int]  # field key → column
+    specs: dict[str, FieldSpec]  # field key → its spec, for the columns bound
     unknown: tuple[str, ...]
     width: int  # how many header cells row 1 has
+    problems: tuple[str, ...] = ()  # headers that name two fields at once
 
-    def header_of(self, key: Field | str) -> str:
-        return HEADERS[key][0]
+    def header_of(self, key: str) -> str:
+        return LEAD_ID if key == LEAD_ID else self.specs[key].header if key in self.specs else header_of(key)
+
+    def spec(self, key: str) -> FieldSpec:
+        return self.specs[key]
 
 
-def match_headers(row: list[Cell]) -> HeaderMap:
-    """Match row 1 trimmed and case-insensitively against the known names and aliases."""
-    if not any(_text(c) for c in row):
+def match_headers(row: list[Cell], fields: FieldSet = BUILT_IN_FIELDS) -> HeaderMap:
+    """Match row 1 trimmed and case-insensitively against the fields' names and aliases.
+
+    The built-in names win over a custom field of the same name; a name two custom fields share
+    binds to neither (``HeaderMap.problems`` says to use ``cf:ID``).
+    """
+    if not any(text(c) for c in row):
         raise HeaderError(
             "Row 1 is empty: it must hold the headers, e.g. " + " | ".join(DEFAULT_HEADER_ROW) + " (`amosheets init`)."
         )
-    seen: dict[str | Field, list[int]] = {}
+    aliases = fields.aliases
+    seen: dict[str, list[int]] = {}
     unknown: list[str] = []
+    problems: list[str] = []
     for i, cell in enumerate(row):
-        text = _text(cell)
-        key = _ALIASES.get(text.casefold())
-        if key is None:
-            if text:
-                unknown.append(text)
+        t = text(cell)
+        found = aliases.get(t.casefold())
+        if isinstance(found, tuple):
+            ids = " and ".join(f"cf:{fields[k].cf_id}" for k in found)
+            problems.append(
+                f"column {column_letter(i)} ({t!r}) names {len(found)} custom fields of that name; head it "
+                f"{ids} to say which (that column is not synced until then)"
+            )
             continue
-        seen.setdefault(key, []).append(i)
+        if found is None:
+            if t:
+                unknown.append(t)
+            continue
+        seen.setdefault(found, []).append(i)
     dups = [(k, cols) for k, cols in seen.items() if len(cols) > 1]
     if dups:
-        parts = [f"{HEADERS[k][0]} appears in columns " + ", ".join(column_letter(c) for c in cols) for k, cols in dups]
+        parts = [
+            f"{text(row[cols[0]])} appears in columns " + ", ".join(column_letter(c) for c in cols) for k, cols in dups
+        ]
         raise HeaderError("Duplicated headers: " + "; ".join(parts) + ". Keep one column for each.")
     if LEAD_ID not in seen:
         raise HeaderError(
             "There is no lead_id column in row 1. "
             "Add a column headed lead_id (the tool fills it in with the deal's ID)."
         )
-    if not any(f in seen for f in Field):
+    if len(seen) == 1:
         raise HeaderError(
-            "Row 1 has a lead_id column but none of the synced columns: "
-            + ", ".join(HEADERS[f][0] for f in Field)
-            + "."
+            "Row 1 has a lead_id column but none of the synced columns: " + ", ".join(s.header for s in BUILT_INS) + "."
         )
     return HeaderMap(
         lead_id=seen[LEAD_ID][0],
-        columns={k: cols[0] for k, cols in seen.items() if isinstance(k, Field)},
+        columns={k: cols[0] for k, cols in seen.items() if k != LEAD_ID},
+        specs={k: fields[k] for k in seen if k != LEAD_ID},
         unknown=tuple(unknown),
         width=len(row),
+        problems=tuple(problems),
     )
+
+
+def suggestions(header: str, fields: FieldSet, most: int = 3) -> list[str]:
+    """The field names closest to a header that binds to nothing (a typo such as `Сума` or `Стаутс`)."""
+    names: dict[str, str] = {}
+    for spec in fields.specs:
+        for h in spec.headers:
+            names.setdefault(h.casefold(), spec.header)
+    close = difflib.get_close_matches(header.strip().casefold(), list(names), n=most * 2, cutoff=0.6)
+    return list(dict.fromkeys(names[c] for c in close))[:most]
 
 
 def column_letter(index: int) -> str:
@@ -113,60 +241,10 @@ def column_letter(index: int) -> str:
     return s
 
 
-# -- cell text → canonical value ----------------------------------------------------
-
-
-class ValueProblem(ValueError):
-    """A cell's value cannot be used; the message says how to write it."""
-
-
-def _text(cell: Cell) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, bool):
-        return "TRUE" if cell else "FALSE"
-    if isinstance(cell, float) and cell.is_integer() and abs(cell) < 1e15:
-        return str(int(cell))
-    return str(cell).strip()
-
-
-def text(cell: Cell) -> str:
-    """A cell as trimmed text (numbers the sheet stored as numbers come back as digits)."""
-    return _text(cell)
-
-
-_PRICE_JUNK = re.compile(r"[\s\u00a0\u202f'’₽$€]|руб\.?|р\.|rub", re.IGNORECASE)
-
-
 def parse_price(cell: Cell) -> int:
     """A whole, non-negative amount: 1500, "1 500", "1,500", "1500.00", "15 000 ₽". Empty is 0."""
-    if isinstance(cell, bool):
-        raise ValueProblem("is not a number; write digits only, like 15000")
-    if isinstance(cell, int):
-        value: float = cell
-    elif isinstance(cell, float):
-        value = cell
-    else:
-        raw = _PRICE_JUNK.sub("", _text(cell))
-        if not raw:
-            return 0
-        if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", raw):
-            raw = raw.replace(",", "")  # 1,500 or 1,500.00: commas group thousands
-        elif re.fullmatch(r"\d+,\d{1,2}", raw):
-            raw = raw.replace(",", ".")  # 1500,00: a decimal comma
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueProblem("is not a number; write digits only, like 15000") from None
-    if math.isnan(value) or math.isinf(value):
-        raise ValueProblem("is not a number; write digits only, like 15000")
-    if value < 0:
-        raise ValueProblem("is negative; a deal's amount is 0 or more")
-    if not float(value).is_integer():
-        raise ValueProblem("has kopecks/cents; amoCRM keeps whole amounts — round it, like 1500")
-    if value > 2**53:
-        raise ValueProblem("is too large")
-    return int(value)
+    value: int = BUILT_IN[Key.PRICE].kind.read(cell)
+    return value
 
 
 # What a run writes into a new row's lead_id cell *before* it asks amoCRM to create the deal:
@@ -191,7 +269,7 @@ def parse_pending(cell: Cell) -> str | None:
 
 def parse_lead_id(cell: Cell) -> int | None:
     """The deal ID in a lead_id cell, None when empty."""
-    raw = _text(cell)
+    raw = text(cell)
     if not raw:
         return None
     if not raw.isdigit() or int(raw) <= 0:

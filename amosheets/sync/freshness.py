@@ -52,12 +52,16 @@ def current_leads(
     for lid, lead in leads.items():
         cid = lead.contact_id
         held = _held(known, lid, cid) if cid is not None and cid not in in_hand else None
-        out[lid] = replace(lead, phones=held.phones, emails=held.emails) if held else lead
+        out[lid] = _with_contact(lead, held) if held else lead
     for c in changed:
         for lid in c.leads:
             if lid not in leads and (held := _held(known, lid, c.id)) is not None:
-                out[lid] = replace(held, phones=c.phones, emails=c.emails)
+                out[lid] = replace(held, phones=c.phones, emails=c.emails, contact_fields=c.fields)
     return out
+
+
+def _with_contact(lead: CrmLead, held: CrmLead) -> CrmLead:
+    return replace(lead, phones=held.phones, emails=held.emails, contact_fields=held.contact_fields)
 
 
 def _held(known: Mapping[int, Known], lead_id: int, contact_id: int | None) -> CrmLead | None:

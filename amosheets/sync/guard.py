@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from amosheets.sync.fields import Field
 from amosheets.sync.plan import Plan
 
 SHARE = 0.5  # more than half of the deals the sheet carries…
@@ -39,7 +38,7 @@ def mass_change(plan: Plan, share: float = SHARE, minimum: int = MINIMUM) -> str
 
 def shuffled_column(plan: Plan) -> str | None:
     """The first column whose changes from the sheet only rearrange values among its rows, said in words."""
-    for f in Field:
+    for f in sorted(plan.columns):
         moved = [lp for lp in plan.leads if f in lp.to_crm]
         if len(moved) < SHUFFLED:
             continue
@@ -51,7 +50,8 @@ def shuffled_column(plan: Plan) -> str | None:
                 f" and {len(numbers) - SHOWN} more" if len(numbers) > SHOWN else ""
             )
             return (
-                f"In column {f.header}, rows {rows} would each send amoCRM a value another of these rows held — "
+                f"In column {plan.header_of(f)}, rows {rows} would each send amoCRM a value another of these rows "
+                "held — "
                 "the values went round among the rows instead of changing. That is what happens when one column "
                 "of the sheet was sorted on its own (lead_ids then sit next to other people's data). "
                 "Nothing was changed."

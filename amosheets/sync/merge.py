@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from amosheets.sync.fields import Field
-
 
 class ConflictPolicy(str, Enum):
     """Which side wins a field that changed on both sides since the last sync."""
@@ -25,11 +23,9 @@ class ConflictPolicy(str, Enum):
 
 DEFAULT_POLICY = ConflictPolicy.CRM
 
-_EMPTY: dict[Field, Any] = {Field.PRICE: 0}
 
-
-def is_empty(field: Field, value: Any) -> bool:
-    return value is None or value == "" or value == _EMPTY.get(field, "")
+def is_empty(value: Any, empty: Any = "") -> bool:
+    return value is None or value == "" or value == empty
 
 
 @dataclass(frozen=True)
@@ -41,18 +37,22 @@ class Outcome:
 
 
 def merge(
-    field: Field,
     base: Any,
     sheet: Any,
     crm: Any,
     policy: ConflictPolicy,
     sheet_has_value: bool = True,
+    empty: Any = "",
+    writable: bool = True,
 ) -> Outcome:
     """Reconcile one field. ``base`` is None when the lead was never synced.
 
     ``sheet_has_value`` is False for a cell that says nothing (an empty Статус, Воронка or
-    Имя): the sheet then keeps no opinion and takes amoCRM's value.
+    Имя): the sheet then keeps no opinion and takes amoCRM's value. ``empty`` is the field's
+    empty value (0 for an amount). A field that is not ``writable`` always takes amoCRM's value.
     """
+    if not writable:
+        return Outcome(crm, False, crm != sheet or not sheet_has_value, False)
     if not sheet_has_value:
         sheet = base if base is not None else crm
     conflict = False
@@ -60,9 +60,9 @@ def merge(
         value = crm
     elif base is not None and crm == base:
         value = sheet
-    elif base is None and is_empty(field, sheet):
+    elif base is None and is_empty(sheet, empty):
         value = crm
-    elif base is None and is_empty(field, crm):
+    elif base is None and is_empty(crm, empty):
         value = sheet
     else:
         conflict = True
@@ -70,6 +70,6 @@ def merge(
     return Outcome(
         value=value,
         to_crm=value != crm,
-        to_sheet=value != sheet or (not sheet_has_value and not is_empty(field, value)),
+        to_sheet=value != sheet or (not sheet_has_value and not is_empty(value, empty)),
         conflict=conflict,
     )

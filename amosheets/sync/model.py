@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from amosheets.sync.fields import Cell, Field
+from amosheets.sync.fields import BUILT_IN_FIELDS, Cell, FieldSet, Key
 
-Values = dict[Field, Any]
+Values = dict[str, Any]  # field key → canonical value
 
 INCOMING_STATUS_TYPE = 1  # "Неразобранное": the leads API cannot put a lead there
 WON, LOST = 142, 143
@@ -46,11 +46,12 @@ class Pipeline:
 
 @dataclass(frozen=True)
 class Catalog:
-    """The account's pipelines and the defaults for new deals."""
+    """The account's pipelines, the defaults for new deals, and the fields a header may name."""
 
     pipelines: dict[int, Pipeline]
     default_pipeline_id: int
     default_status_id: int
+    fields: FieldSet = BUILT_IN_FIELDS
 
     def pipeline(self, pipeline_id: int) -> Pipeline | None:
         return self.pipelines.get(pipeline_id)
@@ -102,17 +103,36 @@ class Names:
 
 @dataclass(frozen=True)
 class CrmLead:
-    """A lead as amoCRM holds it, with its main contact's phones and e-mails."""
+    """A lead as amoCRM holds it: its fields' canonical values, and its main contact's.
+
+    ``fields`` holds the lead's own fields by key (name, price, status, pipeline, its custom
+    fields, tags, …); ``contact_fields`` the main contact's custom fields. The contact's phone
+    and e-mail are its whole lists, ``phones`` and ``emails``: a row shows the first of each.
+    """
 
     id: int
-    name: str
-    price: int
-    status_id: int
-    pipeline_id: int
+    fields: Mapping[str, Any]
     updated_at: int = 0
     contact_id: int | None = None
     phones: tuple[str, ...] = ()
     emails: tuple[str, ...] = ()
+    contact_fields: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.fields.get(Key.NAME, ""))
+
+    @property
+    def price(self) -> int:
+        return int(self.fields.get(Key.PRICE, 0))
+
+    @property
+    def status_id(self) -> int:
+        return int(self.fields[Key.STATUS])
+
+    @property
+    def pipeline_id(self) -> int:
+        return int(self.fields[Key.PIPELINE])
 
     def values(self) -> Values:
         """Its values in the planner's terms (computed once; do not modify the dict)."""
@@ -121,23 +141,47 @@ class CrmLead:
     @cached_property
     def _values(self) -> Values:
         return {
-            Field.NAME: self.name,
-            Field.PHONE: self.phones[0] if self.phones else "",
-            Field.EMAIL: self.emails[0] if self.emails else "",
-            Field.PRICE: self.price,
-            Field.STATUS: self.status_id,
-            Field.PIPELINE: self.pipeline_id,
+            **self.fields,
+            Key.PHONE: self.phones[0] if self.phones else "",
+            Key.EMAIL: self.emails[0] if self.emails else "",
+            **self.contact_fields,
         }
+
+    @classmethod
+    def of(
+        cls,
+        id: int,
+        name: str,
+        price: int,
+        status_id: int,
+        pipeline_id: int,
+        updated_at: int = 0,
+        contact_id: int | None = None,
+        phones: tuple[str, ...] = (),
+        emails: tuple[str, ...] = (),
+        **more: Any,
+    ) -> CrmLead:
+        """A lead from its built-in fields (and ``more`` fields by key)."""
+        fields = {Key.NAME: name, Key.PRICE: price, Key.STATUS: status_id, Key.PIPELINE: pipeline_id, **more}
+        return cls(id, fields, updated_at, contact_id, phones, emails)
+
+    def value(self, key: str, fields: FieldSet) -> Any:
+        """One field's value; a field amoCRM sent nothing for holds its kind's empty value."""
+        v = self.values().get(key)
+        if v is None and key in fields.by_key:
+            return fields[key].kind.empty
+        return v
 
 
 @dataclass(frozen=True)
 class CrmContact:
-    """A contact as amoCRM holds it: its phones and e-mails, and the leads it is linked to."""
+    """A contact as amoCRM holds it: its phones and e-mails, its custom fields, and the leads it is linked to."""
 
     id: int
     phones: tuple[str, ...] = ()
     emails: tuple[str, ...] = ()
     leads: tuple[int, ...] = ()
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass

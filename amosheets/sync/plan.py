@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from amosheets.sync.fields import CONTACT_FIELDS, LEAD_FIELDS, Field
+from amosheets.sync.fields import CONTACT_KEYS, Key, header_of, is_contact_key
 from amosheets.sync.merge import ConflictPolicy
 from amosheets.sync.model import Catalog, CrmLead, Notice, RowProblem, Values
 
@@ -33,7 +33,7 @@ class Direction(str, Enum):
 class Conflict:
     lead_id: int
     row: int
-    field: Field
+    field: str
     base: Any
     sheet: Any
     crm: Any
@@ -53,41 +53,41 @@ class LeadPlan:
     sheet: Values  # the sheet's values as read (only the columns the sheet has)
     crm: Values
     final: Values
-    to_crm: set[Field]
-    to_sheet: set[Field]
+    to_crm: set[str]
+    to_sheet: set[str]
     phones: tuple[str, ...] = ()  # the contact's full lists in amoCRM, for an update that keeps the rest
     emails: tuple[str, ...] = ()
 
     @property
-    def lead_changes(self) -> set[Field]:
-        return self.to_crm & set(LEAD_FIELDS)
+    def lead_changes(self) -> set[str]:
+        return {f for f in self.to_crm if not is_contact_key(f)}
 
     @property
-    def contact_changes(self) -> set[Field]:
-        return self.to_crm & set(CONTACT_FIELDS)
+    def contact_changes(self) -> set[str]:
+        return {f for f in self.to_crm if is_contact_key(f)}
 
-    def new_list(self, f: Field) -> list[str]:
+    def new_list(self, f: str) -> list[str]:
         """The contact's PHONE or EMAIL values with the first one replaced (or removed when emptied)."""
-        current = list(self.phones if f is Field.PHONE else self.emails)
+        current = list(self.phones if f == Key.PHONE else self.emails)
         value = self.final[f]
         rest = current[1:]
         return [value, *[v for v in rest if v != value]] if value else rest
 
-    def crm_after(self, held: CrmLead, done: Collection[Field]) -> CrmLead:
+    def crm_after(self, held: CrmLead, done: Collection[str]) -> CrmLead:
         """What amoCRM holds once it took ``done`` of this plan's fields, ``held`` being what it held before."""
         f = self.final
+        done_lead = {k: f[k] for k in done if k in f and not is_contact_key(k)}
+        done_contact = {k: f[k] for k in done if k in f and is_contact_key(k) and k not in CONTACT_KEYS}
         return replace(
             held,
-            name=f.get(Field.NAME, held.name) if Field.NAME in done else held.name,
-            price=f.get(Field.PRICE, held.price) if Field.PRICE in done else held.price,
-            status_id=f.get(Field.STATUS, held.status_id) if Field.STATUS in done else held.status_id,
-            pipeline_id=f.get(Field.PIPELINE, held.pipeline_id) if Field.PIPELINE in done else held.pipeline_id,
+            fields={**held.fields, **done_lead},
             contact_id=self.contact_id,
-            phones=tuple(self.new_list(Field.PHONE)) if Field.PHONE in done else held.phones,
-            emails=tuple(self.new_list(Field.EMAIL)) if Field.EMAIL in done else held.emails,
+            phones=tuple(self.new_list(Key.PHONE)) if Key.PHONE in done else held.phones,
+            emails=tuple(self.new_list(Key.EMAIL)) if Key.EMAIL in done else held.emails,
+            contact_fields={**held.contact_fields, **done_contact},
         )
 
-    def base_after(self, crm_done: Collection[Field], sheet_done: bool) -> Values:
+    def base_after(self, crm_done: Collection[str], sheet_done: bool) -> Values:
         """The base once this plan's writes have been carried out: ``crm_done``, the fields amoCRM
         took; ``sheet_done``, whether the sheet's cells were written. A field moves only once both
         sides hold its merged value."""
@@ -107,7 +107,7 @@ class NewRow:
     fingerprint: str  # its content as read, to find it again when the marker is written
     token: str  # what its marker will say, and the creation's key in the journal
     values: Values  # the new deal's values, defaults filled in
-    fill: set[Field]  # cells to write once the deal exists: empty ones (status, pipeline), old names restated
+    fill: set[str]  # cells to write once the deal exists: empty ones (status, pipeline), old names restated
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,8 @@ class Append:
 class Plan:
     direction: Direction
     catalog: Catalog
-    columns: frozenset[Field]
+    columns: frozenset[str]
+    headers: dict[str, str] = field(default_factory=dict)  # field key → the header of its column
     leads: list[LeadPlan] = field(default_factory=list)
     new_rows: list[NewRow] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
@@ -146,6 +147,9 @@ class Plan:
     # Row digests to remember: a lead found in sync gets its row's digest, any other planned lead None.
     digests: dict[int, str | None] = field(default_factory=dict)
     rows_read: int = 0
+
+    def header_of(self, key: str) -> str:
+        return self.headers.get(key) or header_of(key)
 
     # -- what the engine sends, filtered by direction --------------------------------
     def lead_updates(self) -> list[LeadPlan]:

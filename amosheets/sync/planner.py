@@ -15,15 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from amosheets.sync.fields import (
-    CONTACT_FIELDS,
+    BUILT_IN,
     LEAD_ID,
     Cell,
-    Field,
+    FieldSpec,
     HeaderMap,
+    Key,
     ValueProblem,
+    header_of,
     parse_lead_id,
     parse_pending,
-    parse_price,
     text,
 )
 from amosheets.sync.merge import ConflictPolicy, merge
@@ -44,9 +45,6 @@ from amosheets.sync.plan import Append, Conflict, Direction, LeadPlan, Link, New
 # What Sheets shows in place of a value when a formula fails (or text was taken for one).
 SHEET_ERRORS = frozenset({"#ERROR!", "#NAME?", "#REF!", "#VALUE!", "#N/A", "#DIV/0!", "#NUM!", "#NULL!", "#SPILL!"})
 
-# Empty cells in these columns say nothing; the tool fills them in from amoCRM.
-_NO_OPINION_WHEN_EMPTY = frozenset({Field.NAME, Field.STATUS, Field.PIPELINE})
-
 
 class _RowError(Exception):
     def __init__(self, problem: RowProblem) -> None:
@@ -55,8 +53,12 @@ class _RowError(Exception):
 
 def fingerprint(row: SheetRow, headers: HeaderMap) -> str:
     """What identifies a new row's content (for recognising it again on the next run)."""
-    parts = [text(row.cell(headers.columns.get(f))) for f in Field]
+    parts = [text(row.cell(headers.columns.get(k))) for k in _fingerprint_keys(headers)]
     return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def _fingerprint_keys(headers: HeaderMap) -> list[str]:
+    return [*BUILT_IN, *sorted(k for k in headers.columns if k not in BUILT_IN)]
 
 
 def new_row_fingerprints(
@@ -207,23 +209,28 @@ class RowReader:
         self.headers = headers
         self.catalog = catalog
         self.names = names or Names()
-        self.plain = [(f, col) for f, col in headers.columns.items() if f in (Field.NAME, Field.PHONE, Field.EMAIL)]
-        self.price = headers.columns.get(Field.PRICE)
-        self.status = headers.columns.get(Field.STATUS)
-        self.pipeline = headers.columns.get(Field.PIPELINE)
+        self.plain = [
+            (k, col, headers.specs[k]) for k, col in headers.columns.items() if k not in (Key.STATUS, Key.PIPELINE)
+        ]
+        self.specs = list(headers.specs.items())
+        self.status = headers.columns.get(Key.STATUS)
+        self.pipeline = headers.columns.get(Key.PIPELINE)
         self.pipelines = {p.name.strip().casefold(): p for p in catalog.pipelines.values()}
         self.statuses = {
             pid: {st.name.strip().casefold(): st for st in p.statuses} for pid, p in catalog.pipelines.items()
         }
 
-    def read(self, row: SheetRow, crm: CrmLead | None) -> tuple[Values, set[Field]]:
+    def crm_values(self, crm: CrmLead) -> Values:
+        """amoCRM's values of the sheet's columns; a field it sent nothing for holds its empty value."""
+        held = crm.values()
+        return {k: s.kind.empty if (v := held.get(k)) is None else v for k, s in self.specs}
+
+    def read(self, row: SheetRow, crm: CrmLead | None) -> tuple[Values, set[str]]:
         """The row's canonical values, and which of its cells say something. Raises _RowError."""
         values, said, _ = self.read_lead(row, crm, None)
         return values, said
 
-    def read_lead(
-        self, row: SheetRow, crm: CrmLead | None, base: Values | None
-    ) -> tuple[Values, set[Field], set[Field]]:
+    def read_lead(self, row: SheetRow, crm: CrmLead | None, base: Values | None) -> tuple[Values, set[str], set[str]]:
         """As ``read``, and which cells show an old name of what they mean (to be written again).
 
         A Статус or Воронка cell may name its status or pipeline as the tool last wrote it: by a
@@ -233,34 +240,27 @@ class RowReader:
         cells = row.cells
         n = len(cells)
         values: Values = {}
-        said: set[Field] = set()
-        restate: set[Field] = set()
-        f: Field
+        said: set[str] = set()
+        restate: set[str] = set()
+        f: str
         col: int | None
-        for f, col in self.plain:
+        for f, col, spec in self.plain:
             raw = cells[col] if col < n else None
-            t = raw.strip() if type(raw) is str else text(raw)
-            if t[:1] == "#" and t in SHEET_ERRORS:
-                raise _error_cell(row, f, raw)
-            values[f] = t
-            if t or f is not Field.NAME:
+            if type(raw) is str and raw.strip() in SHEET_ERRORS:
+                raise _error_cell(row, spec, raw)
+            try:
+                v = spec.kind.read(raw)
+            except ValueProblem as e:
+                if spec.writable:
+                    raise _RowError(RowProblem(row.number, spec.header, text(raw), str(e))) from None
+                v = text(raw)  # never sent: it only has to differ from amoCRM's value to be written over
+            values[f] = v
+            if not (spec.no_opinion_when_empty and spec.kind.is_empty(v)):
                 said.add(f)
-        if self.price is not None:
-            raw = cells[self.price] if self.price < n else None
-            if type(raw) is int and raw >= 0:
-                values[Field.PRICE] = raw
-            else:
-                if text(raw) in SHEET_ERRORS:
-                    raise _error_cell(row, Field.PRICE, raw)
-                try:
-                    values[Field.PRICE] = parse_price(raw)
-                except ValueProblem as e:
-                    raise _RowError(RowProblem(row.number, Field.PRICE.header, text(raw), str(e))) from None
-            said.add(Field.PRICE)
 
         base = base or {}
         pipeline_id = crm.pipeline_id if crm else self.catalog.default_pipeline_id
-        for f, col in ((Field.PIPELINE, self.pipeline), (Field.STATUS, self.status)):
+        for f, col in ((Key.PIPELINE, self.pipeline), (Key.STATUS, self.status)):
             if col is None:
                 continue
             raw = cells[col] if col < n else None
@@ -268,7 +268,7 @@ class RowReader:
             if not name:
                 continue
             held = {base.get(f), crm.values()[f] if crm else None}
-            if f is Field.PIPELINE:
+            if f == Key.PIPELINE:
                 value, renamed = self._pipeline(row, raw, name, held)
                 pipeline_id = value
             else:
@@ -288,10 +288,10 @@ class RowReader:
         if pid is not None and (pid in self.catalog.pipelines or pid in held):
             return pid, pid in self.catalog.pipelines
         if name in SHEET_ERRORS:
-            raise _error_cell(row, Field.PIPELINE, raw)
+            raise _error_cell(row, BUILT_IN[Key.PIPELINE], raw)
         names = ", ".join(p.name for p in self.catalog.pipelines.values())
         message = f"there is no such pipeline in amoCRM; use one of: {names}"
-        raise _RowError(RowProblem(row.number, Field.PIPELINE.header, name, message))
+        raise _RowError(RowProblem(row.number, header_of(Key.PIPELINE), name, message))
 
     def _status(self, row: SheetRow, raw: Cell, name: str, pipeline_id: int, held: set[int | None]) -> tuple[int, bool]:
         """The status (of ``pipeline_id``) a Статус cell names, and whether by a name it no longer has."""
@@ -306,8 +306,8 @@ class RowReader:
         if st is not None and st.type != INCOMING_STATUS_TYPE:
             return st.id, renamed
         if name in SHEET_ERRORS:
-            raise _error_cell(row, Field.STATUS, raw)
-        raise _RowError(RowProblem(row.number, Field.STATUS.header, name, self._status_hint(pipeline_id, st)))
+            raise _error_cell(row, BUILT_IN[Key.STATUS], raw)
+        raise _RowError(RowProblem(row.number, header_of(Key.STATUS), name, self._status_hint(pipeline_id, st)))
 
     def _status_hint(self, pipeline_id: int, found: Status | None) -> str:
         if found is not None:
@@ -319,7 +319,7 @@ class RowReader:
         if pipeline is None:
             return (
                 f"amoCRM no longer lists the deal's pipeline ({pipeline_id}), so its statuses are unknown; "
-                f"move the deal to another pipeline (in amoCRM, or in the {Field.PIPELINE.header} column)"
+                f"move the deal to another pipeline (in amoCRM, or in the {header_of(Key.PIPELINE)} column)"
             )
         names = ", ".join(x.name for x in pipeline.statuses if x.type != INCOMING_STATUS_TYPE)
         return f"pipeline {pipeline.name!r} has no such status; use one of: {names}"
@@ -332,14 +332,15 @@ def _id_shown(by_name: int | None, shown: str) -> int | None:
     return int(shown) if shown.isascii() and shown.isdigit() else None
 
 
-def _error_cell(row: SheetRow, f: Field, raw: Cell) -> _RowError:
+def _error_cell(row: SheetRow, spec: FieldSpec, raw: Cell) -> _RowError:
     hint = (
         "a phone typed as +7 … is taken by Sheets for a formula; type it with an apostrophe first "
         "('+7 999 …) or format the column as plain text"
-        if f is Field.PHONE
+        if spec.key == Key.PHONE
         else "the cell holds a formula that fails; put the value itself in the cell"
     )
-    return _RowError(RowProblem(row.number, f.header, text(raw), f"the cell shows an error instead of a value: {hint}"))
+    message = f"the cell shows an error instead of a value: {hint}"
+    return _RowError(RowProblem(row.number, spec.header, text(raw), message))
 
 
 def plan(
@@ -372,7 +373,13 @@ def plan(
     before (see ``Names``).
     """
     t = triaged if triaged is not None else triage(rows, headers, pending)
-    result = Plan(direction=direction, catalog=catalog, columns=frozenset(headers.columns), rows_read=len(rows))
+    result = Plan(
+        direction=direction,
+        catalog=catalog,
+        columns=frozenset(headers.columns),
+        headers={k: s.header for k, s in headers.specs.items()},
+        rows_read=len(rows),
+    )
     result.problems.extend(t.problems)
     reader = RowReader(headers, catalog, names)
     missing_set, deleted_set = set(missing), set(deleted)
@@ -441,7 +448,7 @@ def _relink_cleared(
     says the same as the deal (as last synced, or as amoCRM has it) in every column it fills.
     Such a row gets the deal's ID back instead of becoming a second deal. The rest are returned.
     """
-    name_col = headers.columns.get(Field.NAME)
+    name_col = headers.columns.get(Key.NAME)
     orphans = [lid for lid in with_rows if lid not in by_id]
     if not new or not orphans or name_col is None:
         return new
@@ -450,7 +457,7 @@ def _relink_cleared(
         k = known.get(lid)
         if k is None or k.crm is None or k.deleted:
             continue
-        name = (k.base or {}).get(Field.NAME, k.crm.name)
+        name = (k.base or {}).get(Key.NAME, k.crm.name)
         by_name.setdefault(str(name).strip().casefold(), []).append(k)
     remaining: list[SheetRow] = []
     for row in new:
@@ -484,7 +491,7 @@ def _holds(reader: RowReader, row: SheetRow, k: Known) -> bool:
         values, said = reader.read(row, k.crm)
     except _RowError:
         return False
-    crm, base = k.crm.values(), k.base or {}
+    crm, base = reader.crm_values(k.crm), k.base or {}
     return said == set(reader.headers.columns) and all(values[f] in (crm[f], base.get(f, crm[f])) for f in said)
 
 
@@ -493,7 +500,7 @@ def _plan_lead(
     row: SheetRow,
     lid: int,
     reader: RowReader,
-    columns: list[Field],
+    columns: list[str],
     k: Known | None,
     missing: set[int],
     deleted: set[int],
@@ -530,7 +537,7 @@ def _plan_lead(
         e.problem.lead_id = lid
         result.problems.append(e.problem)
         return False
-    crm_values = crm.values()
+    crm_values = reader.crm_values(crm)
     base = k.base or {}
     # The common case, cheaply: every column says the same on both sides as at the last sync. A deal
     # where amoCRM lists no such pipeline or status is never taken as in sync: it is noticed every run.
@@ -542,19 +549,24 @@ def _plan_lead(
             return True
     base = dict(base)
     final: Values = {}
-    to_crm: set[Field] = set()
-    to_sheet: set[Field] = set()
+    to_crm: set[str] = set()
+    to_sheet: set[str] = set()
+    specs = reader.headers.specs
     for f in columns:
-        o = merge(f, base.get(f), sheet_values.get(f), crm_values[f], policy, sheet_has_value=f in said)
+        spec = specs[f]
+        sheet_value = sheet_values.get(f)
+        o = merge(base.get(f), sheet_value, crm_values[f], policy, f in said, spec.kind.empty, spec.writable)
         final[f] = o.value
+        if not spec.writable and f in said and sheet_value != crm_values[f] and sheet_value != base.get(f):
+            _read_only_edit(result, row.number, lid, spec)
         if o.to_crm:
             to_crm.add(f)
         if o.to_sheet:
             to_sheet.add(f)
         if o.conflict:
             pipelines = (
-                base.get(Field.PIPELINE, crm.pipeline_id),
-                sheet_values.get(Field.PIPELINE, crm.pipeline_id),
+                base.get(Key.PIPELINE, crm.pipeline_id),
+                sheet_values.get(Key.PIPELINE, crm.pipeline_id),
                 crm.pipeline_id,
             )
             result.conflicts.append(
@@ -562,8 +574,8 @@ def _plan_lead(
             )
     to_sheet |= restate  # a cell that shows an old name gets the current one
     # A status only means something within its pipeline: moving either moves both.
-    if Field.STATUS in final and Field.PIPELINE not in columns:
-        final[Field.PIPELINE] = crm.pipeline_id
+    if Key.STATUS in final and Key.PIPELINE not in columns:
+        final[Key.PIPELINE] = crm.pipeline_id
     _check_status_fits(final, to_crm, crm, reader.catalog)
     result.leads.append(
         LeadPlan(
@@ -583,6 +595,21 @@ def _plan_lead(
     return False
 
 
+def _read_only_edit(result: Plan, row: int, lid: int, spec: FieldSpec) -> None:
+    """Someone typed into a column amoCRM's value always overwrites: say so, once (it is overwritten now)."""
+    header = spec.header
+    if spec.key == Key.RESPONSIBLE:
+        why = (
+            "amoCRM lets only an administrator's token list users, so this column shows user ids and cannot be "
+            "changed from the sheet; change the responsible user in amoCRM"
+        )
+        result.problems.append(RowProblem(row, header, None, why, lid))
+        return
+    result.notices.append(
+        Notice(row, f"column {header} is read-only (amoCRM fills it in); what was typed there is replaced", lid)
+    )
+
+
 def _settle_shared_contacts(result: Plan) -> None:
     """Rows whose deals share one contact: each contact field goes once, and not at all when they disagree."""
     by_contact: dict[int, list[LeadPlan]] = {}
@@ -590,7 +617,7 @@ def _settle_shared_contacts(result: Plan) -> None:
         if lp.contact_id is not None and lp.contact_changes:
             by_contact.setdefault(lp.contact_id, []).append(lp)
     for lps in by_contact.values():
-        for f in CONTACT_FIELDS:
+        for f in sorted({f for lp in lps for f in lp.contact_changes}):
             setting = [lp for lp in lps if f in lp.to_crm]
             if len(setting) < 2:
                 continue
@@ -604,9 +631,9 @@ def _settle_shared_contacts(result: Plan) -> None:
                 result.problems.append(
                     RowProblem(
                         lp.row,
-                        f.header,
+                        result.header_of(f),
                         lp.final[f],
-                        f"rows {rows} share one contact in amoCRM and set different {_PLURAL[f]} ({values}); "
+                        f"rows {rows} share one contact in amoCRM and set different {_plural(result, f)} ({values}); "
                         f"make them the same — neither was sent, the rows' other columns were",
                         lp.lead_id,
                     )
@@ -616,7 +643,8 @@ def _settle_shared_contacts(result: Plan) -> None:
                 lp.final[f] = lp.crm[f]
 
 
-_PLURAL = {Field.PHONE: "phones", Field.EMAIL: "e-mails"}
+def _plural(plan: Plan, key: str) -> str:
+    return {Key.PHONE: "phones", Key.EMAIL: "e-mails"}.get(key) or f"values of {plan.header_of(key)}"
 
 
 def _and(items: list[str]) -> str:
@@ -637,7 +665,7 @@ def _notice_unlisted(result: Plan, known: Mapping[int, Known], planned: Collecti
         for lid in planned
         if (k := known.get(lid)) and k.crm and not k.deleted
     }
-    where.update((a.lead_id, (a.values[Field.PIPELINE], a.values[Field.STATUS])) for a in result.appends)
+    where.update((a.lead_id, (a.values[Key.PIPELINE], a.values[Key.STATUS])) for a in result.appends)
     unlisted: dict[str, list[int]] = {}
     for lid, (pid, sid) in sorted(where.items()):
         if catalog.lists(pid, sid):
@@ -652,7 +680,7 @@ def _notice_unlisted(result: Plan, known: Mapping[int, Known], planned: Collecti
         Notice(
             None,
             "amoCRM no longer lists " + "; ".join(parts) + ". These deals' other columns sync; their "
-            f"{Field.STATUS.header} and {Field.PIPELINE.header} cells keep the name they showed, or show the id. "
+            f"{header_of(Key.STATUS)} and {header_of(Key.PIPELINE)} cells keep the name they showed, or show the id. "
             "To end this, move the deals to a listed pipeline and status (in amoCRM, or in the sheet)",
         )
     )
@@ -663,15 +691,15 @@ def _some(ids: list[int], most: int = 10) -> str:
     return shown if len(ids) <= most else f"{shown} and {len(ids) - most} more"
 
 
-def _check_status_fits(final: Values, to_crm: set[Field], crm: CrmLead, catalog: Catalog) -> None:
+def _check_status_fits(final: Values, to_crm: set[str], crm: CrmLead, catalog: Catalog) -> None:
     """When the pipeline goes to amoCRM, send the status with it (and a status valid in that pipeline)."""
-    if Field.PIPELINE in to_crm:
-        pipeline = catalog.pipelines[final[Field.PIPELINE]]
-        status = final.get(Field.STATUS, crm.status_id)
+    if Key.PIPELINE in to_crm:
+        pipeline = catalog.pipelines[final[Key.PIPELINE]]
+        status = final.get(Key.STATUS, crm.status_id)
         if pipeline.status(status) is None:
-            final[Field.STATUS] = pipeline.first_settable_status().id
-        if final.get(Field.STATUS, crm.status_id) != crm.status_id:
-            to_crm.add(Field.STATUS)
+            final[Key.STATUS] = pipeline.first_settable_status().id
+        if final.get(Key.STATUS, crm.status_id) != crm.status_id:
+            to_crm.add(Key.STATUS)
 
 
 def _plan_new_rows(
@@ -689,22 +717,20 @@ def _plan_new_rows(
         except _RowError as e:
             result.problems.append(e.problem)
             continue
-        pipeline = catalog.pipelines[values.get(Field.PIPELINE, catalog.default_pipeline_id)]
-        if Field.STATUS not in values:
+        pipeline = catalog.pipelines[values.get(Key.PIPELINE, catalog.default_pipeline_id)]
+        if Key.STATUS not in values:
             if pipeline.id == catalog.default_pipeline_id:
-                values[Field.STATUS] = catalog.default_status_id
+                values[Key.STATUS] = catalog.default_status_id
             else:
-                values[Field.STATUS] = pipeline.first_settable_status().id
-        values.setdefault(Field.PIPELINE, pipeline.id)
-        values.setdefault(Field.NAME, "")
-        values.setdefault(Field.PRICE, 0)
-        values.setdefault(Field.PHONE, "")
-        values.setdefault(Field.EMAIL, "")
-        fill: set[Field] = {
-            f for f in (Field.STATUS, Field.PIPELINE, Field.NAME) if f in headers.columns and f not in said
-        }
-        if not values[Field.NAME]:
-            fill.discard(Field.NAME)
+                values[Key.STATUS] = pipeline.first_settable_status().id
+        values.setdefault(Key.PIPELINE, pipeline.id)
+        values.setdefault(Key.NAME, "")
+        values.setdefault(Key.PRICE, 0)
+        values.setdefault(Key.PHONE, "")
+        values.setdefault(Key.EMAIL, "")
+        fill: set[str] = {f for f in (Key.STATUS, Key.PIPELINE, Key.NAME) if f in headers.columns and f not in said}
+        if not values[Key.NAME]:
+            fill.discard(Key.NAME)
         fill |= restate  # a status or pipeline typed by a name amoCRM has changed since: show the current one
         token = hashlib.sha1(f"{salt}\x1f{row.number}\x1f{fp}".encode()).hexdigest()[:16]
         result.new_rows.append(NewRow(row=row.number, fingerprint=fp, token=token, values=values, fill=fill))
@@ -740,13 +766,16 @@ def _plan_appends(
         result.appends.append(Append(lid, k.crm.values()))
 
 
-def render(f: Field | str, values: Values, catalog: Catalog) -> Any:
-    """A canonical value as the cell that shows it (written RAW, so text is never evaluated)."""
+def render(f: str, values: Values, catalog: Catalog) -> Cell:
+    """A canonical value as the cell that shows it (see ``Sheet.write_cells``: text is never evaluated)."""
+    v: Any = values.get(f)
     if f == LEAD_ID:
-        return values[LEAD_ID]  # type: ignore[index]
-    v = values[f]  # type: ignore[index]
-    if f is Field.STATUS:
-        return catalog.status_name(values.get(Field.PIPELINE, catalog.default_pipeline_id), v)
-    if f is Field.PIPELINE:
+        return v
+    if f == Key.STATUS:
+        return catalog.status_name(values.get(Key.PIPELINE, catalog.default_pipeline_id), v)
+    if f == Key.PIPELINE:
         return catalog.pipeline_name(v)
-    return v
+    spec = catalog.fields.get(f)
+    if spec is None:
+        return v
+    return spec.kind.cell(spec.kind.empty if v is None else v)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amosheets.sync.fields import DEFAULT_HEADER_ROW, Field, match_headers
+from amosheets.sync.fields import DEFAULT_HEADER_ROW, match_headers
 from amosheets.sync.model import Catalog, CrmLead, Known, Pipeline, SheetRow, Status
 
 MAIN, PARTNERS = 7000001, 7000002
@@ -48,7 +48,7 @@ def row(number: int, lead_id="", name="", phone="", email="", price="", status="
 
 
 def lead(lid: int, name="Иван", price=1000, status=FIRST, pipeline=MAIN, phones=("+7 999",), emails=(), contact=1):
-    return CrmLead(lid, name, price, status, pipeline, 0, contact, tuple(phones), tuple(emails))
+    return CrmLead.of(lid, name, price, status, pipeline, 0, contact, tuple(phones), tuple(emails))
 
 
 def synced(crm: CrmLead) -> Known:
@@ -56,5 +56,5 @@ def synced(crm: CrmLead) -> Known:
     return Known(crm.id, crm=crm, base=crm.values(), has_row=True)
 
 
-def values_of(crm: CrmLead) -> dict[Field, object]:
+def values_of(crm: CrmLead) -> dict[str, object]:
     return crm.values()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from amosheets.sync.fields import Field
+from amosheets.sync.fields import Key
 from amosheets.sync.model import Names
 from amosheets.sync.planner import plan
 
@@ -34,7 +34,7 @@ def test_a_deal_in_a_status_amocrm_no_longer_lists_keeps_syncing_its_other_colum
     p = plan(headers=HEADERS, rows=rows, catalog=without_talks(), known={11: synced(crm)}, names=BEFORE)
     assert not p.problems
     [lp] = p.lead_updates()
-    assert lp.lead_changes == {Field.PRICE} and not lp.to_sheet
+    assert lp.lead_changes == {Key.PRICE} and not lp.to_sheet
     [notice] = p.notices
     assert f"status {TALKS} of pipeline 'Воронка'" in notice.message and "deal 11" in notice.message
 
@@ -71,7 +71,7 @@ def test_an_old_name_of_a_renamed_status_means_it_and_the_cell_is_written_again(
     p = plan(headers=HEADERS, rows=rows, catalog=renamed_talks(), known={11: synced(crm)}, names=BEFORE)
     assert not p.problems and not p.lead_updates()
     [lp] = p.cell_updates()
-    assert lp.to_sheet == {Field.STATUS} and lp.final[Field.STATUS] == TALKS
+    assert lp.to_sheet == {Key.STATUS} and lp.final[Key.STATUS] == TALKS
 
 
 def test_an_old_name_can_move_a_deal_to_the_renamed_status():
@@ -79,7 +79,7 @@ def test_an_old_name_can_move_a_deal_to_the_renamed_status():
     rows = [row(2, "11", "Иван", "+7 999", "", "1000", "Переговоры", "Воронка")]
     p = plan(headers=HEADERS, rows=rows, catalog=renamed_talks(), known={11: synced(crm)}, names=BEFORE)
     [lp] = p.lead_updates()
-    assert lp.final[Field.STATUS] == TALKS and Field.STATUS in lp.to_sheet
+    assert lp.final[Key.STATUS] == TALKS and Key.STATUS in lp.to_sheet
 
 
 def test_a_name_a_status_has_now_wins_over_an_old_one():
@@ -88,4 +88,4 @@ def test_a_name_a_status_has_now_wins_over_an_old_one():
     rows = [row(2, "11", "Иван", "+7 999", "", "1000", "Принимают решение", "Воронка")]
     p = plan(headers=HEADERS, rows=rows, catalog=catalog(), known={11: synced(crm)}, names=names)
     [lp] = p.lead_updates()
-    assert lp.final[Field.STATUS] != TALKS
+    assert lp.final[Key.STATUS] != TALKS

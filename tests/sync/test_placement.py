@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from amosheets.sheet import SheetData
 from amosheets.sync.creations import Made
-from amosheets.sync.fields import Field, pending_marker
+from amosheets.sync.fields import Key, pending_marker
 from amosheets.sync.model import Known, SheetRow
 from amosheets.sync.placement import markers, place, touches_sheet
 from amosheets.sync.planner import plan
@@ -22,7 +22,7 @@ def sheet(*rows: SheetRow) -> SheetData:
 def moved(r: SheetRow, number: int, **cells: object) -> SheetRow:
     values = list(r.cells)
     for f, v in cells.items():
-        values[HEADERS.columns[Field(f)] if f != "lead_id" else HEADERS.lead_id] = v
+        values[HEADERS.columns[f] if f != "lead_id" else HEADERS.lead_id] = v
     return SheetRow(number, tuple(values))
 
 
@@ -36,7 +36,7 @@ def test_cells_go_to_the_rows_new_place_and_the_lead_is_done() -> None:
     before = sheet(SYNCED)
     p = crm_edit_plan(SYNCED)
     placed = place(p, before, sheet(row(2, "", "Someone else"), moved(SYNCED, 5)), Made(), {})
-    price, status = HEADERS.columns[Field.PRICE], HEADERS.columns[Field.STATUS]
+    price, status = HEADERS.columns[Key.PRICE], HEADERS.columns[Key.STATUS]
     assert {(r, c) for r, c, _ in placed.cells} == {(5, price), (5, status)}
     assert placed.sheet_done == {11}
     assert not placed.appended and placed.rows_appended == 0
@@ -45,7 +45,7 @@ def test_cells_go_to_the_rows_new_place_and_the_lead_is_done() -> None:
 def test_a_cell_typed_over_since_it_was_read_is_left_and_the_lead_not_done() -> None:
     p = crm_edit_plan(SYNCED)
     placed = place(p, sheet(SYNCED), sheet(moved(SYNCED, 2, price="777")), Made(), {})
-    assert [c for _, c, _ in placed.cells] == [HEADERS.columns[Field.STATUS]]
+    assert [c for _, c, _ in placed.cells] == [HEADERS.columns[Key.STATUS]]
     assert placed.sheet_done == set()
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from amosheets.sync.fields import Field
+from amosheets.sync.fields import Key
 from amosheets.sync.plan import LeadPlan
 from tests.sync.factories import TALKS, lead
 
 
 def _plan() -> LeadPlan:
     held = lead(5, name="Иван", price=1000, phones=("+7 999", "+7 111"), contact=None)
-    final = {**held.values(), Field.NAME: "Пётр", Field.PRICE: 2000, Field.STATUS: TALKS, Field.PHONE: "+7 555"}
+    final = {**held.values(), Key.NAME: "Пётр", Key.PRICE: 2000, Key.STATUS: TALKS, Key.PHONE: "+7 555"}
     return LeadPlan(
         5,
         2,
@@ -18,7 +18,7 @@ def _plan() -> LeadPlan:
         final,
         held.values(),
         final,
-        {Field.NAME, Field.PRICE, Field.STATUS, Field.PHONE},
+        {Key.NAME, Key.PRICE, Key.STATUS, Key.PHONE},
         set(),
         phones=held.phones,
     )
@@ -26,7 +26,7 @@ def _plan() -> LeadPlan:
 
 def test_crm_after_takes_only_the_fields_amocrm_took() -> None:
     held = lead(5, name="Иван", price=1000, phones=("+7 999", "+7 111"), contact=None)
-    after = _plan().crm_after(held, {Field.NAME, Field.PHONE})
+    after = _plan().crm_after(held, {Key.NAME, Key.PHONE})
     assert (after.name, after.price, after.status_id) == ("Пётр", 1000, held.status_id)
     assert after.phones == ("+7 555", "+7 111")  # the first phone replaced, the rest kept
     assert after.contact_id == 9  # the contact the plan ended with (made or linked this run)

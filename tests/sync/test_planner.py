@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from amosheets.sync.fields import Field, HeaderError, match_headers
+from amosheets.sync.fields import BUILT_IN, HeaderError, Key, match_headers
 from amosheets.sync.merge import ConflictPolicy
 from amosheets.sync.model import Known
 from amosheets.sync.plan import Direction
@@ -52,7 +52,7 @@ def test_sheet_edit_updates_the_lead():
     crm = lead(11, price=1000)
     p = make([row(2, "11", "Иван", "+7 999", "", "2000", "Первичный контакт", "Воронка")], {11: synced(crm)})
     [lp] = p.lead_updates()
-    assert lp.lead_changes == {Field.PRICE} and lp.final[Field.PRICE] == 2000
+    assert lp.lead_changes == {Key.PRICE} and lp.final[Key.PRICE] == 2000
     assert not p.cell_updates()
 
 
@@ -61,8 +61,8 @@ def test_crm_edit_updates_the_row():
     known = {11: Known(11, crm=lead(11, status=TALKS), base=old.values(), has_row=True)}
     p = make([row(2, "11", "Иван", "+7 999", "", "1000", "Первичный контакт", "Воронка")], known)
     [lp] = p.cell_updates()
-    assert lp.to_sheet == {Field.STATUS}
-    assert render(Field.STATUS, lp.final, p.catalog) == "Переговоры"
+    assert lp.to_sheet == {Key.STATUS}
+    assert render(Key.STATUS, lp.final, p.catalog) == "Переговоры"
     assert not p.lead_updates()
 
 
@@ -72,38 +72,38 @@ def test_conflict_is_settled_by_the_policy_and_reported():
     rows = [row(2, "11", "Иван", "+7 999", "", "2000", "Первичный контакт", "Воронка")]
     p = make(rows, known, policy=ConflictPolicy.CRM)
     [c] = p.conflicts
-    assert (c.field, c.sheet, c.crm, c.base, c.row) == (Field.PRICE, 2000, 3000, 1000, 2)
-    assert p.cell_updates()[0].final[Field.PRICE] == 3000 and not p.lead_updates()
+    assert (c.field, c.sheet, c.crm, c.base, c.row) == (Key.PRICE, 2000, 3000, 1000, 2)
+    assert p.cell_updates()[0].final[Key.PRICE] == 3000 and not p.lead_updates()
     p = make(rows, known, policy=ConflictPolicy.SHEET)
-    assert p.lead_updates()[0].final[Field.PRICE] == 2000 and not p.cell_updates()
+    assert p.lead_updates()[0].final[Key.PRICE] == 2000 and not p.cell_updates()
 
 
 def test_both_changed_to_the_same_value_sends_nothing_but_moves_the_base():
     known = {11: Known(11, crm=lead(11, price=2000), base=lead(11, price=1000).values(), has_row=True)}
     p = make([row(2, "11", "Иван", "+7 999", "", "2000", "Первичный контакт", "Воронка")], known)
     assert p.empty and not p.conflicts
-    assert p.leads[0].base_after(set(Field), True)[Field.PRICE] == 2000
+    assert p.leads[0].base_after(set(BUILT_IN), True)[Key.PRICE] == 2000
 
 
 def test_phone_edit_keeps_the_contacts_other_phones():
     crm = lead(11, phones=("+7 1", "+7 2"))
     p = make([row(2, "11", "Иван", "+7 9", "", "1000", "Первичный контакт", "")], {11: synced(crm)})
     [lp] = p.contact_updates()
-    assert lp.new_list(Field.PHONE) == ["+7 9", "+7 2"]
+    assert lp.new_list(Key.PHONE) == ["+7 9", "+7 2"]
 
 
 def test_a_new_row_becomes_a_lead_with_the_default_status_filled_in():
     p = make([row(2, "", "Пётр", "+7 1", "p@x.ru", "500")])
     [n] = p.creates()
-    assert n.values[Field.STATUS] == FIRST and n.values[Field.PIPELINE] == MAIN
-    assert n.values[Field.PRICE] == 500 and n.fill == {Field.STATUS, Field.PIPELINE}
+    assert n.values[Key.STATUS] == FIRST and n.values[Key.PIPELINE] == MAIN
+    assert n.values[Key.PRICE] == 500 and n.fill == {Key.STATUS, Key.PIPELINE}
 
 
 def test_a_new_row_in_another_pipeline_starts_in_its_first_status():
     p = make([row(2, "", "Пётр", "", "", "", "", "партнёры")])
-    assert p.creates()[0].values[Field.STATUS] == P_NEW
+    assert p.creates()[0].values[Key.STATUS] == P_NEW
     p = make([row(2, "", "Пётр", "", "", "", "Активный", "Партнёры")])
-    assert p.creates()[0].values[Field.STATUS] == P_ACTIVE
+    assert p.creates()[0].values[Key.STATUS] == P_ACTIVE
 
 
 def test_blank_rows_are_skipped():
@@ -194,7 +194,7 @@ def test_direction_filters_what_is_sent():
     pull = make(rows, known, direction=Direction.PULL)
     assert not pull.lead_updates() and not pull.creates() and pull.cell_updates()
     lp = push.lead_updates()[0]
-    assert lp.base_after(crm_done=set(Field), sheet_done=False) == {**base.values(), Field.PRICE: 2000}
+    assert lp.base_after(crm_done=set(BUILT_IN), sheet_done=False) == {**base.values(), Key.PRICE: 2000}
 
 
 def test_moving_to_another_pipeline_sends_a_status_valid_there():
@@ -204,8 +204,8 @@ def test_moving_to_another_pipeline_sends_a_status_valid_there():
     assert p.problems and p.problems[0].column == "Статус"
     p = make([row(2, "11", "Иван", "+7 999", "", "1000", "", "Партнёры")], {11: synced(crm)})
     [lp] = p.lead_updates()
-    assert lp.final[Field.PIPELINE] == PARTNERS and lp.final[Field.STATUS] == P_NEW
-    assert lp.lead_changes == {Field.PIPELINE, Field.STATUS}
+    assert lp.final[Key.PIPELINE] == PARTNERS and lp.final[Key.STATUS] == P_NEW
+    assert lp.lead_changes == {Key.PIPELINE, Key.STATUS}
 
 
 def test_a_row_holding_the_marker_of_a_made_deal_is_that_deals_row_whatever_its_cells_say():
@@ -216,7 +216,7 @@ def test_a_row_holding_the_marker_of_a_made_deal_is_that_deals_row_whatever_its_
     assert not p.creates() and p.seen == {555} and not p.removed
     assert [(x.lead_id, x.row, x.token) for x in p.links] == [(555, 7, "0123456789abcdef")]
     [lp] = p.lead_updates()
-    assert lp.final[Field.PRICE] == 1 and lp.final[Field.NAME] == "Пётр Петров" and not p.conflicts
+    assert lp.final[Key.PRICE] == 1 and lp.final[Key.NAME] == "Пётр Петров" and not p.conflicts
 
 
 def test_a_marker_whose_deal_was_never_made_is_a_new_row_again():
@@ -310,7 +310,7 @@ def test_columns_the_sheet_lacks_are_not_synced():
     headers = match_headers(["Name", "LEAD_ID", "notes"])
     crm = lead(11, price=5000)
     p = plan(headers=headers, rows=[], catalog=catalog(), known={})
-    assert p.columns == {Field.NAME}
+    assert p.columns == {Key.NAME}
     from amosheets.sync.model import SheetRow
 
     p = plan(headers=headers, rows=[SheetRow(2, ("Иван", 11, "my note"))], catalog=catalog(), known={11: synced(crm)})
@@ -333,5 +333,5 @@ def test_bad_header_rows(header, needle):
 
 def test_headers_match_trimmed_case_insensitive_any_order_with_aliases():
     h = match_headers(["  PRICE ", "x", "Id", "e-mail", "ИМЯ", "status", "Pipeline", "phone"])
-    assert h.lead_id == 2 and h.columns[Field.PRICE] == 0 and h.columns[Field.NAME] == 4
+    assert h.lead_id == 2 and h.columns[Key.PRICE] == 0 and h.columns[Key.NAME] == 4
     assert h.unknown == ("x",)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amosheets.sync.fields import Field
+from amosheets.sync.fields import Key
 from amosheets.sync.model import Creation, Known
 from amosheets.sync.planner import triage
 from amosheets.sync.selection import known_now, select
@@ -52,7 +52,7 @@ def test_orphans_are_rows_gone_when_a_new_row_may_be_theirs() -> None:
 
 def test_known_now_takes_fresh_values_and_the_sent_values_as_base() -> None:
     old, new, made = lead(1, name="old"), lead(1, name="new"), lead(9)
-    sent = {Field.NAME: "sent"}
+    sent = {Key.NAME: "sent"}
     known, bases = known_now(
         {1: Known(1, crm=old, deleted=True)},
         {1: new, 9: made},

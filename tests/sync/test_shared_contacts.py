@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amosheets.sync.fields import Field
+from amosheets.sync.fields import Key
 
 from .factories import lead, row, synced
 from .test_planner import make
@@ -29,7 +29,7 @@ def test_different_values_for_one_contact_field_send_neither_and_report_both_row
 def test_the_same_value_from_both_rows_is_sent_once():
     p = make(rows("+7 111", "+7 111"), KNOWN)
     [lp] = p.contact_updates()
-    assert lp.contact_changes == {Field.PHONE} and lp.final[Field.PHONE] == "+7 111"
+    assert lp.contact_changes == {Key.PHONE} and lp.final[Key.PHONE] == "+7 111"
     assert not p.problems
 
 

@@ -1,0 +1,111 @@
+"""The account's fields as specs: what its custom fields, users and time zone let a header name.
+
+Built from plain definitions (the amoCRM adapter reads them), so the planner's tests can make
+any account they need without a server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from amosheets.sync.fields import (
+    BUILT_INS,
+    CF_PREFIX,
+    CONTACT_CF_PREFIX,
+    FieldSet,
+    FieldSpec,
+    HeaderMap,
+    Key,
+    Side,
+    suggestions,
+)
+from amosheets.sync.kinds import Moment, Tags, User, kind_for
+from amosheets.sync.model import Notice
+
+# Contact fields the built-in Телефон and Email columns already cover.
+_BUILT_IN_CODES = frozenset({"PHONE", "EMAIL"})
+CONTACT_PREFIXES = ("Контакт:", "Contact:")
+
+
+@dataclass(frozen=True)
+class CustomField:
+    """One custom field as the account defines it."""
+
+    id: int
+    name: str
+    type: str
+    entity: str  # "leads" or "contacts"
+    code: str | None = None
+    enums: tuple[tuple[int, str], ...] = ()
+    is_api_only: bool = False
+
+
+@dataclass(frozen=True)
+class Account:
+    """What the catalog of fields is made of, as amoCRM said it (and the state caches it)."""
+
+    custom_fields: tuple[CustomField, ...] = ()
+    users: Mapping[int, str] | None = None  # None: the token may not list users (not an admin)
+    timezone: str = "UTC"
+
+    def tz(self) -> tzinfo:
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return timezone.utc
+
+
+def special_specs(account: Account) -> tuple[FieldSpec, ...]:
+    """The columns every account has besides the first wave's six: tags, responsible, dates, link."""
+    tz = account.tz()
+    moment = Moment(tz)
+    return (
+        FieldSpec(Key.TAGS, ("Теги", "Tags"), Tags()),
+        FieldSpec(Key.RESPONSIBLE, ("Ответственный", "Responsible"), User(account.users)),
+        FieldSpec(Key.CREATED, ("Создана", "Created"), moment, Side.NONE),
+        FieldSpec(Key.UPDATED, ("Изменена", "Updated"), moment, Side.NONE),
+        FieldSpec(Key.CLOSED, ("Закрыта", "Closed"), moment, Side.NONE),
+        FieldSpec(Key.LINK, ("Ссылка", "Link"), kind_for("url", (), tz), Side.NONE),
+    )
+
+
+def custom_spec(cf: CustomField, tz: tzinfo) -> FieldSpec:
+    kind = kind_for(cf.type, cf.enums, tz)
+    if cf.entity == "contacts":
+        headers = (*tuple(f"{p} {cf.name}" for p in CONTACT_PREFIXES), f"{CONTACT_PREFIXES[0]} cf:{cf.id}")
+        return FieldSpec(CONTACT_CF_PREFIX + str(cf.id), headers, kind, Side.CONTACT, cf.id, cf.code, cf.type)
+    # The field's name, then `cf:ID`, then its code: each binds a header to it.
+    headers = (cf.name, f"cf:{cf.id}", *((cf.code,) if cf.code else ()))
+    return FieldSpec(CF_PREFIX + str(cf.id), headers, kind, Side.LEAD, cf.id, cf.code, cf.type)
+
+
+def field_set(account: Account) -> FieldSet:
+    """Every field of the account a header may name: built-ins, special columns, custom fields."""
+    tz = account.tz()
+    specs = [*BUILT_INS, *special_specs(account)]
+    specs += [custom_spec(cf, tz) for cf in account.custom_fields if cf.code not in _BUILT_IN_CODES]
+    return FieldSet(tuple(specs))
+
+
+def custom_fields_of(specs: Iterable[FieldSpec]) -> list[FieldSpec]:
+    return [s for s in specs if s.cf_id is not None]
+
+
+def header_notices(headers: HeaderMap, fields: FieldSet) -> list[Notice]:
+    """What the run says about row 1: headers two custom fields share, and near misses of a field's name."""
+    out = [Notice(None, "Row 1: " + p) for p in headers.problems]
+    for h in headers.unknown:
+        close = suggestions(h, fields)
+        if close:
+            out.append(
+                Notice(
+                    None,
+                    f"Row 1: the column {h!r} binds to no field, so it is not synced; did you mean "
+                    + " or ".join(repr(c) for c in close)
+                    + "? (`amosheets fields` lists what a header may name)",
+                )
+            )
+    return out
