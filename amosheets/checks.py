@@ -12,10 +12,23 @@ from dataclasses import dataclass
 from amosheets.amocrm.client import AmoClient
 from amosheets.amocrm.mapping import catalog_from
 from amosheets.config import AMOCRM, GOOGLE, Settings
+from amosheets.engine.reading import read_account
 from amosheets.errors import AmosheetsError, ExitStatus
 from amosheets.gspread_transport import RequestHook
 from amosheets.sheet import Sheet, read_key_file
-from amosheets.sync.fields import BUILT_INS, HeaderError, match_headers, text
+from amosheets.sync.catalog import field_set, header_notices
+from amosheets.sync.fields import (
+    BUILT_IN_FIELDS,
+    BUILT_INS,
+    Cell,
+    FieldSet,
+    HeaderError,
+    Key,
+    header_of,
+    match_headers,
+    suggestions,
+    text,
+)
 
 
 @dataclass
@@ -25,6 +38,7 @@ class Check:
     detail: str
     fix: str | None = None
     status: ExitStatus = ExitStatus.OK
+    warning: bool = False  # passed, but something deserves a look (does not change the exit status)
 
 
 def run_checks(settings: Settings, on_request: Callable[[str], RequestHook | None] = lambda _: None) -> list[Check]:
@@ -44,10 +58,10 @@ def run_checks(settings: Settings, on_request: Callable[[str], RequestHook | Non
     google_ok = not settings.problems[GOOGLE]
     amo_ok = not settings.problems[AMOCRM]
 
-    if google_ok:
-        _check_google(settings, results, fail, on_request("Sheets"))
-    if amo_ok:
-        _check_amocrm(settings, results, fail, on_request("amoCRM"))
+    values = _check_google(settings, results, fail, on_request("Sheets")) if google_ok else None
+    fields = _check_amocrm(settings, results, fail, on_request("amoCRM")) if amo_ok else None
+    if values is not None:
+        _check_headers(values, fields, results)
     return results
 
 
@@ -56,13 +70,14 @@ def _check_google(
     results: list[Check],
     fail: Callable[[str, AmosheetsError], None],
     on_request: RequestHook | None,
-) -> None:
+) -> list[list[Cell]] | None:
+    """The tab's values, once the key, the spreadsheet and the tab passed."""
     if settings.google_credentials is not None:
         try:
             info = read_key_file(settings.google_credentials)
         except AmosheetsError as e:
             fail("Google key file", e)
-            return
+            return None
         results.append(Check("Google key file", True, f"service account {info['client_email']}"))
     else:
         results.append(Check("Google key file", True, f"none: anonymous access to {settings.sheets_api_url}"))
@@ -71,16 +86,21 @@ def _check_google(
         tab = sheet.open()
     except AmosheetsError as e:
         fail("spreadsheet", e)
-        return
+        return None
     results.append(Check("spreadsheet", True, f"{tab.spreadsheet_title!r}, tab {tab.title!r} ({tab.rows} rows)"))
     try:
-        values = sheet.read_values()
+        return sheet.read_values()
     except AmosheetsError as e:
         fail("header row", e)
-        return
+        return None
+
+
+def _check_headers(values: list[list[Cell]], fields: FieldSet | None, results: list[Check]) -> None:
+    """Row 1 against the account's fields (the built-ins alone when amoCRM could not be asked)."""
     header = values[0] if values else []
+    fields = fields or BUILT_IN_FIELDS
     try:
-        headers = match_headers(header)
+        headers = match_headers(header, fields)
     except HeaderError as e:
         fix = "Run `amosheets init` to write the header row." if not any(text(c) for c in header) else None
         results.append(Check("header row", False, str(e), fix, ExitStatus.CONFIG))
@@ -90,9 +110,22 @@ def _check_google(
     detail = f"synced columns: {found}"
     if missing:
         detail += f"; not synced (no such column): {', '.join(missing)}"
-    if headers.unknown:
-        detail += f"; left alone: {', '.join(headers.unknown)}"
+    plain = [h for h in headers.unknown if not suggestions(h, fields)]
+    if plain:
+        detail += f"; left alone: {', '.join(plain)}"
     results.append(Check("header row", True, detail))
+    for n in header_notices(headers, fields):
+        results.append(Check("header row", True, n.message.removeprefix("Row 1: "), warning=True))
+    if Key.NAME not in headers.columns:
+        results.append(
+            Check(
+                "header row",
+                True,
+                f"there is no {header_of(Key.NAME)} column: deals made from new rows will have no name",
+                f"Add a column headed {header_of(Key.NAME)} (or Name).",
+                warning=True,
+            )
+        )
 
 
 def _check_amocrm(
@@ -100,20 +133,21 @@ def _check_amocrm(
     results: list[Check],
     fail: Callable[[str, AmosheetsError], None],
     on_request: RequestHook | None,
-) -> None:
+) -> FieldSet | None:
+    """The account's fields, once the token and the pipeline passed."""
     amo = AmoClient(settings.amocrm_base_url, settings.amocrm_token, attempts=2, on_request=on_request)
     try:
         try:
             account = amo.account()
         except AmosheetsError as e:
             fail("amoCRM token", e)
-            return
+            return None
         results.append(Check("amoCRM token", True, f"account {account.get('name', '?')!r} at {amo.host}"))
         try:
             catalog = catalog_from(amo.pipelines(), settings.pipeline_id, settings.status_id)
         except AmosheetsError as e:
             fail("pipeline and status", e)
-            return
+            return None
         p = catalog.pipelines[catalog.default_pipeline_id]
         s = p.status(catalog.default_status_id)
         results.append(
@@ -123,6 +157,29 @@ def _check_amocrm(
                 f"new deals go to {p.name!r} ({p.id}), status {s.name if s else '?'!r} ({catalog.default_status_id})",
             )
         )
+        try:
+            fields_of = read_account(amo)
+        except AmosheetsError as e:
+            fail("custom fields", e)
+            return None
+        leads = sum(1 for f in fields_of.custom_fields if f.entity == "leads")
+        detail = (
+            f"{leads} deal and {len(fields_of.custom_fields) - leads} contact custom fields "
+            f"(`amosheets fields` lists them); time zone {fields_of.timezone}"
+        )
+        results.append(Check("custom fields", True, detail))
+        if fields_of.users is None:
+            results.append(
+                Check(
+                    "users",
+                    True,
+                    "this token may not list users (amoCRM allows that to administrators only): an "
+                    "Ответственный / Responsible column shows user ids and is read-only",
+                    "To show names and change the responsible user from the sheet, use an administrator's token.",
+                    warning=True,
+                )
+            )
+        return field_set(fields_of)
     finally:
         amo.close()
 

@@ -10,7 +10,7 @@ import sys
 import traceback
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -240,13 +240,72 @@ def check(ctx: typer.Context) -> None:
     results = run_checks(st.settings, st.on_request)
     for r in results:
         if r.ok:
-            o.success(f"✓ {r.name}: {r.detail}")
+            if r.warning:
+                o.warn(f"! {r.name}: {r.detail}" + (f"\n    → {r.fix}" if r.fix else ""))
+            else:
+                o.success(f"✓ {r.name}: {r.detail}")
         else:
             o.error(f"✗ {r.name}: {r.detail}" + (f"\n    → {r.fix}" if r.fix else ""))
     status = exit_status(results)
     if status == ExitStatus.OK:
         o.info("All good: `amosheets sync --dry-run` shows what the first run will do.")
     raise typer.Exit(int(status))
+
+
+@app.command()
+def fields(ctx: typer.Context, as_json: Json = False) -> None:
+    """List the account's deal and contact custom fields: what a column header may name.
+
+    A header binds to a deal field by its name, as `cf:ID`, or by its code; to a field of the
+    deal's main contact as `Контакт: NAME` (or `Contact: NAME`).
+
+    Example:
+
+        amosheets fields
+        amosheets fields --json
+    """
+    from amosheets.engine import amo_client
+    from amosheets.engine.reading import read_account
+    from amosheets.sync.catalog import custom_spec
+
+    st = state(ctx)
+    settings = st.settings.require(AMOCRM)
+    amo = amo_client(settings, on_request=st.on_request("amoCRM"))
+    try:
+        account = read_account(amo)
+    finally:
+        amo.close()
+    tz = account.tz()
+    listed: list[dict[str, Any]] = []
+    rows: list[tuple[str, str, str, str, str]] = []
+    for cf in account.custom_fields:
+        spec = custom_spec(cf, tz)
+        writable = spec.writable and cf.code not in ("PHONE", "EMAIL")
+        options = [text for _, text in cf.enums] if spec.kind.type_name in ("option", "options") else []
+        entity = "lead" if cf.entity == "leads" else "contact"
+        listed.append(
+            {
+                "entity": entity,
+                "id": cf.id,
+                "name": cf.name,
+                "code": cf.code,
+                "type": cf.type,
+                "header": spec.header,
+                "writable": writable,
+                "options": options,
+            }
+        )
+        note = "" if writable else " (read-only)"
+        rows.append((spec.header, str(cf.id), cf.code or "", cf.type + note, ", ".join(options)))
+    if as_json:
+        st.output.out.print_json(json.dumps({"timezone": account.timezone, "fields": listed}, ensure_ascii=False))
+        return
+    st.output.table(
+        f"Custom fields of {amo.host} (time zone {account.timezone})",
+        ("Header", "ID", "Code", "Type", "Options"),
+        rows,
+        True,
+    )
 
 
 @app.command()
@@ -258,11 +317,11 @@ def pipelines(ctx: typer.Context, as_json: Json = False) -> None:
         amosheets pipelines
         amosheets pipelines --json
     """
-    from amosheets.amocrm.client import AmoClient
+    from amosheets.engine import amo_client
 
     st = state(ctx)
     settings = st.settings.require(AMOCRM)
-    amo = AmoClient(settings.amocrm_base_url, settings.amocrm_token, on_request=st.on_request("amoCRM"))
+    amo = amo_client(settings, on_request=st.on_request("amoCRM"))
     try:
         data = amo.pipelines()
     finally:
@@ -303,12 +362,17 @@ def init(
     english: Annotated[
         bool, typer.Option("--english", help="Write English headers (lead_id, Name, Phone, …).")
     ] = False,
+    all_fields: Annotated[
+        bool,
+        typer.Option("--all-fields", help="Also add a column for every deal custom field amoCRM lets the tool write."),
+    ] = False,
 ) -> None:
     """Write the header row into an empty tab. Refuses a tab that already holds anything.
 
     Example:
 
         amosheets init
+        amosheets init --all-fields
     """
     from amosheets.sheet import Sheet
     from amosheets.sync.fields import BUILT_INS, DEFAULT_HEADER_ROW, LEAD_ID
@@ -325,9 +389,33 @@ def init(
             hint="Add the columns you need to row 1 by hand (see README), or point GOOGLE_WORKSHEET at an empty tab. "
             "`amosheets check` says which headers are missing.",
         )
-    headers = [LEAD_ID, *(s.headers[1] for s in BUILT_INS)] if english else DEFAULT_HEADER_ROW
+    headers = [LEAD_ID, *(s.headers[1] for s in BUILT_INS)] if english else list(DEFAULT_HEADER_ROW)
+    if all_fields:
+        headers += _custom_headers(st)
     sheet.write_header(list(headers))
     st.output.success(f"Wrote the header row into {tab.spreadsheet_title!r} / {tab.title!r}: {' | '.join(headers)}")
+
+
+def _custom_headers(st: AppState) -> list[str]:
+    """A header for each writable deal custom field: its name, or `cf:ID` where two fields share the name."""
+    from amosheets.engine import amo_client
+    from amosheets.engine.reading import read_account
+    from amosheets.sync.catalog import field_set
+
+    settings = st.settings.require(AMOCRM)
+    amo = amo_client(settings, on_request=st.on_request("amoCRM"))
+    try:
+        account = read_account(amo)
+    finally:
+        amo.close()
+    fields = field_set(account)
+    aliases = fields.aliases
+    out = []
+    for spec in fields.specs:
+        if spec.cf_id is None or spec.key.startswith("contact_") or not spec.writable:
+            continue
+        out.append(spec.header if aliases.get(spec.header.casefold()) == spec.key else f"cf:{spec.cf_id}")
+    return out
 
 
 @app.command()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from amosheets.config import load_settings
 from amosheets.engine import Engine, Options
@@ -50,16 +52,37 @@ def run_demo(o: Output) -> int:
 
         lead = sb.amocrm.leads()[0]
         talks = next(s for s in sb.amocrm.main_pipeline()["_embedded"]["statuses"] if s["name"] == "Принимают решение")
+        product = sb.amocrm.find_field("Продукт")
+        premium = next(e["id"] for e in product["enums"] if e["value"] == "Премиум")
         sb.amocrm.clock.advance(5)
-        sb.amocrm.edit_lead(lead["id"], status_id=talks["id"], price=99000)
-        sb.sheets.edit_cell(sb.spreadsheet_id or "", sb.worksheet, "E2", "17500")
+        sb.amocrm.edit_lead(
+            lead["id"],
+            status_id=talks["id"],
+            price=99000,
+            custom_fields_values=[{"field_id": product["id"], "values": [{"enum_id": premium}]}],
+        )
+        sid = sb.spreadsheet_id or ""
+        row2 = sb.sheets.values(sid, sb.worksheet)[1]
+        sb.sheets.edit_cell(sid, sb.worksheet, "E2", "17500")
+        sb.sheets.edit_cell(sid, sb.worksheet, "J2", "2026-12-20")
         o.info(
-            f"\n4. A manager moves deal {lead['id']} to 'Принимают решение' and sets 99000 in amoCRM;"
-            " someone types 17500 into E2 in the sheet."
+            f"\n4. A manager moves deal {lead['id']} to 'Принимают решение', sets 99000 and the product "
+            f"'Премиум' in amoCRM; in the sheet someone types 17500 and a new meeting date into row 2 "
+            f"(deal {row2[0]})."
         )
         status = max(status, step("5. amosheets sync", Options(Direction.BOTH)))
         show_sheet(o, sb, "\nThe sheet after the second sync")
-        o.info(f"\namoCRM deal {sb.amocrm.leads()[0]['id']}: price {sb.amocrm.leads()[0]['price']}.")
+        typed = sb.amocrm.lead(int(row2[0]))
+        meeting = next(
+            f["values"][0]["value"]
+            for f in typed.get("custom_fields_values") or []
+            if f["field_name"] == "Дата встречи"
+        )
+        when = datetime.fromtimestamp(int(meeting), ZoneInfo("Europe/Moscow")).date()
+        o.info(
+            f"\nIn amoCRM, deal {row2[0]} now has price {typed['price']} and meeting date {when}: the sheet's "
+            "edits arrived. The sheet holds the date as a real date (it sorts and filters as one)."
+        )
         status = max(status, step("6. amosheets sync   (again: nothing left to do)", Options(Direction.BOTH)))
         o.info(
             "\nThat's the whole loop. To use your own sheet and account, follow README.md "

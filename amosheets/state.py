@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from amosheets.errors import AmosheetsError, ConfigError, os_reason
+from amosheets.sync.catalog import Account, CustomField
 from amosheets.sync.fields import CONTACT_CF_PREFIX, Key
 from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Names, Values
 
@@ -254,6 +255,31 @@ class StateStore:
 
     def set_account_id(self, value: int) -> None:
         self._set_meta(account_id=str(int(value)))
+
+    def account_catalog(self) -> tuple[Account, float, str] | None:
+        """The account's fields as last read: (what it said, when — this machine's clock, the header row then)."""
+        raw = self._meta("account_catalog")
+        if raw is None:
+            return None
+        d = json.loads(raw)
+        fields = tuple(
+            CustomField(int(f[0]), f[1], f[2], f[3], f[4], tuple((int(i), t) for i, t in f[5]), bool(f[6]))
+            for f in d["fields"]
+        )
+        users = None if d["users"] is None else {int(k): v for k, v in d["users"].items()}
+        return Account(fields, users, d["timezone"]), float(d["at"]), str(d["headers"])
+
+    def remember_account(self, account: Account, headers: str, at: float | None = None) -> None:
+        fields = [[f.id, f.name, f.type, f.entity, f.code, list(f.enums), f.is_api_only] for f in account.custom_fields]
+        held = {
+            "fields": fields,
+            "users": account.users,
+            "timezone": account.timezone,
+            "at": time.time() if at is None else at,
+            "headers": headers,
+        }
+        with self.transaction():
+            self._set_meta(account_catalog=json.dumps(held, ensure_ascii=False, separators=_COMPACT))
 
     def names(self) -> Names:
         """The names pipelines and statuses have been shown under (cells may still show old ones)."""

@@ -227,6 +227,7 @@ class AmoClient:
             raise AmoAuthError(
                 f"amoCRM ({self.host}) answered 402: the account's subscription is not paid.",
                 hint="Pay for the account (or ask its administrator); the API works again after that.",
+                status=402,
             )
         if status == 403:
             if _looks_html(r):
@@ -238,6 +239,7 @@ class AmoClient:
             raise AmoAuthError(
                 f"amoCRM ({self.host}) refused access (403): {_problem_detail(r, self._clean)}.",
                 hint="Check that the integration has access to deals and contacts and that this IP is allowed.",
+                status=403,
             )
         if status == 404:
             raise AmoError(
@@ -262,6 +264,23 @@ class AmoClient:
     # -- reads ----------------------------------------------------------------------
     def account(self) -> dict[str, Any]:
         return self.request("GET", "/api/v4/account") or {}
+
+    def account_settings(self) -> dict[str, Any]:
+        """The account, with its date and time settings (its time zone)."""
+        return self.request("GET", "/api/v4/account", params={"with": "datetime_settings"}) or {}
+
+    def custom_fields(self, entity: str) -> list[dict[str, Any]]:
+        """The custom fields of ``leads`` or ``contacts``."""
+        return self.list_all(f"/api/v4/{entity}/custom_fields", "custom_fields", {})
+
+    def users(self) -> list[dict[str, Any]] | None:
+        """The account's users; None when the token may not list them (only an administrator's may)."""
+        try:
+            return self.list_all("/api/v4/users", "users", {})
+        except AmoAuthError as e:
+            if e.status == 403:
+                return None
+            raise
 
     def pipelines(self) -> list[dict[str, Any]]:
         data = self.request("GET", "/api/v4/leads/pipelines")

@@ -12,7 +12,9 @@ class AmoError(ServiceError):
 
 
 class AmoAuthError(AuthError):
-    pass
+    def __init__(self, message: str, hint: str | None = None, status: int = 401) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
 
 
 class AmoBlockedError(ServiceError):

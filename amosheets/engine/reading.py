@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from amosheets.amocrm.client import AmoClient
-from amosheets.amocrm.mapping import contact_from, lead_from, main_contact_id
+from amosheets.amocrm.mapping import account_from, contact_from, lead_from, main_contact_id
 from amosheets.state import IndexEntry, StateStore
 from amosheets.sync import creations as journal
-from amosheets.sync.fields import BUILT_IN_FIELDS, FieldSet
+from amosheets.sync.catalog import Account, field_set
+from amosheets.sync.fields import BUILT_IN_FIELDS, Cell, FieldSet, text
 from amosheets.sync.freshness import contact_owners, contacts_to_fetch, current_leads, leads_to_fetch
 from amosheets.sync.model import Catalog, Creation, CrmLead, Notice
-from amosheets.sync.planner import Triage
+from amosheets.sync.planner import Triage, header_signature
 from amosheets.sync.window import OVERLAP, changes_window
 
 if TYPE_CHECKING:
@@ -31,6 +32,62 @@ class Changes:
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
     listed: set[int] | None = None  # with --all: every lead amoCRM listed in the pipeline
+
+
+# The fields' catalog (custom fields, users, time zone) is cached in the state and read again after this
+# long, or when the sheet's headers or amoCRM's data name something it does not hold (``account_for``).
+CATALOG_TTL = 24 * 3600
+
+
+def read_account(amo: AmoClient) -> Account:
+    """The account's custom fields, users and time zone: four requests at once."""
+    lead_fields, contact_fields, users, account = amo.concurrently(
+        lambda: amo.custom_fields("leads"), lambda: amo.custom_fields("contacts"), amo.users, amo.account_settings
+    )
+    return account_from(lead_fields, contact_fields, users, account)
+
+
+def cached_account(store: StateStore) -> Account | None:
+    """The cached catalog while it is fresh (this machine's clock; one set back counts as stale)."""
+    held = store.account_catalog()
+    if held is None:
+        return None
+    account, at, _ = held
+    return account if 0 <= time.time() - at < CATALOG_TTL else None
+
+
+def account_for(
+    amo: AmoClient,
+    store: StateStore,
+    cached: Account | None,
+    header_row: Sequence[Cell],
+    leads: Iterable[Mapping[str, Any]],
+    keep: bool,
+) -> Account:
+    """The catalog this run uses: the cached one, unless a header the sheet gained since it was read, or a
+    custom field a deal carries, is not in it. A catalog read anew is kept in the state when ``keep``."""
+    if cached is not None:
+        held = store.account_catalog()
+        headers_then = held[2] if held else None
+        fields = field_set(cached)
+        known_ids = {s.cf_id for s in fields.specs if s.cf_id is not None}
+        new_header = header_signature(header_row) != headers_then and _binds_nothing(header_row, fields)
+        new_field = any(
+            int(v.get("field_id") or 0) not in known_ids
+            for lead in leads
+            for v in lead.get("custom_fields_values") or []
+        )
+        if not new_header and not new_field:
+            return cached
+    account = read_account(amo)
+    if keep:
+        store.remember_account(account, header_signature(header_row))
+    return account
+
+
+def _binds_nothing(header_row: Sequence[Cell], fields: FieldSet) -> bool:
+    aliases = fields.aliases
+    return any(t and t.casefold() not in aliases for t in (text(c) for c in header_row))
 
 
 def list_changes(amo: AmoClient, store: StateStore, opts: Options, catalog: Catalog, now: int, detail: Say) -> Changes:

@@ -6,7 +6,7 @@ import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,12 +16,21 @@ from amosheets.amocrm.client import AmoClient
 from amosheets.amocrm.mapping import catalog_from
 from amosheets.config import AMOCRM, GOOGLE, Settings
 from amosheets.deadline import Deadline
-from amosheets.engine.reading import account_ids, check_account, fetch_crm, list_changes, resolve_creations
+from amosheets.engine.reading import (
+    account_for,
+    account_ids,
+    cached_account,
+    check_account,
+    fetch_crm,
+    list_changes,
+    resolve_creations,
+)
 from amosheets.engine.writing import create, update_crm, write_sheet
 from amosheets.errors import ConfigError, ExitStatus, LockedError
 from amosheets.gspread_transport import RequestHook
 from amosheets.sheet import Sheet, SheetData, sheet_data
 from amosheets.state import Scope, StateStore, ensure_state_dir, state_path
+from amosheets.sync.catalog import field_set, header_notices
 from amosheets.sync.creations import Made
 from amosheets.sync.fields import BUILT_IN_FIELDS, Cell, FieldSet, HeaderError
 from amosheets.sync.guard import mass_change
@@ -187,6 +196,7 @@ class Engine:
     def _sync(self, store: StateStore, out: Outcome) -> None:
         opts = self.options
         # The sheet is read while amoCRM is asked what changed: the two don't wait for each other.
+        cached = cached_account(store)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheet") as pool:
             sheet_read = pool.submit(self.sheet.read_values)
             catalog = catalog_from(self.amo.pipelines(), self.settings.pipeline_id, self.settings.status_id)
@@ -194,7 +204,12 @@ class Engine:
             now_here = time.time()  # … and this machine's at the same moment
             changes = list_changes(self.amo, store, opts, catalog, now, self.detail)
             values = sheet_read.result()
+        header_row = values[0] if values else []
+        account = account_for(self.amo, store, cached, header_row, changes.leads.values(), keep=not opts.dry_run)
+        catalog = replace(catalog, fields=field_set(account))
+        self.fields = catalog.fields
         data = self._bind(values)
+        out.notices.extend(header_notices(data.headers, catalog.fields))
         check_account(store, changes, opts)
         index = store.load_index()
         entries = resolve_creations(self.amo, store, index.keys(), now, changes)

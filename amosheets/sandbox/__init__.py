@@ -14,14 +14,40 @@ from amosheets.sandbox.amocrm import AmoCRMEmulator
 from amosheets.sandbox.server import PortUnavailable, RunningServer
 from amosheets.sandbox.sheets import SheetsEmulator
 
-__all__ = ["SAMPLE_HEADERS", "AmoCRMEmulator", "PortUnavailable", "Sandbox", "SheetsEmulator"]
+__all__ = ["SAMPLE_HEADERS", "SAMPLE_SHEET_HEADERS", "AmoCRMEmulator", "PortUnavailable", "Sandbox", "SheetsEmulator"]
 
 SAMPLE_HEADERS = ["lead_id", "Имя", "Телефон", "Email", "Сумма", "Статус", "Воронка"]
 SAMPLE_TAB = "Сделки"
 
+# The sample sheet also has a few custom-field columns of the sample account, so a newcomer sees them work.
+SAMPLE_SHEET_HEADERS = [*SAMPLE_HEADERS, "Город", "Продукт", "Дата встречи", "Теги"]
 _SAMPLE_ROWS = [
-    ["", "Иван Петров", "+7 999 123-45-67", "ivan@example.com", "15000", "Первичный контакт", "Воронка"],
-    ["", "ООО «Ромашка»", "+7 495 000-00-01", "zakupki@romashka.example", "250 000", "Переговоры", "Воронка"],
+    [
+        "",
+        "Иван Петров",
+        "+7 999 123-45-67",
+        "ivan@example.com",
+        "15000",
+        "Первичный контакт",
+        "Воронка",
+        "Казань",
+        "премиум",
+        "2026-12-15",
+        "VIP",
+    ],
+    [
+        "",
+        "ООО «Ромашка»",
+        "+7 495 000-00-01",
+        "zakupki@romashka.example",
+        "250 000",
+        "Переговоры",
+        "Воронка",
+        "",
+        "Базовый",
+        "",
+        "Опт, Новый",
+    ],
     ["", "Мария Соколова", "+7 912 555-01-02", "", "", "", ""],
 ]
 _SAMPLE_LEADS = [
@@ -141,7 +167,7 @@ class Sandbox:
         Some of the first deals carry custom field values (Город, Продукт, Интересы, …), tags and
         another responsible user, as managers leave them.
         """
-        self.new_spreadsheet(_SAMPLE_ROWS)
+        self.new_spreadsheet(_SAMPLE_ROWS, SAMPLE_SHEET_HEADERS)
         pipeline = self.amocrm.main_pipeline()
         by_name = {s["name"]: s["id"] for s in pipeline["_embedded"]["statuses"]}
         users = {u["name"]: u["id"] for u in self.amocrm.users()}
