@@ -1,7 +1,9 @@
-"""A state file written by the schema-2 release is migrated in place on the first run: no re-sync, no duplicate.
+"""A state file written by an earlier release is migrated in place (or used as it is) on the first run:
+no re-sync, no duplicate.
 
-The fixture was made by ``tests/fixtures/make_state_schema2.py`` with that release; the sandbox
-and sheet it describes are rebuilt here (lead and contact ids are deterministic).
+The fixtures were made by ``tests/fixtures/make_state_schema2.py`` and ``make_state_schema3.py`` with
+those releases; the sandbox and sheet each describes are rebuilt here (lead and contact ids are
+deterministic).
 """
 
 from __future__ import annotations
@@ -148,3 +150,62 @@ def without_updated_at(k: Known) -> Known:
     """The lead as the schema-2 columns could hold it: its built-in fields (the run reads the others too)."""
     built_in = k.crm and {key: v for key, v in k.crm.fields.items() if key in BUILT_IN}
     return replace(k, crm=k.crm and replace(k.crm, updated_at=0, fields=built_in))
+
+
+DATA3 = json.loads((FIXTURES / "state-schema3.json").read_text())
+
+
+@pytest.fixture
+def schema3_world(tmp_path: Path) -> Iterator[World]:
+    """A state file made by the release before field specs (issue 9's, schema 3), with its sandbox and sheet."""
+    with Sandbox(account_id=DATA3["account_id"]) as sb:
+        for lead in DATA3["leads"]:
+            sb.amocrm.create_lead(**lead)
+        for lead_id in DATA3["deleted"]:
+            sb.amocrm.delete_lead(lead_id)
+        sb.new_spreadsheet(DATA3["rows"], headers=DATA3["headers"])
+        (tmp_path / "state").mkdir()
+        w = World(sb, {**sb.env(), "AMOSHEETS_STATE_DIR": str(tmp_path / "state")})
+        shutil.copyfile(FIXTURES / "state-schema3.sqlite3", state_file(w))
+        yield w
+
+
+def stored_leads(path: Path) -> dict[int, tuple[dict, dict | None]]:
+    """Each lead's amoCRM values and base as the file holds them (built-in fields only)."""
+    db = sqlite3.connect(path)
+    try:
+        rows = db.execute("SELECT lead_id, crm, base FROM leads").fetchall()
+    finally:
+        db.close()
+    out = {}
+    for lid, crm, base in rows:
+        held = {k: v for k, v in json.loads(crm).items() if k in BUILT_IN or k in ("phones", "emails")} if crm else {}
+        out[lid] = (held, json.loads(base) if base else None)
+    return out
+
+
+def test_a_state_of_the_release_before_field_specs_is_used_as_it_is_without_a_resync(schema3_world: World):
+    w = schema3_world
+    path = state_file(w)
+    assert schema_version(path) == "3"
+    before = stored_leads(path)
+    assert before[30000003][0]["phones"] == ["+7 999 123-45-67"]
+
+    w.reset_stats()
+    out = w.run("sync")
+    amo, sheets = w.stats()
+    assert out.exit_status == ExitStatus.OK, out.problems
+    assert out.created == 0
+    assert amo["mutating"] == 0 and sheets["mutating"] == 0, (amo["by_route"], sheets["by_route"])
+    assert schema_version(path) == "3"
+    assert stored_leads(path) == before
+
+    # The same state then takes a custom-field column like any other.
+    values = w.rows()
+    w.sb.sheets.set_values(w.sid, w.tab, [[*values[0], "Город"]])
+    number = next(i for i, r in enumerate(values) if r and r[1] == "Иван Петров") + 1
+    w.sb.sheets.edit_cell(w.sid, w.tab, f"H{number}", "Тверь")
+    out = w.run("sync")
+    assert out.exit_status == ExitStatus.OK, out.problems
+    lead = w.sb.amocrm.lead(30000003)
+    assert [f["values"][0]["value"] for f in lead["custom_fields_values"] if f["field_name"] == "Город"] == ["Тверь"]
