@@ -6,7 +6,7 @@ any account they need without a server.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -76,10 +76,10 @@ def custom_spec(cf: CustomField, tz: tzinfo) -> FieldSpec:
     kind = kind_for(cf.type, cf.enums, tz)
     if cf.entity == "contacts":
         headers = (*tuple(f"{p} {cf.name}" for p in CONTACT_PREFIXES), f"{CONTACT_PREFIXES[0]} cf:{cf.id}")
-        return FieldSpec(CONTACT_CF_PREFIX + str(cf.id), headers, kind, Side.CONTACT, cf.id, cf.code, cf.type)
+        return FieldSpec(CONTACT_CF_PREFIX + str(cf.id), headers, kind, Side.CONTACT, cf.id)
     # The field's name, then `cf:ID`, then its code: each binds a header to it.
     headers = (cf.name, f"cf:{cf.id}", *((cf.code,) if cf.code else ()))
-    return FieldSpec(CF_PREFIX + str(cf.id), headers, kind, Side.LEAD, cf.id, cf.code, cf.type)
+    return FieldSpec(CF_PREFIX + str(cf.id), headers, kind, Side.LEAD, cf.id)
 
 
 def field_set(account: Account) -> FieldSet:
@@ -88,10 +88,6 @@ def field_set(account: Account) -> FieldSet:
     specs = [*BUILT_INS, *special_specs(account)]
     specs += [custom_spec(cf, tz) for cf in account.custom_fields if cf.code not in _BUILT_IN_CODES]
     return FieldSet(tuple(specs))
-
-
-def custom_fields_of(specs: Iterable[FieldSpec]) -> list[FieldSpec]:
-    return [s for s in specs if s.cf_id is not None]
 
 
 def header_notices(headers: HeaderMap, fields: FieldSet) -> list[Notice]:

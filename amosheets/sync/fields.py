@@ -43,8 +43,6 @@ class FieldSpec:
     kind: Kind
     side: Side = Side.LEAD
     cf_id: int | None = None  # an amoCRM custom field's id
-    code: str | None = None  # its code (PHONE, EMAIL, UTM_SOURCE, …)
-    amo_type: str | None = None  # its amoCRM type
     # An empty cell says nothing (the tool fills it in from amoCRM) rather than "clear it".
     no_opinion_when_empty: bool = False
 
@@ -79,8 +77,8 @@ class Key:
 
 BUILT_INS: tuple[FieldSpec, ...] = (
     FieldSpec(Key.NAME, ("Имя", "Name"), Kind(), no_opinion_when_empty=True),
-    FieldSpec(Key.PHONE, ("Телефон", "Phone"), Kind(), Side.CONTACT, code="PHONE"),
-    FieldSpec(Key.EMAIL, ("Email", "E-mail"), Kind(), Side.CONTACT, code="EMAIL"),
+    FieldSpec(Key.PHONE, ("Телефон", "Phone"), Kind(), Side.CONTACT),
+    FieldSpec(Key.EMAIL, ("Email", "E-mail"), Kind(), Side.CONTACT),
     FieldSpec(Key.PRICE, ("Сумма", "Price", "Budget"), Price()),
     # Statuses and pipelines are read by name against the catalog (see planner.RowReader).
     FieldSpec(Key.STATUS, ("Статус", "Status"), Kind(), no_opinion_when_empty=True),
@@ -239,12 +237,6 @@ def column_letter(index: int) -> str:
         n, r = divmod(n - 1, 26)
         s = chr(65 + r) + s
     return s
-
-
-def parse_price(cell: Cell) -> int:
-    """A whole, non-negative amount: 1500, "1 500", "1,500", "1500.00", "15 000 ₽". Empty is 0."""
-    value: int = BUILT_IN[Key.PRICE].kind.read(cell)
-    return value
 
 
 # What a run writes into a new row's lead_id cell *before* it asks amoCRM to create the deal:

@@ -65,10 +65,6 @@ class Kind:
         shown = self.cell(value)
         return text(shown) if shown not in (None, "") else "∅"
 
-    def load(self, stored: Any) -> Any:
-        """A canonical value as the state's JSON gave it back."""
-        return stored
-
     def from_amo(self, values: AmoValues) -> Any:
         first = values[0].get("value") if values else None
         return self.empty if first is None else str(first).strip()
@@ -162,9 +158,6 @@ class Price(Kind):
         if not value.is_integer():
             raise ValueProblem("has kopecks/cents; amoCRM keeps whole amounts — round it, like 1500")
         return int(value)
-
-    def from_amo(self, values: AmoValues) -> Any:
-        raise TypeError("price is a field of the lead itself")
 
 
 class Number(Kind):
@@ -278,9 +271,6 @@ class Options(Option):
         unknown = [str(i) for i in sorted(chosen - set(self.text_of))]
         return ", ".join(known + unknown)
 
-    def load(self, stored: Any) -> Any:
-        return tuple(stored or ())
-
     def from_amo(self, values: AmoValues) -> Any:
         ids = set()
         for v in values:
@@ -301,7 +291,7 @@ _READ_DATE = "is not a date; write it as 2026-12-02 or 02.12.2026"
 _READ_MOMENT = "is not a date and time; write it as 2026-12-02 14:30 or 02.12.2026 14:30"
 
 
-def _parse_moment(t: str, with_time: bool) -> datetime | None:
+def _parse_moment(t: str) -> datetime | None:
     t = t.replace("T", " ").strip()
     for d in _DATE_FORMATS:
         for f in (*(f"{d} {tf}" for tf in _TIME_FORMATS), d):
@@ -332,7 +322,7 @@ class Day(Kind):
         t = text(cell)
         if not t:
             return ""
-        moment = _parse_moment(t, with_time=False)
+        moment = _parse_moment(t)
         if moment is None:
             raise ValueProblem(_READ_DATE)
         return moment.date().isoformat()
@@ -365,7 +355,7 @@ class Moment(Day):
         t = text(cell)
         if not t:
             return ""
-        typed = _parse_moment(t, with_time=True)
+        typed = _parse_moment(t)
         if typed is None:
             raise ValueProblem(_READ_MOMENT)
         moment = typed
@@ -417,9 +407,6 @@ class Tags(Kind):
 
     def cell(self, value: Any) -> Cell:
         return ", ".join(value or ())
-
-    def load(self, stored: Any) -> Any:
-        return tuple(stored or ())
 
 
 def tag_set(names: Any) -> tuple[str, ...]:
