@@ -10,7 +10,7 @@ import sys
 import traceback
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -23,6 +23,9 @@ from amosheets.gspread_transport import RequestHook
 from amosheets.output import Output
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
 from amosheets.sync.plan import Direction
+
+if TYPE_CHECKING:
+    from amosheets.sync.catalog import Account
 
 
 class _Group(TyperGroup):
@@ -264,17 +267,10 @@ def fields(ctx: typer.Context, as_json: Json = False) -> None:
         amosheets fields
         amosheets fields --json
     """
-    from amosheets.engine import amo_client
-    from amosheets.engine.reading import read_account
     from amosheets.sync.catalog import custom_spec
 
     st = state(ctx)
-    settings = st.settings.require(AMOCRM)
-    amo = amo_client(settings, on_request=st.on_request("amoCRM"))
-    try:
-        account = read_account(amo)
-    finally:
-        amo.close()
+    account, host = _read_account(st)
     tz = account.tz()
     listed: list[dict[str, Any]] = []
     rows: list[tuple[str, str, str, str, str]] = []
@@ -301,7 +297,7 @@ def fields(ctx: typer.Context, as_json: Json = False) -> None:
         st.output.out.print_json(json.dumps({"timezone": account.timezone, "fields": listed}, ensure_ascii=False))
         return
     st.output.table(
-        f"Custom fields of {amo.host} (time zone {account.timezone})",
+        f"Custom fields of {host} (time zone {account.timezone})",
         ("Header", "ID", "Code", "Type", "Options"),
         rows,
         True,
@@ -396,19 +392,23 @@ def init(
     st.output.success(f"Wrote the header row into {tab.spreadsheet_title!r} / {tab.title!r}: {' | '.join(headers)}")
 
 
-def _custom_headers(st: AppState) -> list[str]:
-    """A header for each writable deal custom field: its name, or `cf:ID` where two fields share the name."""
+def _read_account(st: AppState) -> tuple[Account, str]:
+    """The account's fields, users and time zone, read anew (and the host that said so)."""
     from amosheets.engine import amo_client
     from amosheets.engine.reading import read_account
-    from amosheets.sync.catalog import field_set
 
-    settings = st.settings.require(AMOCRM)
-    amo = amo_client(settings, on_request=st.on_request("amoCRM"))
+    amo = amo_client(st.settings.require(AMOCRM), on_request=st.on_request("amoCRM"))
     try:
-        account = read_account(amo)
+        return read_account(amo), amo.host
     finally:
         amo.close()
-    fields = field_set(account)
+
+
+def _custom_headers(st: AppState) -> list[str]:
+    """A header for each writable deal custom field: its name, or `cf:ID` where two fields share the name."""
+    from amosheets.sync.catalog import field_set
+
+    fields = field_set(_read_account(st)[0])
     aliases = fields.aliases
     out = []
     for spec in fields.specs:

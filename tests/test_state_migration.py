@@ -1,9 +1,8 @@
 """A state file written by an earlier release is migrated in place (or used as it is) on the first run:
 no re-sync, no duplicate.
 
-The fixtures were made by ``tests/fixtures/make_state_schema2.py`` and ``make_state_schema3.py`` with
-those releases; the sandbox and sheet each describes are rebuilt here (lead and contact ids are
-deterministic).
+The fixtures were made by ``tests/fixtures/make_state_fixture.py`` with those releases; the sandbox
+and sheet each describes are rebuilt here (lead and contact ids are deterministic).
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from amosheets.sync.model import CrmLead, Known
 from .conftest import World
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-DATA = json.loads((FIXTURES / "state-schema2.json").read_text())
 _BASE_COLUMNS = {
     Key.NAME: "base_name",
     Key.PHONE: "base_phone",
@@ -39,19 +37,24 @@ _BASE_COLUMNS = {
 }
 
 
-@pytest.fixture
-def old_world(tmp_path: Path) -> Iterator[World]:
-    """The sandbox and sheet the fixture's state describes, with that state file in the state dir."""
-    with Sandbox(account_id=DATA["account_id"]) as sb:
-        for lead in DATA["leads"]:
+def rebuilt(name: str, tmp_path: Path) -> Iterator[World]:
+    """The sandbox and sheet the fixture ``name``'s state describes, with that state file in the state dir."""
+    data = json.loads((FIXTURES / f"state-{name}.json").read_text())
+    with Sandbox(account_id=data["account_id"]) as sb:
+        for lead in data["leads"]:
             sb.amocrm.create_lead(**lead)
-        for lead_id in DATA["deleted"]:
+        for lead_id in data["deleted"]:
             sb.amocrm.delete_lead(lead_id)
-        sb.new_spreadsheet(DATA["rows"], headers=DATA["headers"])
+        sb.new_spreadsheet(data["rows"], headers=data["headers"])
         (tmp_path / "state").mkdir()
         w = World(sb, {**sb.env(), "AMOSHEETS_STATE_DIR": str(tmp_path / "state")})
-        shutil.copyfile(FIXTURES / "state-schema2.sqlite3", state_file(w))
+        shutil.copyfile(FIXTURES / f"state-{name}.sqlite3", state_file(w))
         yield w
+
+
+@pytest.fixture
+def old_world(tmp_path: Path) -> Iterator[World]:
+    yield from rebuilt("schema2", tmp_path)
 
 
 def state_file(w: World) -> Path:
@@ -152,22 +155,10 @@ def without_updated_at(k: Known) -> Known:
     return replace(k, crm=k.crm and replace(k.crm, updated_at=0, fields=built_in))
 
 
-DATA3 = json.loads((FIXTURES / "state-schema3.json").read_text())
-
-
 @pytest.fixture
 def schema3_world(tmp_path: Path) -> Iterator[World]:
     """A state file made by the release before field specs (issue 9's, schema 3), with its sandbox and sheet."""
-    with Sandbox(account_id=DATA3["account_id"]) as sb:
-        for lead in DATA3["leads"]:
-            sb.amocrm.create_lead(**lead)
-        for lead_id in DATA3["deleted"]:
-            sb.amocrm.delete_lead(lead_id)
-        sb.new_spreadsheet(DATA3["rows"], headers=DATA3["headers"])
-        (tmp_path / "state").mkdir()
-        w = World(sb, {**sb.env(), "AMOSHEETS_STATE_DIR": str(tmp_path / "state")})
-        shutil.copyfile(FIXTURES / "state-schema3.sqlite3", state_file(w))
-        yield w
+    yield from rebuilt("schema3", tmp_path)
 
 
 def stored_leads(path: Path) -> dict[int, tuple[dict, dict | None]]:

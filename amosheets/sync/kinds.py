@@ -310,29 +310,34 @@ class Day(Kind):
     """date, birthday: a calendar day in the account's time zone, written as a real date cell."""
 
     type_name = "date"
+    problem = _READ_DATE
+    rounding = timedelta(0)
 
     def __init__(self, tz: tzinfo) -> None:
         self.tz = tz
 
+    def canonical(self, moment: datetime) -> str:
+        return moment.date().isoformat()
+
     def read(self, cell: Cell) -> Any:
         if isinstance(cell, bool):
-            raise ValueProblem(_READ_DATE)
+            raise ValueProblem(self.problem)
         if isinstance(cell, int | float):
-            return _from_serial(float(cell)).date().isoformat()
+            return self.canonical(_from_serial(float(cell)) + self.rounding)
         t = text(cell)
         if not t:
             return ""
         moment = _parse_moment(t)
         if moment is None:
-            raise ValueProblem(_READ_DATE)
-        return moment.date().isoformat()
+            raise ValueProblem(self.problem)
+        return self.canonical(moment)
 
     def cell(self, value: Any) -> Cell:
         return DateText(value) if value else ""
 
     def from_amo(self, values: AmoValues) -> Any:
         moment = _amo_moment(values[0].get("value") if values else None, self.tz)
-        return moment.date().isoformat() if moment else ""
+        return self.canonical(moment) if moment else ""
 
     def to_amo(self, value: Any) -> AmoValues | None:
         if not value:
@@ -345,20 +350,10 @@ class Moment(Day):
     """date_time (and the deal's own created/updated/closed): to the minute, in the account's time zone."""
 
     type_name = "date_time"
+    problem = _READ_MOMENT
+    rounding = timedelta(seconds=30)  # a serial's float error must not lose the minute
 
-    def read(self, cell: Cell) -> Any:
-        if isinstance(cell, bool):
-            raise ValueProblem(_READ_MOMENT)
-        if isinstance(cell, int | float):
-            moment = _from_serial(float(cell)) + timedelta(seconds=30)  # to the nearest minute
-            return moment.strftime("%Y-%m-%dT%H:%M")
-        t = text(cell)
-        if not t:
-            return ""
-        typed = _parse_moment(t)
-        if typed is None:
-            raise ValueProblem(_READ_MOMENT)
-        moment = typed
+    def canonical(self, moment: datetime) -> str:
         return moment.strftime("%Y-%m-%dT%H:%M")
 
     def cell(self, value: Any) -> Cell:
@@ -367,14 +362,8 @@ class Moment(Day):
     def show(self, value: Any) -> str:
         return value.replace("T", " ") if value else "∅"
 
-    def from_amo(self, values: AmoValues) -> Any:
-        moment = _amo_moment(values[0].get("value") if values else None, self.tz)
-        return self.of_unix(moment)
-
-    def of_unix(self, moment: datetime | int | None) -> str:
-        if isinstance(moment, int):
-            return self.of_unix(datetime.fromtimestamp(moment, self.tz)) if moment else ""
-        return moment.strftime("%Y-%m-%dT%H:%M") if moment else ""
+    def of_unix(self, unix: int) -> str:
+        return self.canonical(datetime.fromtimestamp(unix, self.tz)) if unix else ""
 
     def to_amo(self, value: Any) -> AmoValues | None:
         if not value:
