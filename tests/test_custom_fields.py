@@ -416,3 +416,27 @@ def test_without_a_tags_column_tags_are_never_touched(world: World):
     lead = emu.lead(made["id"])
     assert lead["price"] == 200
     assert sorted(t["name"] for t in lead["_embedded"]["tags"]) == ["VIP", "Опт"]
+
+
+def test_an_option_added_in_amocrm_is_taken_up_once_the_cached_catalog_is_an_hour_old(cf_world: World):
+    w, emu = cf_world, cf_world.sb.amocrm
+    assert w.run("sync").created == 1
+    product = emu.find_field("Продукт")
+    emu.delete_custom_field(product["id"])  # a field rebuilt with one more option (the sandbox cannot add one)
+    emu.add_custom_field("leads", "Продукт", "select", enums=["Базовый", "Стандарт", "Премиум", "Платиновый"])
+    w.sb.sheets.edit_cell(w.sid, w.tab, f"{chr(ord('A') + col('Продукт'))}2", "Платиновый")
+    store = w.store()
+    try:
+        account, at, headers = store.account_catalog()
+        out = w.run("sync")  # the cache is fresh: the new option is not known yet
+        assert [p.column for p in out.problems] == ["Продукт"]
+        store.remember_account(account, headers, at=at - 3600)
+    finally:
+        store.close()
+    w.reset_stats()
+    out = w.run("sync")
+    amo, _ = w.stats()
+    assert out.exit_status == ExitStatus.OK, out.problems
+    assert amo["by_route"].get("GET /api/v4/leads/custom_fields") == 1, amo["by_route"]
+    lead = next(le for le in emu.leads() if le["name"] == "Ольга Новикова")
+    assert cf(lead, "Продукт", emu)[0]["value"] == "Платиновый"

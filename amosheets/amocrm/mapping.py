@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from amosheets.errors import ConfigError
@@ -147,6 +147,14 @@ def custom_values(entity: Mapping[str, Any], fields: FieldSet, prefix: str) -> d
         if spec is not None:
             out[spec.key] = spec.kind.from_amo(f.get("values") or [])
     return out
+
+
+def custom_field_refs(leads: Iterable[Mapping[str, Any]]) -> Iterator[tuple[int, tuple[int, ...]]]:
+    """(field id, its values' enum ids) of every custom field value the leads carry."""
+    for lead in leads:
+        for f in lead.get("custom_fields_values") or []:
+            enum_ids = tuple(int(v["enum_id"]) for v in f.get("values") or [] if v.get("enum_id") is not None)
+            yield int(f.get("field_id") or 0), enum_ids
 
 
 def contact_from(contact: Mapping[str, Any], fields: FieldSet) -> CrmContact:

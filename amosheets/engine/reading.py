@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from amosheets.amocrm.client import AmoClient
-from amosheets.amocrm.mapping import account_from, contact_from, lead_from, main_contact_id
+from amosheets.amocrm.mapping import account_from, contact_from, custom_field_refs, lead_from, main_contact_id
 from amosheets.state import IndexEntry, StateStore
 from amosheets.sync import creations as journal
-from amosheets.sync.catalog import Account, field_set
-from amosheets.sync.fields import BUILT_IN_FIELDS, Cell, FieldSet, text
+from amosheets.sync.catalog import Account, stale_reason
+from amosheets.sync.fields import BUILT_IN_FIELDS, Cell, FieldSet
 from amosheets.sync.freshness import contact_owners, contacts_to_fetch, current_leads, leads_to_fetch
 from amosheets.sync.model import Catalog, Creation, CrmLead, Notice
 from amosheets.sync.planner import Triage, header_signature
@@ -34,11 +34,6 @@ class Changes:
     listed: set[int] | None = None  # with --all: every lead amoCRM listed in the pipeline
 
 
-# The fields' catalog (custom fields, users, time zone) is cached in the state and read again after this
-# long, or when the sheet's headers or amoCRM's data name something it does not hold (``account_for``).
-CATALOG_TTL = 24 * 3600
-
-
 def read_account(amo: AmoClient) -> Account:
     """The account's custom fields, users and time zone: four requests at once."""
     lead_fields, contact_fields, users, account = amo.concurrently(
@@ -47,47 +42,26 @@ def read_account(amo: AmoClient) -> Account:
     return account_from(lead_fields, contact_fields, users, account)
 
 
-def cached_account(store: StateStore) -> Account | None:
-    """The cached catalog while it is fresh (this machine's clock; one set back counts as stale)."""
-    held = store.account_catalog()
-    if held is None:
-        return None
-    account, at, _ = held
-    return account if 0 <= time.time() - at < CATALOG_TTL else None
-
-
 def account_for(
     amo: AmoClient,
     store: StateStore,
-    cached: Account | None,
-    header_row: Sequence[Cell],
+    values: list[list[Cell]],
     leads: Iterable[Mapping[str, Any]],
     keep: bool,
 ) -> Account:
-    """The catalog this run uses: the cached one, unless a header the sheet gained since it was read, or a
-    custom field a deal carries, is not in it. A catalog read anew is kept in the state when ``keep``."""
-    if cached is not None:
-        held = store.account_catalog()
-        headers_then = held[2] if held else None
-        fields = field_set(cached)
-        known_ids = {s.cf_id for s in fields.specs if s.cf_id is not None}
-        new_header = header_signature(header_row) != headers_then and _binds_nothing(header_row, fields)
-        new_field = any(
-            int(v.get("field_id") or 0) not in known_ids
-            for lead in leads
-            for v in lead.get("custom_fields_values") or []
-        )
-        if not new_header and not new_field:
+    """The catalog (custom fields, users, time zone) this run uses: the one cached in the state, unless
+    ``stale_reason`` says otherwise. A catalog read anew is kept in the state when ``keep``."""
+    header_row = values[0] if values else []
+    held = store.account_catalog()
+    if held is not None:
+        cached, at, headers_then = held
+        why = stale_reason(cached, time.time() - at, header_row, headers_then, values[1:], custom_field_refs(leads))
+        if why is None:
             return cached
     account = read_account(amo)
     if keep:
         store.remember_account(account, header_signature(header_row))
     return account
-
-
-def _binds_nothing(header_row: Sequence[Cell], fields: FieldSet) -> bool:
-    aliases = fields.aliases
-    return any(t and t.casefold() not in aliases for t in (text(c) for c in header_row))
 
 
 def list_changes(amo: AmoClient, store: StateStore, opts: Options, catalog: Catalog, now: int, detail: Say) -> Changes:

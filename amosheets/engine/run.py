@@ -19,7 +19,6 @@ from amosheets.deadline import Deadline
 from amosheets.engine.reading import (
     account_for,
     account_ids,
-    cached_account,
     check_account,
     fetch_crm,
     list_changes,
@@ -196,7 +195,6 @@ class Engine:
     def _sync(self, store: StateStore, out: Outcome) -> None:
         opts = self.options
         # The sheet is read while amoCRM is asked what changed: the two don't wait for each other.
-        cached = cached_account(store)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheet") as pool:
             sheet_read = pool.submit(self.sheet.read_values)
             catalog = catalog_from(self.amo.pipelines(), self.settings.pipeline_id, self.settings.status_id)
@@ -204,8 +202,7 @@ class Engine:
             now_here = time.time()  # … and this machine's at the same moment
             changes = list_changes(self.amo, store, opts, catalog, now, self.detail)
             values = sheet_read.result()
-        header_row = values[0] if values else []
-        account = account_for(self.amo, store, cached, header_row, changes.leads.values(), keep=not opts.dry_run)
+        account = account_for(self.amo, store, values, changes.leads.values(), keep=not opts.dry_run)
         catalog = replace(catalog, fields=field_set(account))
         self.fields = catalog.fields
         data = self._bind(values)

@@ -6,7 +6,8 @@ any account they need without a server.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,8 +23,9 @@ from amosheets.sync.fields import (
     Side,
     suggestions,
 )
-from amosheets.sync.kinds import Moment, Tags, User, kind_for
+from amosheets.sync.kinds import Cell, Moment, Option, Options, Tags, User, kind_for, text
 from amosheets.sync.model import Notice
+from amosheets.sync.planner import header_signature
 
 # Contact fields the built-in Телефон and Email columns already cover.
 _BUILT_IN_CODES = frozenset({"PHONE", "EMAIL"})
@@ -88,6 +90,64 @@ def field_set(account: Account) -> FieldSet:
     specs = [*BUILT_INS, *special_specs(account)]
     specs += [custom_spec(cf, tz) for cf in account.custom_fields if cf.code not in _BUILT_IN_CODES]
     return FieldSet(tuple(specs))
+
+
+# A cached catalog older than this is read again when the sheet or a deal names an option it lacks:
+# an option added in amoCRM is taken up within the hour, and a typo in the sheet costs one read an hour.
+RECHECK_NAMES = 3600
+TTL = 24 * 3600  # …and read again after this long whatever happens
+
+
+def stale_reason(
+    account: Account,
+    age: float,
+    header_row: Sequence[Cell],
+    headers_then: str,
+    rows: Iterable[Sequence[Cell]],
+    refs: Iterable[tuple[int, tuple[int, ...]]],
+) -> str | None:
+    """Why the cached catalog must be read again before this run, or None.
+
+    ``age`` is how long ago it was read (this machine's clock: set back counts as stale);
+    ``headers_then`` the signature of row 1 when it was; ``rows`` the sheet's other rows; ``refs``
+    the (field id, enum ids) that the deals amoCRM listed carry.
+    """
+    if not 0 <= age < TTL:
+        return "it is a day old"
+    fields = field_set(account)
+    aliases = fields.aliases
+    if header_signature(header_row) != headers_then and any(
+        t and t.casefold() not in aliases for t in (text(c) for c in header_row)
+    ):
+        return "row 1 has a header it cannot bind"
+    options = {s.cf_id: s.kind for s in fields.specs if isinstance(s.kind, Option)}
+    known = {s.cf_id for s in fields.specs if s.cf_id is not None}
+    for fid, enum_ids in refs:
+        if fid not in known:
+            return f"a deal carries custom field {fid}"
+        kind = options.get(fid)
+        if kind is not None and any(i not in kind.text_of for i in enum_ids) and age >= RECHECK_NAMES:
+            return f"a deal carries an option of field {fid} it lacks"
+    if age < RECHECK_NAMES:
+        return None
+    bound = [(i, aliases.get(text(h).casefold())) for i, h in enumerate(header_row)]
+    columns = [
+        (i, options[fields[k].cf_id])
+        for i, k in bound
+        if isinstance(k, str) and k in fields.by_key and fields[k].cf_id in options
+    ]
+    for row in rows:
+        for i, kind in columns:
+            if i < len(row) and any(p.strip().casefold() not in kind.by_text for p in _choices(row[i], kind)):
+                return "the sheet names an option it lacks"
+    return None
+
+
+def _choices(cell: Cell, kind: Option) -> list[str]:
+    t = text(cell)
+    if not t:
+        return []
+    return [p for p in re.split(r"[,;\n]", t) if p.strip()] if isinstance(kind, Options) else [t]
 
 
 def header_notices(headers: HeaderMap, fields: FieldSet) -> list[Notice]:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from amosheets.sync.catalog import Account, CustomField, field_set, header_notices
+from amosheets.sync.catalog import Account, CustomField, field_set, header_notices, stale_reason
 from amosheets.sync.fields import Key, match_headers, suggestions
 from amosheets.sync.kinds import (
     Checkbox,
@@ -26,6 +26,7 @@ from amosheets.sync.kinds import (
     ValueProblem,
     kind_for,
 )
+from amosheets.sync.planner import header_signature
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 PRODUCTS = ((11, "Базовый"), (12, "Стандарт"), (13, "Премиум"))
@@ -191,3 +192,27 @@ def test_a_near_miss_gets_the_closest_field_names():
     h = match_headers(["lead_id", "Имя", "Сума", "Заметки менеджера"], fields)
     [notice] = header_notices(h, fields)
     assert "'Сума'" in notice.message and "did you mean 'Сумма'" in notice.message
+
+
+def test_the_cached_catalog_is_read_again_only_when_something_names_what_it_lacks():
+    header = ["lead_id", "Имя", "Регион", "cf:3"]
+    then = header_signature(header)
+    rows = [["1", "Сделка", "", "Север"]]
+    fresh, hour = 60.0, 3601.0
+    assert stale_reason(ACCOUNT, fresh, header, then, rows, [(1, ()), (3, (5,))]) is None
+    assert stale_reason(ACCOUNT, 25 * 3600, header, then, rows, []) == "it is a day old"
+    assert stale_reason(ACCOUNT, -5, header, then, rows, []) == "it is a day old"  # the clock was set back
+    # A header the catalog cannot bind: once, when row 1 changes (a notes column does not cost a read a run).
+    assert stale_reason(ACCOUNT, fresh, [*header, "Новое поле"], then, rows, []) is not None
+    assert (
+        stale_reason(ACCOUNT, fresh, [*header, "Новое поле"], header_signature([*header, "Новое поле"]), rows, [])
+        is None
+    )
+    assert stale_reason(ACCOUNT, fresh, header, then, rows, [(99, ())]) == "a deal carries custom field 99"
+    # An option the catalog lacks, in a deal or in the sheet: at most once an hour.
+    assert stale_reason(ACCOUNT, fresh, header, then, rows, [(3, (6,))]) is None
+    assert stale_reason(ACCOUNT, hour, header, then, rows, [(3, (6,))]) is not None
+    typed = [["1", "Сделка", "", "Юг"]]
+    assert stale_reason(ACCOUNT, fresh, header, then, typed, []) is None
+    assert stale_reason(ACCOUNT, hour, header, then, typed, []) == "the sheet names an option it lacks"
+    assert stale_reason(ACCOUNT, hour, header, then, [["1", "Сделка", "", "север"]], []) is None
