@@ -229,17 +229,20 @@ def test_a_value_a_field_cannot_take_is_that_rows_problem_and_the_other_rows_go_
     bad_date[1], bad_date[col("Дата встречи")] = "Плохая дата", "когда-нибудь"
     bad_number = [*NEW_ROW]
     bad_number[1], bad_number[col("Количество")] = "Плохое число", "много"
-    world.set_rows([unknown_option, good, bad_date, bad_number], HEADERS)
+    bad_flag = [*NEW_ROW]
+    bad_flag[1], bad_flag[col("Оплачено")] = "Плохой флаг", "может быть"
+    world.set_rows([unknown_option, good, bad_date, bad_number, bad_flag], HEADERS)
     out = world.run("sync")
     assert out.exit_status == ExitStatus.PARTIAL
     assert out.created == 1
     assert [le["name"] for le in world.sb.amocrm.leads() if le["name"] == "Ольга Новикова"] == ["Ольга Новикова"]
     problems = {p.row: p for p in out.problems}
-    assert set(problems) == {2, 4, 5}
+    assert set(problems) == {2, 4, 5, 6}
     assert problems[2].column == "Продукт" and problems[2].value == "Платиновый"
     assert "Базовый, Стандарт, Премиум" in problems[2].message
     assert problems[4].column == "Дата встречи" and "2026-12-02" in problems[4].message
     assert problems[5].column == "Количество" and "not a number" in problems[5].message
+    assert problems[6].column == "Оплачено" and "TRUE or FALSE" in problems[6].message
 
 
 def test_read_only_columns_are_filled_never_sent_and_an_edit_there_is_replaced_once(world: World):
@@ -440,3 +443,56 @@ def test_an_option_added_in_amocrm_is_taken_up_once_the_cached_catalog_is_an_hou
     assert amo["by_route"].get("GET /api/v4/leads/custom_fields") == 1, amo["by_route"]
     lead = next(le for le in emu.leads() if le["name"] == "Ольга Новикова")
     assert cf(lead, "Продукт", emu)[0]["value"] == "Платиновый"
+
+
+def test_every_type_set_in_amocrm_reaches_its_cell(cf_world: World):
+    w, emu = cf_world, cf_world.sb.amocrm
+    assert w.run("sync").created == 1
+    lead = next(le for le in emu.leads() if le["name"] == "Ольга Новикова")
+    channel, category = emu.find_field("Канал"), emu.find_field("Категория")
+    by_text = {e["value"]: e["id"] for f in (channel, category) for e in f["enums"]}
+    values = {
+        "Город": [{"value": "Самара"}],
+        "Комментарий": [{"value": "=1+1 не формула"}],
+        "Сайт": [{"value": "https://new.example"}],
+        "Адрес": [{"value": "пр. Мира, 2"}],
+        "Количество": [{"value": "3.75"}],
+        "Предоплата": [{"value": "12000"}],
+        "Оплачено": [{"value": False}],
+        "Канал": [{"enum_id": by_text["Звонок"]}],
+        "Категория": [{"enum_id": by_text["Розница"]}],
+        "Интересы": None,
+        "День рождения": [{"value": unix("1985-07-09T00:00")}],
+        "Время звонка": [{"value": unix("2027-02-01T09:05")}],
+        "Мессенджеры": [{"value": "+7 900 000-00-00", "enum_code": "WHATSAPP"}],
+    }
+    emu.edit_lead(
+        lead["id"],
+        custom_fields_values=[{"field_id": emu.find_field(k)["id"], "values": v} for k, v in values.items()],
+    )
+    contact = emu.main_contact_of(lead["id"])
+    position = emu.find_field("Должность", "contacts")["id"]
+    emu.edit_contact(contact["id"], custom_fields_values=[{"field_id": position, "values": [{"value": "Бухгалтер"}]}])
+    out = w.run("sync")
+    assert out.exit_status == ExitStatus.OK, out.problems
+    row = only_row(w, "Ольга Новикова")
+    shown = only_row(w, "Ольга Новикова", "FORMATTED_VALUE")
+    assert row[col("Город")] == "Самара"
+    assert row[col("Комментарий")] == "=1+1 не формула"  # text from amoCRM is never evaluated
+    assert row[col("Сайт")] == "https://new.example" and row[col("Адрес")] == "пр. Мира, 2"
+    assert row[col("Количество")] == 3.75 and row[col("Предоплата")] == 12000
+    assert row[col("Оплачено")] is False
+    assert row[col("Канал")] == "Звонок" and row[col("Категория")] == "Розница"
+    assert row[col("Интересы")] in ("", None)
+    assert shown[col("День рождения")] == "1985-07-09"
+    serial = row[col("Время звонка")]  # a real date-time: a serial number under a date-time format
+    assert isinstance(serial, float) and datetime(1899, 12, 30) + timedelta(days=serial) - datetime(
+        2027, 2, 1, 9, 5
+    ) < timedelta(seconds=1)
+    assert shown[col("Время звонка")].startswith("2027-02-01 9:05")
+    assert row[col("Мессенджеры")] == "+7 900 000-00-00"
+    assert row[col("Контакт: Должность")] == "Бухгалтер"
+    w.reset_stats()
+    assert w.run("sync").exit_status == ExitStatus.OK
+    amo, sheets = w.stats()
+    assert amo["mutating"] == 0 and sheets["mutating"] == 0, (amo["by_route"], sheets["by_route"])
