@@ -496,3 +496,24 @@ def test_every_type_set_in_amocrm_reaches_its_cell(cf_world: World):
     assert w.run("sync").exit_status == ExitStatus.OK
     amo, sheets = w.stats()
     assert amo["mutating"] == 0 and sheets["mutating"] == 0, (amo["by_route"], sheets["by_route"])
+
+
+def test_amocrm_refusing_one_update_is_that_rows_problem_and_the_other_updates_go_through(world: World):
+    emu = world.sb.amocrm
+    headers = [*SAMPLE_HEADERS, "Город"]
+    world.set_rows([["", "Первая", "", "", "100", "", "", ""], ["", "Вторая", "", "", "200", "", "", "Пермь"]], headers)
+    assert world.run("sync").created == 2
+    talks = world.status_id("Переговоры")
+    pipeline = emu.main_pipeline()["id"]
+    emu.set_required_statuses(emu.find_field("Город")["id"], [{"pipeline_id": pipeline, "status_id": talks}])
+    world.sb.sheets.edit_cell(world.sid, world.tab, "F2", "Переговоры")  # Первая has no Город
+    world.sb.sheets.edit_cell(world.sid, world.tab, "F3", "Переговоры")
+    world.sb.sheets.edit_cell(world.sid, world.tab, "E3", "250")
+    out = world.run("sync")
+    assert out.exit_status == ExitStatus.PARTIAL
+    [p] = out.problems
+    assert p.row == 2 and "amoCRM refused" in p.message and "Город" in p.message
+    second = next(le for le in emu.leads() if le["name"] == "Вторая")
+    assert second["status_id"] == talks and second["price"] == 250
+    first = next(le for le in emu.leads() if le["name"] == "Первая")
+    assert first["status_id"] != talks
