@@ -244,7 +244,7 @@ def check(ctx: typer.Context) -> None:
     for r in results:
         if r.ok:
             if r.warning:
-                o.warn(f"! {r.name}: {r.detail}" + (f"\n    → {r.fix}" if r.fix else ""))
+                o.warn(f"{r.name}: {r.detail}" + (f"\n    → {r.fix}" if r.fix else ""))
             else:
                 o.success(f"✓ {r.name}: {r.detail}")
         else:
@@ -276,7 +276,8 @@ def fields(ctx: typer.Context, as_json: Json = False) -> None:
     rows: list[tuple[str, str, str, str, str]] = []
     for cf in account.custom_fields:
         spec = custom_spec(cf, tz)
-        writable = spec.writable and cf.code not in ("PHONE", "EMAIL")
+        built_in = {"PHONE": "the Телефон column", "EMAIL": "the Email column"}.get(cf.code or "")
+        writable = spec.writable and built_in is None
         options = [text for _, text in cf.enums] if spec.kind.type_name in ("option", "options") else []
         entity = "lead" if cf.entity == "leads" else "contact"
         listed.append(
@@ -291,7 +292,7 @@ def fields(ctx: typer.Context, as_json: Json = False) -> None:
                 "options": options,
             }
         )
-        note = "" if writable else " (read-only)"
+        note = f" ({built_in})" if built_in else "" if writable else " (read-only)"
         rows.append((spec.header, str(cf.id), cf.code or "", cf.type + note, ", ".join(options)))
     if as_json:
         st.output.out.print_json(json.dumps({"timezone": account.timezone, "fields": listed}, ensure_ascii=False))

@@ -221,12 +221,17 @@ def match_headers(row: list[Cell], fields: FieldSet = BUILT_IN_FIELDS) -> Header
 
 def suggestions(header: str, fields: FieldSet, most: int = 3) -> list[str]:
     """The field names closest to a header that binds to nothing (a typo such as `Сума` or `Стаутс`)."""
-    names: dict[str, str] = {}
+    want = header.strip().casefold()
+    scored: dict[str, float] = {}
     for spec in fields.specs:
         for h in spec.headers:
-            names.setdefault(h.casefold(), spec.header)
-    close = difflib.get_close_matches(header.strip().casefold(), list(names), n=most * 2, cutoff=0.6)
-    return list(dict.fromkeys(names[c] for c in close))[:most]
+            ratio = difflib.SequenceMatcher(None, want, h.casefold()).ratio()
+            if ratio >= SIMILAR and ratio > scored.get(spec.header, 0):
+                scored[spec.header] = ratio
+    return sorted(scored, key=lambda h: -scored[h])[:most]
+
+
+SIMILAR = 0.75  # how alike a header and a field's name must be for "did you mean" (Сума ~ Сумма is 0.89)
 
 
 def column_letter(index: int) -> str:
