@@ -17,7 +17,7 @@ from google.auth.credentials import AnonymousCredentials
 
 from amosheets import __version__
 from amosheets.gspread_transport import client_for
-from amosheets.sandbox import SAMPLE_HEADERS
+from amosheets.sandbox import SAMPLE_SHEET_HEADERS
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -107,7 +107,7 @@ def test_sandbox_command_serves_a_sheet_that_real_gspread_reads():
         gc = client_for(lines["GOOGLE_SHEETS_API_URL"], AnonymousCredentials())
         ws = gc.open_by_key(lines["GOOGLE_SHEET_ID"]).worksheet(lines["GOOGLE_WORKSHEET"])
         values = ws.get_all_values()
-        assert values[0] == SAMPLE_HEADERS and len(values) > 1
+        assert values[0] == SAMPLE_SHEET_HEADERS and len(values) > 1
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
