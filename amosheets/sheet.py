@@ -264,21 +264,36 @@ class Sheet:
 
     # -- writing --------------------------------------------------------------------
     def write_cells(self, cells: Iterable[tuple[int, int, Cell]]) -> int:
-        """Set (row, column, value) cells, in as few values:batchUpdate requests as fit."""
+        """Set (row, column, value) cells, in as few values:batchUpdate requests as fit.
+
+        Each row's cells go in one range from its first to its last column written, with JSON null
+        between them (Sheets leaves such a cell as it is); rows next to each other with the same span
+        share one range. That keeps the payload, and so the count of requests, about the same
+        however the written columns are spread.
+        """
         by_row: dict[int, dict[int, Cell]] = {}
         for row, col, value in cells:
             by_row.setdefault(row, {})[col] = as_typed(value)
         data: list[dict[str, Any]] = []
+        block: list[list[Cell]] = []
+        span: tuple[int, int] = (0, 0)
+        first = last = size = 0
         for row in sorted(by_row):
-            cols = sorted(by_row[row])
-            run: list[int] = []
-            for c in cols:
-                if run and c != run[-1] + 1:
-                    data.append(self._range(row, run, by_row[row]))
-                    run = []
-                run.append(c)
-            if run:
-                data.append(self._range(row, run, by_row[row]))
+            values = by_row[row]
+            lo, hi = min(values), max(values)
+            line = [values.get(c) for c in range(lo, hi + 1)]  # None → null: left as it is
+            n = len(json.dumps(line, ensure_ascii=False).encode("utf-8"))
+            # A block is closed well before a request's limit, so that blocks can share requests.
+            if block and (lo, hi) == span and row == last + 1 and size + n < MAX_PAYLOAD // 4:
+                block.append(line)
+                size += n
+            else:
+                if block:
+                    data.append(self._range(first, last, span, block))
+                block, span, first, size = [line], (lo, hi), row, n
+            last = row
+        if block:
+            data.append(self._range(first, last, span, block))
         requests_made = 0
         for chunk in _by_size(data, MAX_PAYLOAD):
             body: dict[str, Any] = {"valueInputOption": "USER_ENTERED", "data": chunk}
@@ -286,9 +301,9 @@ class Sheet:
             requests_made += 1
         return requests_made
 
-    def _range(self, row: int, cols: list[int], values: dict[int, Cell]) -> dict[str, Any]:
-        a1 = f"{self._quoted}!{column_letter(cols[0])}{row}:{column_letter(cols[-1])}{row}"
-        return {"range": a1, "majorDimension": "ROWS", "values": [[values[c] for c in cols]]}
+    def _range(self, first: int, last: int, span: tuple[int, int], rows: list[list[Cell]]) -> dict[str, Any]:
+        a1 = f"{self._quoted}!{column_letter(span[0])}{first}:{column_letter(span[1])}{last}"
+        return {"range": a1, "majorDimension": "ROWS", "values": rows}
 
     def ensure_rows(self, last_row: int) -> None:
         """Grow the grid so that rows up to ``last_row`` exist (1 request, only when it is too small)."""

@@ -8,6 +8,14 @@ answer was lost) and the next, rows are edited (new ones too), sorted and insert
 is cleared, a status is renamed, amoCRM's clock is stepped. Whatever happened, no deal is made
 twice and no typed value is lost unless amoCRM changed that field too.
 
+Custom-field columns (a select, a multiselect, a checkbox, a number, a date) and the tags are
+edited on both sides too: in the sheet as a person types them (an option in any case, a
+multiselect's options in any order, да/нет, "1 500", "15.12.2026"), in amoCRM through the
+emulator (cleared too). The machine compares them canonically, by its own reading of both sides,
+and knows which value each field may end with: the three-way merge of the sheet's value, amoCRM's
+value and the value both sides last agreed on (amoCRM wins a field changed on both sides). After a
+failed run the agreed value is any that either side held around it.
+
 The default settings keep it under a minute for CI; ``AMOSHEETS_LONG_PROPERTY=1`` runs many
 more and longer examples.
 """
@@ -20,7 +28,10 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -32,12 +43,17 @@ from amosheets.errors import AmosheetsError, ExitStatus
 from amosheets.sandbox import Sandbox
 from amosheets.sheet import Sheet
 from amosheets.sync.fields import Key
+from amosheets.sync.merge import ConflictPolicy
 from amosheets.sync.plan import Direction
 
-HEADERS = ["lead_id", "Имя", "Телефон", "Email", "Сумма", "Статус", "Воронка", "Заметки"]
+# Custom fields of the sandbox's sample account (select, multiselect, checkbox, numeric, date) and the tags.
+CUSTOM_HEADERS = ["Продукт", "Интересы", "Оплачено", "Количество", "Дата встречи", "Теги"]
+HEADERS = ["lead_id", "Имя", "Телефон", "Email", "Сумма", "Статус", "Воронка", "Заметки", *CUSTOM_HEADERS]
 LEAD_ID, NAME, PHONE, EMAIL, PRICE, STATUS, PIPELINE, NOTES = range(8)
+PRODUCT, INTERESTS, PAID, QUANTITY, MEETING, TAGS = range(8, 14)
+CUSTOM = (PRODUCT, INTERESTS, PAID, QUANTITY, MEETING, TAGS)
 WIDTH = len(HEADERS)
-LETTERS = "ABCDEFGH"
+LETTERS = "ABCDEFGHIJKLMN"
 MAX_ROWS = 6
 MAX_LEADS = 8
 
@@ -67,6 +83,55 @@ LOST_ANSWERS = [
 CLOCK_STEPS = [-7200, -600, -61, 61, 600, 7200]  # amoCRM's clock corrected, back or forward
 COLUMN_OF = {Key.NAME: NAME, Key.PHONE: PHONE, Key.EMAIL: EMAIL, Key.PRICE: PRICE, Key.STATUS: STATUS}
 NOTES_POOL = ["позвонить", "VIP", "42", "перезвонить в пн", ""]
+
+MOSCOW = ZoneInfo("Europe/Moscow")  # the sandbox account's time zone: a date field's day is Moscow's
+PRODUCTS = ["Базовый", "Стандарт", "Премиум"]
+INTEREST_OPTIONS = ["Доставка", "Монтаж", "Сервис", "Обучение"]
+TAG_NAMES = ["VIP", "Опт", "Новый"]
+CASES = {"as is": str, "lower": str.lower, "upper": str.upper}
+
+
+def _moscow(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=MOSCOW).timestamp())
+
+
+# A date field's value as amoCRM may hold it: midnight in Moscow, late in the day, and just after
+# midnight in Moscow (still the day before in UTC); once as an RFC 3339 string.
+MEETINGS = [
+    _moscow("2026-12-15T00:00"),
+    _moscow("2026-12-15T23:30"),
+    _moscow("2027-01-20T00:30"),
+    "2027-01-20T00:00:00+03:00",
+]
+
+
+def _joined(names: list[str]) -> st.SearchStrategy[str]:
+    """Some of ``names`` typed as a person does: any order, any case, joined by ", "; none: a cleared cell."""
+    picks = st.lists(
+        st.tuples(st.sampled_from(names), st.sampled_from(sorted(CASES))), max_size=3, unique_by=lambda p: p[0]
+    )
+    return picks.map(lambda ps: ", ".join(CASES[case](name) for name, case in ps))
+
+
+# One custom cell typed into a row: (column, text as typed); "" clears it.
+CUSTOM_EDITS = st.one_of(
+    st.tuples(st.just(PRODUCT), st.sampled_from(["Базовый", "стандарт", "ПРЕМИУМ", " Премиум ", ""])),
+    st.tuples(st.just(INTERESTS), _joined(INTEREST_OPTIONS)),
+    st.tuples(st.just(PAID), st.sampled_from(["TRUE", "FALSE", "да", "нет", ""])),
+    st.tuples(st.just(QUANTITY), st.sampled_from(["1 500", "1500", "7", "12.5", ""])),
+    st.tuples(st.just(MEETING), st.sampled_from(["2026-12-15", "15.12.2026", "2027-01-20", "20.01.2027", ""])),
+    st.tuples(st.just(TAGS), _joined(TAG_NAMES)),
+)
+# One custom field set in amoCRM: (column, value); None (and an empty set) clears it.
+CRM_CUSTOM_EDITS = st.one_of(
+    st.tuples(st.just(PRODUCT), st.none() | st.sampled_from(PRODUCTS)),
+    st.tuples(st.just(INTERESTS), st.frozensets(st.sampled_from(INTEREST_OPTIONS), max_size=3)),
+    st.tuples(st.just(PAID), st.none() | st.booleans()),
+    st.tuples(st.just(QUANTITY), st.none() | st.sampled_from([1500, "1500", 7, 12.5, "12.5"])),
+    st.tuples(st.just(MEETING), st.none() | st.sampled_from(MEETINGS)),
+    st.tuples(st.just(TAGS), st.frozensets(st.sampled_from(TAG_NAMES), max_size=3)),
+)
+CRM_CUSTOM = st.lists(CRM_CUSTOM_EDITS, min_size=1, max_size=3, unique_by=lambda e: e[0]).map(dict)
 
 # One cell typed into a row: (column, text as typed).
 EDITS = st.one_of(
@@ -112,6 +177,61 @@ def _norm_price(text: str) -> int:
     return int(digits) if digits else 0
 
 
+Canon = object  # a custom field's value as the machine compares it (hashable)
+
+
+def sheet_canon(col: int, cell: object) -> Canon:
+    """A custom cell (as UNFORMATTED_VALUE gives it) in the machine's own canonical form: an option's
+    text casefolded, a set of options or tags casefolded, a boolean, a float, an ISO day; None when empty."""
+    if col == PAID:
+        return cell if isinstance(cell, bool) else str(cell).strip().casefold() in ("true", "да", "yes", "1")
+    if col == QUANTITY and isinstance(cell, int | float):
+        return float(cell)
+    if col == MEETING and isinstance(cell, int | float):
+        return (date(1899, 12, 30) + timedelta(days=int(cell))).isoformat()  # a real date cell: its serial
+    text = "" if cell is None else str(cell).strip()
+    if col == QUANTITY:
+        digits = text.replace(" ", "").replace("\u00a0", "")
+        return float(digits) if digits else None
+    if col == MEETING:
+        if not text:
+            return None
+        for f in ("%Y-%m-%d", "%d.%m.%Y"):
+            with contextlib.suppress(ValueError):
+                return datetime.strptime(text, f).date().isoformat()
+        raise AssertionError(f"{HEADERS[col]}: the cell {cell!r} is not a date")
+    if col == PRODUCT:
+        return text.casefold() or None
+    return frozenset(p.strip().casefold() for p in text.split(",") if p.strip())  # Интересы, Теги
+
+
+def crm_canon(lead: dict, col: int, field_id: int | None) -> Canon:
+    """A custom field (or the tags) of a deal as amoCRM holds it, in the form ``sheet_canon`` gives."""
+    if col == TAGS:
+        return frozenset(t["name"].casefold() for t in (lead.get("_embedded") or {}).get("tags") or [])
+    values = next((f["values"] for f in lead.get("custom_fields_values") or [] if f["field_id"] == field_id), [])
+    if col == PAID:
+        return bool(values and values[0]["value"])
+    if col == INTERESTS:
+        return frozenset(str(v["value"]).casefold() for v in values)
+    if not values:
+        return None
+    value = values[0]["value"]
+    if col == PRODUCT:
+        return str(value).casefold()
+    if col == QUANTITY:
+        return float(value)
+    assert isinstance(value, int), value  # MEETING: amoCRM answers with Unix time
+    return datetime.fromtimestamp(value, MOSCOW).date().isoformat()
+
+
+def merged(base: Canon, sheet: Canon, crm: Canon) -> Canon:
+    """The three-way merge of one field: a side that changed wins; both changed, amoCRM wins."""
+    if sheet in (crm, base):
+        return crm
+    return sheet if crm == base else crm
+
+
 class SyncMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -125,6 +245,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.status_ids = {s["name"]: s["id"] for s in main["_embedded"]["statuses"]}
         self.status_names = {s["id"]: [s["name"]] for s in main["_embedded"]["statuses"]}  # every name it had
         self.renames = 0
+        self.ran_at = 0  # the latest amoCRM time any run started at: a cursor is never later than this
         self.crm_changed: dict[int, set[int]] = {}  # deal → columns amoCRM changed since the last sync
         self.rows: list[Row] = []
         self.crm_made: set[int] = set()  # deals the machine made in amoCRM
@@ -132,6 +253,20 @@ class SyncMachine(RuleBasedStateMachine):
         self.deleted: set[int] = set()  # deals the machine deleted in amoCRM
         self.removed: set[int] = set()  # deals whose row the machine deleted from the sheet
         self.orphan_budget = 0  # rows deleted while a failed run may have made their deal
+        emu = self.sb.amocrm
+        self.field_ids = {col: int(emu.find_field(HEADERS[col])["id"]) for col in CUSTOM if col != TAGS}
+        self.enum_ids = {
+            col: {e["value"]: int(e["id"]) for e in emu.find_field(HEADERS[col])["enums"]}
+            for col in (PRODUCT, INTERESTS)
+        }
+        self.column_of = {
+            **COLUMN_OF,
+            Key.TAGS: TAGS,
+            **{f"cf:{fid}": col for col, fid in self.field_ids.items()},
+        }
+        # (deal, custom column) → the values the tool may hold as the last agreed one: what both sides held
+        # after the last fault-free sync, and anything either side held around a failed run since.
+        self.bases: dict[tuple[int, int], set[Canon]] = {}
 
     def teardown(self) -> None:
         self.sb.close()
@@ -139,6 +274,7 @@ class SyncMachine(RuleBasedStateMachine):
 
     # -- running the tool ---------------------------------------------------------------
     def run(self, direction: str) -> Outcome:
+        self.ran_at = max(self.ran_at, self.sb.amocrm.clock.now())
         s = load_settings(environ=self.env)
         amo = AmoClient(s.amocrm_base_url, s.amocrm_token, rate=s.amocrm_rate, backoff=0.01, max_backoff=0.05)
         sheet = Sheet(s, backoff=0.01, max_backoff=0.05)
@@ -153,6 +289,7 @@ class SyncMachine(RuleBasedStateMachine):
 
     def run_failing(self, direction: str = "sync") -> None:
         """A run that may stop anywhere: a clear error is fine, any other exception is a bug."""
+        self.note_bases()
         try:
             out = self.run(direction)
         except AmosheetsError as e:
@@ -163,12 +300,33 @@ class SyncMachine(RuleBasedStateMachine):
             if m.content and m.lead is None:
                 m.exposed = True
         self.observe()
+        self.note_bases()
+
+    def note_bases(self) -> None:
+        """Around a failed run, any value either side holds may become the one the tool saves as agreed."""
+        live = self.live()
+        custom = self.sheet_custom()
+        for i, m in enumerate(self.rows):
+            if m.lead is not None and i < len(custom):
+                for col in CUSTOM:
+                    self.bases.setdefault((m.lead, col), set()).add(custom[i][col])
+        for lid, lead in live.items():
+            for col in CUSTOM:
+                self.bases.setdefault((lid, col), set()).add(self.crm_custom(lead, col))
 
     # -- reading both sides -------------------------------------------------------------
     def sheet_rows(self) -> list[list[str]]:
         values = self.sb.sheets.values(self.sid, self.tab)
         assert values and [str(c) for c in values[0]] == HEADERS, values[:1]
         return [[str(c) for c in r] + [""] * (WIDTH - len(r)) for r in values[1:]]
+
+    def sheet_custom(self) -> list[dict[int, Canon]]:
+        """Every row's custom cells, canonical, read as the tool reads them (a date cell as its serial)."""
+        values = self.sb.sheets.values(self.sid, self.tab, render="UNFORMATTED_VALUE")
+        return [{col: sheet_canon(col, r[col] if col < len(r) else "") for col in CUSTOM} for r in values[1:]]
+
+    def crm_custom(self, lead: dict, col: int) -> Canon:
+        return crm_canon(lead, col, self.field_ids.get(col))
 
     def live(self) -> dict[int, dict]:
         return {int(lead["id"]): lead for lead in self.sb.amocrm.leads()}
@@ -188,7 +346,7 @@ class SyncMachine(RuleBasedStateMachine):
                 for f in (contact or {}).get("custom_fields_values") or []
             }
             return (lead["name"], lead["price"], lead["status_id"], lead["pipeline_id"], fields.get("PHONE", [])[:1],
-                    fields.get("EMAIL", [])[:1])  # fmt: skip
+                    fields.get("EMAIL", [])[:1], [self.crm_custom(lead, col) for col in CUSTOM])  # fmt: skip
 
         return shown(one) == shown(other)
 
@@ -227,7 +385,7 @@ class SyncMachine(RuleBasedStateMachine):
             shown = "" if m.cleared else str(m.lead)
             assert cells[LEAD_ID] == shown, f"row {i + 2}: lead_id {cells[LEAD_ID]!r}, the model has {shown!r}"
         if not m.content:
-            assert not any(cells[:NOTES]), f"row {i + 2} had no synced cells and now has {cells}"
+            assert not any(cells[:NOTES] + cells[NOTES + 1 :]), f"row {i + 2} had no synced cells and now has {cells}"
 
     def trim(self) -> None:
         while self.rows and not self.rows[-1].content and not self.rows[-1].notes:
@@ -242,7 +400,7 @@ class SyncMachine(RuleBasedStateMachine):
             self._check_row(i, m, cells)
 
     # -- the checks after a fault-free sync ---------------------------------------------
-    def check_after_sync(self) -> None:
+    def check_after_sync(self, expected: list[tuple[Row, dict[int, set[Canon]]]]) -> None:
         self.observe()
         self.trim()
         live = self.live()
@@ -251,10 +409,13 @@ class SyncMachine(RuleBasedStateMachine):
         self.check_no_deal_made_twice(live)
         self.check_deals_exact(on_rows, live)
         self.check_typed_values_kept(live)
+        self.check_custom_merged(expected, live)
         self.check_second_sync_is_quiet()
         for m in self.rows:
             m.typed.clear()
         self.crm_changed.clear()
+        custom = self.sheet_custom()
+        self.bases = {(lid, col): {custom[i][col]} for lid, i in on_rows.items() if lid in live for col in CUSTOM}
         event(f"checked sync: {len(on_rows)} deals on rows, {len(live)} live")
         if self.deleted & on_rows.keys():
             event("checked sync: a row of a deal deleted in amoCRM")
@@ -311,6 +472,7 @@ class SyncMachine(RuleBasedStateMachine):
     def check_fields_agree(self, on_rows: dict[int, int], live: dict[int, dict]) -> None:
         """Invariant 1: both sides hold the same value of every synced field."""
         rows = self.sheet_rows()
+        custom = self.sheet_custom()
         pipelines = {p["id"]: p for p in self.sb.amocrm.pipelines()}
         for lid, i in on_rows.items():
             if lid in self.deleted:
@@ -318,6 +480,44 @@ class SyncMachine(RuleBasedStateMachine):
             assert lid in live, f"deal {lid} of row {i + 2} is gone from amoCRM"
             crm = self.crm_view(lid, live[lid], pipelines)
             assert self.agrees(rows[i], crm), f"row {i + 2} (deal {lid}): sheet {rows[i][:NOTES]} != amoCRM {crm}"
+            sheet, amo = custom[i], {col: self.crm_custom(live[lid], col) for col in CUSTOM}
+            assert sheet == amo, f"row {i + 2} (deal {lid}): custom cells {sheet} != amoCRM {amo}"
+
+    def check_custom_merged(self, expected: list[tuple[Row, dict[int, set[Canon]]]], live: dict[int, dict]) -> None:
+        """Each custom field of a deal ends with its three-way merge: a change on one side reached the other,
+        a field changed on both sides to different values has amoCRM's (the default policy); a new row's
+        deal has the row's values."""
+        for m, cols in expected:
+            if m.lead is None or m.lead in self.deleted or m.lead not in live:
+                continue
+            for col, allowed in cols.items():
+                now = self.crm_custom(live[m.lead], col)
+                assert now in allowed, f"deal {m.lead}: {HEADERS[col]} is {now!r}, the merge allows only {allowed}"
+
+    def expect_custom(self) -> list[tuple[Row, dict[int, set[Canon]]]]:
+        """Before a fault-free sync: the values each custom field of each deal on a row may end with. A row
+        without its deal yet keeps what it has (nobody can change a deal amoCRM does not show on a row)."""
+        custom = self.sheet_custom()
+        live = self.live()
+        out: list[tuple[Row, dict[int, set[Canon]]]] = []
+        for i, m in enumerate(self.rows):
+            if m.lead is None:
+                if m.content:
+                    out.append((m, {col: {custom[i][col]} for col in CUSTOM}))
+                continue
+            if m.lead not in live:
+                continue
+            allowed: dict[int, set[Canon]] = {}
+            for col in CUSTOM:
+                sheet, crm = custom[i][col], self.crm_custom(live[m.lead], col)
+                bases = self.bases.get((m.lead, col))
+                allowed[col] = {merged(b, sheet, crm) for b in bases} if bases else {sheet, crm}
+                if sheet != crm and bases and len(bases) == 1:
+                    [base] = bases
+                    both = sheet != base and crm != base
+                    event(f"sync: a custom field changed on {'both sides' if both else 'one side'}")
+            out.append((m, allowed))
+        return out
 
     def check_deals_exact(self, on_rows: dict[int, int], live: dict[int, dict]) -> None:
         """Invariants 4 and 5: amoCRM holds the deals made on either side minus the deleted ones, once each;
@@ -362,6 +562,8 @@ class SyncMachine(RuleBasedStateMachine):
                 )
 
     def crm_value(self, lid: int, lead: dict, col: int) -> object:
+        if col in CUSTOM:
+            return self.crm_custom(lead, col)
         if col in (PHONE, EMAIL):
             contact = self.sb.amocrm.main_contact_of(lid) or {}
             code = "PHONE" if col == PHONE else "EMAIL"
@@ -375,11 +577,12 @@ class SyncMachine(RuleBasedStateMachine):
         """A conflict needs a change on both sides: amoCRM must have changed the field too."""
         for out in outs:
             for x in out.plan.conflicts if out.plan else []:
-                col = COLUMN_OF.get(x.field)
+                col = self.column_of.get(x.field)
                 assert col in self.crm_changed.get(x.lead_id, set()), (
-                    f"conflict on row {x.row} (deal {x.lead_id}), {x.field.value}: amoCRM never changed it "
+                    f"conflict on row {x.row} (deal {x.lead_id}), {x.field}: amoCRM never changed it "
                     f"(sheet {x.sheet!r}, amoCRM {x.crm!r}, base {x.base!r}); kept {x.winner.value}"
                 )
+                assert x.winner == ConflictPolicy.CRM, f"conflict on {x.field} of deal {x.lead_id}: kept {x.winner}"
 
     def check_second_sync_is_quiet(self) -> None:
         """Invariant 2: right after a sync, another one plans nothing and writes nothing."""
@@ -410,12 +613,14 @@ class SyncMachine(RuleBasedStateMachine):
         status=st.sampled_from(["", *TYPED_STATUSES]),
         pipeline=st.sampled_from(["", "Воронка"]),
         notes=st.sampled_from(NOTES_POOL),
+        custom=st.lists(CUSTOM_EDITS, max_size=3, unique_by=lambda e: e[0]),
     )
-    def add_row(self, name, price, phone, email, status, pipeline, notes) -> None:
+    def add_row(self, name, price, phone, email, status, pipeline, notes, custom) -> None:
         status = self.status_as_typed(status) if status else ""
         typed = ["", name, f"'{phone}" if phone else "", email or "", price, status, pipeline, notes]
+        typed += [dict(custom).get(col, "") for col in CUSTOM]
         self.sb.sheets.set_values(self.sid, self.tab, [typed], start=f"A{len(self.rows) + 2}", user_entered=True)
-        self.rows.append(Row(notes=notes))
+        self.rows.append(Row(notes=notes, typed={col: sheet_canon(col, text) for col, text in custom}))
 
     def synced_rows(self) -> list[int]:
         return [i for i, m in enumerate(self.rows) if m.lead is not None and not m.cleared]
@@ -437,6 +642,8 @@ class SyncMachine(RuleBasedStateMachine):
             text = self.status_as_typed(text)
         elif col == PRICE:
             value = _norm_price(text)
+        elif col in CUSTOM:
+            value = sheet_canon(col, text)
         else:
             value = text.lstrip("'").strip()
         self.sb.sheets.edit_cell(self.sid, self.tab, f"{LETTERS[col]}{i + 2}", text)
@@ -448,8 +655,16 @@ class SyncMachine(RuleBasedStateMachine):
         rows = self.synced_rows()
         self.type_into(rows[pick % len(rows)], *edit)
 
+    @precondition(lambda self: self.synced_rows())
+    @rule(pick=st.integers(0, 100), edits=st.lists(CUSTOM_EDITS, min_size=1, max_size=3))
+    def edit_custom_cells(self, pick, edits) -> None:
+        """Custom cells and the tags typed into a synced row (an empty text clears the cell)."""
+        rows = self.synced_rows()
+        for edit in edits:
+            self.type_into(rows[pick % len(rows)], *edit)
+
     @precondition(lambda self: self.new_rows())
-    @rule(pick=st.integers(0, 100), edit=EDITS)
+    @rule(pick=st.integers(0, 100), edit=st.one_of(EDITS, CUSTOM_EDITS))
     def edit_new_row(self, pick, edit) -> None:
         """A row not yet given its lead_id, maybe while a killed run's creation of its deal is pending."""
         rows = self.new_rows()
@@ -472,11 +687,13 @@ class SyncMachine(RuleBasedStateMachine):
         live = self.live()
         pipelines = {p["id"]: p for p in self.sb.amocrm.pipelines()}
         rows = self.sheet_rows()
+        custom = self.sheet_custom()
         out = []
         for i, m in enumerate(self.rows):
             if m.lead is None or m.typed or self.crm_changed.get(m.lead) or m.lead not in live:
                 continue
-            if self.agrees(rows[i], self.crm_view(m.lead, live[m.lead], pipelines)):
+            same = all(custom[i][col] == self.crm_custom(live[m.lead], col) for col in CUSTOM)
+            if same and self.agrees(rows[i], self.crm_view(m.lead, live[m.lead], pipelines)):
                 out.append(i)
         return out
 
@@ -549,12 +766,47 @@ class SyncMachine(RuleBasedStateMachine):
         status=st.sampled_from(MAIN_STATUSES),
         phone=st.none() | st.sampled_from(PHONES),
         email=st.none() | st.sampled_from(EMAILS),
+        custom=st.none() | CRM_CUSTOM,
     )
-    def crm_create_lead(self, name, price, status, phone, email) -> None:
+    def crm_create_lead(self, name, price, status, phone, email, custom) -> None:
+        values, tags = self.crm_payload(custom or {})
         lead = self.sb.amocrm.create_lead(
-            name, price=price, status_id=self.status_ids[status], phone=phone, email=email
+            name,
+            price=price,
+            status_id=self.status_ids[status],
+            phone=phone,
+            email=email,
+            custom_fields_values=[v for v in values if v["values"] is not None] or None,
+            tags=tags,
         )
         self.crm_made.add(int(lead["id"]))
+
+    def crm_payload(self, edits: dict[int, object]) -> tuple[list[dict], list[str] | None]:
+        """``custom_fields_values`` (``values: null`` clears a field) and ``tags`` for the emulator."""
+        values = []
+        for col, value in edits.items():
+            if col == TAGS:
+                continue
+            if value is None or value == frozenset():
+                out = None
+            elif col == PRODUCT:
+                out = [{"enum_id": self.enum_ids[col][value]}]
+            elif col == INTERESTS:
+                out = [{"enum_id": self.enum_ids[col][o]} for o in sorted(value)]
+            else:
+                out = [{"value": value}]
+            values.append({"field_id": self.field_ids[col], "values": out})
+        return values, sorted(edits[TAGS]) if TAGS in edits else None
+
+    @precondition(lambda self: self.live_ids())
+    @rule(pick=st.integers(0, 100), edits=CRM_CUSTOM)
+    def crm_edit_custom(self, pick, edits) -> None:
+        """A manager sets, changes or clears custom fields and the tags of a deal in amoCRM."""
+        ids = self.live_ids()
+        lid = ids[pick % len(ids)]
+        values, tags = self.crm_payload(edits)
+        self.sb.amocrm.edit_lead(lid, custom_fields_values=values, **({} if tags is None else {"tags": tags}))
+        self.crm_changed.setdefault(lid, set()).update(edits)
 
     @precondition(lambda self: self.live_ids())
     @rule(
@@ -611,20 +863,31 @@ class SyncMachine(RuleBasedStateMachine):
     @rule(seconds=st.sampled_from(CLOCK_STEPS))
     def crm_clock_steps(self, seconds) -> None:
         """amoCRM's clock is corrected: the Date header and updated_at jump back or forward."""
-        self.sb.amocrm.clock.advance(seconds)
+        self.put_forward(seconds)
+
+    def put_forward(self, seconds: float) -> None:
+        """Move amoCRM's clock. A change stamped while the clock is behind the last run's time, and put right
+        before the next run, carries an updated_at below any later changes window: no listing by updated_at
+        can find it (test_a_deal_made_while_amocrms_clock_was_set_back_and_then_put_forward_is_pulled). The
+        model keeps out of that case: cron runs once more before the clock is put right."""
+        clock = self.sb.amocrm.clock
+        if seconds > 0 and clock.now() < self.ran_at:
+            self.run_failing("sync")
+        clock.advance(seconds)
 
     # -- runs ------------------------------------------------------------------------------
     @rule(seconds=st.sampled_from([0, 1, 5, 59, 61, 600, 3601]), split=st.booleans())
     def sync(self, seconds, split) -> None:
         """A fault-free run (sync, or push then pull), then every invariant."""
-        self.sb.amocrm.clock.advance(seconds)
+        self.put_forward(seconds)
         cleared = {m.lead for m in self.rows if m.cleared}
+        expected = self.expect_custom()
         outs = [self.run_clean("push"), self.run_clean("pull")] if split else [self.run_clean("sync")]
         said = " ".join(n.message for out in outs for n in out.notices)
         for lid in cleared:
             assert str(lid) in said, f"deal {lid} was put back on its row without a word: {said!r}"
         self.check_conflicts_are_real(outs)
-        self.check_after_sync()
+        self.check_after_sync(expected)
 
     @rule(
         request=st.sampled_from(LOST_ANSWERS), kind=st.sampled_from(["drop-after", "504-after"]), resume=st.booleans()
@@ -694,7 +957,7 @@ TestSync = SyncMachine.TestCase
 @contextlib.contextmanager
 def _world(rows: list[list[str]], tmp_path) -> Iterator[tuple[Sandbox, Callable[[], Outcome]]]:
     with Sandbox(rate_limit=None, read_quota=None, write_quota=None) as sb:
-        sb.new_spreadsheet(rows, headers=HEADERS)
+        sb.new_spreadsheet(rows, headers=HEADERS[: NOTES + 1])
         env = {**sb.env(), "AMOSHEETS_STATE_DIR": str(tmp_path)}
 
         def sync() -> Outcome:
@@ -770,3 +1033,47 @@ def test_a_phone_typed_for_a_deleted_deal_with_a_contact_is_not_sent(tmp_path):
         out = sync()
         assert sb.amocrm.stats()["mutating"] == 0, sb.amocrm.stats()["by_route"]
         assert any("deleted in amoCRM" in n.message for n in out.notices), out.notices
+
+
+@pytest.mark.xfail(strict=True, reason="not knowable by polling updated_at: see the docstring")
+def test_a_deal_made_while_amocrms_clock_was_set_back_and_then_put_forward_is_pulled(tmp_path):
+    """Found by the machine (crm_clock_steps(-61), crm_create_lead, sync(seconds=61); also with a contact's
+    phone changed instead): the window starts OVERLAP seconds before the cursor when the clock is no longer
+    behind it, so a change stamped earlier than that is never asked for, on this run or any later one.
+
+    No run can tell: between the two runs amoCRM's clock went back and forward again, and the deal's
+    updated_at says it changed before the last run. Kept as a strict xfail, the known limit of listing
+    changes by updated_at (the README says so); the state machine does not generate it (``put_forward``)."""
+    with _world([], tmp_path) as (sb, sync):
+        assert sync().first_run
+        sb.amocrm.clock.advance(-600)  # amoCRM's clock is set back…
+        lead = sb.amocrm.create_lead("Вера", price=5)  # …a deal is made meanwhile…
+        sb.amocrm.clock.advance(600)  # …and the clock is put right again before the next run
+        sync()
+        assert sync().exit_status == ExitStatus.OK
+        ids = [r[0] for r in sb.sheets.values(sb.spreadsheet_id, sb.worksheet)[1:]]
+        assert ids == [str(lead["id"])], ids
+
+
+def test_a_tag_typed_in_another_case_than_amocrm_spells_it_does_not_rewrite_the_row(tmp_path):
+    """Found by the machine: amoCRM keeps a tag's first spelling account-wide ("Опт"), the sheet's "опт" was
+    saved as the agreed value, and the next run took amoCRM's ("VIP", "Опт") for a change in amoCRM and
+    rewrote the cell. Tags typed in another case are now read as amoCRM spells them."""
+    with Sandbox(rate_limit=None, read_quota=None, write_quota=None) as sb:
+        sb.new_spreadsheet([["", "Анна", "VIP"]], headers=["lead_id", "Имя", "Теги"])
+        env = {**sb.env(), "AMOSHEETS_STATE_DIR": str(tmp_path)}
+
+        def sync() -> Outcome:
+            return Engine(load_settings(environ=env), Options(Direction.BOTH)).run()
+
+        assert sync().created == 1
+        sb.amocrm.create_lead("Другая", tags=["Опт"], with_contact=False)  # the tag "Опт" exists in the account
+        sb.amocrm.clock.advance(5)
+        assert sync().exit_status == ExitStatus.OK  # "Другая" appended
+        sb.sheets.edit_cell(sb.spreadsheet_id, sb.worksheet, "C2", "VIP, опт")
+        assert sync().exit_status == ExitStatus.OK  # the tags sent; amoCRM attaches its "Опт"
+        sb.amocrm.reset_stats()
+        sb.sheets.reset_stats()
+        out = sync()
+        assert out.plan is not None and out.plan.empty, [lp.to_sheet for lp in out.plan.leads]
+        assert sb.sheets.stats()["mutating"] == 0, sb.sheets.stats()["by_route"]

@@ -68,3 +68,12 @@ def test_key_file_that_is_not_json_is_explained_without_its_content(tmp_path):
     with pytest.raises(ConfigError, match="no client_email") as e:
         read_key_file(p)
     assert "secretstuff" not in str(e.value)
+
+
+def test_a_rows_cells_go_in_one_range_and_the_cells_between_are_left_as_they_are(world: World):
+    world.set_rows([["1", "Анна", "keep", "me", "100"], ["2", "Борис", "keep", "me", "200"]])
+    s = Sheet(world.settings())
+    s.open()
+    world.reset_stats()
+    assert s.write_cells([(2, 1, "Анна Б."), (2, 4, 150), (3, 1, "Борис В."), (3, 4, 250)]) == 1
+    assert world.rows()[1:] == [["1", "Анна Б.", "keep", "me", "150"], ["2", "Борис В.", "keep", "me", "250"]]

@@ -47,7 +47,8 @@ def create(
         store.begin_creations(Creation(n.token, None, now, n.values) for n in todo)
     marked = _write_markers(sheet, reread, todo, pending)
     with store.transaction():
-        store.forget_creations(n.token for n in todo if n not in marked)
+        got = {n.token for n in marked}
+        store.forget_creations(n.token for n in todo if n.token not in got)
     if not marked:
         return made
     created = made.created

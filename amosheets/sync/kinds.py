@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
@@ -285,21 +285,34 @@ class Options(Option):
         return [{"enum_id": i} for i in value] if value else None
 
 
-_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%d.%m.%y", "%d/%m/%Y")
-_TIME_FORMATS = ("%H:%M:%S", "%H:%M")
 _READ_DATE = "is not a date; write it as 2026-12-02 or 02.12.2026"
 _READ_MOMENT = "is not a date and time; write it as 2026-12-02 14:30 or 02.12.2026 14:30"
+# 2026-12-02, 02.12.2026, 02.12.26 or 02/12/2026; then, optionally, 14:30 or 14:30:59 (or T14:30).
+_MOMENT = re.compile(
+    r"(?:(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})|(?P<d2>\d{1,2})[./](?P<m2>\d{1,2})[./](?P<y2>\d{4}|\d{2}))"
+    r"(?:[ T]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?"
+)
 
 
 def _parse_moment(t: str) -> datetime | None:
-    t = t.replace("T", " ").strip()
-    for d in _DATE_FORMATS:
-        for f in (*(f"{d} {tf}" for tf in _TIME_FORMATS), d):
-            try:
-                return datetime.strptime(t, f)
-            except ValueError:
-                continue
-    return None
+    """A date (and time) as people type them; None when it is not one."""
+    m = _MOMENT.fullmatch(t.strip())
+    if m is None:
+        return None
+    year = m["y"] or m["y2"]
+    if len(year) == 2:
+        year = "20" + year
+    try:
+        return datetime(
+            int(year),
+            int(m["m"] or m["m2"]),
+            int(m["d"] or m["d2"]),
+            int(m["H"] or 0),
+            int(m["M"] or 0),
+            int(m["S"] or 0),
+        )
+    except ValueError:
+        return None
 
 
 def _from_serial(serial: float) -> datetime:
@@ -396,6 +409,15 @@ class Tags(Kind):
 
     def cell(self, value: Any) -> Cell:
         return ", ".join(value or ())
+
+    def spelled_as(self, value: tuple[str, ...], held: Iterable[tuple[str, ...] | None]) -> tuple[str, ...]:
+        """Tags typed in another case than amoCRM spells them, spelled as it does (amoCRM keeps one
+        spelling of a tag for the whole account: `опт` typed is the tag `Опт`)."""
+        spelling: dict[str, str] = {}
+        for tags in held:  # the first spelling held wins: amoCRM's, then the last sync's
+            for t in tags or ():
+                spelling.setdefault(t.casefold(), t)
+        return tag_set(spelling.get(t.casefold(), t) for t in value)
 
 
 def tag_set(names: Any) -> tuple[str, ...]:

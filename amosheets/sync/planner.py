@@ -27,6 +27,7 @@ from amosheets.sync.fields import (
     parse_pending,
     text,
 )
+from amosheets.sync.kinds import Tags
 from amosheets.sync.merge import ConflictPolicy, merge
 from amosheets.sync.model import (
     INCOMING_STATUS_TYPE,
@@ -254,6 +255,8 @@ class RowReader:
                 if spec.writable:
                     raise _RowError(RowProblem(row.number, spec.header, text(raw), str(e))) from None
                 v = text(raw)  # never sent: it only has to differ from amoCRM's value to be written over
+            if v and isinstance(spec.kind, Tags) and (crm is not None or base):
+                v = spec.kind.spelled_as(v, (crm.values().get(f) if crm else None, (base or {}).get(f)))
             values[f] = v
             if not (spec.no_opinion_when_empty and spec.kind.is_empty(v)):
                 said.add(f)
