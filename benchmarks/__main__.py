@@ -153,14 +153,16 @@ def _compare(results: list[Result]) -> list[str]:
         if cf.run is None or base.run is None:
             out.append(f"  {cf.name}: not compared (a run is missing)")
             continue
-        amo_cf, amo_base = cf.amo.get("requests", 0), base.amo.get("requests", 0)
+        # A request amoCRM answered 429 is sent again: it is counted, but it is not work. Compared: the rest.
+        amo_cf, amo_base = _work(cf.amo), _work(base.amo)
         mut_cf, mut_base = cf.amo.get("mutating", 0), base.amo.get("mutating", 0)
-        sh_cf, sh_base = cf.sheets.get("requests", 0), base.sheets.get("requests", 0)
+        retried = bool(cf.amo.get("rate_limited") or base.amo.get("rate_limited"))
+        sh_cf, sh_base = _work(cf.sheets, "quota_rejections"), _work(base.sheets, "quota_rejections")
         extra = cf.catalog - base.catalog
         same = (
             amo_cf - cf.catalog == amo_base - base.catalog
             and 0 <= extra <= len(CATALOG_ROUTES)
-            and mut_cf == mut_base
+            and (mut_cf == mut_base or retried)  # a 429 may have been a write: then the totals decide
             and sh_cf == sh_base
         )
         slower = (cf.wall or 0) / (base.wall or 1) - 1
@@ -170,7 +172,12 @@ def _compare(results: list[Result]) -> list[str]:
             f"bound {cf.bound_seconds:.2f} vs {base.bound_seconds:.2f} s; amoCRM {amo_cf}/{mut_cf} vs "
             f"{amo_base}/{mut_base}; Sheets {sh_cf} vs {sh_base}; catalog in this run {cf.catalog} vs {base.catalog}"
             f" — {'same requests' + (f' + {extra} for the catalog' if extra else '') if same else 'REQUESTS DIFFER'}"
+            + _retries(cf, base)
         )
+        if sh_cf != sh_base:
+            out.append(f"    Sheets by route: {cf.sheets.get('by_route')} vs {base.sheets.get('by_route')}")
+        if amo_cf - cf.catalog != amo_base - base.catalog:
+            out.append(f"    amoCRM by route: {cf.amo.get('by_route')} vs {base.amo.get('by_route')}")
         if first_cf and first_base:
             out.append(
                 f"    the state's first run (setup's pull --all): amoCRM {first_cf.get('requests')} vs "
@@ -185,6 +192,16 @@ def _compare(results: list[Result]) -> list[str]:
         if slower > SLOWER:
             out.append(f"    slower by {slower:.0%} (> {SLOWER:.0%}): worth a profile")
     return out
+
+
+def _work(stats: dict, rejected: str = "rate_limited") -> int:
+    """Requests less those the service answered 429 (each was sent again)."""
+    return int(stats.get("requests", 0)) - int(stats.get(rejected) or 0)
+
+
+def _retries(cf: Result, base: Result) -> str:
+    n_cf, n_base = cf.amo.get("rate_limited") or 0, base.amo.get("rate_limited") or 0
+    return f" (not counted: amoCRM 429s {n_cf} vs {n_base})" if n_cf or n_base else ""
 
 
 def _num(v: float | None, digits: int) -> str:
