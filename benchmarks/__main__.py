@@ -4,6 +4,7 @@
     python -m benchmarks --quick              # every scenario at 1/10 size, a smoke run
     python -m benchmarks --only idle-10k --only pull-10k
     python -m benchmarks --markdown           # the table as Markdown, for the README
+    python -m benchmarks --custom             # only the rows with 12 custom columns and those they compare with
 
 Exits 1 when a scenario's outcome check fails (the table's notes say which and why).
 """
@@ -19,8 +20,11 @@ import time
 from collections.abc import Callable
 
 from benchmarks import planner_bench
-from benchmarks.scenarios import SCENARIOS, Result
-from benchmarks.world import AMO_LATENCY, AMO_RATE_LIMIT, SHEETS_QUOTA
+from benchmarks.custom import CF_HEADERS
+from benchmarks.scenarios import CF_SUFFIX, SCENARIOS, Result
+from benchmarks.world import AMO_LATENCY, AMO_RATE_LIMIT, CATALOG_ROUTES, SHEETS_QUOTA, catalog_requests
+
+SLOWER = 0.10  # a scenario with custom columns this much slower than its base is flagged (profile it)
 
 PLANNER = "planner-100k"
 NAMES = [s.name for s in SCENARIOS] + [PLANNER]
@@ -28,6 +32,7 @@ COLUMNS = (
     "Scenario",
     "Rows",
     "amoCRM req",
+    "Mut",
     "Sheets req",
     "Wall s",
     "Bound s",
@@ -46,9 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", action="append", metavar="NAME", choices=NAMES, help=f"one of: {', '.join(NAMES)}")
     ap.add_argument("--quick", action="store_true", help="every scenario at 1/10 size (a smoke run)")
     ap.add_argument("--markdown", action="store_true", help="print the table as a Markdown table")
+    ap.add_argument(
+        "--custom",
+        action="store_true",
+        help="the scenarios with 12 custom-field columns and the ones without that they are compared with",
+    )
     args = ap.parse_args(argv)
     divisor = 10 if args.quick else 1
-    wanted = args.only or NAMES
+    wanted = list(args.only or ([] if args.custom else NAMES))
+    if args.custom:
+        cf = [s.name for s in SCENARIOS if s.name.endswith(CF_SUFFIX)]
+        wanted += [n.removesuffix(CF_SUFFIX) for n in cf] + cf
 
     started = time.perf_counter()
     print(f"amosheets benchmarks — {datetime.datetime.now().isoformat(timespec='seconds')}")
@@ -83,11 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         state = "FAILED" if res.failures else "ok"
         print(f" {state} ({time.perf_counter() - t0:.1f} s including setup)", file=sys.stderr, flush=True)
 
+    comparison = _compare(results)  # before the table: a pair whose requests differ fails its row
     table = [_cells(r) for r in results]
     print(_markdown(table) if args.markdown else _plain(table))
     print()
     for r in results:
         print(f"{r.name}: {r.what}")
+    if comparison:
+        print("\n" + "\n".join(comparison))
     failed = [r for r in results if r.failures]
     for r in failed:
         print(f"\n!!! {r.name}: OUTCOME CHECK FAILED — this row's numbers do not measure a working run:")
@@ -109,6 +125,7 @@ def _cells(r: Result) -> list[str]:
         r.name,
         f"{r.rows:,}",
         str(r.amo.get("requests", DASH)) if measured else DASH,
+        str(r.amo.get("mutating", DASH)) if measured else DASH,
         str(r.sheets.get("requests", DASH)) if measured else DASH,
         _num(r.wall, 2),
         f"{bound:.2f} ({r.bound_requests} req)" if measured else DASH,
@@ -121,13 +138,79 @@ def _cells(r: Result) -> list[str]:
     ]
 
 
+def _compare(results: list[Result]) -> list[str]:
+    """Each scenario with custom columns beside its base: times, bounds, request counts; a failure when the
+    counts differ by more than the fields' catalog (the requests of CATALOG_ROUTES, one round)."""
+    by_name = {r.name: r for r in results}
+    pairs = [(r, by_name[r.base]) for r in results if r.base in by_name]
+    if not pairs:
+        return []
+    out = [
+        f"With {len(CF_HEADERS)} custom columns vs without (amoCRM requests total/mutating, Sheets requests; "
+        f"catalog = requests to {', '.join(CATALOG_ROUTES)}):"
+    ]
+    for cf, base in pairs:
+        if cf.run is None or base.run is None:
+            out.append(f"  {cf.name}: not compared (a run is missing)")
+            continue
+        # A request amoCRM answered 429 is sent again: it is counted, but it is not work. Compared: the rest.
+        amo_cf, amo_base = _work(cf.amo), _work(base.amo)
+        mut_cf, mut_base = cf.amo.get("mutating", 0), base.amo.get("mutating", 0)
+        retried = bool(cf.amo.get("rate_limited") or base.amo.get("rate_limited"))
+        sh_cf, sh_base = _work(cf.sheets, "quota_rejections"), _work(base.sheets, "quota_rejections")
+        extra = cf.catalog - base.catalog
+        same = (
+            amo_cf - cf.catalog == amo_base - base.catalog
+            and 0 <= extra <= len(CATALOG_ROUTES)
+            and (mut_cf == mut_base or retried)  # a 429 may have been a write: then the totals decide
+            and sh_cf == sh_base
+        )
+        slower = (cf.wall or 0) / (base.wall or 1) - 1
+        first_cf, first_base = cf.first_run, base.first_run
+        out.append(
+            f"  {cf.name} vs {base.name}: wall {_num(cf.wall, 2)} vs {_num(base.wall, 2)} s ({slower:+.0%}), "
+            f"bound {cf.bound_seconds:.2f} vs {base.bound_seconds:.2f} s; amoCRM {amo_cf}/{mut_cf} vs "
+            f"{amo_base}/{mut_base}; Sheets {sh_cf} vs {sh_base}; catalog in this run {cf.catalog} vs {base.catalog}"
+            f" — {'same requests' + (f' + {extra} for the catalog' if extra else '') if same else 'REQUESTS DIFFER'}"
+            + _retries(cf, base)
+        )
+        if sh_cf != sh_base:
+            out.append(f"    Sheets by route: {cf.sheets.get('by_route')} vs {base.sheets.get('by_route')}")
+        if amo_cf - cf.catalog != amo_base - base.catalog:
+            out.append(f"    amoCRM by route: {cf.amo.get('by_route')} vs {base.amo.get('by_route')}")
+        if first_cf and first_base:
+            out.append(
+                f"    the state's first run (setup's pull --all): amoCRM {first_cf.get('requests')} vs "
+                f"{first_base.get('requests')} requests, of them the catalog {catalog_requests(first_cf)} vs "
+                f"{catalog_requests(first_base)} (read once, then cached in the state)"
+            )
+        if not same:
+            cf.failures.append(
+                f"requests differ from {base.name}'s beyond the catalog: amoCRM {amo_cf}/{mut_cf} (catalog "
+                f"{cf.catalog}) vs {amo_base}/{mut_base} (catalog {base.catalog}), Sheets {sh_cf} vs {sh_base}"
+            )
+        if slower > SLOWER:
+            out.append(f"    slower by {slower:.0%} (> {SLOWER:.0%}): worth a profile")
+    return out
+
+
+def _work(stats: dict, rejected: str = "rate_limited") -> int:
+    """Requests less those the service answered 429 (each was sent again)."""
+    return int(stats.get("requests", 0)) - int(stats.get(rejected) or 0)
+
+
+def _retries(cf: Result, base: Result) -> str:
+    n_cf, n_base = cf.amo.get("rate_limited") or 0, base.amo.get("rate_limited") or 0
+    return f" (not counted: amoCRM 429s {n_cf} vs {n_base})" if n_cf or n_base else ""
+
+
 def _num(v: float | None, digits: int) -> str:
     return DASH if v is None else f"{v:.{digits}f}"
 
 
 def _plain(rows: list[list[str]]) -> str:
     widths = [max(len(c) for c in col) for col in zip(COLUMNS, *rows, strict=True)]
-    right = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+    right = set(range(1, len(COLUMNS) - 1))
 
     def line(cells: list[str] | tuple[str, ...]) -> str:
         out = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]

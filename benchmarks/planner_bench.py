@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from amosheets.sync import planner
-from amosheets.sync.fields import DEFAULT_HEADER_ROW, match_headers
+from amosheets.sync.fields import DEFAULT_HEADER_ROW, Key, match_headers
 from amosheets.sync.model import Catalog, CrmLead, Known, Pipeline, SheetRow, Status
 from amosheets.sync.plan import Direction
 from benchmarks.scenarios import Result
@@ -63,10 +63,7 @@ def inputs(n: int) -> dict[str, Any]:
         status = settable[i % len(settable)]
         crm = CrmLead(
             lid,
-            f"Сделка {i + 1}",
-            (i * 1000) % 1_000_000,
-            status.id,
-            MAIN,
+            {Key.NAME: f"Сделка {i + 1}", Key.PRICE: (i * 1000) % 1_000_000, Key.STATUS: status.id, Key.PIPELINE: MAIN},
             1_700_000_000,
             50_000_001 + i,
             (f"+7 9{i:09d}",),

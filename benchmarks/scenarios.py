@@ -14,8 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmarks import custom
+from benchmarks.custom import CF_COL, CF_HEADERS
 from benchmarks.measure import ToolRun
-from benchmarks.world import AMO_RATE_LIMIT, COL, World
+from benchmarks.world import AMO_RATE_LIMIT, COL, World, catalog_requests
 
 # -- the API's limits and what every run costs ------------------------------------------
 CREATE_BATCH = 50  # leads per POST /api/v4/leads/complex
@@ -24,6 +26,8 @@ PAGE = 250  # entities per list page
 IDS_PER_REQUEST = 250  # ids in one filter[id][] query
 PIPELINES = 1  # GET /api/v4/leads/pipelines, every run
 CHANGE_LISTINGS = 2  # GET /leads and GET /contacts filtered by updated_at, every push/pull/sync
+
+IDLE_AMO, IDLE_SHEETS = 3, 2  # what an idle run may send, at any size: pipelines + 2 change listings; 2 reads
 
 IDLE_COUNTS = (
     "created",
@@ -60,6 +64,9 @@ class Result:
     peak_mb: float | None = None
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    base: str | None = None  # the scenario without custom columns this one is compared with
+    catalog: int = 0  # amoCRM requests of the measured run that read the fields' catalog
+    first_run: dict[str, Any] = field(default_factory=dict)  # amoCRM's counters of the setup's pull --all
 
     @property
     def bound_seconds(self) -> float:
@@ -71,6 +78,7 @@ class Result:
 
     def take(self, run: ToolRun, amo: dict[str, Any], sheets: dict[str, Any]) -> None:
         self.run, self.amo, self.sheets = run, amo, sheets
+        self.catalog = catalog_requests(amo)
         self.wall, self.cpu, self.peak_mb = run.wall, run.cpu, run.peak_mb
         self.check(run.exit_code == 0, run.describe())
         self.check(bool(run.summary), "no --json summary on stdout")
@@ -86,13 +94,31 @@ def _counts(summary: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: summary.get(k) for k in keys}
 
 
-def _by_lead(rows: list[list[Any]]) -> dict[int, list[str]]:
-    """lead_id → the row's cells as the sheet shows them (padded to 7)."""
+def _by_lead(rows: list[list[Any]], width: int = 7) -> dict[int, list[str]]:
+    """lead_id → the row's cells as the sheet shows them (padded to ``width``)."""
     out: dict[int, list[str]] = {}
     for r in rows:
         if r and str(r[0]).isdigit():
-            out[int(r[0])] = [str(c) for c in r] + [""] * (7 - len(r))
+            out[int(r[0])] = [str(c) for c in r] + [""] * (width - len(r))
     return out
+
+
+def _cell_key(header: str, cell: str) -> Any:
+    """A cell as the contract compares it: multiselect options and tags as a set (order is amoCRM's)."""
+    return frozenset(cell.split(", ")) if header in ("Интересы", "Теги") else cell
+
+
+def _world(cf: bool) -> World:
+    """A sandbox whose sheet has the built-in headers, and with ``cf`` the 12 custom columns after them."""
+    return World(custom.HEADERS) if cf else World()
+
+
+def _extras(w: World, cf: bool) -> Any:
+    """What build_synced gives each seeded lead besides seed_bulk's values: with ``cf``, every custom column."""
+    return (lambda i: custom.amo_edit(w.amo, i)) if cf else None
+
+
+CF_SUFFIX = "-cf"  # the name of a scenario with the custom columns: its base's name + this
 
 
 def _prices(w: World) -> dict[int, int]:
@@ -100,10 +126,12 @@ def _prices(w: World) -> dict[int, int]:
 
 
 # -- 1, 2: idle -----------------------------------------------------------------------
-def idle(name: str, n: int) -> Result:
-    res = Result(name, n, f"sync of {n:,} synced rows, nothing changed")
-    with World() as w:
-        w.build_synced(n)
+def idle(name: str, n: int, cf: bool = False) -> Result:
+    extra = f", {len(CF_HEADERS)} custom columns" if cf else ""
+    res = Result(name, n, f"sync of {n:,} synced rows{extra}, nothing changed")
+    with _world(cf) as w:
+        w.build_synced(n, _extras(w, cf))
+        res.first_run = w.first_run
         res.take(*w.measure("sync"))
     # Nothing changed: the pipelines, and the two change listings (one empty page each).
     res.bound_requests = PIPELINES + CHANGE_LISTINGS
@@ -111,16 +139,22 @@ def idle(name: str, n: int) -> Result:
     done = _counts(s, *IDLE_COUNTS)
     res.check(not any(done.values()), f"the idle run changed things: {done}")
     res.check(s.get("rows_read") == n, f"rows_read {s.get('rows_read')}, expected {n}")
+    amo_n, sheets_n = res.amo.get("requests"), res.sheets.get("requests")
+    res.check(amo_n == IDLE_AMO, f"the idle run sent {amo_n} amoCRM requests, not {IDLE_AMO}")
+    res.check(sheets_n == IDLE_SHEETS, f"the idle run sent {sheets_n} Sheets requests, not {IDLE_SHEETS}")
     return res
 
 
 # -- 3: push of new rows --------------------------------------------------------------
-def push_create(name: str, n: int) -> Result:
-    res = Result(name, n, f"push of {n:,} new rows (no lead_id; name, phone, e-mail, price)")
-    with World() as w:
+def push_create(name: str, n: int, cf: bool = False) -> Result:
+    extra = f" and the {len(CF_HEADERS)} custom columns" if cf else ""
+    res = Result(name, n, f"push of {n:,} new rows (no lead_id; name, phone, e-mail, price{extra})")
+    with _world(cf) as w:
         w.build_synced(0)  # an empty sheet and account, but a cursor: not a first run
+        res.first_run = w.first_run
         new_rows = [
             ["", f"Новый клиент {i + 1}", f"+7 916 {i:07d}", f"new{i + 1}@example.com", 1000 + i, "", ""]
+            + (custom.cells(i) if cf else [])
             for i in range(n)
         ]
         w.sheets.set_values(w.sid, w.tab, new_rows, start="A2")
@@ -138,19 +172,46 @@ def push_create(name: str, n: int) -> Result:
         res.check(len(ids) == n and distinct == n, f"the sheet has {distinct} distinct lead_ids, expected {n}")
         unfilled = sum(1 for r in rows if len(r) < 7 or not r[COL["Статус"]] or not r[COL["Воронка"]])
         res.check(unfilled == 0, f"{unfilled} new rows without status/pipeline filled in")
+        if cf:  # every new lead carries the row's custom values (checked on two fields, the tags, the user)
+            by_name = {lead["name"]: lead for lead in w.amo.leads()}
+            city, product = custom.field_id(w.amo, "Город"), custom.field_id(w.amo, "Продукт")
+            bad = 0
+            for i in range(n):
+                lead = by_name.get(f"Новый клиент {i + 1}", {})
+                want = dict(zip(CF_HEADERS, custom.cells(i), strict=True))
+                tags = {t["name"] for t in lead.get("_embedded", {}).get("tags", [])}
+                if (
+                    custom.amo_value(lead, city) != [want["Город"]]
+                    or custom.amo_value(lead, product) != [want["Продукт"]]
+                    or tags != set(want["Теги"].split(", "))
+                    or lead.get("responsible_user_id")
+                    != custom.amo_edit(w.amo, i, only=("Ответственный",))["responsible_user_id"]
+                ):
+                    bad += 1
+            res.check(bad == 0, f"{bad} new leads without the row's custom values, tags or responsible user")
     return res
 
 
 # -- 4: push of edited rows -----------------------------------------------------------
-def push_update(name: str, n: int) -> Result:
-    res = Result(name, n, f"push of {n:,} synced rows whose price was changed in the sheet")
-    with World() as w:
-        ids = w.build_synced(n)
+UPDATED_CF = ("Город", "Количество", "Продукт")  # the custom columns push-update-10k-cf edits in every row
+
+
+def push_update(name: str, n: int, cf: bool = False) -> Result:
+    extra = f" and {', '.join(UPDATED_CF)}" if cf else ""
+    res = Result(name, n, f"push of {n:,} synced rows whose price{extra} was changed in the sheet")
+    with _world(cf) as w:
+        ids = w.build_synced(n, _extras(w, cf))
+        res.first_run = w.first_run
         rows = w.rows()
         order = [int(r[0]) for r in rows]
         old = _prices(w)
         want = {lid: old[lid] + 7 for lid in order}
         w.sheets.set_values(w.sid, w.tab, [[want[lid]] for lid in order], start=f"{_letter(COL['Сумма'])}2")
+        index = {lid: i for i, lid in enumerate(ids)}  # the lead's number in the seeding: its custom values
+        if cf:
+            for h in UPDATED_CF:  # each column gets the values of another row: all of them change
+                column = [custom.cells(index[lid], salt=1, only=(h,)) for lid in order]
+                w.sheets.set_values(w.sid, w.tab, column, start=f"{_letter(CF_COL[h])}2")
         force = w.force_args("push")  # every row changes: past the mass-change guard rail on purpose
         res.take(*w.measure("push", *force))
         res.notes.extend(force)
@@ -161,20 +222,38 @@ def push_update(name: str, n: int) -> Result:
         now = _prices(w)
         wrong = sum(1 for lid in ids if now.get(lid) != want[lid])
         res.check(wrong == 0, f"{wrong} leads in amoCRM without the sheet's new price")
+        if cf:
+            city, product = custom.field_id(w.amo, "Город"), custom.field_id(w.amo, "Продукт")
+            bad = 0
+            for lead in w.amo.leads():
+                i = index[int(lead["id"])]
+                want_city, _, want_product = custom.cells(i, salt=1, only=UPDATED_CF)
+                if custom.amo_value(lead, city) != [want_city] or custom.amo_value(lead, product) != [want_product]:
+                    bad += 1
+            res.check(bad == 0, f"{bad} leads in amoCRM without the sheet's new Город/Продукт")
     return res
 
 
 # -- 5: pull of leads changed in amoCRM -----------------------------------------------
-def pull(name: str, n: int) -> Result:
-    res = Result(name, n, f"pull of {n:,} leads changed in amoCRM (price; phone of half their contacts)")
-    with World() as w:
-        ids = w.build_synced(n)
+PULLED_CF = ("Город", "Предоплата", "Интересы")  # the custom fields pull-10k-cf changes in amoCRM on every lead
+
+
+def pull(name: str, n: int, cf: bool = False) -> Result:
+    extra = f", {', '.join(PULLED_CF)}" if cf else ""
+    res = Result(name, n, f"pull of {n:,} leads changed in amoCRM (price{extra}; phone of half their contacts)")
+    with _world(cf) as w:
+        ids = w.build_synced(n, _extras(w, cf))
+        res.first_run = w.first_run
         contact_of = {int(lead["id"]): lead["_embedded"]["contacts"][0]["id"] for lead in w.amo.leads()}
         want_price: dict[int, int] = {}
         want_phone: dict[int, str] = {}
+        want_cf: dict[int, list[Any]] = {}
         for i, lid in enumerate(ids):
             want_price[lid] = 500_000 + i
-            w.amo.edit_lead(lid, price=want_price[lid])
+            edits = custom.amo_edit(w.amo, i, salt=1, only=PULLED_CF) if cf else {}
+            if cf:
+                want_cf[lid] = custom.cells(i, salt=1, only=PULLED_CF)
+            w.amo.edit_lead(lid, price=want_price[lid], **edits)
             if i % 2 == 0:
                 want_phone[lid] = f"+7 925 {i:07d}"
                 w.amo.edit_contact(contact_of[lid], phone=want_phone[lid])
@@ -184,13 +263,21 @@ def pull(name: str, n: int) -> Result:
         # state, so no contact needs fetching by id.
         res.bound_requests = PIPELINES + listing(len(want_price)) + listing(len(want_phone))
         s = res.run.summary
-        cells = len(want_price) + len(want_phone)
+        cells = len(want_price) + len(want_phone) + len(PULLED_CF) * len(want_cf)
         res.check(s.get("cells_written") == cells, f"cells_written {s.get('cells_written')}, expected {cells}")
-        shown = _by_lead(w.rows())
-        bad_price = sum(1 for lid, p in want_price.items() if shown.get(lid, [""] * 7)[COL["Сумма"]] != str(p))
-        bad_phone = sum(1 for lid, p in want_phone.items() if shown.get(lid, [""] * 7)[COL["Телефон"]] != p)
+        shown = _by_lead(w.rows(), w.width)
+        blank = [""] * w.width
+        bad_price = sum(1 for lid, p in want_price.items() if shown.get(lid, blank)[COL["Сумма"]] != str(p))
+        bad_phone = sum(1 for lid, p in want_phone.items() if shown.get(lid, blank)[COL["Телефон"]] != p)
         res.check(bad_price == 0, f"{bad_price} rows do not show amoCRM's new price")
         res.check(bad_phone == 0, f"{bad_phone} rows do not show the contact's new phone")
+        bad_cf = sum(
+            1
+            for lid, values in want_cf.items()
+            if [_cell_key(h, shown.get(lid, blank)[CF_COL[h]]) for h in PULLED_CF]
+            != [_cell_key(h, str(v)) for h, v in zip(PULLED_CF, values, strict=True)]
+        )
+        res.check(bad_cf == 0, f"{bad_cf} rows do not show amoCRM's new {', '.join(PULLED_CF)}")
     return res
 
 
@@ -260,6 +347,17 @@ class Scenario:
     run: Callable[[int], Result]  # called with the scale divisor (1, or 10 for --quick)
 
 
+def _with_cf(name: str, scenario: Callable[..., Result], n: int) -> Scenario:
+    """``scenario`` at ``n`` rows with the 12 custom columns, named ``name-cf`` and compared with ``name``."""
+
+    def run(d: int) -> Result:
+        res = scenario(name + CF_SUFFIX, n // d, cf=True)
+        res.base = name
+        return res
+
+    return Scenario(name + CF_SUFFIX, run)
+
+
 SCENARIOS: list[Scenario] = [
     Scenario("idle-10k", lambda d: idle("idle-10k", 10_000 // d)),
     Scenario("idle-100k", lambda d: idle("idle-100k", 100_000 // d)),
@@ -267,4 +365,9 @@ SCENARIOS: list[Scenario] = [
     Scenario("push-update-10k", lambda d: push_update("push-update-10k", 10_000 // d)),
     Scenario("pull-10k", lambda d: pull("pull-10k", 10_000 // d)),
     Scenario("mixed", lambda d: mixed("mixed", 10_000 // d, 1_000 // d, 50 // d)),
+    # The same work with 12 custom-field columns of varied types (benchmarks/custom.py) in the sheet.
+    _with_cf("idle-10k", idle, 10_000),
+    _with_cf("push-create-10k", push_create, 10_000),
+    _with_cf("push-update-10k", push_update, 10_000),
+    _with_cf("pull-10k", pull, 10_000),
 ]

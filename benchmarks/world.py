@@ -14,6 +14,7 @@ import gc
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +29,32 @@ CLOCK_STEP = 600  # seconds the amoCRM clock moves between setup phases (well pa
 
 COL = {h: i for i, h in enumerate(SAMPLE_HEADERS)}  # lead_id, Имя, Телефон, Email, Сумма, Статус, Воронка
 
+# The requests that read the fields' catalog (custom fields, users, time zone): one round of four at once,
+# on a state's first run, then cached in the state for a day.
+CATALOG_ROUTES = (
+    "GET /api/v4/leads/custom_fields",
+    "GET /api/v4/contacts/custom_fields",
+    "GET /api/v4/users",
+    "GET /api/v4/account",
+)
+
+
+def catalog_requests(stats: dict[str, Any]) -> int:
+    """How many of the requests in an amoCRM emulator's ``stats()`` read the fields' catalog."""
+    by_route = stats.get("by_route", {})
+    return sum(n for route, n in by_route.items() if route.startswith(CATALOG_ROUTES))
+
 
 class SetupError(RuntimeError):
     """Building the scenario's starting state failed: nothing can be measured."""
 
 
 class World:
-    def __init__(self) -> None:
+    def __init__(self, headers: Sequence[str] = SAMPLE_HEADERS) -> None:
         self.sb = Sandbox(rate_limit=None, read_quota=None, write_quota=None).start()
-        self.sb.new_spreadsheet([])
+        self.sb.new_spreadsheet([], list(headers))
+        self.width = len(headers)
+        self.first_run: dict[str, Any] = {}  # amoCRM's counters of the setup's first run (pull --all)
         self.dir = Path(tempfile.mkdtemp(prefix="amosheets-bench-"))
         self.state_dir = self.dir / "state"
         self.state_dir.mkdir()
@@ -132,18 +150,25 @@ class World:
         return r, self.amo.stats(), self.sheets.stats()
 
     # -- building a synced state ----------------------------------------------------
-    def build_synced(self, n: int) -> list[int]:
+    def build_synced(self, n: int, extras: Callable[[int], dict[str, Any]] | None = None) -> list[int]:
         """``n`` leads in amoCRM (each with a contact), all of them in the sheet and in the state.
 
-        seed_bulk, then ``pull --all`` and one ``sync``, in setup mode; the clock moves on by
-        CLOCK_STEP before each so that nothing made during setup is inside the next run's window
-        (the tool's cursor reaches 60 s back). Leaves the world in measured mode, the clock moved on
-        once more. Returns the lead ids.
+        seed_bulk (then, with ``extras``, ``edit_lead(id, **extras(i))`` on the i-th lead: custom
+        field values, tags, the responsible user), then ``pull --all`` and one ``sync``, in setup
+        mode; the clock moves on by CLOCK_STEP before each so that nothing made during setup is
+        inside the next run's window (the tool's cursor reaches 60 s back). Leaves the world in
+        measured mode, the clock moved on once more. Returns the lead ids. amoCRM's counters of the
+        ``pull --all`` (the state's first run, which reads the fields' catalog) are in ``first_run``.
         """
         self.setup_mode()
         ids = self.amo.seed_bulk(n) if n else []
+        if extras is not None:
+            for i, lid in enumerate(ids):
+                self.amo.edit_lead(lid, **extras(i))
         self.advance()
+        self.amo.reset_stats()
         r = self.setup_run("pull", "--all")
+        self.first_run = self.amo.stats()
         if r.summary.get("rows_appended") != n:
             raise SetupError(f"pull --all appended {r.summary.get('rows_appended')} rows, expected {n}")
         self.advance()
