@@ -431,13 +431,8 @@ def _values_json(values: Values) -> str:
     return json.dumps(values, ensure_ascii=False, sort_keys=True, separators=_COMPACT)
 
 
-def _frozen(v: Any) -> Any:
-    """JSON gives sets of options and tags back as lists; the planner holds them as tuples."""
-    return tuple(v) if isinstance(v, list) else v
-
-
 def _values_from_json(raw: str) -> Values:
-    return {k: _frozen(v) for k, v in json.loads(raw).items()}
+    return {k: tuple(v) if type(v) is list else v for k, v in json.loads(raw).items()}
 
 
 def _crm_json(lead: CrmLead) -> str:
@@ -448,8 +443,9 @@ def _crm_json(lead: CrmLead) -> str:
 def _crm_from_json(lead_id: int, contact_id: int | None, updated_at: int | None, raw: str) -> CrmLead:
     d = json.loads(raw)
     phones, emails = tuple(d.pop(_PHONES)), tuple(d.pop(_EMAILS))
-    fields = {k: _frozen(v) for k, v in d.items() if not k.startswith(CONTACT_CF_PREFIX)}
-    contact = {k: _frozen(v) for k, v in d.items() if k.startswith(CONTACT_CF_PREFIX)}
+    d = {k: tuple(v) if type(v) is list else v for k, v in d.items()}  # JSON gives sets back as lists
+    fields = {k: v for k, v in d.items() if not k.startswith(CONTACT_CF_PREFIX)}
+    contact = {k: v for k, v in d.items() if k.startswith(CONTACT_CF_PREFIX)}
     return CrmLead(lead_id, fields, updated_at or 0, contact_id, phones, emails, contact)
 
 

@@ -420,13 +420,15 @@ class Tags(Kind):
         return tag_set(spelling.get(t.casefold(), t) for t in value)
 
 
-def tag_set(names: Any) -> tuple[str, ...]:
+def tag_set(names: Iterable[Any]) -> tuple[str, ...]:
     """Tag names, trimmed, once each (case-insensitively), in a stable order."""
     seen: dict[str, str] = {}
     for n in names:
-        n = str(n).strip()
-        if n:
-            seen.setdefault(n.casefold(), n)
+        n = (n if type(n) is str else str(n)).strip()
+        if n and (key := n.casefold()) not in seen:
+            seen[key] = n
+    if len(seen) < 2:
+        return tuple(seen.values())
     return tuple(seen[k] for k in sorted(seen))
 
 

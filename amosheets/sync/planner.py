@@ -214,6 +214,8 @@ class RowReader:
             (k, col, headers.specs[k]) for k, col in headers.columns.items() if k not in (Key.STATUS, Key.PIPELINE)
         ]
         self.specs = list(headers.specs.items())
+        # What merging each column needs, looked up once rather than once a row.
+        self.merging = [(k, s, s.kind.empty, s.writable) for k, s in headers.specs.items()]
         self.status = headers.columns.get(Key.STATUS)
         self.pipeline = headers.columns.get(Key.PIPELINE)
         self.pipelines = {p.name.strip().casefold(): p for p in catalog.pipelines.values()}
@@ -554,13 +556,11 @@ def _plan_lead(
     final: Values = {}
     to_crm: set[str] = set()
     to_sheet: set[str] = set()
-    specs = reader.headers.specs
-    for f in columns:
-        spec = specs[f]
+    for f, spec, empty, writable in reader.merging:
         sheet_value = sheet_values.get(f)
-        o = merge(base.get(f), sheet_value, crm_values[f], policy, f in said, spec.kind.empty, spec.writable)
+        o = merge(base.get(f), sheet_value, crm_values[f], policy, f in said, empty, writable)
         final[f] = o.value
-        if not spec.writable and f in said and sheet_value != crm_values[f] and sheet_value != base.get(f):
+        if not writable and f in said and sheet_value != crm_values[f] and sheet_value != base.get(f):
             _read_only_edit(result, row.number, lid, spec)
         if o.to_crm:
             to_crm.add(f)
