@@ -77,3 +77,20 @@ def test_a_rows_cells_go_in_one_range_and_the_cells_between_are_left_as_they_are
     world.reset_stats()
     assert s.write_cells([(2, 1, "Анна Б."), (2, 4, 150), (3, 1, "Борис В."), (3, 4, 250)]) == 1
     assert world.rows()[1:] == [["1", "Анна Б.", "keep", "me", "150"], ["2", "Борис В.", "keep", "me", "250"]]
+
+
+def test_rows_next_to_each_other_share_a_range_however_their_written_columns_are_spread(world: World):
+    world.set_rows([[str(i), f"Имя {i}", "keep", "x", "1"] for i in range(1, 7)])
+    s = Sheet(world.settings())
+    s.open()
+    sent: list[dict] = []
+    post = s._post_values
+    s._post_values = lambda body: (sent.append(body), post(body))[1]  # type: ignore[method-assign]
+    cells = [(r, 4, 100 + r) for r in range(2, 8)] + [(r, 1, f"Имя {r}!") for r in range(2, 8, 2)]
+    assert s.write_cells(cells) == 1
+    [body] = sent
+    assert [d["range"] for d in body["data"]] == ["'Сделки'!B2:E7"]
+    rows = world.rows()[1:]
+    assert [r[1] for r in rows] == ["Имя 2!", "Имя 2", "Имя 4!", "Имя 4", "Имя 6!", "Имя 6"]
+    assert all(r[2] == "keep" and r[3] == "x" for r in rows)
+    assert [r[4] for r in rows] == [str(100 + n) for n in range(2, 8)]
