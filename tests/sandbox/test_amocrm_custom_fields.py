@@ -5,82 +5,17 @@ Everything under test is observed through HTTP with requests; the Python control
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 
 from amosheets.sandbox import Sandbox
-from amosheets.sandbox.amocrm import AmoCRMEmulator
-from amosheets.sandbox.server import RunningServer
 
-TIMEOUT = 10
+from .conftest import TIMEOUT, Amo
+
 T = 1_767_225_600  # 2026-01-01 00:00:00 UTC
-
-
-class Amo:
-    def __init__(self, emu: AmoCRMEmulator, server: RunningServer) -> None:
-        self.emu = emu
-        self.url = server.url
-        self.s = requests.Session()
-        self.s.headers["Authorization"] = f"Bearer {emu.token}"
-
-    def get(self, path: str, **kw: Any) -> requests.Response:
-        return self.s.get(self.url + path, timeout=TIMEOUT, **kw)
-
-    def post(self, path: str, body: Any = None) -> requests.Response:
-        return self.s.post(self.url + path, json=body, timeout=TIMEOUT)
-
-    def patch(self, path: str, body: Any = None) -> requests.Response:
-        return self.s.patch(self.url + path, json=body, timeout=TIMEOUT)
-
-    def ctl(self, method: str, path: str, body: Any = None) -> requests.Response:
-        return requests.request(method, f"{self.url}/_sandbox{path}", json=body, timeout=TIMEOUT)
-
-    def fields(self, entity: str = "leads") -> dict[str, dict[str, Any]]:
-        r = self.get(f"/api/v4/{entity}/custom_fields", params={"limit": 250})
-        assert r.status_code == 200, r.text
-        return {f["name"]: f for f in r.json()["_embedded"]["custom_fields"]}
-
-    def lead(self, lead_id: int) -> dict[str, Any]:
-        r = self.get(f"/api/v4/leads/{lead_id}")
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def create(self, **lead: Any) -> int:
-        r = self.post("/api/v4/leads", [{"name": "Сделка", **lead}])
-        assert r.status_code == 200, r.text
-        return int(r.json()["_embedded"]["leads"][0]["id"])
-
-
-_closing: list[threading.Thread] = []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _join_closing_servers() -> Iterator[None]:
-    yield
-    for t in _closing:
-        t.join(timeout=5)
-
-
-@pytest.fixture
-def make_amo() -> Iterator[Callable[..., Amo]]:
-    servers: list[RunningServer] = []
-
-    def make(**kw: Any) -> Amo:
-        kw.setdefault("rate_limit", None)
-        emu = AmoCRMEmulator(**kw)
-        server = RunningServer(emu)
-        servers.append(server)
-        return Amo(emu, server)
-
-    yield make
-    for s in servers:
-        t = threading.Thread(target=s.close, daemon=True)
-        t.start()
-        _closing.append(t)
 
 
 @pytest.fixture

@@ -8,73 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
 
-from amosheets.sandbox.amocrm import AmoCRMEmulator
-from amosheets.sandbox.server import RunningServer
-
-TIMEOUT = 10
-
-
-class Amo:
-    """An emulator served on loopback, with an authorised session."""
-
-    def __init__(self, emu: AmoCRMEmulator, server: RunningServer) -> None:
-        self.emu = emu
-        self.server = server
-        self.url = server.url
-        self.s = requests.Session()
-        self.s.headers["Authorization"] = f"Bearer {emu.token}"
-
-    def get(self, path: str, **kw: Any) -> requests.Response:
-        return self.s.get(self.url + path, timeout=TIMEOUT, **kw)
-
-    def post(self, path: str, body: Any = None, **kw: Any) -> requests.Response:
-        return self.s.post(self.url + path, json=body, timeout=TIMEOUT, **kw)
-
-    def patch(self, path: str, body: Any = None, **kw: Any) -> requests.Response:
-        return self.s.patch(self.url + path, json=body, timeout=TIMEOUT, **kw)
-
-    def ctl(self, method: str, path: str, body: Any = None) -> requests.Response:
-        """A control request: no token, never counted."""
-        return requests.request(method, f"{self.url}/_sandbox{path}", json=body, timeout=TIMEOUT)
-
-    def all_leads(self) -> list[dict[str, Any]]:
-        r = self.get("/api/v4/leads", params={"limit": 250})
-        return [] if r.status_code == 204 else r.json()["_embedded"]["leads"]
-
-
-_closing: list[threading.Thread] = []
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _join_closing_servers() -> Iterator[None]:
-    yield
-    for t in _closing:
-        t.join(timeout=5)
-
-
-@pytest.fixture
-def make_amo() -> Iterator[Callable[..., Amo]]:
-    """Emulators on loopback; ``rate_limit`` is off unless a test asks for it."""
-    servers: list[RunningServer] = []
-
-    def make(**kw: Any) -> Amo:
-        kw.setdefault("rate_limit", None)
-        emu = AmoCRMEmulator(**kw)
-        server = RunningServer(emu)
-        servers.append(server)
-        return Amo(emu, server)
-
-    yield make
-    for s in servers:  # shutdown waits for the serve loop's poll; do it in the background
-        t = threading.Thread(target=s.close, daemon=True)
-        t.start()
-        _closing.append(t)
+from .conftest import TIMEOUT, Amo
 
 
 @pytest.fixture
