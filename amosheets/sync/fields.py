@@ -161,9 +161,6 @@ class HeaderMap:
     def header_of(self, key: str) -> str:
         return LEAD_ID if key == LEAD_ID else self.specs[key].header if key in self.specs else header_of(key)
 
-    def spec(self, key: str) -> FieldSpec:
-        return self.specs[key]
-
 
 def match_headers(row: list[Cell], fields: FieldSet = BUILT_IN_FIELDS) -> HeaderMap:
     """Match row 1 trimmed and case-insensitively against the fields' names and aliases.
