@@ -517,3 +517,21 @@ def test_amocrm_refusing_one_update_is_that_rows_problem_and_the_other_updates_g
     assert second["status_id"] == talks and second["price"] == 250
     first = next(le for le in emu.leads() if le["name"] == "Первая")
     assert first["status_id"] != talks
+
+
+def test_a_state_set_aside_for_another_account_takes_its_field_catalog_with_it(world: World):
+    headers = [*SAMPLE_HEADERS, "Продукт"]
+    world.set_rows([["", "Первая", "", "", "100", "", "", "Стандарт"]], headers)
+    assert world.run("sync").created == 1
+    world.run("pull", backfill=True)  # the state learns which account it is of
+    # amoCRM restarted: another account at the same address, whose Продукт is another field
+    emu = world.sb.restart_amocrm()
+    emu.delete_custom_field(emu.find_field("Продукт")["id"])
+    emu.add_custom_field("leads", "Продукт", "select", enums=["Альфа", "Бета"])
+    emu.create_lead("Сделка нового аккаунта")  # what tells the run that the account is another one
+    world.set_rows([["", "Вторая", "", "", "200", "", "", "Альфа"]], headers)
+    out = world.run("sync", backfill=True)  # the listing of every deal shows the other account
+    assert any("another account" in n.message for n in out.notices), out.notices
+    assert out.created == 1 and not out.problems, out.problems
+    lead = next(le for le in emu.leads() if le["name"] == "Вторая")
+    assert cf(lead, "Продукт", emu)[0]["value"] == "Альфа"

@@ -202,12 +202,12 @@ class Engine:
             now_here = time.time()  # … and this machine's at the same moment
             changes = list_changes(self.amo, store, opts, catalog, now, self.detail)
             values = sheet_read.result()
+        check_account(store, changes, opts)  # first: a state set aside takes its cached catalog with it
         account = account_for(self.amo, store, values, changes.leads.values(), keep=not opts.dry_run)
         catalog = replace(catalog, fields=field_set(account))
         self.fields = catalog.fields
         data = self._bind(values)
         out.notices.extend(header_notices(data.headers, catalog.fields))
-        check_account(store, changes, opts)
         index = store.load_index()
         entries = resolve_creations(self.amo, store, index.keys(), now, changes)
         pending = {c.token: c.lead_id for c in entries}
