@@ -311,11 +311,18 @@ def test_without_an_admin_token_the_responsible_column_shows_ids_and_a_typed_nam
     assert "administrator" in out.problems[0].message
 
 
+def city_required_in(world: World, status: str) -> int:
+    """amoCRM requires Город of deals in this status of the main pipeline; the status's id."""
+    emu = world.sb.amocrm
+    sid = world.status_id(status)
+    pipeline = emu.main_pipeline()["id"]
+    emu.set_required_statuses(emu.find_field("Город")["id"], [{"pipeline_id": pipeline, "status_id": sid}])
+    return sid
+
+
 def test_amocrm_refusing_one_deal_is_that_rows_problem_in_amocrm_words(world: World):
     emu = world.sb.amocrm
-    talks = world.status_id("Переговоры")
-    pipeline = emu.main_pipeline()["id"]
-    emu.set_required_statuses(emu.find_field("Город")["id"], [{"pipeline_id": pipeline, "status_id": talks}])
+    city_required_in(world, "Переговоры")
     headers = [*SAMPLE_HEADERS, "Город"]
     world.set_rows(
         [
@@ -503,9 +510,7 @@ def test_amocrm_refusing_one_update_is_that_rows_problem_and_the_other_updates_g
     headers = [*SAMPLE_HEADERS, "Город"]
     world.set_rows([["", "Первая", "", "", "100", "", "", ""], ["", "Вторая", "", "", "200", "", "", "Пермь"]], headers)
     assert world.run("sync").created == 2
-    talks = world.status_id("Переговоры")
-    pipeline = emu.main_pipeline()["id"]
-    emu.set_required_statuses(emu.find_field("Город")["id"], [{"pipeline_id": pipeline, "status_id": talks}])
+    talks = city_required_in(world, "Переговоры")
     world.sb.sheets.edit_cell(world.sid, world.tab, "F2", "Переговоры")  # Первая has no Город
     world.sb.sheets.edit_cell(world.sid, world.tab, "F3", "Переговоры")
     world.sb.sheets.edit_cell(world.sid, world.tab, "E3", "250")

@@ -232,7 +232,7 @@ def lead_patch(lead_id: int, final: Values, keys: set[str], fields: FieldSet) ->
     return patch
 
 
-def contact_fields(
+def contact_custom_fields(
     lists: Mapping[str, list[str]], values: Values, keys: set[str], fields: FieldSet
 ) -> list[dict[str, Any]]:
     """A contact's ``custom_fields_values``: the phone and e-mail ``lists`` given, and its custom fields of ``keys``."""

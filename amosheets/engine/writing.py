@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from amosheets.amocrm.client import AmoClient
-from amosheets.amocrm.mapping import complex_item, contact_fields, lead_patch
+from amosheets.amocrm.mapping import complex_item, contact_custom_fields, lead_patch
 from amosheets.sheet import Sheet, SheetData
 from amosheets.state import StateStore
 from amosheets.sync.creations import Made
@@ -246,11 +246,14 @@ def _refused(lp: LeadPlan, message: str) -> RowProblem:
 
 def _contact_patch(lp: LeadPlan, fields: FieldSet) -> dict[str, Any]:
     lists = {k: lp.new_list(k) for k in CONTACT_KEYS if k in lp.contact_changes}
-    return {"id": lp.contact_id, "custom_fields_values": contact_fields(lists, lp.final, lp.contact_changes, fields)}
+    return {
+        "id": lp.contact_id,
+        "custom_fields_values": contact_custom_fields(lists, lp.final, lp.contact_changes, fields),
+    }
 
 
 def _contact_create(lp: LeadPlan, fields: FieldSet) -> dict[str, Any]:
     lists = {k: [lp.final[k]] for k in CONTACT_KEYS if lp.final.get(k)}
     given = {k for k in lp.contact_changes if k not in CONTACT_KEYS}
     name = lp.final.get(Key.NAME) or lp.crm.get(Key.NAME) or ""
-    return {"name": name, "custom_fields_values": contact_fields(lists, lp.final, given, fields)}
+    return {"name": name, "custom_fields_values": contact_custom_fields(lists, lp.final, given, fields)}

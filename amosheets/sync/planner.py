@@ -213,7 +213,6 @@ class RowReader:
         self.plain = [
             (k, col, headers.specs[k]) for k, col in headers.columns.items() if k not in (Key.STATUS, Key.PIPELINE)
         ]
-        self.specs = list(headers.specs.items())
         # What merging each column needs, looked up once rather than once a row.
         self.merging = [(k, s, s.kind.empty, s.writable) for k, s in headers.specs.items()]
         self.status = headers.columns.get(Key.STATUS)
@@ -226,7 +225,7 @@ class RowReader:
     def crm_values(self, crm: CrmLead) -> Values:
         """amoCRM's values of the sheet's columns; a field it sent nothing for holds its empty value."""
         held = crm.values()
-        return {k: s.kind.empty if (v := held.get(k)) is None else v for k, s in self.specs}
+        return {k: empty if (v := held.get(k)) is None else v for k, _, empty, _ in self.merging}
 
     def read(self, row: SheetRow, crm: CrmLead | None) -> tuple[Values, set[str]]:
         """The row's canonical values, and which of its cells say something. Raises _RowError."""
