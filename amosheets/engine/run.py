@@ -24,7 +24,7 @@ from amosheets.engine.reading import (
     list_changes,
     resolve_creations,
 )
-from amosheets.engine.writing import create, update_crm, write_sheet
+from amosheets.engine.writing import Sent, create, update_crm, write_sheet
 from amosheets.errors import ConfigError, ExitStatus, LockedError
 from amosheets.gspread_transport import RequestHook
 from amosheets.sheet import Sheet, SheetData, sheet_data
@@ -271,12 +271,13 @@ class Engine:
             # Made, and no row holds its marker any more: the deal is known like any other.
             store.finish_creations(c.token for c in unfinished if c.lead_id is not None and c.token not in marked)
 
-        crm_done: dict[int, set[str]] = {}
+        sent = Sent()
         made = Made()
         if opts.direction.pushes:
             made = create(self.amo, self.sheet, self._read_sheet, store, plan, out, pending)
-            crm_done = update_crm(self.amo, store, plan, out, known)
-        write_sheet(self.sheet, self._read_sheet, store, plan, out, data, made, crm_done, pending)
+            sent = update_crm(self.amo, store, plan, out, known)
+        when = datetime.fromtimestamp(now, account.tz()).strftime("%Y-%m-%d %H:%M")
+        write_sheet(self.sheet, self._read_sheet, store, plan, out, data, made, sent, pending, when)
         out.requests = self._requests()
 
     def _read_sheet(self) -> SheetData:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from amosheets.amocrm.client import AmoClient
@@ -12,10 +13,12 @@ from amosheets.amocrm.mapping import complex_item, contact_custom_fields, lead_p
 from amosheets.sheet import Sheet, SheetData
 from amosheets.state import StateStore
 from amosheets.sync.creations import Made
-from amosheets.sync.fields import CONTACT_KEYS, FieldSet, Key, is_contact_key
+from amosheets.sync.fields import CONTACT_KEYS, FieldSet, Key, is_contact_key, text
 from amosheets.sync.model import Creation, CrmLead, Known, Notice, RowProblem
-from amosheets.sync.placement import markers, place, touches_sheet
+from amosheets.sync.placement import Placement, markers, place, place_lines, touches_sheet
 from amosheets.sync.plan import LeadPlan, NewRow, Plan
+from amosheets.sync.planner import rows_by_lead
+from amosheets.sync.sync_column import Lines, Ran, lines
 
 if TYPE_CHECKING:
     from amosheets.engine.run import Outcome
@@ -96,10 +99,16 @@ def _write_markers(sheet: Sheet, reread: Reread, todo: list[NewRow], pending: di
     return marked
 
 
-def update_crm(
-    amo: AmoClient, store: StateStore, plan: Plan, out: Outcome, known: dict[int, Known]
-) -> dict[int, set[str]]:
-    """PATCH leads and contacts; returns, per lead, the fields amoCRM now holds."""
+@dataclass
+class Sent:
+    """What amoCRM took: per lead, the fields it now holds; and the deals found deleted on the way."""
+
+    done: dict[int, set[str]] = field(default_factory=dict)
+    gone: set[int] = field(default_factory=set)
+
+
+def update_crm(amo: AmoClient, store: StateStore, plan: Plan, out: Outcome, known: dict[int, Known]) -> Sent:
+    """PATCH leads and contacts; what amoCRM took."""
     done: dict[int, set[str]] = {}
     gone_ids: set[int] = set()  # deals found deleted: nothing more is sent or remembered for them
     leads = plan.lead_updates()
@@ -166,7 +175,7 @@ def update_crm(
     ]
     with store.transaction():
         store.save_crm(updated)
-    return done
+    return Sent(done, gone_ids)
 
 
 def _note_gone(amo: AmoClient, store: StateStore, gone: list[LeadPlan], out: Outcome) -> None:
@@ -198,31 +207,52 @@ def write_sheet(
     out: Outcome,
     data: SheetData,
     made: Made,
-    crm_done: dict[int, set[str]],
+    sent: Sent,
     pending: dict[str, int | None],
+    when: str,
 ) -> None:
-    sheet_done: set[int] = set()
-    finished: list[str] = []
+    """Write the plan's cells, the new rows and the sync column's lines, all in one request.
+
+    ``when`` is the run's time as the sync column shows it.
+    """
+    placed = Placement()
+    now: SheetData | None = None
     if touches_sheet(plan, made):
-        placed = place(plan, data, reread(), made, pending)
-        if placed.rows_appended:
-            sheet.ensure_rows(placed.last_row)
-        if placed.cells or placed.appended:
-            # The new rows go in the same write as the rest.
-            sheet.write_cells(placed.cells + placed.appended)
-            out.cells_written = len(placed.cells)
-            out.rows_appended = placed.rows_appended
-        sheet_done, finished = placed.sheet_done, placed.finished
+        now = reread()
+        placed = place(plan, data, now, made, pending)
+    cells = placed.cells + placed.appended
+    if data.headers.sync is not None:
+        ran = Ran(made.created, sent.done, placed.sheet_done, placed.linked, sent.gone, out.problems)
+        said = lines(plan, ran, data.rows, data.headers, when)
+        if said and (now is not None or _news(said, data, pending)):
+            now = now or reread()
+            cells += place_lines(said, plan, data, now, made, placed, pending)
+    if placed.rows_appended:
+        sheet.ensure_rows(placed.last_row)
+    if cells:
+        sheet.write_cells(cells)
+        out.cells_written = len(placed.cells)
+        out.rows_appended = placed.rows_appended
     with store.transaction():
-        store.finish_creations(finished)
+        store.finish_creations(placed.finished)
         if plan.direction.pulls:
             store.set_flag("has_row", [a.lead_id for a in plan.row_appends()])
             store.save_base((a.lead_id, a.values) for a in plan.row_appends())
         store.save_base(
             (lp.lead_id, base)
             for lp in plan.leads
-            if (base := lp.base_after(crm_done.get(lp.lead_id, set()), lp.lead_id in sheet_done)) != lp.base
+            if (base := lp.base_after(sent.done.get(lp.lead_id, set()), lp.lead_id in placed.sheet_done)) != lp.base
         )
+
+
+def _news(said: Lines, data: SheetData, pending: dict[str, int | None]) -> bool:
+    """Whether any line differs from what its row showed when read (else the sheet is not read again)."""
+    col = data.headers.sync
+    rows = {r.number: r for r in data.rows}
+    if any(n not in rows or text(rows[n].cell(col)) != line for n, line in said.by_row.items()):
+        return True
+    at = rows_by_lead(data.rows, data.headers, pending)
+    return any(lid not in at or text(at[lid].cell(col)) != line for lid, line in said.by_lead.items())
 
 
 def _made_lead(n: NewRow, answer: dict[str, Any], now: int, fields: FieldSet) -> CrmLead:

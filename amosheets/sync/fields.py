@@ -20,6 +20,9 @@ __all__ = ["Cell", "ValueProblem", "text"]
 
 LEAD_ID = "lead_id"
 LEAD_ID_HEADERS = ("lead_id", "id")
+# The column the tool reports each row's outcome in (see ``sync.sync_column``); never a field of the deal.
+SYNC = "sync"
+SYNC_HEADERS = ("Синхронизация", "Sync")
 
 
 class Side(str, Enum):
@@ -124,6 +127,7 @@ class FieldSet:
     def aliases(self) -> dict[str, str | tuple[str, ...]]:
         """Header (casefolded) → the key it binds; a tuple of keys when custom fields share that name."""
         out: dict[str, str | tuple[str, ...]] = {h.casefold(): LEAD_ID for h in LEAD_ID_HEADERS}
+        out.update((h.casefold(), SYNC) for h in SYNC_HEADERS)
         for spec in self.specs:
             for alias in spec.headers:
                 a = alias.strip().casefold()
@@ -133,8 +137,9 @@ class FieldSet:
                 elif (
                     spec.cf_id is not None
                     and held != spec.key
-                    and (isinstance(held, tuple) or self.by_key[held].cf_id is not None)
+                    and (isinstance(held, tuple) or ((h := self.by_key.get(held)) is not None and h.cf_id is not None))
                 ):
+                    # (lead_id and the sync column have no spec: like the built-ins, they win.)
                     # Two custom fields of one name: the name binds to neither (built-ins always win).
                     out[a] = (*held, spec.key) if isinstance(held, tuple) else (held, spec.key)
         return out
@@ -157,6 +162,7 @@ class HeaderMap:
     unknown: tuple[str, ...]
     width: int  # how many header cells row 1 has
     problems: tuple[str, ...] = ()  # headers that name two fields at once
+    sync: int | None = None  # the sync column, if row 1 has one
 
     def header_of(self, key: str) -> str:
         return LEAD_ID if key == LEAD_ID else self.specs[key].header if key in self.specs else header_of(key)
@@ -202,17 +208,18 @@ def match_headers(row: list[Cell], fields: FieldSet = BUILT_IN_FIELDS) -> Header
             "There is no lead_id column in row 1. "
             "Add a column headed lead_id (the tool fills it in with the deal's ID)."
         )
-    if len(seen) == 1:
+    if not seen.keys() - {LEAD_ID, SYNC}:
         raise HeaderError(
             "Row 1 has a lead_id column but none of the synced columns: " + ", ".join(s.header for s in BUILT_INS) + "."
         )
     return HeaderMap(
         lead_id=seen[LEAD_ID][0],
-        columns={k: cols[0] for k, cols in seen.items() if k != LEAD_ID},
-        specs={k: fields[k] for k in seen if k != LEAD_ID},
+        columns={k: cols[0] for k, cols in seen.items() if k not in (LEAD_ID, SYNC)},
+        specs={k: fields[k] for k in seen if k not in (LEAD_ID, SYNC)},
         unknown=tuple(unknown),
         width=len(row),
         problems=tuple(problems),
+        sync=seen[SYNC][0] if SYNC in seen else None,
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from amosheets.sync.fields import BUILT_IN_FIELDS, Cell, FieldSet, Key
+from amosheets.sync.fields import BUILT_IN, BUILT_IN_FIELDS, Cell, FieldSet, Key
 
 Values = dict[str, Any]  # field key → canonical value
 
@@ -64,6 +64,19 @@ class Catalog:
         p = self.pipelines.get(pipeline_id)
         s = p.status(status_id) if p else None
         return s.name if s else str(status_id)
+
+    def show(self, key: str, value: Any, values: Mapping[str, Any] | None = None) -> str:
+        """A field's value as a person reads it (ids as names); ``values`` gives a status its pipeline."""
+        if value is None:
+            return "—"
+        if key == Key.STATUS:
+            return self.status_name((values or {}).get(Key.PIPELINE, self.default_pipeline_id), value)
+        if key == Key.PIPELINE:
+            return self.pipeline_name(value)
+        spec = self.fields.get(key)
+        if spec is not None and key not in BUILT_IN:
+            return spec.kind.show(value)
+        return str(value) if value != "" else "∅"
 
     def lists(self, pipeline_id: int, status_id: int) -> bool:
         """Does amoCRM list this pipeline, and this status in it? (A deal may be where it no longer does.)"""

@@ -15,7 +15,8 @@ from amosheets.sync.creations import Made
 from amosheets.sync.fields import Cell, HeaderMap, parse_pending, pending_marker, text
 from amosheets.sync.model import SheetRow
 from amosheets.sync.plan import NewRow, Plan
-from amosheets.sync.planner import new_row_fingerprints, render, rows_by_lead
+from amosheets.sync.planner import lead_in, new_row_fingerprints, render, rows_by_lead
+from amosheets.sync.sync_column import Lines
 
 Write = tuple[int, int, Cell]  # row number, column, value
 
@@ -39,6 +40,8 @@ class Placement:
     last_row: int = 0  # the sheet must reach this row
     sheet_done: set[int] = field(default_factory=set)  # leads whose planned cells were all written
     finished: list[str] = field(default_factory=list)  # creations whose deal's ID reaches its row
+    linked: set[int] = field(default_factory=set)  # leads whose ID goes back into their row
+    appended_at: dict[int, int] = field(default_factory=dict)  # lead → the number of its new row
 
 
 def touches_sheet(plan: Plan, made: Made) -> bool:
@@ -60,6 +63,7 @@ def place(plan: Plan, before: SheetView, now: SheetView, made: Made, pending: Ma
             continue  # moved out of reach meanwhile: the next run links it
         at.setdefault(link.lead_id, row)
         out.cells.append((row.number, headers.lead_id, link.lead_id))
+        out.linked.add(link.lead_id)
         if link.token:
             out.finished.append(link.token)
     for n in plan.creates():
@@ -95,6 +99,7 @@ def place(plan: Plan, before: SheetView, now: SheetView, made: Made, pending: Ma
     # (a retry can't add a row twice), unlike values.append.
     todo = [a for a in plan.row_appends() if a.lead_id not in at]
     for number, a in enumerate(todo, start=now.last_row + 1):
+        out.appended_at[a.lead_id] = number
         out.appended.append((number, headers.lead_id, a.lead_id))
         out.appended.extend((number, col, render(f, a.values, catalog)) for f, col in headers.columns.items())
     out.rows_appended = len(todo)
@@ -116,3 +121,66 @@ def markers(todo: list[NewRow], now: SheetView, pending: Mapping[str, int | None
             writes.append((row.number, now.headers.lead_id, pending_marker(n.token)))
             marked.append(n)
     return writes, marked
+
+
+def place_lines(
+    lines: Lines,
+    plan: Plan,
+    before: SheetView,
+    now: SheetView,
+    made: Made,
+    placed: Placement,
+    pending: Mapping[str, int | None],
+) -> list[Write]:
+    """The sync column's lines at their rows in the sheet as re-read; a line the cell already shows is not written.
+
+    A row is found as the other writes find it: by its deal, by its creation's marker, by its
+    content (a new row), or else at its number if it still reads the same there.
+    """
+    col = now.headers.sync
+    if col is None or not lines:
+        return []
+    headers = now.headers
+    deals = {**pending, **made.created}
+    at = {lid: r.number for lid, r in rows_by_lead(now.rows, headers, deals).items()}
+    at.update(placed.appended_at)
+    by_token = {t: r.number for r in now.rows if (t := parse_pending(r.cell(headers.lead_id))) is not None}
+    free = {fp: r.number for fp, r in new_row_fingerprints(now.rows, headers, pending).items()}
+    made_from = {n.row: n.token for n in plan.creates()}
+    old_rows = {r.number: r for r in before.rows}
+    new_before = {r.number: fp for fp, r in new_row_fingerprints(before.rows, before.headers, pending).items()}
+    now_rows = {r.number: r for r in now.rows}
+
+    def found(number: int) -> int | None:
+        old = old_rows.get(number)
+        if old is None:
+            return None
+        lid = lead_in(old.cell(before.headers.lead_id), deals)
+        if lid is not None:
+            return at.get(lid)
+        if number in made_from:
+            return by_token.get(made_from[number])
+        if number in new_before:
+            return free.get(new_before[number])
+        same = now_rows.get(number)
+        return number if same is not None and _content(same, col) == _content(old, before.headers.sync) else None
+
+    out: dict[int, str] = {}
+    for number, line in lines.by_row.items():
+        if (where := found(number)) is not None:
+            out[where] = line
+    for lid, line in lines.by_lead.items():
+        if (where := at.get(lid)) is not None:
+            out[where] = line
+    return [
+        (number, col, line)
+        for number, line in sorted(out.items())
+        if number not in now_rows or text(now_rows[number].cell(col)) != line
+    ]
+
+
+def _content(row: SheetRow, skip: int | None) -> tuple[str, ...]:
+    cells = [text(c) for i, c in enumerate(row.cells) if i != skip]
+    while cells and not cells[-1]:
+        cells.pop()
+    return tuple(cells)

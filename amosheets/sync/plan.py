@@ -142,6 +142,7 @@ class Plan:
     problems: list[RowProblem] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)  # leads a row carries
+    in_sync: set[int] = field(default_factory=set)  # leads whose row was looked at and found as amoCRM has it
     removed: set[int] = field(default_factory=set)  # leads whose row has newly gone
     deleted: set[int] = field(default_factory=set)  # leads newly found deleted in amoCRM
     # Row digests to remember: a lead found in sync gets its row's digest, any other planned lead None.

@@ -117,9 +117,18 @@ def is_blank(row: SheetRow, headers: HeaderMap, with_lead_id: bool = True) -> bo
     return not any(text(row.cell(c)) for c in cols)
 
 
-def row_digest(header_sig: str, row: SheetRow) -> str:
-    """What a row's cells were when it was last found in sync (to skip it cheaply while it stays so)."""
-    return hashlib.blake2b((header_sig + repr(row.cells)).encode("utf-8"), digest_size=8).hexdigest()
+def row_digest(header_sig: str, row: SheetRow, sync: int | None = None) -> str:
+    """What a row's cells were when it was last found in sync (to skip it cheaply while it stays so).
+
+    The sync column (``sync``) is left out: the tool's own report in it is not an edit.
+    """
+    cells = row.cells
+    if sync is not None and sync < len(cells):
+        cells = cells[:sync] + cells[sync + 1 :]
+        # The API trims a row's empty cells at the end: without its report, the row reads as before it.
+        while cells and cells[-1] in ("", None):
+            cells = cells[:-1]
+    return hashlib.blake2b((header_sig + repr(cells)).encode("utf-8"), digest_size=8).hexdigest()
 
 
 def header_signature(header_row: Iterable[Cell]) -> str:
@@ -146,6 +155,7 @@ class Triage:
     problems: list[RowProblem] = field(default_factory=list)
     digests: dict[int, str] = field(default_factory=dict)  # lead id → its row's digest as read
     unchanged: set[int] = field(default_factory=set)  # as last synced on both sides: nothing to plan
+    sync: int | None = None  # the sync column, which a row's digest leaves out
 
     def to_plan(self) -> set[int]:
         """Leads whose state the planner needs."""
@@ -159,7 +169,7 @@ def triage(rows: Iterable[SheetRow], headers: HeaderMap, pending: Mapping[str, i
     made). A row holding the marker of a made deal is that deal's row; one whose deal was
     never made is new again.
     """
-    t = Triage()
+    t = Triage(sync=headers.sync)
     col = headers.lead_id
     by_id = t.by_id
     for row in rows:
@@ -197,7 +207,7 @@ def mark_unchanged(t: Triage, header_sig: str, stored: Mapping[int, str | None],
     for lid, row in t.by_id.items():
         if lid in t.duplicates:
             continue
-        d = row_digest(header_sig, row)
+        d = row_digest(header_sig, row, t.sync)
         t.digests[lid] = d
         if d == stored.get(lid) and lid not in fresh:
             t.unchanged.add(lid)
@@ -416,6 +426,8 @@ def plan(
             result.links.append(Link(lid, row.number, t.marked[lid], None))
         in_sync = _plan_lead(result, row, lid, reader, columns, known.get(lid), missing_set, deleted_set, policy)
         result.digests[lid] = t.digests.get(lid) if in_sync else None
+        if in_sync:
+            result.in_sync.add(lid)
     _settle_shared_contacts(result)
 
     _plan_new_rows(result, new_rows, headers, reader, catalog, pending, salt)
