@@ -148,3 +148,13 @@ def test_the_sync_column_costs_no_write_request():
     without, with_sync = write_requests(False), write_requests(True)
     assert with_sync == without, (with_sync, without)
     assert without[-1] == 0
+
+
+def test_each_row_of_a_deal_on_two_rows_gets_its_line(world: World):
+    lid = a_synced_deal(world)
+    copy = [str(lid), "Анна", "", "", "1000", "Первичный контакт", "Воронка"]
+    rows = world.rows()
+    world.set_rows([rows[1][:7], copy], HEADERS)
+    assert world.run().exit_status == ExitStatus.PARTIAL
+    first, second = sync_cells(world)
+    assert first.startswith("✗ lead_id: «") and first == second, (first, second)

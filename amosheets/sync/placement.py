@@ -7,6 +7,7 @@ as re-read just before writing: by the deal's ID or the creation's marker in its
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -150,6 +151,7 @@ def place_lines(
     old_rows = {r.number: r for r in before.rows}
     new_before = {r.number: fp for fp, r in new_row_fingerprints(before.rows, before.headers, pending).items()}
     now_rows = {r.number: r for r in now.rows}
+    carried = Counter(lead_in(r.cell(before.headers.lead_id), deals) for r in before.rows)
 
     def found(number: int) -> int | None:
         old = old_rows.get(number)
@@ -157,10 +159,12 @@ def place_lines(
             return None
         lid = lead_in(old.cell(before.headers.lead_id), deals)
         if lid is not None:
-            return at.get(lid)
-        if number in made_from:
+            if carried[lid] == 1:
+                return at.get(lid)
+            # A deal on several rows: each row is found where it was, if it still reads the same there.
+        elif number in made_from:
             return by_token.get(made_from[number])
-        if number in new_before:
+        elif number in new_before:
             return free.get(new_before[number])
         same = now_rows.get(number)
         return number if same is not None and _content(same, col) == _content(old, before.headers.sync) else None
