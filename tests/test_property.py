@@ -48,12 +48,14 @@ from amosheets.sync.plan import Direction
 
 # Custom fields of the sandbox's sample account (select, multiselect, checkbox, numeric, date) and the tags.
 CUSTOM_HEADERS = ["Продукт", "Интересы", "Оплачено", "Количество", "Дата встречи", "Теги"]
-HEADERS = ["lead_id", "Имя", "Телефон", "Email", "Сумма", "Статус", "Воронка", "Заметки", *CUSTOM_HEADERS]
+# The sync column last: the tool writes it in the same requests as the rest, never into a row it did not act on.
+HEADERS = ["lead_id", "Имя", "Телефон", "Email", "Сумма", "Статус", "Воронка", "Заметки", *CUSTOM_HEADERS, "Sync"]
 LEAD_ID, NAME, PHONE, EMAIL, PRICE, STATUS, PIPELINE, NOTES = range(8)
 PRODUCT, INTERESTS, PAID, QUANTITY, MEETING, TAGS = range(8, 14)
 CUSTOM = (PRODUCT, INTERESTS, PAID, QUANTITY, MEETING, TAGS)
+SYNC = 14
 WIDTH = len(HEADERS)
-LETTERS = "ABCDEFGHIJKLMN"
+LETTERS = "ABCDEFGHIJKLMNO"
 MAX_ROWS = 6
 MAX_LEADS = 8
 
@@ -381,6 +383,7 @@ class SyncMachine(RuleBasedStateMachine):
     @staticmethod
     def _check_row(i: int, m: Row, cells: list[str]) -> None:
         assert cells[NOTES] == m.notes, f"row {i + 2}: notes {cells[NOTES]!r}, the machine wrote {m.notes!r}"
+        assert cells[SYNC][:1] in ("", "✓", "✗", "⚠"), f"row {i + 2}: the sync column says {cells[SYNC]!r}"
         if m.lead is not None:
             shown = "" if m.cleared else str(m.lead)
             assert cells[LEAD_ID] == shown, f"row {i + 2}: lead_id {cells[LEAD_ID]!r}, the model has {shown!r}"
