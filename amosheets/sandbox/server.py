@@ -324,6 +324,18 @@ class ApiError(Exception):
         self.response = response
 
 
+def _ascii_target(target: str) -> str:
+    """The request target with raw non-ASCII bytes percent-encoded.
+
+    http.server reads the request line as Latin-1, so a client that sends UTF-8 unencoded (curl with
+    ``Сделки`` in the URL) would reach the router as mojibake; encoded, the path and the query are
+    then percent-decoded as UTF-8 like any other.
+    """
+    if target.isascii():
+        return target
+    return "".join(ch if ch.isascii() else f"%{ord(ch):02X}" for ch in target)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes; with Nagle on, a keep-alive client's delayed ACK
@@ -335,7 +347,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _handle(self) -> None:
-        split = urlsplit(self.path)
+        split = urlsplit(_ascii_target(self.path))
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         req = Request(
