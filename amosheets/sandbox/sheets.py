@@ -1502,9 +1502,12 @@ class SheetsEmulator(Emulator):
         if not req.body or not req.body.strip():
             return None
         try:
-            return json.loads(req.body.decode("utf-8"))
+            data = json.loads(req.body.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as e:
             raise _bad(f"Invalid JSON payload received. {e}") from e
+        if data is None:  # a body of JSON null is not an empty body: the request message must be an object
+            raise _bad("Invalid JSON payload received. Expected an object.")
+        return data
 
     def _resolve(self, book: _Book, text: str, check_grid: bool = True) -> _Target:
         try:
