@@ -14,7 +14,14 @@ from amosheets.sandbox.amocrm import AmoCRMEmulator
 from amosheets.sandbox.server import PortUnavailable, RunningServer
 from amosheets.sandbox.sheets import SheetsEmulator
 
-__all__ = ["SAMPLE_HEADERS", "SAMPLE_SHEET_HEADERS", "AmoCRMEmulator", "PortUnavailable", "Sandbox", "SheetsEmulator"]
+__all__ = [
+    "SAMPLE_HEADERS",
+    "SAMPLE_SHEET_HEADERS",
+    "AmoCRMEmulator",
+    "PortUnavailable",
+    "Sandbox",
+    "SheetsEmulator",
+]
 
 SAMPLE_HEADERS = ["lead_id", "Имя", "Телефон", "Email", "Сумма", "Статус", "Воронка"]
 SAMPLE_TAB = "Сделки"
@@ -100,7 +107,10 @@ class Sandbox:
         account_id: int | None = None,
         amocrm_timezone: str = "Europe/Moscow",
         token_is_admin: bool = True,
+        any_port_if_taken: frozenset[str] = frozenset(),
     ) -> None:
+        """``any_port_if_taken`` names the emulators ("amocrm", "sheets") that take a free port when theirs is
+        in use; ``moved`` then says which ports they wanted."""
         self.token = token
         self._amocrm_options: dict[str, Any] = {
             "token": token,
@@ -112,15 +122,25 @@ class Sandbox:
         self.amocrm = AmoCRMEmulator(account_id=account_id, **self._amocrm_options)
         self.sheets = SheetsEmulator(latency=sheets_latency, read_quota=read_quota, write_quota=write_quota)
         self._ports = (amocrm_port, sheets_port)
+        self._any_port_if_taken = any_port_if_taken
+        self.moved: dict[str, int] = {}  # emulator name → the port that was in use
         self._servers: list[RunningServer] = []
         self.spreadsheet_id: str | None = None
         self.worksheet = SAMPLE_TAB
 
     def start(self) -> Sandbox:
-        """Serve both emulators; raises PortUnavailable (with neither left running) when a port is taken."""
+        """Serve both emulators. A taken port is PortUnavailable (with neither left running), unless the
+        emulator is in ``any_port_if_taken``: then it listens on a free port, and ``moved`` says so."""
         try:
             for emulator, port in ((self.amocrm, self._ports[0]), (self.sheets, self._ports[1])):
-                self._servers.append(RunningServer(emulator, port=port))
+                try:
+                    server = RunningServer(emulator, port=port)
+                except PortUnavailable:
+                    if not port or emulator.name not in self._any_port_if_taken:
+                        raise
+                    server = RunningServer(emulator, port=0)
+                    self.moved[emulator.name] = port
+                self._servers.append(server)
         except PortUnavailable:
             self.close()
             raise
