@@ -1,4 +1,4 @@
-"""`amosheets sandbox` as a newcomer runs it: ports that are taken."""
+"""`amosheets sandbox` as a newcomer runs it: ports that are taken, and the README's first steps on it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from amosheets.errors import ExitStatus
+from amosheets.sandbox import EMPTY_TAB
 
 DEFAULT_PORTS = (8081, 8082)
 
@@ -117,3 +118,35 @@ def test_default_ports_in_use_are_replaced_by_free_ones_and_it_says_so(tmp_path:
     assert "warning: port 8081 " + moved.format("amoCRM", amocrm) in err
     assert "warning: port 8082 " + moved.format("Sheets", sheets) in err
     assert "Stopped." in err and "bug in amosheets" not in err
+
+
+def test_the_readme_steps_on_a_fresh_sandbox_init_the_empty_tab(tmp_path: Path):
+    """README, «Песочница»: the printed lines go into .env; the commented-out line names the empty tab, for init."""
+    sandbox = RunningSandbox("--amocrm-port", "0", "--sheets-port", "0", cwd=tmp_path)
+    try:
+        empty = [line for line in sandbox.lines if line.startswith(f"# GOOGLE_WORKSHEET={EMPTY_TAB} ")]
+        assert len(empty) == 1 and "amosheets init" in empty[0] and "uncomment" in empty[0]
+        env_file = tmp_path / ".env"
+        env_file.write_text("\n".join(sandbox.lines) + "\n", encoding="utf-8")
+        state = {"AMOSHEETS_STATE_DIR": str(tmp_path / "state")}
+        # as printed, the sample tab: it holds data, so init refuses and says where to go
+        r = cli("init", cwd=tmp_path, env=state)
+        assert r.returncode == ExitStatus.CONFIG and "already holds data" in said(r)
+        # the line uncommented as it says
+        text = env_file.read_text(encoding="utf-8").replace(
+            f"# GOOGLE_WORKSHEET={EMPTY_TAB}", f"GOOGLE_WORKSHEET={EMPTY_TAB}"
+        )
+        env_file.write_text(text, encoding="utf-8")
+        r = cli("init", cwd=tmp_path, env=state)
+        assert r.returncode == 0, said(r)
+        assert f"'{EMPTY_TAB}'" in r.stderr
+        values = requests.get(
+            f"{sandbox.env['GOOGLE_SHEETS_API_URL']}/_sandbox/spreadsheets/{sandbox.env['GOOGLE_SHEET_ID']}/values",
+            params={"sheet": EMPTY_TAB},
+            timeout=10,
+        ).json()["values"]
+        assert values[0][:3] == ["lead_id", "Имя", "Телефон"] and len(values) == 1
+        r = cli("pull", "--all", cwd=tmp_path, env=state)
+        assert r.returncode == 0 and "5 rows added" in said(r)
+    finally:
+        sandbox.stop()

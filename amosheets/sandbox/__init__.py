@@ -15,6 +15,7 @@ from amosheets.sandbox.server import PortUnavailable, RunningServer
 from amosheets.sandbox.sheets import SheetsEmulator
 
 __all__ = [
+    "EMPTY_TAB",
     "SAMPLE_HEADERS",
     "SAMPLE_SHEET_HEADERS",
     "AmoCRMEmulator",
@@ -25,6 +26,8 @@ __all__ = [
 
 SAMPLE_HEADERS = ["lead_id", "Имя", "Телефон", "Email", "Сумма", "Статус", "Воронка"]
 SAMPLE_TAB = "Сделки"
+# The sample spreadsheet's second tab, left empty: where `amosheets init` (README, first steps) can write its headers.
+EMPTY_TAB = "Пустая"
 
 # The sample sheet also has a few custom-field columns of the sample account, so a newcomer sees them work.
 SAMPLE_SHEET_HEADERS = [*SAMPLE_HEADERS, "Город", "Продукт", "Дата встречи", "Теги"]
@@ -184,10 +187,13 @@ class Sandbox:
     def seed_sample(self, leads: int = 5) -> None:
         """A sheet with a few new rows and an account with a few deals, as the demo shows them.
 
+        The spreadsheet has a second tab, EMPTY_TAB, with nothing in it, for trying ``amosheets init``.
+
         Some of the first deals carry custom field values (Город, Продукт, Интересы, …), tags and
         another responsible user, as managers leave them.
         """
-        self.new_spreadsheet(_SAMPLE_ROWS, SAMPLE_SHEET_HEADERS)
+        sid = self.new_spreadsheet(_SAMPLE_ROWS, SAMPLE_SHEET_HEADERS)
+        self.sheets.add_sheet(sid, EMPTY_TAB)
         pipeline = self.amocrm.main_pipeline()
         by_name = {s["name"]: s["id"] for s in pipeline["_embedded"]["statuses"]}
         users = {u["name"]: u["id"] for u in self.amocrm.users()}
@@ -222,7 +228,16 @@ class Sandbox:
         return env
 
     def env_lines(self) -> list[str]:
-        return [f"{k}={v}" for k, v in self.env().items()]
+        """The lines of a .env file for this sandbox; when the spreadsheet has the empty tab, a commented-out
+        GOOGLE_WORKSHEET line names it (for ``amosheets init``, which writes headers into an empty tab only)."""
+        lines = [f"{k}={v}" for k, v in self.env().items()]
+        if self.spreadsheet_id and EMPTY_TAB in self.sheets.sheet_titles(self.spreadsheet_id):
+            at = next(i for i, line in enumerate(lines) if line.startswith("GOOGLE_WORKSHEET=")) + 1
+            lines.insert(
+                at,
+                f"# GOOGLE_WORKSHEET={EMPTY_TAB}   # an empty tab, for `amosheets init`: uncomment this line to use it",
+            )
+        return lines
 
     def wait(self) -> None:
         threading.Event().wait()
