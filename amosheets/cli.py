@@ -515,37 +515,81 @@ def _result_word(code: int | None) -> str:
     return words.get(code, f"exit status {code}")  # type: ignore[call-overload]
 
 
+SANDBOX_PORTS = {"amocrm": 8081, "sheets": 8082}
+
+
 @app.command()
 def sandbox(
     ctx: typer.Context,
-    amocrm_port: Annotated[int, typer.Option(help="Port of the amoCRM emulator.")] = 8081,
-    sheets_port: Annotated[int, typer.Option(help="Port of the Google Sheets emulator.")] = 8082,
+    amocrm_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            show_default=False,
+            help="Port of the amoCRM emulator; 0: any free port. Without it: 8081, or a free port if 8081 is in use.",
+        ),
+    ] = None,
+    sheets_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            show_default=False,
+            help="Port of the Google Sheets emulator; 0: any free port. Without it: 8082, or a free port if 8082 "
+            "is in use.",
+        ),
+    ] = None,
     latency: Annotated[float, typer.Option(help="Seconds each amoCRM request takes.")] = 0.0,
     leads: Annotated[int, typer.Option(help="How many sample deals to seed.")] = 5,
 ) -> None:
     """Run local emulators of amoCRM and Google Sheets, with a sample sheet and deals.
 
-    Prints the .env lines that point amosheets at them; stops on Ctrl-C.
+    Prints the .env lines that point amosheets at them; stops on Ctrl-C. A port given with an option
+    is used or the command stops (exit status 2); a port left out that is in use (say, by another
+    sandbox) is replaced by a free one, and the command says so. GET /_sandbox/ on each emulator lists
+    its control endpoints.
 
     Example:
 
         amosheets sandbox --amocrm-port 8081 --sheets-port 8082
     """
+    import errno
+
     from amosheets.sandbox import PortUnavailable, Sandbox
 
     out = state(ctx).output
-    sb = Sandbox(amocrm_port=amocrm_port, sheets_port=sheets_port, amocrm_latency=latency)
+    given = {"amocrm": amocrm_port, "sheets": sheets_port}
+    ports = {name: SANDBOX_PORTS[name] if port is None else port for name, port in given.items()}
+    flexible = frozenset(name for name, port in given.items() if port is None)
+    labels = {"amocrm": ("amoCRM", "--amocrm-port"), "sheets": ("Sheets", "--sheets-port")}
+    sb = Sandbox(
+        amocrm_port=ports["amocrm"], sheets_port=ports["sheets"], amocrm_latency=latency, any_port_if_taken=flexible
+    )
     try:
-        sb.start()
-    except PortUnavailable as e:
-        option = "--amocrm-port" if e.service == sb.amocrm.name else "--sheets-port"
-        raise UsageError(
-            f"{option} {e.port}: the {'amoCRM' if option == '--amocrm-port' else 'Sheets'} emulator cannot listen "
-            f"there ({e.strerror}).",
-            hint=f"Another program (perhaps another `amosheets sandbox`) uses that port: give {option} another "
-            "one, or 0 for any free port.",
-        ) from None
-    try:
+        try:
+            sb.start()
+        except PortUnavailable as e:
+            label, option = labels[e.service]
+            if e.errno == errno.EADDRINUSE:
+                problem = f"port {e.port} is in use; use {option} with another port (0: any free port)."
+            else:
+                problem = (
+                    f"port {e.port} cannot be used ({e.strerror}); use {option} with another port (0: any free port)."
+                )
+            raise UsageError(
+                problem,
+                hint=("Perhaps another `amosheets sandbox` holds it. " if e.errno == errno.EADDRINUSE else "")
+                + f"Without {option}, the {label} emulator takes port {SANDBOX_PORTS[e.service]} or, when that is "
+                "in use, a free one.",
+            ) from None
+        for name, port in sb.moved.items():
+            label, option = labels[name]
+            url = sb.amocrm_url if name == "amocrm" else sb.sheets_url
+            out.warn(
+                f"port {port} is in use (perhaps by another `amosheets sandbox`): the {label} emulator listens on "
+                f"{url} instead. Give {option} to insist on a port."
+            )
         sb.seed_sample(leads=leads)
         out.info(f"amoCRM emulator:  {sb.amocrm_url}   (control: {sb.amocrm_url}/_sandbox/)")
         out.info(f"Sheets emulator:  {sb.sheets_url}   (control: {sb.sheets_url}/_sandbox/)")

@@ -24,6 +24,20 @@ def show_sheet(o: Output, sb: Sandbox, title: str) -> None:
     o.table(title, header, rows)
 
 
+def show_formula_stays_text(o: Output, sb: Sandbox) -> None:
+    """Point at the sample deal whose name is a formula, and show from the sheet that it stayed text."""
+    sid = sb.spreadsheet_id or ""
+    rows = sb.sheets.values(sid, sb.worksheet)
+    at = next(i for i, row in enumerate(rows) if len(row) > 1 and str(row[1]).startswith("="))
+    cell = sb.sheets.cell(sid, sb.worksheet, f"B{at + 1}")
+    o.info(
+        f"\n   Deal {rows[at][0]} is named {cell['entered']} in amoCRM, and its cell B{at + 1} holds that as "
+        f"{'plain text' if cell['type'] == 'string' else cell['type']}, not a link: amosheets writes what comes "
+        "from amoCRM as text, so Sheets never evaluates it — otherwise a name typed in the CRM could run a "
+        "formula in your sheet (IMPORTXML, say, sending the sheet's data to someone else's site)."
+    )
+
+
 def run_demo(o: Output) -> int:
     with tempfile.TemporaryDirectory(prefix="amosheets-demo-") as tmp, Sandbox() as sb:
         sb.seed_sample()
@@ -49,6 +63,7 @@ def run_demo(o: Output) -> int:
         )
         status = max(status, step("", Options(Direction.BOTH)))
         show_sheet(o, sb, "\nThe sheet now: every row has its deal, and amoCRM's deals have rows")
+        show_formula_stays_text(o, sb)
 
         lead = sb.amocrm.leads()[0]
         talks = next(s for s in sb.amocrm.main_pipeline()["_embedded"]["statuses"] if s["name"] == "Принимают решение")
@@ -70,6 +85,8 @@ def run_demo(o: Output) -> int:
             f"'Премиум' in amoCRM; in the sheet someone types 17500 and a new meeting date into row 2 "
             f"(deal {row2[0]})."
         )
+        before = sb.amocrm.lead(int(row2[0]))["price"]
+        o.info(f"   Before the sync, amoCRM has deal {row2[0]} at price {before}; the sheet says 17500.")
         status = max(status, step("5. amosheets sync", Options(Direction.BOTH)))
         show_sheet(o, sb, "\nThe sheet after the second sync")
         typed = sb.amocrm.lead(int(row2[0]))
@@ -80,8 +97,9 @@ def run_demo(o: Output) -> int:
         )
         when = datetime.fromtimestamp(int(meeting), ZoneInfo("Europe/Moscow")).date()
         o.info(
-            f"\nIn amoCRM, deal {row2[0]} now has price {typed['price']} and meeting date {when}: the sheet's "
-            "edits arrived. The sheet holds the date as a real date (it sorts and filters as one)."
+            f"\nAfter the sync, amoCRM has deal {row2[0]} at price {typed['price']} (it was {before}) and "
+            f"meeting date {when}: the sheet's edits arrived. The sheet holds the date as a real date (it sorts "
+            "and filters as one)."
         )
         status = max(status, step("6. amosheets sync   (again: nothing left to do)", Options(Direction.BOTH)))
         o.info(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -90,3 +91,12 @@ def test_demo_runs_from_start_to_end():
     assert r.returncode == 0, r.stderr
     assert "3 deals created" in r.stderr and "nothing to change" in r.stderr
     assert "Traceback" not in r.stderr
+    # the sheet's edit reaching amoCRM, read from amoCRM before and after the sync
+    before = re.search(r"Before the sync, amoCRM has deal (\d+) at price 15000; the sheet says 17500\.", r.stderr)
+    assert before, r.stderr
+    assert f"After the sync, amoCRM has deal {before[1]} at price 17500 (it was 15000)" in r.stderr
+    # the formula-named deal, and why its cell is text
+    assert re.search(
+        r'is named =HYPERLINK\("http://evil\.example"\) in amoCRM, and its cell B\d+ holds that as plain text', r.stderr
+    )
+    assert "so Sheets never evaluates it" in r.stderr and "IMPORTXML" in r.stderr

@@ -14,10 +14,20 @@ from amosheets.sandbox.amocrm import AmoCRMEmulator
 from amosheets.sandbox.server import PortUnavailable, RunningServer
 from amosheets.sandbox.sheets import SheetsEmulator
 
-__all__ = ["SAMPLE_HEADERS", "SAMPLE_SHEET_HEADERS", "AmoCRMEmulator", "PortUnavailable", "Sandbox", "SheetsEmulator"]
+__all__ = [
+    "EMPTY_TAB",
+    "SAMPLE_HEADERS",
+    "SAMPLE_SHEET_HEADERS",
+    "AmoCRMEmulator",
+    "PortUnavailable",
+    "Sandbox",
+    "SheetsEmulator",
+]
 
 SAMPLE_HEADERS = ["lead_id", "Имя", "Телефон", "Email", "Сумма", "Статус", "Воронка"]
 SAMPLE_TAB = "Сделки"
+# The sample spreadsheet's second tab, left empty: where `amosheets init` (README, first steps) can write its headers.
+EMPTY_TAB = "Пустая"
 
 # The sample sheet also has a few custom-field columns of the sample account, so a newcomer sees them work.
 SAMPLE_SHEET_HEADERS = [*SAMPLE_HEADERS, "Город", "Продукт", "Дата встречи", "Теги"]
@@ -100,7 +110,10 @@ class Sandbox:
         account_id: int | None = None,
         amocrm_timezone: str = "Europe/Moscow",
         token_is_admin: bool = True,
+        any_port_if_taken: frozenset[str] = frozenset(),
     ) -> None:
+        """``any_port_if_taken`` names the emulators ("amocrm", "sheets") that take a free port when theirs is
+        in use; ``moved`` then says which ports they wanted."""
         self.token = token
         self._amocrm_options: dict[str, Any] = {
             "token": token,
@@ -112,15 +125,25 @@ class Sandbox:
         self.amocrm = AmoCRMEmulator(account_id=account_id, **self._amocrm_options)
         self.sheets = SheetsEmulator(latency=sheets_latency, read_quota=read_quota, write_quota=write_quota)
         self._ports = (amocrm_port, sheets_port)
+        self._any_port_if_taken = any_port_if_taken
+        self.moved: dict[str, int] = {}  # emulator name → the port that was in use
         self._servers: list[RunningServer] = []
         self.spreadsheet_id: str | None = None
         self.worksheet = SAMPLE_TAB
 
     def start(self) -> Sandbox:
-        """Serve both emulators; raises PortUnavailable (with neither left running) when a port is taken."""
+        """Serve both emulators. A taken port is PortUnavailable (with neither left running), unless the
+        emulator is in ``any_port_if_taken``: then it listens on a free port, and ``moved`` says so."""
         try:
             for emulator, port in ((self.amocrm, self._ports[0]), (self.sheets, self._ports[1])):
-                self._servers.append(RunningServer(emulator, port=port))
+                try:
+                    server = RunningServer(emulator, port=port)
+                except PortUnavailable:
+                    if not port or emulator.name not in self._any_port_if_taken:
+                        raise
+                    server = RunningServer(emulator, port=0)
+                    self.moved[emulator.name] = port
+                self._servers.append(server)
         except PortUnavailable:
             self.close()
             raise
@@ -164,10 +187,13 @@ class Sandbox:
     def seed_sample(self, leads: int = 5) -> None:
         """A sheet with a few new rows and an account with a few deals, as the demo shows them.
 
+        The spreadsheet has a second tab, EMPTY_TAB, with nothing in it, for trying ``amosheets init``.
+
         Some of the first deals carry custom field values (Город, Продукт, Интересы, …), tags and
         another responsible user, as managers leave them.
         """
-        self.new_spreadsheet(_SAMPLE_ROWS, SAMPLE_SHEET_HEADERS)
+        sid = self.new_spreadsheet(_SAMPLE_ROWS, SAMPLE_SHEET_HEADERS)
+        self.sheets.add_sheet(sid, EMPTY_TAB)
         pipeline = self.amocrm.main_pipeline()
         by_name = {s["name"]: s["id"] for s in pipeline["_embedded"]["statuses"]}
         users = {u["name"]: u["id"] for u in self.amocrm.users()}
@@ -202,7 +228,16 @@ class Sandbox:
         return env
 
     def env_lines(self) -> list[str]:
-        return [f"{k}={v}" for k, v in self.env().items()]
+        """The lines of a .env file for this sandbox; when the spreadsheet has the empty tab, a commented-out
+        GOOGLE_WORKSHEET line names it (for ``amosheets init``, which writes headers into an empty tab only)."""
+        lines = [f"{k}={v}" for k, v in self.env().items()]
+        if self.spreadsheet_id and EMPTY_TAB in self.sheets.sheet_titles(self.spreadsheet_id):
+            at = next(i for i, line in enumerate(lines) if line.startswith("GOOGLE_WORKSHEET=")) + 1
+            lines.insert(
+                at,
+                f"# GOOGLE_WORKSHEET={EMPTY_TAB}   # an empty tab, for `amosheets init`: uncomment this line to use it",
+            )
+        return lines
 
     def wait(self) -> None:
         threading.Event().wait()

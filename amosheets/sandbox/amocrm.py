@@ -26,8 +26,10 @@ API routes (all under ``/api/v4``)::
     GET   /contacts/{id}                  PATCH /contacts/{id}
     GET   /events
 
-Control routes (JSON in and out; never rate limited, never counted)::
+Control routes (JSON in and out; never rate limited, never counted; errors in the API's problem shape;
+``GET /_sandbox/`` lists them all, from the table the router uses — the ``control_route`` marks)::
 
+    GET    /_sandbox/                      the index: method, path and one line on each control route
     GET    /_sandbox/stats                 counters (base class) + rate_limited, max_requests_in_1s, ...
     POST   /_sandbox/stats/reset
     POST   /_sandbox/faults                {"rates": {"500": 0.1}, "seed": 1, "only": "regex",
@@ -148,7 +150,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from amosheets.sandbox.server import ApiError, Emulator, Request, Response
+from amosheets.sandbox.server import ApiError, ControlBody, Emulator, Request, Response, control_route
 
 __all__ = ["AmoCRMEmulator", "UnknownEntity"]
 
@@ -833,6 +835,9 @@ class AmoCRMEmulator(Emulator):
         return problem(
             status, {500: "Internal error", 502: "Bad gateway", 503: "Service temporarily unavailable"}[status]
         )
+
+    def error_response(self, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+        return problem(status, message, headers)
 
     def echo_response(self, status: int, req: Request) -> Response:
         auth = req.headers.get("authorization", "")
@@ -2930,149 +2935,227 @@ class AmoCRMEmulator(Emulator):
     # ==================================================================================
     # control: HTTP
     # ==================================================================================
-    def control(self, method: str, sub: str, body: Any, req: Request) -> Response | dict | list | None:
+    def call_control(self, handler: Callable[..., Any], req: Request, body: ControlBody, params: dict[str, Any]) -> Any:
         try:
-            return self._control_route(method, sub, body if isinstance(body, dict) else {}, req)
+            with self.lock:
+                return handler(req, body, **params)
         except UnknownEntity as e:
-            return Response.json(404, {"error": str(e.args[0]) if e.args else "unknown entity"})
+            return self.error_response(404, str(e.args[0]) if e.args else "unknown entity")
 
-    def _control_route(self, method: str, sub: str, body: dict[str, Any], req: Request) -> Any:
+    # GET /_sandbox/ lists these routes, from the same table the router uses.
+    @control_route("GET", "/config", "the emulator's settings (rate limit, blocking, batches, admin token, time zone)")
+    def _c_config(self, req: Request, body: ControlBody) -> Any:
+        return self.configure()
+
+    @control_route(
+        "POST",
+        "/config",
+        '{"rate_limit"?, "block_after"?, "block_seconds"?, "updated_at_inclusive"?, "max_batch_before_504"?, '
+        '"batch_504_applied"?, "token_is_admin"?, "timezone"?}: change settings',
+    )
+    def _c_configure(self, req: Request, body: ControlBody) -> Any:
+        return self.configure(**body)
+
+    @control_route("GET", "/account", "the account, as GET /api/v4/account?with=datetime_settings answers")
+    def _c_account(self, req: Request, body: ControlBody) -> Any:
+        return json.loads(self._get_account(req).body)
+
+    @control_route("GET", "/pipelines", "every listed pipeline with its statuses")
+    def _c_pipelines(self, req: Request, body: ControlBody) -> Any:
         base = self._base(req)
-        m = re.fullmatch(r"/(leads|contacts)/(\d+)(/\w+)?", sub)
-        if m:
-            kind, eid, tail = m.group(1), int(m.group(2)), m.group(3)
-            return self._control_entity(method, kind, eid, tail, body, base)
-        key = (method, sub)
-        with self.lock:
-            if key == ("GET", "/config"):
-                return self.configure()
-            if key == ("POST", "/config"):
-                return self.configure(**body)
-            if key == ("GET", "/account"):
-                return json.loads(self._get_account(req).body)
-            if key == ("GET", "/pipelines"):
-                return [self._pipeline_out(p, base) for p in sorted(self._pipelines.values(), key=lambda p: p["sort"])]
-            if key == ("POST", "/pipelines"):
-                p = self._add_pipeline(body["name"], list(body.get("statuses", [])), bool(body.get("is_main", False)))
-                return self._pipeline_out(p, base)
-            m = re.fullmatch(r"/pipelines/(\d+)(?:/statuses/(\d+))?", sub)
-            if m and method == "PATCH":
-                pid = int(m.group(1))
-                if m.group(2):
-                    return self.rename_status(int(m.group(2)), body.get("name", ""), pid)
-                return self.rename_pipeline(pid, body.get("name", ""))
-            if m and method == "DELETE" and not m.group(2):
-                self.unlist_pipeline(int(m.group(1)))
-                return {"ok": True, "id": int(m.group(1))}
-            if key == ("GET", "/leads"):
-                return [self._lead_out(r, base, True) for r in self._leads.select()]
-            if key == ("GET", "/leads/deleted"):
-                return [self._lead_out(r, base, True) for r in self._deleted.select()]
-            if key == ("POST", "/leads"):
-                allowed = {
-                    "name",
-                    "price",
-                    "status_id",
-                    "pipeline_id",
-                    "phone",
-                    "email",
-                    "contact_name",
-                    "with_contact",
-                    "custom_fields_values",
-                    "tags",
-                    "responsible_user_id",
-                }
-                if set(body) - allowed:
-                    raise ValueError(f"unknown keys {sorted(set(body) - allowed)}")
-                return self._lead_out(self._create_lead_row(**body), base, True)
-            if key == ("GET", "/contacts"):
-                return [self._contact_out(r, base, True) for r in self._contacts.select()]
-            if key == ("POST", "/contacts"):
-                row = self._make_contact(body["name"], body.get("phone"), body.get("email"), self.clock.now())
-                return self._contact_out(row, base, True)
-            if key == ("GET", "/events"):
-                return self.events()
-            if key == ("GET", "/custom_fields"):
-                return {"leads": self.custom_fields("leads"), "contacts": self.custom_fields("contacts")}
-            if key == ("POST", "/custom_fields"):
-                unknown = set(body) - {"entity", "name", "type", "code", "enums", "required_statuses", "is_api_only"}
-                if unknown:
-                    raise ValueError(f"unknown keys {sorted(unknown)}")
-                return self.add_custom_field(
-                    body["entity"],
-                    body["name"],
-                    body["type"],
-                    code=body.get("code"),
-                    enums=body.get("enums"),
-                    required_statuses=body.get("required_statuses"),
-                    is_api_only=bool(body.get("is_api_only", False)),
-                )
-            m = re.fullmatch(r"/custom_fields/(\d+)", sub)
-            if m and method == "DELETE":
-                self.delete_custom_field(int(m.group(1)))
-                return {"ok": True, "id": int(m.group(1))}
-            if m and method == "PATCH":
-                if set(body) != {"required_statuses"}:
-                    raise ValueError("only required_statuses can be changed")
-                return self.set_required_statuses(int(m.group(1)), body["required_statuses"])
-            if key == ("POST", "/token"):
-                self.set_token(str(body["token"]))
-                return {"ok": True}
-            if key == ("POST", "/unpaid"):
-                self.set_unpaid(bool(body.get("unpaid", body.get("flag", True))))
-                return {"ok": True, "unpaid": self.unpaid}
-            if key == ("POST", "/block"):
-                self.block(body.get("seconds"))
-                return {"ok": True, "blocked_until": self._blocked_until}
-            if key == ("POST", "/unblock"):
-                self.unblock()
-                return {"ok": True}
-            if key == ("POST", "/reset"):
-                self.reset()
-                return {"ok": True}
-            if key == ("POST", "/seed_bulk"):
-                ids = self.seed_bulk(int(body["n"]), body.get("pipeline_id"), bool(body.get("with_contacts", True)))
-                return {"created": len(ids), "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None}
-        return None
+        return [self._pipeline_out(p, base) for p in sorted(self._pipelines.values(), key=lambda p: p["sort"])]
 
-    def _control_entity(
-        self, method: str, kind: str, eid: int, tail: str | None, body: dict[str, Any], base: str
-    ) -> Any:
-        with self.lock:
-            if kind == "leads":
-                if tail is None and method == "GET":
-                    row = self._leads.get(eid) or self._deleted.get(eid)
-                    if row is None:
-                        raise UnknownEntity(f"no lead {eid}")
-                    return self._lead_out(row, base, True)
-                if tail is None and method == "PATCH":
-                    self.edit_lead(eid, **body)
-                    return self._lead_out(self._leads.rows[eid], base, True)
-                if tail is None and method == "DELETE":
-                    self.delete_lead(eid)
-                    return {"ok": True, "id": eid}
-                if tail == "/main_contact" and method == "GET":
-                    row = self._leads.get(eid) or self._deleted.get(eid)
-                    if row is None:
-                        raise UnknownEntity(f"no lead {eid}")
-                    main = row["_main"]
-                    return self._contact_out(self._contacts.rows[main], base, True) if main else {}
-                if tail == "/link" and method == "POST":
-                    self.link(eid, int(body["contact_id"]), bool(body.get("is_main", False)))
-                    return self._lead_out(self._leads.rows[eid], base, True)
-                return None
-            if tail is None and method == "GET":
-                return self._contact_out(self._contact_row(eid), base, True)
-            if tail is None and method == "PATCH":
-                unknown = set(body) - {"name", "phone", "email", "custom_fields_values"}
-                if unknown:
-                    raise ValueError(f"unknown keys {sorted(unknown)}")
-                self.edit_contact(eid, **body)
-                return self._contact_out(self._contacts.rows[eid], base, True)
-            if tail == "/phones" and method == "POST":
-                self.add_phone(eid, str(body["phone"]))
-                return self._contact_out(self._contacts.rows[eid], base, True)
-            return None
+    @control_route("POST", "/pipelines", '{"name", "statuses": ["…"], "is_main"?}: add a pipeline')
+    def _c_add_pipeline(self, req: Request, body: ControlBody) -> Any:
+        p = self._add_pipeline(body["name"], list(body.get("statuses", [])), bool(body.get("is_main", False)))
+        return self._pipeline_out(p, self._base(req))
+
+    @control_route("PATCH", "/pipelines/{pipeline_id:int}", '{"name"}: rename a pipeline')
+    def _c_rename_pipeline(self, req: Request, body: ControlBody, pipeline_id: int) -> Any:
+        return self.rename_pipeline(pipeline_id, body.get("name", ""))
+
+    @control_route("DELETE", "/pipelines/{pipeline_id:int}", "take a pipeline off the list; its deals keep its ids")
+    def _c_unlist_pipeline(self, req: Request, body: ControlBody, pipeline_id: int) -> Any:
+        self.unlist_pipeline(pipeline_id)
+        return {"ok": True, "id": pipeline_id}
+
+    @control_route("PATCH", "/pipelines/{pipeline_id:int}/statuses/{status_id:int}", '{"name"}: rename a status')
+    def _c_rename_status(self, req: Request, body: ControlBody, pipeline_id: int, status_id: int) -> Any:
+        return self.rename_status(status_id, body.get("name", ""), pipeline_id)
+
+    @control_route("GET", "/custom_fields", "the field definitions: {leads: […], contacts: […]}")
+    def _c_fields(self, req: Request, body: ControlBody) -> Any:
+        return {"leads": self.custom_fields("leads"), "contacts": self.custom_fields("contacts")}
+
+    @control_route(
+        "POST",
+        "/custom_fields",
+        '{"entity": "leads"|"contacts", "name", "type", "code"?, "enums"?: ["…"], "required_statuses"?, '
+        '"is_api_only"?}: add a field → its definition',
+    )
+    def _c_add_field(self, req: Request, body: ControlBody) -> Any:
+        unknown = set(body) - {"entity", "name", "type", "code", "enums", "required_statuses", "is_api_only"}
+        if unknown:
+            raise ValueError(f"unknown keys {sorted(unknown)}")
+        return self.add_custom_field(
+            body["entity"],
+            body["name"],
+            body["type"],
+            code=body.get("code"),
+            enums=body.get("enums"),
+            required_statuses=body.get("required_statuses"),
+            is_api_only=bool(body.get("is_api_only", False)),
+        )
+
+    @control_route(
+        "PATCH",
+        "/custom_fields/{field_id:int}",
+        '{"required_statuses": [{"pipeline_id", "status_id"}]}: where the field is required',
+    )
+    def _c_patch_field(self, req: Request, body: ControlBody, field_id: int) -> Any:
+        if set(body) != {"required_statuses"}:
+            raise ValueError("only required_statuses can be changed")
+        return self.set_required_statuses(field_id, body["required_statuses"])
+
+    @control_route("DELETE", "/custom_fields/{field_id:int}", "delete a field")
+    def _c_delete_field(self, req: Request, body: ControlBody, field_id: int) -> Any:
+        self.delete_custom_field(field_id)
+        return {"ok": True, "id": field_id}
+
+    @control_route("GET", "/leads", "every live deal, in the API's shape with _embedded.contacts")
+    def _c_leads(self, req: Request, body: ControlBody) -> Any:
+        return [self._lead_out(r, self._base(req), True) for r in self._leads.select()]
+
+    @control_route("GET", "/leads/deleted", "every deleted deal")
+    def _c_deleted_leads(self, req: Request, body: ControlBody) -> Any:
+        return [self._lead_out(r, self._base(req), True) for r in self._deleted.select()]
+
+    @control_route(
+        "POST",
+        "/leads",
+        '{"name", "price"?, "status_id"?, "pipeline_id"?, "phone"?, "email"?, "contact_name"?, "with_contact"?, '
+        '"custom_fields_values"?, "tags"?, "responsible_user_id"?}: a manager creates a deal',
+    )
+    def _c_add_lead(self, req: Request, body: ControlBody) -> Any:
+        allowed = {
+            "name",
+            "price",
+            "status_id",
+            "pipeline_id",
+            "phone",
+            "email",
+            "contact_name",
+            "with_contact",
+            "custom_fields_values",
+            "tags",
+            "responsible_user_id",
+        }
+        if set(body) - allowed:
+            raise ValueError(f"unknown keys {sorted(set(body) - allowed)}")
+        return self._lead_out(self._create_lead_row(**body), self._base(req), True)
+
+    @control_route("GET", "/leads/{lead_id:int}", "one deal (also a deleted one)")
+    def _c_lead(self, req: Request, body: ControlBody, lead_id: int) -> Any:
+        row = self._leads.get(lead_id) or self._deleted.get(lead_id)
+        if row is None:
+            raise UnknownEntity(f"no lead {lead_id}")
+        return self._lead_out(row, self._base(req), True)
+
+    @control_route(
+        "PATCH",
+        "/leads/{lead_id:int}",
+        '{"name"?, "price"?, "status_id"?, "pipeline_id"?, "responsible_user_id"?, "custom_fields_values"?, '
+        '"tags"?: ["…"]}: a manager edits a deal',
+    )
+    def _c_edit_lead(self, req: Request, body: ControlBody, lead_id: int) -> Any:
+        self.edit_lead(lead_id, **body)
+        return self._lead_out(self._leads.rows[lead_id], self._base(req), True)
+
+    @control_route("DELETE", "/leads/{lead_id:int}", "delete a deal (records a lead_deleted event)")
+    def _c_delete_lead(self, req: Request, body: ControlBody, lead_id: int) -> Any:
+        self.delete_lead(lead_id)
+        return {"ok": True, "id": lead_id}
+
+    @control_route("GET", "/leads/{lead_id:int}/main_contact", "a deal's main contact ({} when it has none)")
+    def _c_main_contact(self, req: Request, body: ControlBody, lead_id: int) -> Any:
+        row = self._leads.get(lead_id) or self._deleted.get(lead_id)
+        if row is None:
+            raise UnknownEntity(f"no lead {lead_id}")
+        main = row["_main"]
+        return self._contact_out(self._contacts.rows[main], self._base(req), True) if main else {}
+
+    @control_route("POST", "/leads/{lead_id:int}/link", '{"contact_id", "is_main"?}: link a contact to a deal')
+    def _c_link(self, req: Request, body: ControlBody, lead_id: int) -> Any:
+        self.link(lead_id, int(body["contact_id"]), bool(body.get("is_main", False)))
+        return self._lead_out(self._leads.rows[lead_id], self._base(req), True)
+
+    @control_route("GET", "/contacts", "every contact")
+    def _c_contacts(self, req: Request, body: ControlBody) -> Any:
+        return [self._contact_out(r, self._base(req), True) for r in self._contacts.select()]
+
+    @control_route("POST", "/contacts", '{"name", "phone"?, "email"?}: a manager creates a contact')
+    def _c_add_contact(self, req: Request, body: ControlBody) -> Any:
+        row = self._make_contact(body["name"], body.get("phone"), body.get("email"), self.clock.now())
+        return self._contact_out(row, self._base(req), True)
+
+    @control_route("GET", "/contacts/{contact_id:int}", "one contact")
+    def _c_contact(self, req: Request, body: ControlBody, contact_id: int) -> Any:
+        return self._contact_out(self._contact_row(contact_id), self._base(req), True)
+
+    @control_route(
+        "PATCH",
+        "/contacts/{contact_id:int}",
+        '{"name"?, "phone"?, "email"?, "custom_fields_values"?}: a manager edits a contact',
+    )
+    def _c_edit_contact(self, req: Request, body: ControlBody, contact_id: int) -> Any:
+        unknown = set(body) - {"name", "phone", "email", "custom_fields_values"}
+        if unknown:
+            raise ValueError(f"unknown keys {sorted(unknown)}")
+        self.edit_contact(contact_id, **body)
+        return self._contact_out(self._contacts.rows[contact_id], self._base(req), True)
+
+    @control_route("POST", "/contacts/{contact_id:int}/phones", '{"phone"}: add a second phone to a contact')
+    def _c_add_phone(self, req: Request, body: ControlBody, contact_id: int) -> Any:
+        self.add_phone(contact_id, str(body["phone"]))
+        return self._contact_out(self._contacts.rows[contact_id], self._base(req), True)
+
+    @control_route("GET", "/events", "the events log, newest first")
+    def _c_events(self, req: Request, body: ControlBody) -> Any:
+        return self.events()
+
+    @control_route("POST", "/token", '{"token"}: the token now accepted (the old one answers 401)')
+    def _c_token(self, req: Request, body: ControlBody) -> Any:
+        self.set_token(str(body["token"]))
+        return {"ok": True}
+
+    @control_route("POST", "/unpaid", '{"unpaid": bool}: the account unpaid (every API request answers 402)')
+    def _c_unpaid(self, req: Request, body: ControlBody) -> Any:
+        self.set_unpaid(bool(body.get("unpaid", body.get("flag", True))))
+        return {"ok": True, "unpaid": self.unpaid}
+
+    @control_route("POST", "/block", '{"seconds"?}: block the "IP" (every API request answers 403 with HTML)')
+    def _c_block(self, req: Request, body: ControlBody) -> Any:
+        self.block(body.get("seconds"))
+        return {"ok": True, "blocked_until": self._blocked_until}
+
+    @control_route("POST", "/unblock", "lift the block")
+    def _c_unblock(self, req: Request, body: ControlBody) -> Any:
+        self.unblock()
+        return {"ok": True}
+
+    @control_route("POST", "/reset", "back to a freshly seeded account with a new account id (stats and clock stay)")
+    def _c_reset(self, req: Request, body: ControlBody) -> Any:
+        self.reset()
+        return {"ok": True}
+
+    @control_route(
+        "POST",
+        "/seed_bulk",
+        '{"n", "pipeline_id"?, "with_contacts"?: true}: add n deals at once → {created, first_id, last_id}',
+    )
+    def _c_seed_bulk(self, req: Request, body: ControlBody) -> Any:
+        ids = self.seed_bulk(int(body["n"]), body.get("pipeline_id"), bool(body.get("with_contacts", True)))
+        return {"created": len(ids), "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None}
 
 
 _ROUTES: list[tuple[re.Pattern[str], dict[str, str]]] = [

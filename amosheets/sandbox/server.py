@@ -5,6 +5,11 @@ An emulator is a plain object with a ``handle`` method that turns a parsed reque
 add around every request: latency, injected faults (seeded, so a failing test can be
 replayed), request counters and a control interface under ``/_sandbox/`` — a path neither
 real API uses.
+
+The control interface is a table: each emulator method marked with :func:`control_route` is one
+endpoint, and ``GET /_sandbox/`` lists that same table (method, path, one line of description), so
+the index cannot say something the router does not do. Control requests carry a JSON object (or
+nothing); anything else is a 400 in the emulator's own error shape.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 CONTROL_PREFIX = "/_sandbox"
@@ -36,9 +42,6 @@ class Request:
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-cased names
     body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8")) if self.body else None
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -137,15 +140,83 @@ class FaultPlan:
         return None
 
 
+_Handler_T = TypeVar("_Handler_T", bound=Callable[..., Any])
+_PLACEHOLDER = re.compile(r"\{(\w+)(:int)?\}")
+
+
+@dataclass(frozen=True)
+class ControlRoute:
+    """One control endpoint: ``METHOD /_sandbox{path}``, answered by the emulator's method ``handler``.
+
+    In ``path``, ``{name}`` stands for one path segment and ``{name:int}`` for digits; the handler is
+    called as ``handler(req, body, **params)`` with ``body`` the request's JSON object.
+    """
+
+    method: str
+    path: str
+    description: str
+    handler: str
+
+    @cached_property
+    def _regex(self) -> re.Pattern[str]:
+        parts, pos = [], 0
+        for m in _PLACEHOLDER.finditer(self.path):
+            parts.append(re.escape(self.path[pos : m.start()]))
+            parts.append(rf"(?P<{m[1]}>\d+)" if m[2] else rf"(?P<{m[1]}>[^/]+)")
+            pos = m.end()
+        parts.append(re.escape(self.path[pos:]))
+        return re.compile("".join(parts))
+
+    def match(self, sub: str) -> dict[str, Any] | None:
+        """The path's parameters (``{x:int}`` ones as ints) when ``sub`` is this route's path, else None."""
+        m = self._regex.fullmatch(sub)
+        if m is None:
+            return None
+        ints = {p[1] for p in _PLACEHOLDER.finditer(self.path) if p[2]}
+        return {k: int(v) if k in ints else v for k, v in m.groupdict().items()}
+
+    def describe(self) -> dict[str, str]:
+        path = CONTROL_PREFIX + self.path.replace(":int}", "}")
+        return {"method": self.method, "path": path, "description": self.description}
+
+
+def control_route(method: str, path: str, description: str) -> Callable[[_Handler_T], _Handler_T]:
+    """Make an emulator method the handler of ``METHOD /_sandbox{path}`` (stack it for several routes).
+
+    ``description`` is the route's one line in the ``GET /_sandbox/`` index: what it does and the
+    body or query it takes.
+    """
+
+    def mark(fn: _Handler_T) -> _Handler_T:
+        specs = fn.__dict__.setdefault("_control_specs", [])
+        specs.insert(0, (method, path, description))  # decorators apply bottom-up; keep the written order
+        return fn
+
+    return mark
+
+
+class _MissingKey(ValueError):
+    pass
+
+
+class ControlBody(dict[str, Any]):
+    """A control request's JSON object; a key the handler needs and the body lacks is a 400 naming it."""
+
+    def __missing__(self, key: str) -> Any:
+        raise _MissingKey(f"the JSON body needs {key!r}")
+
+
 class Emulator:
     """Base of both emulators: counters, latency, faults and control routing.
 
     Subclasses implement ``route`` (the API itself), ``fault_response`` (what an injected
     fault looks like on that service), ``route_name`` (a path with ids replaced, for the
-    counters) and ``control`` (their part of the control interface).
+    counters), ``error_response`` (their error shape) and their part of the control interface
+    as methods marked with :func:`control_route`.
     """
 
     name = "emulator"
+    _control_table: ClassVar[list[ControlRoute]]  # made by control_routes(), per class
 
     def __init__(self, latency: float = 0.0) -> None:
         self.lock = threading.RLock()
@@ -212,7 +283,7 @@ class Emulator:
 
     # -- dispatch -------------------------------------------------------------------
     def dispatch(self, req: Request) -> Response:
-        if req.path.startswith(CONTROL_PREFIX + "/"):
+        if req.path == CONTROL_PREFIX or req.path.startswith(CONTROL_PREFIX + "/"):
             return self._control(req)
         self._count(req)
         with self._count_lock:
@@ -260,37 +331,112 @@ class Emulator:
             return self.fault_response(504, req)
         return resp
 
+    # -- control -------------------------------------------------------------------
+    @classmethod
+    def control_routes(cls) -> list[ControlRoute]:
+        """Every control endpoint of this emulator, the base class's first: the one table that both the
+        router and the ``GET /_sandbox/`` index read."""
+        table: list[ControlRoute] | None = cls.__dict__.get("_control_table")
+        if table is None:
+            routes: dict[tuple[str, str], ControlRoute] = {}
+            for klass in reversed(cls.__mro__):
+                for name, attr in vars(klass).items():
+                    for method, path, description in getattr(attr, "_control_specs", ()):
+                        routes[(method, path)] = ControlRoute(method, path, description, name)
+            table = list(routes.values())
+            cls._control_table = table
+        return table
+
     def _control(self, req: Request) -> Response:
-        sub = req.path[len(CONTROL_PREFIX) :]
-        body = req.json() if req.body else {}
+        sub = req.path[len(CONTROL_PREFIX) :].rstrip("/") or "/"
+        matches = [(r, params) for r in self.control_routes() if (params := r.match(sub)) is not None]
+        if not matches:
+            return self.error_response(404, f"no control route {sub}; GET {CONTROL_PREFIX}/ lists them")
+        found = next(((r, p) for r, p in matches if r.method == req.method), None)
+        if found is None:
+            allowed = ", ".join(r.method for r, _ in matches)
+            return self.error_response(
+                405, f"no control route {req.method} {sub}; it takes {allowed}", {"Allow": allowed}
+            )
+        route, params = found
         try:
-            if sub == "/stats" and req.method == "GET":
-                return Response.json(200, self.stats())
-            if sub == "/stats/reset" and req.method == "POST":
-                self.reset_stats()
-                return Response.json(200, {"ok": True})
-            if sub == "/faults" and req.method == "POST":
-                self.set_faults(
-                    rates=body.get("rates"),
-                    seed=int(body.get("seed", 0)),
-                    only=body.get("only"),
-                    script=[tuple(s) for s in body.get("script", [])],
-                )
-                return Response.json(200, {"ok": True})
-            if sub == "/latency" and req.method == "POST":
-                self.latency = float(body["seconds"])
-                return Response.json(200, {"ok": True})
-            if sub == "/clock/advance" and req.method == "POST":
-                self.clock.advance(float(body["seconds"]))
-                return Response.json(200, {"now": self.clock.now()})
-            if sub == "/clock" and req.method == "GET":
-                return Response.json(200, {"now": self.clock.now()})
-            result = self.control(req.method, sub, body, req)
+            body = self._control_body(req)
+        except ApiError as e:
+            return e.response
+        try:
+            result = self.call_control(getattr(self, route.handler), req, body, params)
+        except ApiError as e:
+            return e.response
         except (KeyError, TypeError, ValueError) as e:
-            return Response.json(400, {"error": f"bad control request: {e}"})
-        if result is None:
-            return Response.json(404, {"error": f"no control route {req.method} {sub}"})
+            detail = e.args[0] if isinstance(e, KeyError) and e.args else e
+            return self.error_response(400, f"bad control request: {detail}")
+        except Exception as e:  # an emulator bug must surface as a 500, not a dropped connection
+            return self.internal_error(e)
         return result if isinstance(result, Response) else Response.json(200, result)
+
+    def _control_body(self, req: Request) -> ControlBody:
+        if not req.body.strip():
+            return ControlBody()
+        try:
+            data = json.loads(req.body.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise ApiError(self.bad_json(f"The body is not UTF-8 ({e.reason} at byte {e.start}).")) from None
+        except ValueError as e:
+            raise ApiError(self.bad_json(str(e))) from None
+        if not isinstance(data, dict):
+            raise ApiError(self.bad_json(f"Expected a JSON object, got {_json_kind(data)}."))
+        return ControlBody(data)
+
+    def call_control(self, handler: Callable[..., Any], req: Request, body: ControlBody, params: dict[str, Any]) -> Any:
+        """Run a control handler (an emulator can wrap it: a lock, its own exceptions)."""
+        return handler(req, body, **params)
+
+    @control_route("GET", "/", "this index: every control endpoint with its method and what it does")
+    def _c_index(self, req: Request, body: ControlBody) -> Any:
+        return {
+            "emulator": self.name,
+            "control": [r.describe() for r in self.control_routes()],
+            "note": f"Control requests take a JSON object (or no body) and are never counted, limited or faulted; "
+            f"paths are under {CONTROL_PREFIX}/.",
+        }
+
+    @control_route("GET", "/stats", "request counters: totals, by route, injected faults, most in flight at once")
+    def _c_stats(self, req: Request, body: ControlBody) -> Any:
+        return self.stats()
+
+    @control_route("POST", "/stats/reset", "zero the request counters")
+    def _c_stats_reset(self, req: Request, body: ControlBody) -> Any:
+        self.reset_stats()
+        return {"ok": True}
+
+    @control_route(
+        "POST",
+        "/faults",
+        '{"rates"?: {"500": 0.1, …}, "seed"?, "only"?: path regex, "script"?: [[kind, path regex|null, '
+        f"method|null]]}}: inject faults (kinds: {', '.join(FAULT_KINDS)}); {{}} turns them off",
+    )
+    def _c_faults(self, req: Request, body: ControlBody) -> Any:
+        self.set_faults(
+            rates=body.get("rates"),
+            seed=int(body.get("seed", 0)),
+            only=body.get("only"),
+            script=[tuple(s) for s in body.get("script", [])],
+        )
+        return {"ok": True}
+
+    @control_route("POST", "/latency", '{"seconds"}: how long every API request takes')
+    def _c_latency(self, req: Request, body: ControlBody) -> Any:
+        self.latency = float(body["seconds"])
+        return {"ok": True}
+
+    @control_route("GET", "/clock", "the server's clock (Unix seconds)")
+    def _c_clock(self, req: Request, body: ControlBody) -> Any:
+        return {"now": self.clock.now()}
+
+    @control_route("POST", "/clock/advance", '{"seconds"}: move the server\'s clock (negative: back)')
+    def _c_clock_advance(self, req: Request, body: ControlBody) -> Any:
+        self.clock.advance(float(body["seconds"]))
+        return {"now": self.clock.now()}
 
     # -- for subclasses -------------------------------------------------------------
     def route(self, req: Request) -> Response:
@@ -309,11 +455,28 @@ class Emulator:
     def internal_error(self, exc: Exception) -> Response:
         return Response.json(500, {"status": 500, "title": "Internal Server Error", "detail": repr(exc)})
 
-    def control(self, method: str, sub: str, body: Any, req: Request) -> Response | dict | list | None:
-        return None
+    def error_response(self, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+        """An error of the control interface, in the service's own error shape."""
+        return Response.json(status, {"error": message}, headers)
+
+    def bad_json(self, detail: str) -> Response:
+        """The 400 for a body that is not a JSON object, as the service words it."""
+        return self.error_response(400, f"Request body is not a JSON object: {detail}")
 
     def date_header(self) -> str:
         return formatdate(self.clock.time(), usegmt=True)
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
 
 
 class ApiError(Exception):
@@ -322,6 +485,18 @@ class ApiError(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__(response.status)
         self.response = response
+
+
+def _ascii_target(target: str) -> str:
+    """The request target with raw non-ASCII bytes percent-encoded.
+
+    http.server reads the request line as Latin-1, so a client that sends UTF-8 unencoded (curl with
+    ``Сделки`` in the URL) would reach the router as mojibake; encoded, the path and the query are
+    then percent-decoded as UTF-8 like any other.
+    """
+    if target.isascii():
+        return target
+    return "".join(ch if ch.isascii() else f"%{ord(ch):02X}" for ch in target)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -335,7 +510,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _handle(self) -> None:
-        split = urlsplit(self.path)
+        split = urlsplit(_ascii_target(self.path))
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         req = Request(

@@ -20,7 +20,8 @@ API routes (ids and ranges percent-decoded; a title may contain ``/`` when sent 
 * ``POST /v4/spreadsheets/{id}/values:batchUpdate`` — values.batchUpdate
 * ``POST /v4/spreadsheets/{id}/values:batchClear`` — values.batchClear
 
-Control routes (not counted, never faulted; JSON bodies; ``sheet`` defaults to the first sheet):
+Control routes (not counted, never faulted; JSON bodies; ``sheet`` defaults to the first sheet;
+``GET /_sandbox/`` lists them all, from the table the router uses — the ``control_route`` marks below):
 
 * ``POST /_sandbox/spreadsheets`` ``{"title"?, "sheets"?, "spreadsheet_id"?, "rows"?, "cols"?, "locale"?}``
   → ``{"spreadsheetId"}``; ``GET /_sandbox/spreadsheets`` → ``{"spreadsheets": [{id, title, sheets}]}``
@@ -116,7 +117,7 @@ from .a1 import (
     parse_range,
     quote_title,
 )
-from .server import ApiError, Emulator, Request, Response
+from .server import ApiError, ControlBody, Emulator, Request, Response, control_route
 
 MAX_CELL_CHARS = 50_000
 MAX_CELLS = 10_000_000
@@ -1320,6 +1321,13 @@ class SheetsEmulator(Emulator):
         body = {"error": {"code": 500, "message": f"Internal error encountered. ({exc!r})", "status": "INTERNAL"}}
         return Response.json(500, body)
 
+    def error_response(self, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+        state = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(status, "UNKNOWN")
+        return Response.json(status, {"error": {"code": status, "message": message, "status": state}}, headers)
+
+    def bad_json(self, detail: str) -> Response:
+        return _bad(f"Invalid JSON payload received. {detail}").response
+
     def extra_stats(self) -> dict[str, Any]:
         with self._stats_lock:
             by_kind = dict(self._quota_rejections)
@@ -1494,9 +1502,12 @@ class SheetsEmulator(Emulator):
         if not req.body or not req.body.strip():
             return None
         try:
-            return json.loads(req.body.decode("utf-8"))
+            data = json.loads(req.body.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as e:
             raise _bad(f"Invalid JSON payload received. {e}") from e
+        if data is None:  # a body of JSON null is not an empty body: the request message must be an object
+            raise _bad("Invalid JSON payload received. Expected an object.")
+        return data
 
     def _resolve(self, book: _Book, text: str, check_grid: bool = True) -> _Target:
         try:
@@ -2780,84 +2791,130 @@ class SheetsEmulator(Emulator):
         with self.lock:
             return [s.title for s in self._book(sid).sheets]
 
-    # -- control: HTTP ----------------------------------------------------------------
-    def control(self, method: str, sub: str, body: Any, req: Request) -> Response | dict | list | None:
-        body = body if isinstance(body, dict) else {}
-        parts = [p for p in sub.split("/") if p]
-        if parts == ["quota"] and method == "POST":
-            self.set_quotas(body.get("read", self.read_quota), body.get("write", self.write_quota))
-            return {"read": self.read_quota, "write": self.write_quota}
-        if parts == ["spreadsheets"]:
-            if method == "POST":
-                sid = self.create_spreadsheet(
-                    title=body.get("title", "Sandbox"),
-                    sheets=body.get("sheets"),
-                    spreadsheet_id=body.get("spreadsheet_id"),
-                    rows=int(body.get("rows", 1000)),
-                    cols=int(body.get("cols", 26)),
-                    locale=str(body.get("locale", "en_US")),
-                )
-                return {"spreadsheetId": sid}
-            if method == "GET":
-                with self.lock:
-                    listing = [
-                        {
-                            "spreadsheetId": b.id,
-                            "title": b.title,
-                            "sheets": [s.title for s in b.sheets],
-                            "shared": b.shared,
-                        }
-                        for b in self._books.values()
-                    ]
-                return {"spreadsheets": listing}
-            return None
-        if len(parts) < 3 or parts[0] != "spreadsheets":
-            return None
-        sid, action = parts[1], "/".join(parts[2:])
-        sheet = body.get("sheet", req.arg("sheet"))
-        if action == "values" and method == "GET":
-            render = req.arg("render", "FORMATTED_VALUE") or "FORMATTED_VALUE"
-            dt_render = req.arg("date_time_render", "SERIAL_NUMBER") or "SERIAL_NUMBER"
-            return {"values": self.values(sid, sheet, render, dt_render)}
-        if action == "values" and method == "PUT":
-            self.set_values(sid, sheet, body["values"], body.get("start", "A1"), bool(body.get("user_entered", False)))
-            return {"ok": True}
-        if action == "cell" and method == "GET":
-            return self.cell(sid, sheet, req.arg("a1") or "")
-        if action == "format" and method == "GET":
-            a1 = req.arg("a1") or ""
-            return {"numberFormat": self.number_format(sid, sheet, a1), "formatted": self.formatted(sid, sheet, a1)}
-        if action == "format" and method == "POST":
-            self.set_number_format(sid, sheet, body["range"], body.get("type"), str(body.get("pattern", "")))
-            return {"ok": True}
-        if action == "grid" and method == "GET":
-            rows, cols = self.grid_size(sid, sheet)
-            return {"rows": rows, "cols": cols}
-        if action == "sheets" and method == "POST":
-            return {
-                "sheetId": self.add_sheet(sid, body["title"], int(body.get("rows", 1000)), int(body.get("cols", 26)))
-            }
-        if action == "edit" and method == "POST":
-            self.edit_cell(sid, sheet, body["a1"], body["text"])
-            return {"ok": True}
-        if action == "sort" and method == "POST":
-            column = body["column_index"]
-            first_row = int(body.get("first_row", 2))
-            if body.get("column_only"):
-                self.sort_column_only(sid, sheet, column, first_row)
-            else:
-                self.sort_rows(sid, sheet, column, first_row, bool(body.get("descending", False)))
-            return {"ok": True}
-        if action == "share" and method == "POST":
-            self.set_shared(sid, bool(body["shared"]))
-            return {"ok": True}
-        if action == "rows/insert" and method == "POST":
-            self.insert_rows(sid, sheet, int(body["at_row"]), int(body.get("n", 1)))
-            return {"ok": True}
-        if action == "rows/delete" and method == "POST":
-            self.delete_rows(sid, sheet, int(body["start_row"]), int(body["end_row"]))
-            return {"ok": True}
-        return None
+    # -- control: HTTP (GET /_sandbox/ lists these) ----------------------------------------
+    @control_route(
+        "POST", "/quota", '{"read"?: int|null, "write"?: int|null}: requests per minute per user; null: none'
+    )
+    def _c_quota(self, req: Request, body: ControlBody) -> Any:
+        self.set_quotas(body.get("read", self.read_quota), body.get("write", self.write_quota))
+        return {"read": self.read_quota, "write": self.write_quota}
+
+    @control_route(
+        "POST",
+        "/spreadsheets",
+        '{"title"?, "sheets"?: [tab titles], "spreadsheet_id"?, "rows"?, "cols"?, "locale"?}: a new spreadsheet '
+        "→ {spreadsheetId}",
+    )
+    def _c_create(self, req: Request, body: ControlBody) -> Any:
+        sid = self.create_spreadsheet(
+            title=body.get("title", "Sandbox"),
+            sheets=body.get("sheets"),
+            spreadsheet_id=body.get("spreadsheet_id"),
+            rows=int(body.get("rows", 1000)),
+            cols=int(body.get("cols", 26)),
+            locale=str(body.get("locale", "en_US")),
+        )
+        return {"spreadsheetId": sid}
+
+    @control_route("GET", "/spreadsheets", "every spreadsheet: id, title, tab titles, shared")
+    def _c_list(self, req: Request, body: ControlBody) -> Any:
+        with self.lock:
+            listing = [
+                {"spreadsheetId": b.id, "title": b.title, "sheets": [s.title for s in b.sheets], "shared": b.shared}
+                for b in self._books.values()
+            ]
+        return {"spreadsheets": listing}
+
+    @staticmethod
+    def _tab(req: Request, body: ControlBody) -> str | None:
+        """The tab a control request names (``sheet`` in the body or the query); None: the first tab."""
+        return body.get("sheet", req.arg("sheet"))
+
+    @control_route("POST", "/spreadsheets/{sid}/sheets", '{"title", "rows"?, "cols"?}: add a tab → {sheetId}')
+    def _c_add_sheet(self, req: Request, body: ControlBody, sid: str) -> Any:
+        return {"sheetId": self.add_sheet(sid, body["title"], int(body.get("rows", 1000)), int(body.get("cols", 26)))}
+
+    @control_route(
+        "GET",
+        "/spreadsheets/{sid}/values",
+        "?sheet=…&render=FORMATTED_VALUE|UNFORMATTED_VALUE|FORMULA&date_time_render=…: a tab's values, trimmed",
+    )
+    def _c_values(self, req: Request, body: ControlBody, sid: str) -> Any:
+        render = req.arg("render", "FORMATTED_VALUE") or "FORMATTED_VALUE"
+        dt_render = req.arg("date_time_render", "SERIAL_NUMBER") or "SERIAL_NUMBER"
+        return {"values": self.values(sid, self._tab(req, body), render, dt_render)}
+
+    @control_route(
+        "PUT",
+        "/spreadsheets/{sid}/values",
+        '{"values", "sheet"?, "start"?: "A1", "user_entered"?}: paste values into a tab, as a person does',
+    )
+    def _c_set_values(self, req: Request, body: ControlBody, sid: str) -> Any:
+        self.set_values(
+            sid, self._tab(req, body), body["values"], body.get("start", "A1"), bool(body.get("user_entered", False))
+        )
+        return {"ok": True}
+
+    @control_route("GET", "/spreadsheets/{sid}/cell", "?sheet=…&a1=B2: a cell as entered, its type and as shown")
+    def _c_cell(self, req: Request, body: ControlBody, sid: str) -> Any:
+        return self.cell(sid, self._tab(req, body), req.arg("a1") or "")
+
+    @control_route("GET", "/spreadsheets/{sid}/format", "?sheet=…&a1=B2: a cell's number format and how it shows")
+    def _c_format(self, req: Request, body: ControlBody, sid: str) -> Any:
+        tab, a1 = self._tab(req, body), req.arg("a1") or ""
+        return {"numberFormat": self.number_format(sid, tab, a1), "formatted": self.formatted(sid, tab, a1)}
+
+    @control_route(
+        "POST",
+        "/spreadsheets/{sid}/format",
+        '{"range": "B2:B9", "type": "DATE"|…|null, "pattern"?, "sheet"?}: Format → Number (null: Automatic)',
+    )
+    def _c_set_format(self, req: Request, body: ControlBody, sid: str) -> Any:
+        self.set_number_format(sid, self._tab(req, body), body["range"], body.get("type"), str(body.get("pattern", "")))
+        return {"ok": True}
+
+    @control_route("GET", "/spreadsheets/{sid}/grid", "?sheet=…: a tab's grid size {rows, cols}")
+    def _c_grid(self, req: Request, body: ControlBody, sid: str) -> Any:
+        rows, cols = self.grid_size(sid, self._tab(req, body))
+        return {"rows": rows, "cols": cols}
+
+    @control_route("POST", "/spreadsheets/{sid}/edit", '{"a1", "text", "sheet"?}: a person types text into a cell')
+    def _c_edit(self, req: Request, body: ControlBody, sid: str) -> Any:
+        self.edit_cell(sid, self._tab(req, body), body["a1"], body["text"])
+        return {"ok": True}
+
+    @control_route(
+        "POST",
+        "/spreadsheets/{sid}/sort",
+        '{"column_index", "first_row"?: 2, "descending"?, "column_only"?, "sheet"?}: sort the rows '
+        "(column_only: the one-column sort mistake)",
+    )
+    def _c_sort(self, req: Request, body: ControlBody, sid: str) -> Any:
+        column, first_row = body["column_index"], int(body.get("first_row", 2))
+        if body.get("column_only"):
+            self.sort_column_only(sid, self._tab(req, body), column, first_row)
+        else:
+            self.sort_rows(sid, self._tab(req, body), column, first_row, bool(body.get("descending", False)))
+        return {"ok": True}
+
+    @control_route("POST", "/spreadsheets/{sid}/share", '{"shared": bool}: share the spreadsheet or take access away')
+    def _c_share(self, req: Request, body: ControlBody, sid: str) -> Any:
+        self.set_shared(sid, bool(body["shared"]))
+        return {"ok": True}
+
+    @control_route("POST", "/spreadsheets/{sid}/rows/insert", '{"at_row", "n"?: 1, "sheet"?}: insert rows (1-based)')
+    def _c_insert_rows(self, req: Request, body: ControlBody, sid: str) -> Any:
+        self.insert_rows(sid, self._tab(req, body), int(body["at_row"]), int(body.get("n", 1)))
+        return {"ok": True}
+
+    @control_route(
+        "POST",
+        "/spreadsheets/{sid}/rows/delete",
+        '{"start_row", "end_row", "sheet"?}: delete rows (1-based, inclusive)',
+    )
+    def _c_delete_rows(self, req: Request, body: ControlBody, sid: str) -> Any:
+        self.delete_rows(sid, self._tab(req, body), int(body["start_row"]), int(body["end_row"]))
+        return {"ok": True}
 
 
 def _b64(data: bytes) -> str:

@@ -545,7 +545,7 @@ def test_control_edit_of_a_lead_takes_custom_fields_tags_and_responsible(amo: Am
     bad = amo.ctl(
         "PATCH", f"/leads/{lead['id']}", {"custom_fields_values": [cf(f["Продукт"], {"value": "Золото"})], "tags": []}
     )
-    assert bad.status_code == 400 and "NotSupportedChoice" in bad.json()["error"]
+    assert bad.status_code == 400 and "NotSupportedChoice" in bad.json()["detail"]
     assert amo.ctl("PATCH", f"/leads/{lead['id']}", {"responsible_user_id": 42}).status_code == 400
     assert tag_names(amo.lead(lead["id"])) == ["Опт"]
 
