@@ -20,6 +20,7 @@ from amosheets.config import AMOCRM, GOOGLE, Settings, load_settings
 from amosheets.engine import Options, parse_since, request_line
 from amosheets.errors import AmosheetsError, ExitStatus, Interrupted, UsageError
 from amosheets.gspread_transport import RequestHook
+from amosheets.i18n import plural
 from amosheets.output import Output
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
 from amosheets.sync.plan import Direction
@@ -382,7 +383,8 @@ def init(
     used = sum(1 for r in values if any(str(c).strip() for c in r if c is not None))
     if used:
         raise UsageError(
-            f"The tab {tab.title!r} already holds data ({used} rows); init only writes headers into an empty tab.",
+            f"The tab {tab.title!r} already holds data ({plural(used, '{n} row', '{n} rows')}); init only writes "
+            "headers into an empty tab.",
             hint="Add the columns you need to row 1 by hand (see README), or point GOOGLE_WORKSHEET at an empty tab. "
             "`amosheets check` says which headers are missing.",
         )

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from amosheets.engine import Outcome
+from amosheets.i18n import plural
 from amosheets.output import Output
 from amosheets.sync.fields import BUILT_IN, Key
 from amosheets.sync.model import Catalog, Notice, Values
@@ -111,8 +112,8 @@ def print_notices(o: Output, notices: list[Notice]) -> None:
         if len(same) > SUMMARISE_OVER and o.verbosity < 1:
             more = f" and {len(same) - FIRST_FEW} more" if len(same) > FIRST_FEW else ""
             o.warn(
-                f"{len(same)} notices like this one, for {_names(same[:FIRST_FEW])}{more} (-v or --json "
-                f"lists each one): {_notice_line(same[0])}"
+                plural(len(same), "{n} notice like this one", "{n} notices like this one")
+                + f", for {_names(same[:FIRST_FEW])}{more} (-v or --json lists each one): {_notice_line(same[0])}"
             )
         else:
             for n in same:
@@ -132,27 +133,28 @@ def _names(notices: list[Notice]) -> str:
     return ", ".join(f"deal {n.lead_id}" if n.lead_id is not None else f"row {n.row}" for n in notices)
 
 
+_DONE = (  # summary key, and what its count says
+    ("created", "{n} deal created", "{n} deals created"),
+    ("leads_updated", "{n} deal updated", "{n} deals updated"),
+    ("contacts_updated", "{n} contact updated", "{n} contacts updated"),
+    ("cells_written", "{n} cell written", "{n} cells written"),
+    ("rows_appended", "{n} row added", "{n} rows added"),
+    ("conflicts", "{n} conflict", "{n} conflicts"),
+    ("problems", "{n} row failed", "{n} rows failed"),
+)
+
+
 def summary_line(command: str, outcome: Outcome) -> str:
     s = outcome.summary()
-    parts = []
-    for key, label in (
-        ("created", "deals created"),
-        ("leads_updated", "deals updated"),
-        ("contacts_updated", "contacts updated"),
-        ("cells_written", "cells written"),
-        ("rows_appended", "rows added"),
-        ("conflicts", "conflicts"),
-        ("problems", "rows failed"),
-    ):
-        if s[key]:
-            parts.append(f"{s[key]} {label}")
+    parts = [plural(s[key], one, many) for key, one, many in _DONE if s[key]]
     what = ", ".join(parts) if parts else "nothing to change"
+    read = plural(s["rows_read"], "{n} row read", "{n} rows read")
     if outcome.dry_run:
         held = "; the guard holds it back (--force goes on)" if outcome.blocked else ""
-        return f"{command} (dry run, nothing sent) would do: {what}{held}; {s['rows_read']} rows read"
+        return f"{command} (dry run, nothing sent) would do: {what}{held}; {read}"
     if outcome.blocked:
-        return f"{command}: held back by the guard, nothing was sent (--force goes on); {s['rows_read']} rows read"
-    return f"{command}: {what}; {s['rows_read']} rows read"
+        return f"{command}: held back by the guard, nothing was sent (--force goes on); {read}"
+    return f"{command}: {what}; {read}"
 
 
 def print_outcome(o: Output, command: str, outcome: Outcome, as_json: bool) -> None:

@@ -16,7 +16,7 @@ def test_sync_through_the_cli_creates_and_reports(world: World):
     world.set_rows([["", "Иван", "'+7 1", "", "100", "", ""]])
     r = world.cli("sync")
     assert r.returncode == 0, r.stderr
-    assert "sync: 1 deals created" in r.stderr and "Traceback" not in r.stderr
+    assert "sync: 1 deal created" in r.stderr and "Traceback" not in r.stderr
     assert len(world.by_lead()) == 1
 
 
@@ -44,6 +44,25 @@ def test_json_summary_on_stdout(world: World):
     data = json.loads(r.stdout)
     assert data["command"] == "sync" and data["created"] == 1 and data["problems"] == 1
     assert data["exit_status"] == 3 and "row 2, column Сумма" in data["problem_list"][0]
+
+
+def test_counts_agree_with_their_number(world: World):
+    world.set_rows([["", "Иван", "", "", "100", "", ""]])
+    r = world.cli("sync")
+    assert r.returncode == 0, r.stderr
+    assert "sync: 1 deal created, 3 cells written; 1 row read" in r.stderr
+    [lid] = world.by_lead()
+    world.sb.amocrm.clock.advance(5)
+    world.sb.amocrm.edit_lead(lid, price=555)
+    r = world.cli("-v", "sync")
+    assert "sync: 1 cell written; 1 row read" in r.stderr, r.stderr
+    assert "read the sheet: 1 row\n" in r.stderr and "amoCRM: 1 changed deal, 0 changed contacts" in r.stderr
+    assert "plan: 0 creates, 0 deal updates, 0 contact updates, 1 cell to write, 0 rows to add" in r.stderr
+    assert "sheet: wrote 1 cell, added 0 rows" in r.stderr
+    world.sb.sheets.set_values(world.sid, world.tab, [["", "Пётр"], ["", "Мария"]], start="A3")
+    r = world.cli("sync")
+    assert r.returncode == 0, r.stderr
+    assert "sync: 2 deals created" in r.stderr and "; 3 rows read" in r.stderr
 
 
 def test_bad_row_message_names_row_column_value_and_fix(world: World):

@@ -238,7 +238,7 @@ def test_log_file_appends_privately_and_keeps_the_token_out(world: World, tmp_pa
     world.sb.amocrm.set_token("rotated")
     assert world.cli("--log-file", str(log), "sync").returncode == ExitStatus.AUTH
     text = log.read_text()
-    assert "sync: 1 deals created" in text and "refused the token" in text
+    assert "sync: 1 deal created" in text and "refused the token" in text
     assert world.env["AMOCRM_INTEGRATION_TOKEN"] not in text
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
 
