@@ -124,13 +124,17 @@ def state(ctx: typer.Context) -> AppState:
 
 
 DryRun = Annotated[
-    bool, typer.Option("--dry-run", help="Plan and print what would change; send no change to either service.")
+    bool,
+    typer.Option("--dry-run", help="Print the plan, what would change, on stdout; send no change to either service."),
 ]
 Conflict = Annotated[
     ConflictPolicy,
     typer.Option("--conflict", help="Which side wins a field changed on both sides since the last sync."),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
+RunJson = Annotated[
+    bool, typer.Option("--json", help="Print a machine-readable summary on stdout; with --dry-run, the plan in it.")
+]
 Force = Annotated[bool, typer.Option("--force", help="Go on even when a guard rail would stop the run.")]
 
 
@@ -153,7 +157,7 @@ def push(
     dry_run: DryRun = False,
     conflict: Conflict = DEFAULT_POLICY,
     force: Force = False,
-    as_json: Json = False,
+    as_json: RunJson = False,
 ) -> None:
     """Sheet → amoCRM: rows without a lead_id become deals; edited rows update theirs.
 
@@ -177,7 +181,7 @@ def pull(
     ] = None,
     conflict: Conflict = DEFAULT_POLICY,
     force: Force = False,
-    as_json: Json = False,
+    as_json: RunJson = False,
 ) -> None:
     """amoCRM → sheet: deals changed since the last sync update their rows; new deals are added.
 
@@ -200,7 +204,7 @@ def sync(
     dry_run: DryRun = False,
     conflict: Conflict = DEFAULT_POLICY,
     force: Force = False,
-    as_json: Json = False,
+    as_json: RunJson = False,
 ) -> None:
     """Both directions in one run, each side read once. This is what cron runs.
 
