@@ -246,16 +246,26 @@ def check(ctx: typer.Context) -> None:
     st = state(ctx)
     o = st.output
     results = run_checks(st.settings, st.on_request)
+    # One line per check is what `check` was asked for: stdout. The verdict is a message: stderr.
     for r in results:
-        if r.ok:
-            if r.warning:
-                o.warn(f"{r.name}: {r.detail}" + (f"\n    → {r.fix}" if r.fix else ""))
-            else:
-                o.success(f"✓ {r.name}: {r.detail}")
+        fix = f"\n    → {r.fix}" if r.fix else ""
+        if not r.ok:
+            o.result(f"✗ {r.name}: {r.detail}{fix}", "bold red")
+        elif o.verbosity < 0:  # -q: only what failed
+            continue
+        elif r.warning:  # passed, with something worth a look
+            o.result(f"! {r.name}: {r.detail}{fix}", "yellow")
         else:
-            o.error(f"✗ {r.name}: {r.detail}" + (f"\n    → {r.fix}" if r.fix else ""))
+            o.result(f"✓ {r.name}: {r.detail}", "green")
     status = exit_status(results)
-    if status == ExitStatus.OK:
+    failed = [r.name for r in results if not r.ok]
+    if failed:
+        o.error(
+            plural(len(failed), "{n} check failed: ", "{n} checks failed: ")
+            + ", ".join(dict.fromkeys(failed))
+            + ". Each ✗ line says what is wrong and how to fix it."
+        )
+    else:
         o.info("All good: `amosheets sync --dry-run` shows what the first run will do.")
     raise typer.Exit(int(status))
 
