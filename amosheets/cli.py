@@ -49,6 +49,7 @@ app = typer.Typer(
     cls=_Group,
     name="amosheets",
     help="Keeps a Google Sheet and the deals of an amoCRM / Kommo account in step, both ways.",
+    context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,
@@ -166,6 +167,7 @@ def push(
 
     Example:
 
+    \b
         amosheets push --dry-run
     """
     _sync(ctx, Direction.PUSH, Options(Direction.PUSH, dry_run, conflict, force=force), as_json)
@@ -185,8 +187,9 @@ def pull(
 ) -> None:
     """amoCRM → sheet: deals changed since the last sync update their rows; new deals are added.
 
-    Example:
+    Examples:
 
+    \b
         amosheets pull --all          # the first time, to bring in existing deals
         amosheets pull --since 2026-11-01
     """
@@ -210,6 +213,7 @@ def sync(
 
     Example (crontab, every five minutes):
 
+    \b
         */5 * * * * cd /srv/amosheets && .venv/bin/amosheets sync >> sync.log 2>&1
     """
     _sync(ctx, Direction.BOTH, Options(Direction.BOTH, dry_run, conflict, force=force), as_json)
@@ -224,6 +228,7 @@ def demo(ctx: typer.Context) -> None:
 
     Example:
 
+    \b
         amosheets demo
     """
     from amosheets.demo import run_demo
@@ -239,6 +244,7 @@ def check(ctx: typer.Context) -> None:
 
     Example:
 
+    \b
         amosheets check
     """
     from amosheets.checks import exit_status, run_checks
@@ -277,8 +283,9 @@ def fields(ctx: typer.Context, as_json: Json = False) -> None:
     A header binds to a deal field by its name, as `cf:ID`, or by its code; to a field of the
     deal's main contact as `Контакт: NAME` (or `Contact: NAME`).
 
-    Example:
+    Examples:
 
+    \b
         amosheets fields
         amosheets fields --json
     """
@@ -324,8 +331,9 @@ def fields(ctx: typer.Context, as_json: Json = False) -> None:
 def pipelines(ctx: typer.Context, as_json: Json = False) -> None:
     """List the account's pipelines and their statuses with IDs (for AMOCRM_PIPELINE_ID / AMOCRM_STATUS_ID).
 
-    Example:
+    Examples:
 
+    \b
         amosheets pipelines
         amosheets pipelines --json
     """
@@ -381,8 +389,9 @@ def init(
 ) -> None:
     """Write the header row into an empty tab. Refuses a tab that already holds anything.
 
-    Example:
+    Examples:
 
+    \b
         amosheets init
         amosheets init --all-fields
     """
@@ -445,8 +454,9 @@ def status(
 
     Reads only the local state; sends no request. What to look at when a cron mail arrives.
 
-    Example:
+    Examples:
 
+    \b
         amosheets status
         amosheets status --last 50 --json
     """
@@ -545,6 +555,7 @@ def sandbox(
 
     Example:
 
+    \b
         amosheets sandbox --amocrm-port 8081 --sheets-port 8082
     """
     from amosheets.sandbox import PortUnavailable, Sandbox
