@@ -45,10 +45,15 @@ class _Group(TyperGroup):
             ) from None
 
 
+def _exit_codes() -> str:
+    """The exit-code table of `amosheets --help`, from ``ExitStatus`` (a \\b paragraph: kept as written)."""
+    return "\b\nExit status:\n" + "\n".join(f"  {int(s):<4} {s.meaning}" for s in ExitStatus)
+
+
 app = typer.Typer(
     cls=_Group,
     name="amosheets",
-    help="Keeps a Google Sheet and the deals of an amoCRM / Kommo account in step, both ways.",
+    help="Keeps a Google Sheet and the deals of an amoCRM / Kommo account in step, both ways.\n\n" + _exit_codes(),
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -528,17 +533,10 @@ def _when(ts: float) -> str:
 def _result_word(code: int | None) -> str:
     if code is None:
         return "did not finish (killed, or still running)"
-    words = {
-        ExitStatus.OK: "ok",
-        ExitStatus.PARTIAL: "some rows failed",
-        ExitStatus.ERROR: "stopped by an error",
-        ExitStatus.CONFIG: "configuration error",
-        ExitStatus.AUTH: "access refused",
-        ExitStatus.LOCKED: "another run held the lock",
-        ExitStatus.NEEDS_FORCE: "stopped by a guard rail (needs --force)",
-        ExitStatus.INTERRUPTED: "interrupted",
-    }
-    return words.get(code, f"exit status {code}")  # type: ignore[call-overload]
+    try:
+        return ExitStatus(code).word
+    except ValueError:
+        return f"exit status {code}"
 
 
 @app.command()

@@ -18,6 +18,7 @@ from google.auth.credentials import AnonymousCredentials
 
 from amosheets import __version__
 from amosheets.cli import app
+from amosheets.errors import ExitStatus
 from amosheets.gspread_transport import client_for
 from amosheets.sandbox import SAMPLE_SHEET_HEADERS
 
@@ -82,6 +83,21 @@ def test_h_is_help(cmd):
     short, long = run(*args, "-h"), run(*args, "--help")
     assert short.returncode == long.returncode == 0, short.stderr
     assert short.stdout == long.stdout and "-h, --help" in short.stdout
+
+
+def test_top_level_help_lists_every_exit_code():
+    r = run("--help")
+    assert r.returncode == 0
+    assert "Exit status:" in r.stdout
+    for status in ExitStatus:
+        assert re.search(rf"^\s+{int(status)}\s+{re.escape(status.meaning)}$", r.stdout, re.M), (status, r.stdout)
+
+
+def test_readme_lists_every_exit_code():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Коды выхода", 1)[1].split("\n## ", 1)[0]
+    listed = [int(code) for code in re.findall(r"^\| (\d+) \|", table, re.M)]
+    assert listed == [int(s) for s in ExitStatus]
 
 
 def test_missing_settings_name_the_variables_without_traceback(tmp_path):
