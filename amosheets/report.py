@@ -187,15 +187,20 @@ def plan_view(plan: Plan) -> PlanView:
         )
         for a in plan.row_appends()
     ]
-    conflicts = []
+    return PlanView(creations, links, updates, appends, shown_conflicts(plan))
+
+
+def shown_conflicts(plan: Plan) -> list[ShownConflict]:
+    """The plan's conflicts, each value shown as the sheet shows it (a status within its pipeline)."""
+    out = []
     for x in plan.conflicts:
         base, sheet, crm = (
-            show(v, x.field, {Key.PIPELINE: pipeline}, c)
+            show(v, x.field, {Key.PIPELINE: pipeline}, plan.catalog)
             for v, pipeline in zip((x.base, x.sheet, x.crm), x.pipelines, strict=True)
         )
         kept = "amocrm" if x.winner is ConflictPolicy.CRM else "sheet"
-        conflicts.append(ShownConflict(x.row, x.lead_id, plan.header_of(x.field), base, sheet, crm, kept))
-    return PlanView(creations, links, updates, appends, conflicts)
+        out.append(ShownConflict(x.row, x.lead_id, plan.header_of(x.field), base, sheet, crm, kept))
+    return out
 
 
 _GOES_TO = {TO_AMOCRM: "amoCRM", TO_SHEET: "sheet"}
@@ -243,9 +248,9 @@ def _kept(x: ShownConflict) -> str:
     return "amoCRM's" if x.kept == "amocrm" else "the sheet's"
 
 
-def print_conflicts(o: Output, view: PlanView) -> None:
+def print_conflicts(o: Output, conflicts: list[ShownConflict]) -> None:
     """A real run's conflicts: warnings, on stderr with the other messages."""
-    for x in view.conflicts:
+    for x in conflicts:
         o.warn(
             f"conflict on row {x.row} (deal {x.lead_id}), {x.column}: the sheet has {x.sheet!r}, amoCRM has "
             f"{x.amocrm!r} (both changed since {x.base!r}); kept {_kept(x)} (--conflict)"
@@ -308,11 +313,12 @@ def summary_line(command: str, outcome: Outcome) -> str:
 
 def print_outcome(o: Output, command: str, outcome: Outcome, as_json: bool) -> None:
     """A dry run's plan on stdout (as JSON with ``as_json``), then the messages on stderr."""
-    view = plan_view(outcome.plan) if outcome.plan is not None else None
-    if outcome.dry_run and view is not None and not as_json:
+    plan = outcome.plan
+    view = plan_view(plan) if plan is not None and outcome.dry_run else None
+    if view is not None and not as_json:
         print_plan(o, view)
-    elif not outcome.dry_run and view is not None:
-        print_conflicts(o, view)
+    elif plan is not None and not outcome.dry_run:
+        print_conflicts(o, shown_conflicts(plan))
     print_notices(o, outcome.notices)
     for p in outcome.problems:
         o.error(str(p))
