@@ -15,6 +15,7 @@ from amosheets.config import AMOCRM, GOOGLE, Settings
 from amosheets.engine.reading import read_account
 from amosheets.errors import AmosheetsError, ExitStatus
 from amosheets.gspread_transport import RequestHook
+from amosheets.i18n import plural
 from amosheets.sheet import Sheet, read_key_file
 from amosheets.sync.catalog import field_set, header_notices
 from amosheets.sync.fields import (
@@ -87,7 +88,13 @@ def _check_google(
     except AmosheetsError as e:
         fail("spreadsheet", e)
         return None
-    results.append(Check("spreadsheet", True, f"{tab.spreadsheet_title!r}, tab {tab.title!r} ({tab.rows} rows)"))
+    results.append(
+        Check(
+            "spreadsheet",
+            True,
+            f"{tab.spreadsheet_title!r}, tab {tab.title!r} ({plural(tab.rows, '{n} row', '{n} rows')})",
+        )
+    )
     try:
         return sheet.read_values()
     except AmosheetsError as e:
@@ -163,9 +170,12 @@ def _check_amocrm(
             fail("custom fields", e)
             return None
         leads = sum(1 for f in fields_of.custom_fields if f.entity == "leads")
+        contacts = len(fields_of.custom_fields) - leads
         detail = (
-            f"{leads} deal and {len(fields_of.custom_fields) - leads} contact custom fields "
-            f"(`amosheets fields` lists them); time zone {fields_of.timezone}"
+            plural(leads, "{n} deal custom field", "{n} deal custom fields")
+            + " and "
+            + plural(contacts, "{n} contact custom field", "{n} contact custom fields")
+            + f" (`amosheets fields` lists them); time zone {fields_of.timezone}"
         )
         results.append(Check("custom fields", True, detail))
         if fields_of.users is None:

@@ -20,6 +20,7 @@ from amosheets.config import AMOCRM, GOOGLE, Settings, load_settings
 from amosheets.engine import Options, parse_since, request_line
 from amosheets.errors import AmosheetsError, ExitStatus, Interrupted, UsageError
 from amosheets.gspread_transport import RequestHook
+from amosheets.i18n import plural
 from amosheets.output import Output
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
 from amosheets.sync.plan import Direction
@@ -44,10 +45,16 @@ class _Group(TyperGroup):
             ) from None
 
 
+def _exit_codes() -> str:
+    """The exit-code table of `amosheets --help`, from ``ExitStatus`` (a \\b paragraph: kept as written)."""
+    return "\b\nExit status:\n" + "\n".join(f"  {int(s):<4} {s.meaning}" for s in ExitStatus)
+
+
 app = typer.Typer(
     cls=_Group,
     name="amosheets",
-    help="Keeps a Google Sheet and the deals of an amoCRM / Kommo account in step, both ways.",
+    help="Keeps a Google Sheet and the deals of an amoCRM / Kommo account in step, both ways.\n\n" + _exit_codes(),
+    context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,
@@ -123,13 +130,17 @@ def state(ctx: typer.Context) -> AppState:
 
 
 DryRun = Annotated[
-    bool, typer.Option("--dry-run", help="Plan and print what would change; send no change to either service.")
+    bool,
+    typer.Option("--dry-run", help="Print the plan, what would change, on stdout; send no change to either service."),
 ]
 Conflict = Annotated[
     ConflictPolicy,
     typer.Option("--conflict", help="Which side wins a field changed on both sides since the last sync."),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
+RunJson = Annotated[
+    bool, typer.Option("--json", help="Print a machine-readable summary on stdout; with --dry-run, the plan in it.")
+]
 Force = Annotated[bool, typer.Option("--force", help="Go on even when a guard rail would stop the run.")]
 
 
@@ -152,7 +163,7 @@ def push(
     dry_run: DryRun = False,
     conflict: Conflict = DEFAULT_POLICY,
     force: Force = False,
-    as_json: Json = False,
+    as_json: RunJson = False,
 ) -> None:
     """Sheet → amoCRM: rows without a lead_id become deals; edited rows update theirs.
 
@@ -161,6 +172,7 @@ def push(
 
     Example:
 
+    \b
         amosheets push --dry-run
     """
     _sync(ctx, Direction.PUSH, Options(Direction.PUSH, dry_run, conflict, force=force), as_json)
@@ -176,12 +188,13 @@ def pull(
     ] = None,
     conflict: Conflict = DEFAULT_POLICY,
     force: Force = False,
-    as_json: Json = False,
+    as_json: RunJson = False,
 ) -> None:
     """amoCRM → sheet: deals changed since the last sync update their rows; new deals are added.
 
-    Example:
+    Examples:
 
+    \b
         amosheets pull --all          # the first time, to bring in existing deals
         amosheets pull --since 2026-11-01
     """
@@ -199,12 +212,13 @@ def sync(
     dry_run: DryRun = False,
     conflict: Conflict = DEFAULT_POLICY,
     force: Force = False,
-    as_json: Json = False,
+    as_json: RunJson = False,
 ) -> None:
     """Both directions in one run, each side read once. This is what cron runs.
 
     Example (crontab, every five minutes):
 
+    \b
         */5 * * * * cd /srv/amosheets && .venv/bin/amosheets sync >> sync.log 2>&1
     """
     _sync(ctx, Direction.BOTH, Options(Direction.BOTH, dry_run, conflict, force=force), as_json)
@@ -219,6 +233,7 @@ def demo(ctx: typer.Context) -> None:
 
     Example:
 
+    \b
         amosheets demo
     """
     from amosheets.demo import run_demo
@@ -234,6 +249,7 @@ def check(ctx: typer.Context) -> None:
 
     Example:
 
+    \b
         amosheets check
     """
     from amosheets.checks import exit_status, run_checks
@@ -241,16 +257,26 @@ def check(ctx: typer.Context) -> None:
     st = state(ctx)
     o = st.output
     results = run_checks(st.settings, st.on_request)
+    # One line per check is what `check` was asked for: stdout. The verdict is a message: stderr.
     for r in results:
-        if r.ok:
-            if r.warning:
-                o.warn(f"{r.name}: {r.detail}" + (f"\n    → {r.fix}" if r.fix else ""))
-            else:
-                o.success(f"✓ {r.name}: {r.detail}")
+        fix = f"\n    → {r.fix}" if r.fix else ""
+        if not r.ok:
+            o.result(f"✗ {r.name}: {r.detail}{fix}", "bold red")
+        elif o.verbosity < 0:  # -q: only what failed
+            continue
+        elif r.warning:  # passed, with something worth a look
+            o.result(f"! {r.name}: {r.detail}{fix}", "yellow")
         else:
-            o.error(f"✗ {r.name}: {r.detail}" + (f"\n    → {r.fix}" if r.fix else ""))
+            o.result(f"✓ {r.name}: {r.detail}", "green")
     status = exit_status(results)
-    if status == ExitStatus.OK:
+    failed = [r.name for r in results if not r.ok]
+    if failed:
+        o.error(
+            plural(len(failed), "{n} check failed: ", "{n} checks failed: ")
+            + ", ".join(dict.fromkeys(failed))
+            + ". Each ✗ line says what is wrong and how to fix it."
+        )
+    else:
         o.info("All good: `amosheets sync --dry-run` shows what the first run will do.")
     raise typer.Exit(int(status))
 
@@ -262,8 +288,9 @@ def fields(ctx: typer.Context, as_json: Json = False) -> None:
     A header binds to a deal field by its name, as `cf:ID`, or by its code; to a field of the
     deal's main contact as `Контакт: NAME` (or `Contact: NAME`).
 
-    Example:
+    Examples:
 
+    \b
         amosheets fields
         amosheets fields --json
     """
@@ -309,8 +336,9 @@ def fields(ctx: typer.Context, as_json: Json = False) -> None:
 def pipelines(ctx: typer.Context, as_json: Json = False) -> None:
     """List the account's pipelines and their statuses with IDs (for AMOCRM_PIPELINE_ID / AMOCRM_STATUS_ID).
 
-    Example:
+    Examples:
 
+    \b
         amosheets pipelines
         amosheets pipelines --json
     """
@@ -366,8 +394,9 @@ def init(
 ) -> None:
     """Write the header row into an empty tab. Refuses a tab that already holds anything.
 
-    Example:
+    Examples:
 
+    \b
         amosheets init
         amosheets init --all-fields
     """
@@ -382,7 +411,8 @@ def init(
     used = sum(1 for r in values if any(str(c).strip() for c in r if c is not None))
     if used:
         raise UsageError(
-            f"The tab {tab.title!r} already holds data ({used} rows); init only writes headers into an empty tab.",
+            f"The tab {tab.title!r} already holds data ({plural(used, '{n} row', '{n} rows')}); init only writes "
+            "headers into an empty tab.",
             hint="Add the columns you need to row 1 by hand (see README), or point GOOGLE_WORKSHEET at an empty tab. "
             "`amosheets check` says which headers are missing.",
         )
@@ -429,8 +459,9 @@ def status(
 
     Reads only the local state; sends no request. What to look at when a cron mail arrives.
 
-    Example:
+    Examples:
 
+    \b
         amosheets status
         amosheets status --last 50 --json
     """
@@ -502,17 +533,10 @@ def _when(ts: float) -> str:
 def _result_word(code: int | None) -> str:
     if code is None:
         return "did not finish (killed, or still running)"
-    words = {
-        ExitStatus.OK: "ok",
-        ExitStatus.PARTIAL: "some rows failed",
-        ExitStatus.ERROR: "stopped by an error",
-        ExitStatus.CONFIG: "configuration error",
-        ExitStatus.AUTH: "access refused",
-        ExitStatus.LOCKED: "another run held the lock",
-        ExitStatus.NEEDS_FORCE: "stopped by a guard rail (needs --force)",
-        ExitStatus.INTERRUPTED: "interrupted",
-    }
-    return words.get(code, f"exit status {code}")  # type: ignore[call-overload]
+    try:
+        return ExitStatus(code).word
+    except ValueError:
+        return f"exit status {code}"
 
 
 SANDBOX_PORTS = {"amocrm": 8081, "sheets": 8082}
@@ -552,6 +576,7 @@ def sandbox(
 
     Example:
 
+    \b
         amosheets sandbox --amocrm-port 8081 --sheets-port 8082
     """
     import errno

@@ -11,16 +11,36 @@ from enum import IntEnum
 
 
 class ExitStatus(IntEnum):
-    """The process exit codes. Users' crontabs depend on these: only ever add to them."""
+    """The process exit codes. Users' crontabs depend on these: only ever add to them.
 
-    OK = 0
-    ERROR = 1  # the run stopped: a service failed after retries, or an internal error
-    CONFIG = 2  # configuration or usage error (also what click uses for bad options)
-    PARTIAL = 3  # some rows failed, the rest went through
-    AUTH = 4  # authentication or permission refused by amoCRM or Google
-    LOCKED = 5  # another run holds the lock
-    NEEDS_FORCE = 6  # a guard rail stopped the run; re-run with --force if it is intended
-    INTERRUPTED = 130  # Ctrl-C
+    Each code carries what it means, said once: ``meaning`` for `amosheets --help` (and the
+    README's table, which a test holds to these codes), ``word`` for the Result column of
+    `amosheets status`.
+    """
+
+    word: str
+    meaning: str
+
+    # The defaults are for mypy, which takes `ExitStatus(3)` (a lookup by value) for a call of this.
+    def __new__(cls, code: int, word: str = "", meaning: str = "") -> ExitStatus:
+        member = int.__new__(cls, code)
+        member._value_ = code
+        member.word = word
+        member.meaning = meaning
+        return member
+
+    OK = 0, "ok", "done, nothing left undone (also when there was nothing to do)"
+    ERROR = 1, "stopped by an error", "stopped: a service failed after retries, the deadline passed, or a bug"
+    CONFIG = 2, "configuration error", "configuration or usage error (also click's code for a bad option)"
+    PARTIAL = 3, "some rows failed", "some rows failed (each one is named), the rest went through"
+    AUTH = 4, "access refused", "amoCRM or Google refused the credentials or the access"
+    LOCKED = 5, "another run held the lock", "another run holds the lock; this one changed nothing"
+    NEEDS_FORCE = (
+        6,
+        "stopped by a guard rail (needs --force)",
+        "a guard rail stopped the run; --force if it is intended",
+    )
+    INTERRUPTED = 130, "interrupted", "interrupted (Ctrl-C); what was done is kept"
 
 
 class AmosheetsError(Exception):

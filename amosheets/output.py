@@ -98,6 +98,14 @@ class Output:
         if self.debug:
             self._emit(logging.DEBUG, text, "dim")
 
+    def result(self, text: str, style: str | None = None) -> None:
+        """A line of what the command was asked for (not a message about it): stdout, without a
+        timestamp, so that `amosheets … > file` keeps it; in the log file too."""
+        text = self.redact(text)
+        if self._log is not None:
+            self._log.info(text)
+        self.out.print(text, style=style if self.out.is_terminal else None, markup=False)
+
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], to_stdout: bool = False) -> None:
         """A rich table in a terminal; plain `a | b | c` lines elsewhere (and in the log)."""
         console = self.out if to_stdout else self.err

@@ -1,18 +1,23 @@
 """What a run tells people: the plan (for --dry-run), the summary, the problems.
 
-In a terminal: rich tables. Otherwise (cron, Task Scheduler, a log file): plain lines
-with timestamps that read well in a mail. ``--json`` puts a summary on stdout.
+The plan is a dry run's output and goes to stdout; the summary, warnings and problems are
+messages and go to stderr. In a terminal: rich tables. Otherwise (cron, Task Scheduler, a log
+file): plain lines (messages with timestamps) that read well in a mail. ``--json`` puts a
+summary on stdout instead of the tables, and with --dry-run the plan in it.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from amosheets.engine import Outcome
+from amosheets.i18n import plural
 from amosheets.output import Output
-from amosheets.sync.fields import BUILT_IN, Key
+from amosheets.sync.fields import BUILT_IN, LEAD_ID, Key
+from amosheets.sync.merge import ConflictPolicy
 from amosheets.sync.model import Catalog, Notice, Values
 from amosheets.sync.plan import LeadPlan, Plan
 
@@ -40,65 +45,215 @@ def _order(plan: Plan) -> dict[str, int]:
     return {s.key: i for i, s in enumerate(plan.catalog.fields.specs)}
 
 
-def plan_rows(plan: Plan) -> list[tuple[str, str, str, str, str, str]]:
-    """(row, deal, column, from, to, where) for every change the plan makes."""
+TO_AMOCRM, TO_SHEET = "to_amocrm", "to_sheet"
+_NOTHING = ("—", "∅")  # what ``show`` says for no value and for an empty one: null in JSON
+
+
+def _json_value(shown: str) -> str | None:
+    return None if shown in _NOTHING else shown
+
+
+@dataclass(frozen=True)
+class Change:
+    """One cell a plan changes; its values as ``show`` renders them (as the sheet shows them)."""
+
+    row: int | None  # None: a row the run adds at the end of the tab
+    lead_id: int | None  # None: a deal the run creates
+    column: str
+    old: str
+    new: str
+    direction: str  # TO_AMOCRM or TO_SHEET
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "lead_id": self.lead_id,
+            "column": self.column,
+            "old": _json_value(self.old),
+            "new": _json_value(self.new),
+            "direction": self.direction,
+        }
+
+
+@dataclass(frozen=True)
+class ShownCreation:
+    row: int
+    values: dict[str, str]  # header → value, the new deal's non-empty values
+
+
+@dataclass(frozen=True)
+class ShownLink:
+    row: int
+    lead_id: int
+    marker: str | None  # the pending marker the row holds, or None when its lead_id was cleared
+
+
+@dataclass(frozen=True)
+class ShownAppend:
+    lead_id: int
+    name: str
+    values: dict[str, str]  # header → value, for the columns the tab has
+
+
+@dataclass(frozen=True)
+class ShownConflict:
+    row: int
+    lead_id: int
+    column: str
+    base: str
+    sheet: str
+    amocrm: str
+    kept: str  # "amocrm" or "sheet"
+
+
+@dataclass
+class PlanView:
+    """A plan as people and programs see it: every value rendered once, by ``show``.
+
+    The table (``plan_rows``), the conflict lines and ``--dry-run --json`` are all made from
+    this, so they cannot disagree."""
+
+    creations: list[ShownCreation]
+    links: list[ShownLink]
+    updates: list[Change]  # changes to deals that have a row
+    appends: list[ShownAppend]
+    conflicts: list[ShownConflict]
+
+    def changes(self) -> list[Change]:
+        """Every cell the plan changes, one each: creations and appends cell by cell, links, updates."""
+        out = [Change(c.row, None, h, "∅", v, TO_AMOCRM) for c in self.creations for h, v in c.values.items()]
+        out += [Change(k.row, k.lead_id, LEAD_ID, k.marker or "∅", str(k.lead_id), TO_SHEET) for k in self.links]
+        out += self.updates
+        out += [Change(None, a.lead_id, h, "∅", v, TO_SHEET) for a in self.appends for h, v in a.values.items()]
+        return out
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "changes": [ch.as_json() for ch in self.changes()],
+            "creations": [
+                {"row": c.row, "values": {h: _json_value(v) for h, v in c.values.items()}} for c in self.creations
+            ],
+            "appends": [
+                {"lead_id": a.lead_id, "values": {h: _json_value(v) for h, v in a.values.items()}} for a in self.appends
+            ],
+            "links": [{"row": k.row, "lead_id": k.lead_id, "old": k.marker} for k in self.links],
+            "conflicts": [
+                {
+                    "row": x.row,
+                    "lead_id": x.lead_id,
+                    "column": x.column,
+                    "base": _json_value(x.base),
+                    "sheet": _json_value(x.sheet),
+                    "amocrm": _json_value(x.amocrm),
+                    "kept": x.kept,
+                }
+                for x in self.conflicts
+            ],
+        }
+
+
+def _filled(v: Any) -> bool:
+    return v not in ("", 0, None, (), False)
+
+
+def plan_view(plan: Plan) -> PlanView:
+    """What ``plan`` changes, in the order a person reads it, every value shown as the sheet shows it."""
     c = plan.catalog
-    out: list[tuple[str, str, str, str, str, str]] = []
-    for n in plan.creates():
-        desc = ", ".join(
-            f"{plan.header_of(f)}={show(v, f, n.values, c)}"
-            for f, v in n.values.items()
-            if v not in ("", 0, None, (), False)
-        )
-        out.append((str(n.row), "new", "", "", desc, "create in amoCRM"))
-    for link in plan.links:
-        why = "sheet (deal made by an interrupted run)" if link.token else "sheet (the row's lead_id was cleared)"
-        was = f"pending:{link.token}" if link.token else "∅"
-        out.append((str(link.row), str(link.lead_id), "lead_id", was, str(link.lead_id), why))
-
+    creations = [
+        ShownCreation(n.row, {plan.header_of(f): show(v, f, n.values, c) for f, v in n.values.items() if _filled(v)})
+        for n in plan.creates()
+    ]
+    links = [ShownLink(k.row, k.lead_id, f"pending:{k.token}" if k.token else None) for k in plan.links]
     order = _order(plan)
+    updates: list[Change] = []
 
-    def changes(lp: LeadPlan, fields: set[str], now: Values, where: str) -> None:
+    def changes(lp: LeadPlan, fields: set[str], now: Values, direction: str) -> None:
         for f in sorted(fields, key=lambda k: order.get(k, len(order))):
             old, new = show(now.get(f), f, now, c), show(lp.final[f], f, lp.final, c)
-            out.append((str(lp.row), str(lp.lead_id), plan.header_of(f), old, new, where))
+            updates.append(Change(lp.row, lp.lead_id, plan.header_of(f), old, new, direction))
 
     for lp in plan.lead_updates() + [lp for lp in plan.contact_updates() if not lp.lead_changes]:
-        changes(lp, lp.to_crm, lp.crm, "amoCRM")
+        changes(lp, lp.to_crm, lp.crm, TO_AMOCRM)
     for lp in plan.cell_updates():
-        changes(lp, lp.to_sheet, lp.sheet, "sheet")
-    for a in plan.row_appends():
-        out.append(("+", str(a.lead_id), "", "", show(a.values[Key.NAME], Key.NAME, a.values, c), "new row"))
+        changes(lp, lp.to_sheet, lp.sheet, TO_SHEET)
+    appends = [
+        ShownAppend(
+            a.lead_id,
+            show(a.values.get(Key.NAME), Key.NAME, a.values, c),
+            {
+                plan.header_of(f): show(a.values.get(f), f, a.values, c)
+                for f in sorted(plan.columns & a.values.keys(), key=lambda k: order.get(k, len(order)))
+            },
+        )
+        for a in plan.row_appends()
+    ]
+    return PlanView(creations, links, updates, appends, shown_conflicts(plan))
+
+
+def shown_conflicts(plan: Plan) -> list[ShownConflict]:
+    """The plan's conflicts, each value shown as the sheet shows it (a status within its pipeline)."""
+    out = []
+    for x in plan.conflicts:
+        base, sheet, crm = (
+            show(v, x.field, {Key.PIPELINE: pipeline}, plan.catalog)
+            for v, pipeline in zip((x.base, x.sheet, x.crm), x.pipelines, strict=True)
+        )
+        kept = "amocrm" if x.winner is ConflictPolicy.CRM else "sheet"
+        out.append(ShownConflict(x.row, x.lead_id, plan.header_of(x.field), base, sheet, crm, kept))
     return out
 
 
-def print_plan(o: Output, outcome: Outcome) -> None:
-    plan = outcome.plan
-    if plan is None:
-        return
-    rows = plan_rows(plan)
+_GOES_TO = {TO_AMOCRM: "amoCRM", TO_SHEET: "sheet"}
+
+
+def plan_rows(view: PlanView) -> list[tuple[str, str, str, str, str, str]]:
+    """(row, deal, column, from, to, where): the plan's table, one line per deal created, link,
+    changed cell of a deal that has a row, and row added."""
+    out: list[tuple[str, str, str, str, str, str]] = []
+    for n in view.creations:
+        desc = ", ".join(f"{h}={v}" for h, v in n.values.items())
+        out.append((str(n.row), "new", "", "", desc, "create in amoCRM"))
+    for k in view.links:
+        why = "sheet (deal made by an interrupted run)" if k.marker else "sheet (the row's lead_id was cleared)"
+        out.append((str(k.row), str(k.lead_id), LEAD_ID, k.marker or "∅", str(k.lead_id), why))
+    for ch in view.updates:
+        out.append((str(ch.row), str(ch.lead_id), ch.column, ch.old, ch.new, _GOES_TO[ch.direction]))
+    for a in view.appends:
+        out.append(("+", str(a.lead_id), "", "", a.name, "new row"))
+    return out
+
+
+def print_plan(o: Output, view: PlanView) -> None:
+    """The plan is a dry run's output: stdout (``sync --dry-run > plan.txt`` keeps it)."""
+    rows = plan_rows(view)
     if not rows:
-        o.info("Nothing to change.")
+        o.result("Nothing to change.")
     else:
         o.table(
             "Planned changes (dry run: nothing was sent)",
             ("Row", "Deal", "Column", "Now", "Becomes", "Goes to"),
             rows,
+            to_stdout=True,
         )
-    print_conflicts(o, plan)
+    if view.conflicts:
+        o.table(
+            "Conflicts (changed on both sides since the last sync; --conflict decides which side is kept)",
+            ("Row", "Deal", "Column", "Was", "Sheet", "amoCRM", "Kept"),
+            [(str(x.row), str(x.lead_id), x.column, x.base, x.sheet, x.amocrm, _kept(x)) for x in view.conflicts],
+            to_stdout=True,
+        )
 
 
-def print_conflicts(o: Output, plan: Plan) -> None:
-    c = plan.catalog
-    for x in plan.conflicts:
-        winner = "amoCRM's" if x.winner.value == "crm" else "the sheet's"
-        base, sheet, crm = (
-            show(v, x.field, {Key.PIPELINE: pipeline}, c)
-            for v, pipeline in zip((x.base, x.sheet, x.crm), x.pipelines, strict=True)
-        )
+def _kept(x: ShownConflict) -> str:
+    return "amoCRM's" if x.kept == "amocrm" else "the sheet's"
+
+
+def print_conflicts(o: Output, conflicts: list[ShownConflict]) -> None:
+    """A real run's conflicts: warnings, on stderr with the other messages."""
+    for x in conflicts:
         o.warn(
-            f"conflict on row {x.row} (deal {x.lead_id}), {plan.header_of(x.field)}: the sheet has "
-            f"{sheet!r}, amoCRM has {crm!r} (both changed since {base!r}); kept {winner} (--conflict)"
+            f"conflict on row {x.row} (deal {x.lead_id}), {x.column}: the sheet has {x.sheet!r}, amoCRM has "
+            f"{x.amocrm!r} (both changed since {x.base!r}); kept {_kept(x)} (--conflict)"
         )
 
 
@@ -111,8 +266,8 @@ def print_notices(o: Output, notices: list[Notice]) -> None:
         if len(same) > SUMMARISE_OVER and o.verbosity < 1:
             more = f" and {len(same) - FIRST_FEW} more" if len(same) > FIRST_FEW else ""
             o.warn(
-                f"{len(same)} notices like this one, for {_names(same[:FIRST_FEW])}{more} (-v or --json "
-                f"lists each one): {_notice_line(same[0])}"
+                plural(len(same), "{n} notice like this one", "{n} notices like this one")
+                + f", for {_names(same[:FIRST_FEW])}{more} (-v or --json lists each one): {_notice_line(same[0])}"
             )
         else:
             for n in same:
@@ -132,34 +287,38 @@ def _names(notices: list[Notice]) -> str:
     return ", ".join(f"deal {n.lead_id}" if n.lead_id is not None else f"row {n.row}" for n in notices)
 
 
+_DONE = (  # summary key, and what its count says
+    ("created", "{n} deal created", "{n} deals created"),
+    ("leads_updated", "{n} deal updated", "{n} deals updated"),
+    ("contacts_updated", "{n} contact updated", "{n} contacts updated"),
+    ("cells_written", "{n} cell written", "{n} cells written"),
+    ("rows_appended", "{n} row added", "{n} rows added"),
+    ("conflicts", "{n} conflict", "{n} conflicts"),
+    ("problems", "{n} row failed", "{n} rows failed"),
+)
+
+
 def summary_line(command: str, outcome: Outcome) -> str:
     s = outcome.summary()
-    parts = []
-    for key, label in (
-        ("created", "deals created"),
-        ("leads_updated", "deals updated"),
-        ("contacts_updated", "contacts updated"),
-        ("cells_written", "cells written"),
-        ("rows_appended", "rows added"),
-        ("conflicts", "conflicts"),
-        ("problems", "rows failed"),
-    ):
-        if s[key]:
-            parts.append(f"{s[key]} {label}")
+    parts = [plural(s[key], one, many) for key, one, many in _DONE if s[key]]
     what = ", ".join(parts) if parts else "nothing to change"
+    read = plural(s["rows_read"], "{n} row read", "{n} rows read")
     if outcome.dry_run:
         held = "; the guard holds it back (--force goes on)" if outcome.blocked else ""
-        return f"{command} (dry run, nothing sent) would do: {what}{held}; {s['rows_read']} rows read"
+        return f"{command} (dry run, nothing sent) would do: {what}{held}; {read}"
     if outcome.blocked:
-        return f"{command}: held back by the guard, nothing was sent (--force goes on); {s['rows_read']} rows read"
-    return f"{command}: {what}; {s['rows_read']} rows read"
+        return f"{command}: held back by the guard, nothing was sent (--force goes on); {read}"
+    return f"{command}: {what}; {read}"
 
 
 def print_outcome(o: Output, command: str, outcome: Outcome, as_json: bool) -> None:
-    if outcome.dry_run:
-        print_plan(o, outcome)
-    elif outcome.plan is not None:
-        print_conflicts(o, outcome.plan)
+    """A dry run's plan on stdout (as JSON with ``as_json``), then the messages on stderr."""
+    plan = outcome.plan
+    view = plan_view(plan) if plan is not None and outcome.dry_run else None
+    if view is not None and not as_json:
+        print_plan(o, view)
+    elif plan is not None and not outcome.dry_run:
+        print_conflicts(o, shown_conflicts(plan))
     print_notices(o, outcome.notices)
     for p in outcome.problems:
         o.error(str(p))
@@ -181,4 +340,6 @@ def print_outcome(o: Output, command: str, outcome: Outcome, as_json: bool) -> N
             "problem_list": [str(p) for p in outcome.problems],
             "notice_list": [n.message for n in outcome.notices],
         }
+        if outcome.dry_run:
+            payload["plan"] = view.as_json() if view is not None else None
         o.out.print_json(json.dumps(payload, ensure_ascii=False))

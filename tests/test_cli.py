@@ -13,9 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
+import typer
 from google.auth.credentials import AnonymousCredentials
 
 from amosheets import __version__
+from amosheets.cli import app
+from amosheets.errors import ExitStatus
 from amosheets.gspread_transport import client_for
 from amosheets.sandbox import SAMPLE_SHEET_HEADERS
 
@@ -51,6 +54,50 @@ def test_help_lists_every_command_with_one_line():
 def test_each_command_help_has_an_example(cmd):
     r = run(cmd, "--help")
     assert r.returncode == 0 and "Example" in r.stdout and "amosheets" in r.stdout
+
+
+COMMANDS = sorted(typer.main.get_command(app).commands)
+
+
+def _examples(command: str) -> list[str]:
+    """The example command lines of a command's docstring, as written there."""
+    doc = typer.main.get_command(app).commands[command].help or ""
+    after = doc.split("Example", 1)[1]
+    return [line.strip() for line in after.splitlines() if "amosheets" in line]
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_each_example_is_on_its_own_line_in_help(cmd):
+    examples = _examples(cmd)
+    assert examples, cmd
+    r = run(cmd, "--help", env={"COLUMNS": "60"})  # narrow, where re-wrapping would show first
+    assert r.returncode == 0, r.stderr
+    shown = [line.strip() for line in r.stdout.splitlines()]
+    for example in examples:
+        assert example in shown, (example, r.stdout)
+
+
+@pytest.mark.parametrize("cmd", [None, *COMMANDS])
+def test_h_is_help(cmd):
+    args = [cmd] if cmd else []
+    short, long = run(*args, "-h"), run(*args, "--help")
+    assert short.returncode == long.returncode == 0, short.stderr
+    assert short.stdout == long.stdout and "-h, --help" in short.stdout
+
+
+def test_top_level_help_lists_every_exit_code():
+    r = run("--help")
+    assert r.returncode == 0
+    assert "Exit status:" in r.stdout
+    for status in ExitStatus:
+        assert re.search(rf"^\s+{int(status)}\s+{re.escape(status.meaning)}$", r.stdout, re.M), (status, r.stdout)
+
+
+def test_readme_lists_every_exit_code():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Коды выхода", 1)[1].split("\n## ", 1)[0]
+    listed = [int(code) for code in re.findall(r"^\| (\d+) \|", table, re.M)]
+    assert listed == [int(s) for s in ExitStatus]
 
 
 def test_missing_settings_name_the_variables_without_traceback(tmp_path):

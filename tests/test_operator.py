@@ -52,9 +52,13 @@ def lines(r: subprocess.CompletedProcess[str]) -> str:
 def test_check_all_good(world: World):
     r = world.cli("check")
     assert r.returncode == 0, lines(r)
+    # The lines of the checks are the command's output (stdout); the verdict is a message (stderr).
     for name in ("Google settings", "spreadsheet", "header row", "amoCRM token", "pipeline and status"):
-        assert f"✓ {name}" in r.stderr
-    assert "✗" not in r.stderr
+        assert f"✓ {name}" in r.stdout
+    assert "✗" not in lines(r) and "✓" not in r.stderr
+    assert "All good" in r.stderr and "All good" not in r.stdout
+    r = world.cli("-q", "check")  # quiet: only what failed, and nothing did
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == ""
 
 
 def test_check_with_a_real_key_file_then_an_unshared_sheet(world: World, tmp_path):
@@ -63,11 +67,12 @@ def test_check_with_a_real_key_file_then_an_unshared_sheet(world: World, tmp_pat
     world.sb.sheets.share_with(world.sid, [BOT])
     r = world.cli("check")
     assert r.returncode == 0, lines(r)
-    assert f"✓ Google key file: service account {BOT}" in r.stderr
+    assert f"✓ Google key file: service account {BOT}" in r.stdout
     world.sb.sheets.share_with(world.sid, ["someone-else@example.com"])
     r = world.cli("check")
     assert r.returncode == ExitStatus.AUTH
-    assert "✗ spreadsheet" in r.stderr and f"add the service account's client_email ({BOT}) as Editor" in r.stderr
+    assert "✗ spreadsheet" in r.stdout and f"add the service account's client_email ({BOT}) as Editor" in r.stdout
+    assert "1 check failed: spreadsheet." in r.stderr and "✗ spreadsheet" not in r.stderr
     body = pem.split("\n")[1]
     assert body not in lines(r)
 
@@ -77,7 +82,7 @@ def test_check_a_deleted_key(world: World, tmp_path):
     world.env["GOOGLE_APPLICATION_CREDENTIALS"] = str(path)
     world.sb.sheets.revoke_account(BOT)
     r = world.cli("check")
-    assert r.returncode == ExitStatus.AUTH and "download a new JSON key" in r.stderr
+    assert r.returncode == ExitStatus.AUTH and "download a new JSON key" in r.stdout
 
 
 @pytest.mark.parametrize(
@@ -130,7 +135,8 @@ def test_check_says_what_is_wrong_and_how_to_fix_it(world: World, tmp_path, faul
     r = world.cli("check")
     assert r.returncode == status, lines(r)
     for n in needles:
-        assert n in r.stderr, (n, r.stderr)
+        assert n in r.stdout, (n, r.stdout)
+    assert "error: " in r.stderr and "failed: " + needles[0].removeprefix("✗ ") in r.stderr, r.stderr
     assert "Traceback" not in lines(r) and "secretstuff" not in lines(r)
 
 
@@ -138,8 +144,8 @@ def test_check_names_unknown_and_missing_columns_without_failing(world: World):
     world.set_rows([], headers=["lead_id", "Имя", "Заметки"])
     r = world.cli("check")
     assert r.returncode == 0, lines(r)
-    assert "not synced (no such column): Телефон, Email, Сумма, Статус, Воронка" in r.stderr
-    assert "left alone: Заметки" in r.stderr
+    assert "not synced (no such column): Телефон, Email, Сумма, Статус, Воронка" in r.stdout
+    assert "left alone: Заметки" in r.stdout
 
 
 # -- pipelines, init ---------------------------------------------------------------------
@@ -238,7 +244,7 @@ def test_log_file_appends_privately_and_keeps_the_token_out(world: World, tmp_pa
     world.sb.amocrm.set_token("rotated")
     assert world.cli("--log-file", str(log), "sync").returncode == ExitStatus.AUTH
     text = log.read_text()
-    assert "sync: 1 deals created" in text and "refused the token" in text
+    assert "sync: 1 deal created" in text and "refused the token" in text
     assert world.env["AMOCRM_INTEGRATION_TOKEN"] not in text
     assert stat.S_IMODE(log.stat().st_mode) == 0o600
 

@@ -40,6 +40,7 @@ from amosheets.amocrm.ratelimit import RateLimiter
 from amosheets.config import Secret, redact
 from amosheets.deadline import NO_DEADLINE, Deadline
 from amosheets.errors import ConfigError
+from amosheets.i18n import plural
 
 PAGE = 250  # the most entities one list request returns
 COMPLEX_BATCH = 50  # leads per POST /leads/complex
@@ -128,7 +129,9 @@ class AmoClient:
                     return self._send(method, path, params, json, idempotent)
         except _Transient as e:
             raise AmoError(
-                f"amoCRM ({self.host}) did not answer {method} {path} after {self.attempts} attempts: {e}.",
+                f"amoCRM ({self.host}) did not answer {method} {path} after "
+                + plural(self.attempts, "{n} attempt", "{n} attempts")
+                + f": {e}.",
                 hint="It may be down or overloaded; the next run picks up where this one stopped.",
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
@@ -200,7 +203,11 @@ class AmoClient:
             except AmoError:
                 # A page from a proxy, or an answer cut off: the request may well have been carried out.
                 if not idempotent:
-                    raise UncertainWrite(f"amoCRM's answer to a create was not JSON ({len(r.content)} bytes)") from None
+                    raise UncertainWrite(
+                        "amoCRM's answer to a create was not JSON ("
+                        + plural(len(r.content), "{n} byte", "{n} bytes")
+                        + ")"
+                    ) from None
                 raise _Transient(f"the answer was not JSON ({r.headers.get('Content-Type', '?')})") from None
         if status == 429:
             retry_after = _retry_after(r)
@@ -460,7 +467,9 @@ class AmoClient:
                             continue
                         with lock:
                             result.failed[pending[0]] = (
-                                f"amoCRM timed out (504) on this item alone, {timeouts} times; the next run tries again"
+                                "amoCRM timed out (504) on this item alone, "
+                                + plural(timeouts, "{n} time", "{n} times")
+                                + "; the next run tries again"
                             )
                         return
                     half = len(pending) // 2
@@ -510,7 +519,9 @@ def _json(r: requests.Response, host: str) -> Any:
     except ValueError:
         raise AmoError(
             f"amoCRM ({host}) answered {r.status_code} with something that is not JSON "
-            f"({r.headers.get('Content-Type', 'no content type')}, {len(r.content)} bytes).",
+            f"({r.headers.get('Content-Type', 'no content type')}, "
+            + plural(len(r.content), "{n} byte", "{n} bytes")
+            + ").",
             hint="Check that AMOCRM_SUBDOMAIN / AMOCRM_BASE_URL point at amoCRM itself.",
         ) from None
 

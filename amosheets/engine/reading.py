@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from amosheets.amocrm.client import AmoClient
 from amosheets.amocrm.mapping import account_from, contact_from, custom_field_refs, lead_from, main_contact_id
+from amosheets.i18n import plural
 from amosheets.state import IndexEntry, StateStore
 from amosheets.sync import creations as journal
 from amosheets.sync.catalog import Account, stale_reason
@@ -86,7 +87,12 @@ def list_changes(amo: AmoClient, store: StateStore, opts: Options, catalog: Cata
     if changes.first_run:
         detail("amoCRM: first run, so no changes are asked for; they are taken from now on")
     else:
-        detail(f"amoCRM: {len(changes.leads):,} changed deals, {len(changes.contacts):,} changed contacts")
+        detail(
+            "amoCRM: "
+            + plural(len(changes.leads), "{n:,} changed deal", "{n:,} changed deals")
+            + ", "
+            + plural(len(changes.contacts), "{n:,} changed contact", "{n:,} changed contacts")
+        )
     return changes
 
 

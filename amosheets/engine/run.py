@@ -27,6 +27,7 @@ from amosheets.engine.reading import (
 from amosheets.engine.writing import Sent, create, update_crm, write_sheet
 from amosheets.errors import ConfigError, ExitStatus, LockedError
 from amosheets.gspread_transport import RequestHook
+from amosheets.i18n import plural
 from amosheets.sheet import Sheet, SheetData, sheet_data
 from amosheets.state import Scope, StateStore, ensure_state_dir, state_path
 from amosheets.sync.catalog import field_set, header_notices
@@ -189,7 +190,12 @@ class Engine:
         if run_id is not None:
             store.finish_run(run_id, out.exit_status, out.summary(), [str(p) for p in out.problems])
         if not opts.dry_run and not out.blocked:
-            self.detail(f"sheet: wrote {out.cells_written:,} cells, added {out.rows_appended:,} rows")
+            self.detail(
+                "sheet: wrote "
+                + plural(out.cells_written, "{n:,} cell", "{n:,} cells")
+                + ", added "
+                + plural(out.rows_appended, "{n:,} row", "{n:,} rows")
+            )
         return out
 
     def _sync(self, store: StateStore, out: Outcome) -> None:
@@ -288,7 +294,7 @@ class Engine:
             data = sheet_data(values, self.fields)
         except HeaderError as e:
             raise ConfigError(f"The sheet's header row cannot be used: {e}") from None
-        self.detail(f"read the sheet: {len(data.rows):,} rows")
+        self.detail(plural(len(data.rows), "read the sheet: {n:,} row", "read the sheet: {n:,} rows"))
         return data
 
     def _requests(self) -> dict[str, int]:
@@ -308,12 +314,16 @@ def request_line(service: str, trace: Say | None) -> RequestHook | None:
 
 def plan_line(plan: Plan) -> str:
     cells = sum(len(lp.to_sheet) for lp in plan.cell_updates())
-    return (
-        f"plan: {len(plan.creates()):,} creates, {len(plan.lead_updates()):,} deal updates, "
-        f"{len(plan.contact_updates()):,} contact updates, {cells:,} cells to write, "
-        f"{len(plan.row_appends()):,} rows to add, {len(plan.conflicts):,} conflicts, "
-        f"{len(plan.problems):,} row problems"
+    counts = (
+        plural(len(plan.creates()), "{n:,} create", "{n:,} creates"),
+        plural(len(plan.lead_updates()), "{n:,} deal update", "{n:,} deal updates"),
+        plural(len(plan.contact_updates()), "{n:,} contact update", "{n:,} contact updates"),
+        plural(cells, "{n:,} cell to write", "{n:,} cells to write"),
+        plural(len(plan.row_appends()), "{n:,} row to add", "{n:,} rows to add"),
+        plural(len(plan.conflicts), "{n:,} conflict", "{n:,} conflicts"),
+        plural(len(plan.problems), "{n:,} row problem", "{n:,} row problems"),
     )
+    return "plan: " + ", ".join(counts)
 
 
 def parse_since(value: str) -> int:
