@@ -16,9 +16,9 @@ from typing import Any
 from amosheets.engine import Outcome
 from amosheets.i18n import plural
 from amosheets.output import Output
-from amosheets.sync.fields import BUILT_IN, LEAD_ID, Key
+from amosheets.sync.fields import LEAD_ID, Key
 from amosheets.sync.merge import ConflictPolicy
-from amosheets.sync.model import Catalog, Notice, Values
+from amosheets.sync.model import Notice, Values
 from amosheets.sync.plan import LeadPlan, Plan
 
 SUMMARISE_OVER = 10  # notices of one kind (the same text but for its numbers) past this are counted in one line
@@ -26,27 +26,8 @@ FIRST_FEW = 5  # deals or rows such a line names
 _DIGITS = re.compile(r"\d+")
 
 
-def show(value: Any, f: str, values: Values | None, catalog: Catalog) -> str:
-    if value is None:
-        return "—"
-    if f == Key.STATUS:
-        pipeline = (values or {}).get(Key.PIPELINE, catalog.default_pipeline_id)
-        return catalog.status_name(pipeline, value)
-    if f == Key.PIPELINE:
-        return catalog.pipeline_name(value)
-    spec = catalog.fields.get(f)
-    if spec is not None and f not in BUILT_IN:
-        return spec.kind.show(value)
-    return str(value) if value != "" else "∅"
-
-
-def _order(plan: Plan) -> dict[str, int]:
-    """Columns in the order of the catalog (built-ins first)."""
-    return {s.key: i for i, s in enumerate(plan.catalog.fields.specs)}
-
-
 TO_AMOCRM, TO_SHEET = "to_amocrm", "to_sheet"
-_NOTHING = ("—", "∅")  # what ``show`` says for no value and for an empty one: null in JSON
+_NOTHING = ("—", "∅")  # what ``Catalog.show`` says for no value and for an empty one: null in JSON
 
 
 def _json_value(shown: str) -> str | None:
@@ -55,7 +36,7 @@ def _json_value(shown: str) -> str | None:
 
 @dataclass(frozen=True)
 class Change:
-    """One cell a plan changes; its values as ``show`` renders them (as the sheet shows them)."""
+    """One cell a plan changes; its values as ``Catalog.show`` renders them (as the sheet shows them)."""
 
     row: int | None  # None: a row the run adds at the end of the tab
     lead_id: int | None  # None: a deal the run creates
@@ -108,7 +89,7 @@ class ShownConflict:
 
 @dataclass
 class PlanView:
-    """A plan as people and programs see it: every value rendered once, by ``show``.
+    """A plan as people and programs see it: every value rendered once, by ``Catalog.show``.
 
     The table (``plan_rows``), the conflict lines and ``--dry-run --json`` are all made from
     this, so they cannot disagree."""
@@ -160,16 +141,16 @@ def plan_view(plan: Plan) -> PlanView:
     """What ``plan`` changes, in the order a person reads it, every value shown as the sheet shows it."""
     c = plan.catalog
     creations = [
-        ShownCreation(n.row, {plan.header_of(f): show(v, f, n.values, c) for f, v in n.values.items() if _filled(v)})
+        ShownCreation(n.row, {plan.header_of(f): c.show(f, v, n.values) for f, v in n.values.items() if _filled(v)})
         for n in plan.creates()
     ]
     links = [ShownLink(k.row, k.lead_id, f"pending:{k.token}" if k.token else None) for k in plan.links]
-    order = _order(plan)
+    order = c.fields.position
     updates: list[Change] = []
 
     def changes(lp: LeadPlan, fields: set[str], now: Values, direction: str) -> None:
-        for f in sorted(fields, key=lambda k: order.get(k, len(order))):
-            old, new = show(now.get(f), f, now, c), show(lp.final[f], f, lp.final, c)
+        for f in sorted(fields, key=order):
+            old, new = c.show(f, now.get(f), now), c.show(f, lp.final[f], lp.final)
             updates.append(Change(lp.row, lp.lead_id, plan.header_of(f), old, new, direction))
 
     for lp in plan.lead_updates() + [lp for lp in plan.contact_updates() if not lp.lead_changes]:
@@ -179,10 +160,10 @@ def plan_view(plan: Plan) -> PlanView:
     appends = [
         ShownAppend(
             a.lead_id,
-            show(a.values.get(Key.NAME), Key.NAME, a.values, c),
+            c.show(Key.NAME, a.values.get(Key.NAME), a.values),
             {
-                plan.header_of(f): show(a.values.get(f), f, a.values, c)
-                for f in sorted(plan.columns & a.values.keys(), key=lambda k: order.get(k, len(order)))
+                plan.header_of(f): c.show(f, a.values.get(f), a.values)
+                for f in sorted(plan.columns & a.values.keys(), key=order)
             },
         )
         for a in plan.row_appends()
@@ -195,7 +176,7 @@ def shown_conflicts(plan: Plan) -> list[ShownConflict]:
     out = []
     for x in plan.conflicts:
         base, sheet, crm = (
-            show(v, x.field, {Key.PIPELINE: pipeline}, plan.catalog)
+            plan.catalog.show(x.field, v, {Key.PIPELINE: pipeline})
             for v, pipeline in zip((x.base, x.sheet, x.crm), x.pipelines, strict=True)
         )
         kept = "amocrm" if x.winner is ConflictPolicy.CRM else "sheet"

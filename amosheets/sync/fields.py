@@ -124,6 +124,14 @@ class FieldSet:
         return self.by_key[key]
 
     @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {s.key: i for i, s in enumerate(self.specs)}
+
+    def position(self, key: str) -> int:
+        """Where a field comes when columns are listed: the built-ins first, a key it lacks last."""
+        return self._positions.get(key, len(self._positions))
+
+    @cached_property
     def aliases(self) -> dict[str, str | tuple[str, ...]]:
         """Header (casefolded) → the key it binds; a tuple of keys when custom fields share that name."""
         out: dict[str, str | tuple[str, ...]] = {h.casefold(): LEAD_ID for h in LEAD_ID_HEADERS}

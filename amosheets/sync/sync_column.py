@@ -7,7 +7,7 @@ engine hands in what the run did; placement writes the lines in the run's one wr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from amosheets.sync.fields import HeaderMap, Key, text
@@ -69,7 +69,7 @@ def lines(plan: Plan, ran: Ran, rows: Iterable[SheetRow], headers: HeaderMap, wh
         if link.lead_id in linked and link.row not in out.by_row:
             out.by_row[link.row] = f"{done} lead_id {link.lead_id} put back"
     sheet_done = set(ran.sheet_done)
-    order = _order(plan)
+    order = plan.catalog.fields.position
     for lp in plan.leads:
         if lp.row in out.by_row:
             continue
@@ -112,12 +112,6 @@ def conflict_text(plan: Plan, x: Conflict) -> str:
     if x.winner.value == "crm":
         return f"{header}: amoCRM has {crm}, the sheet had {sheet} — kept amoCRM's"
     return f"{header}: the sheet has {sheet}, amoCRM had {crm} — kept the sheet's"
-
-
-def _order(plan: Plan) -> Callable[[str], int]:
-    """Columns in the catalog's order (built-ins first)."""
-    at = {s.key: i for i, s in enumerate(plan.catalog.fields.specs)}
-    return lambda k: at.get(k, len(at))
 
 
 def _columns(plan: Plan, keys: list[str]) -> str:
