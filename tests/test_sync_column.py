@@ -158,3 +158,12 @@ def test_each_row_of_a_deal_on_two_rows_gets_its_line(world: World):
     assert world.run().exit_status == ExitStatus.PARTIAL
     first, second = sync_cells(world)
     assert first.startswith("✗ lead_id: «") and first == second, (first, second)
+
+
+def test_lines_and_messages_name_the_column_as_row_1_spells_it(world: World):
+    english = ["id", "Name", "Phone", "E-mail", "Price", "Status", "Pipeline", "Sync"]
+    world.set_rows([row("Bad", "abc"), row("Good", "10", "Нет такого")], english)
+    out = world.run()
+    assert {p.column for p in out.problems} == {"Price", "Status"}
+    bad, good = sync_cells(world)
+    assert bad.startswith("✗ Price: «abc» — ") and good.startswith("✗ Status: «Нет такого» — "), (bad, good)

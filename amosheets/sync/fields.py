@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 
@@ -171,8 +171,12 @@ class HeaderMap:
     width: int  # how many header cells row 1 has
     problems: tuple[str, ...] = ()  # headers that name two fields at once
     sync: int | None = None  # the sync column, if row 1 has one
+    typed: dict[str, str] = field(default_factory=dict)  # field key (and lead_id) → its header as row 1 spells it
 
     def header_of(self, key: str) -> str:
+        """The column's header as the user typed it (``Price``, not ``Сумма``): what messages name."""
+        if key in self.typed:
+            return self.typed[key]
         return LEAD_ID if key == LEAD_ID else self.specs[key].header if key in self.specs else header_of(key)
 
 
@@ -228,6 +232,7 @@ def match_headers(row: list[Cell], fields: FieldSet = BUILT_IN_FIELDS) -> Header
         width=len(row),
         problems=tuple(problems),
         sync=seen[SYNC][0] if SYNC in seen else None,
+        typed={k: text(row[cols[0]]).strip() for k, cols in seen.items() if k != SYNC},
     )
 
 

@@ -259,12 +259,12 @@ class RowReader:
         for f, col, spec in self.plain:
             raw = cells[col] if col < n else None
             if type(raw) is str and raw.strip() in SHEET_ERRORS:
-                raise _error_cell(row, spec, raw)
+                raise _error_cell(row, spec, raw, self.headers.header_of(f))
             try:
                 v = spec.kind.read(raw)
             except ValueProblem as e:
                 if spec.writable:
-                    raise _RowError(RowProblem(row.number, spec.header, text(raw), str(e))) from None
+                    raise _RowError(RowProblem(row.number, self.headers.header_of(f), text(raw), str(e))) from None
                 v = text(raw)  # never sent: it only has to differ from amoCRM's value to be written over
             if v and isinstance(spec.kind, Tags) and (crm is not None or base):
                 v = spec.kind.spelled_as(v, (crm.values().get(f) if crm else None, (base or {}).get(f)))
@@ -302,10 +302,10 @@ class RowReader:
         if pid is not None and (pid in self.catalog.pipelines or pid in held):
             return pid, pid in self.catalog.pipelines
         if name in SHEET_ERRORS:
-            raise _error_cell(row, BUILT_IN[Key.PIPELINE], raw)
+            raise _error_cell(row, BUILT_IN[Key.PIPELINE], raw, self.headers.header_of(Key.PIPELINE))
         names = ", ".join(p.name for p in self.catalog.pipelines.values())
         message = f"there is no such pipeline in amoCRM; use one of: {names}"
-        raise _RowError(RowProblem(row.number, header_of(Key.PIPELINE), name, message))
+        raise _RowError(RowProblem(row.number, self.headers.header_of(Key.PIPELINE), name, message))
 
     def _status(self, row: SheetRow, raw: Cell, name: str, pipeline_id: int, held: set[int | None]) -> tuple[int, bool]:
         """The status (of ``pipeline_id``) a Статус cell names, and whether by a name it no longer has."""
@@ -320,8 +320,10 @@ class RowReader:
         if st is not None and st.type != INCOMING_STATUS_TYPE:
             return st.id, renamed
         if name in SHEET_ERRORS:
-            raise _error_cell(row, BUILT_IN[Key.STATUS], raw)
-        raise _RowError(RowProblem(row.number, header_of(Key.STATUS), name, self._status_hint(pipeline_id, st)))
+            raise _error_cell(row, BUILT_IN[Key.STATUS], raw, self.headers.header_of(Key.STATUS))
+        raise _RowError(
+            RowProblem(row.number, self.headers.header_of(Key.STATUS), name, self._status_hint(pipeline_id, st))
+        )
 
     def _status_hint(self, pipeline_id: int, found: Status | None) -> str:
         if found is not None:
@@ -346,7 +348,7 @@ def _id_shown(by_name: int | None, shown: str) -> int | None:
     return int(shown) if shown.isascii() and shown.isdigit() else None
 
 
-def _error_cell(row: SheetRow, spec: FieldSpec, raw: Cell) -> _RowError:
+def _error_cell(row: SheetRow, spec: FieldSpec, raw: Cell, header: str) -> _RowError:
     hint = (
         "a phone typed as +7 … is taken by Sheets for a formula; type it with an apostrophe first "
         "('+7 999 …) or format the column as plain text"
@@ -354,7 +356,7 @@ def _error_cell(row: SheetRow, spec: FieldSpec, raw: Cell) -> _RowError:
         else "the cell holds a formula that fails; put the value itself in the cell"
     )
     message = f"the cell shows an error instead of a value: {hint}"
-    return _RowError(RowProblem(row.number, spec.header, text(raw), message))
+    return _RowError(RowProblem(row.number, header, text(raw), message))
 
 
 def plan(
@@ -391,7 +393,7 @@ def plan(
         direction=direction,
         catalog=catalog,
         columns=frozenset(headers.columns),
-        headers={k: s.header for k, s in headers.specs.items()},
+        headers={k: headers.header_of(k) for k in headers.specs},
         rows_read=len(rows),
     )
     result.problems.extend(t.problems)
