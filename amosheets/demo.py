@@ -80,14 +80,16 @@ def run_demo(o: Output) -> int:
         row2 = sb.sheets.values(sid, sb.worksheet)[1]
         sb.sheets.edit_cell(sid, sb.worksheet, "E2", "17500")
         sb.sheets.edit_cell(sid, sb.worksheet, "J2", "2026-12-20")
+        sb.sheets.edit_cell(sid, sb.worksheet, "E4", "пять тысяч")
         o.info(
             f"\n4. A manager moves deal {lead['id']} to 'Принимают решение', sets 99000 and the product "
             f"'Премиум' in amoCRM; in the sheet someone types 17500 and a new meeting date into row 2 "
-            f"(deal {row2[0]})."
+            f"(deal {row2[0]}), and 'пять тысяч' as the price of row 4."
         )
         before = sb.amocrm.lead(int(row2[0]))["price"]
         o.info(f"   Before the sync, amoCRM has deal {row2[0]} at price {before}; the sheet says 17500.")
-        status = max(status, step("5. amosheets sync", Options(Direction.BOTH)))
+        # Row 4 fails on purpose (exit status 3, "some rows failed"): the demo shows it, it is not the demo failing.
+        step("5. amosheets sync", Options(Direction.BOTH))
         show_sheet(o, sb, "\nThe sheet after the second sync")
         typed = sb.amocrm.lead(int(row2[0]))
         meeting = next(
@@ -101,7 +103,16 @@ def run_demo(o: Output) -> int:
             f"meeting date {when}: the sheet's edits arrived. The sheet holds the date as a real date (it sorts "
             "and filters as one)."
         )
-        status = max(status, step("6. amosheets sync   (again: nothing left to do)", Options(Direction.BOTH)))
+        bad = sb.sheets.values(sid, sb.worksheet)[3]
+        o.info(
+            f"Row 4 did not go through, and says why in its Синхронизация cell: {bad[-1]!r}. The other rows "
+            "went through; each says what happened to it, so nobody has to read cron's mail."
+        )
+        sb.sheets.edit_cell(sid, sb.worksheet, "E4", "5 000")
+        status = max(status, step("6. Someone fixes row 4 (types 5 000), and amosheets sync", Options(Direction.BOTH)))
+        fixed = sb.sheets.values(sid, sb.worksheet)[3]
+        o.info(f"   Row 4's Синхронизация cell now says {fixed[-1]!r}.")
+        status = max(status, step("7. amosheets sync   (again: nothing left to do)", Options(Direction.BOTH)))
         o.info(
             "\nThat's the whole loop. To use your own sheet and account, follow README.md "
             "(amosheets check tells you what is missing)."

@@ -238,3 +238,8 @@ def test_demo_runs_from_start_to_end():
         r'is named =HYPERLINK\("http://evil\.example"\) in amoCRM, and its cell B\d+ holds that as plain text', r.stderr
     )
     assert "so Sheets never evaluates it" in r.stderr and "IMPORTXML" in r.stderr
+    # a bad row says why in its sync column, the others go through, and once fixed it says so
+    assert "Row 4 did not go through, and says why in its Синхронизация cell: '✗ Сумма: «пять тысяч» — " in r.stderr
+    assert re.search(
+        r"Row 4's Синхронизация cell now says '✓ \d{4}-\d\d-\d\d \d\d:\d\d sent to amoCRM: Сумма'", r.stderr
+    )

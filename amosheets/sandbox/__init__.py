@@ -30,7 +30,7 @@ SAMPLE_TAB = "Сделки"
 EMPTY_TAB = "Пустая"
 
 # The sample sheet also has a few custom-field columns of the sample account, so a newcomer sees them work.
-SAMPLE_SHEET_HEADERS = [*SAMPLE_HEADERS, "Город", "Продукт", "Дата встречи", "Теги"]
+SAMPLE_SHEET_HEADERS = [*SAMPLE_HEADERS, "Город", "Продукт", "Дата встречи", "Теги", "Синхронизация"]
 _SAMPLE_ROWS = [
     [
         "",
