@@ -21,6 +21,7 @@ from amosheets.sync.catalog import field_set, header_notices
 from amosheets.sync.fields import (
     BUILT_IN_FIELDS,
     BUILT_INS,
+    SYNC_HEADERS,
     Cell,
     FieldSet,
     HeaderError,
@@ -117,6 +118,10 @@ def _check_headers(values: list[list[Cell]], fields: FieldSet | None, results: l
     detail = f"synced columns: {found}"
     if missing:
         detail += f"; not synced (no such column): {', '.join(missing)}"
+    if headers.sync is not None:
+        detail += f"; each row's outcome goes into {text(header[headers.sync])!r}"
+    else:
+        detail += f"; no {SYNC_HEADERS[0]} / {SYNC_HEADERS[1]} column (add one to see each row's outcome in the sheet)"
     plain = [h for h in headers.unknown if not suggestions(h, fields)]
     if plain:
         detail += f"; left alone: {', '.join(plain)}"

@@ -167,3 +167,12 @@ def test_lines_and_messages_name_the_column_as_row_1_spells_it(world: World):
     assert {p.column for p in out.problems} == {"Price", "Status"}
     bad, good = sync_cells(world)
     assert bad.startswith("✗ Price: «abc» — ") and good.startswith("✗ Status: «Нет такого» — "), (bad, good)
+
+
+def test_check_says_whether_the_sheet_has_a_sync_column(world: World):
+    world.set_rows([], HEADERS)
+    r = world.cli("check")
+    assert r.returncode == 0 and "each row's outcome goes into 'Синхронизация'" in r.stdout, r.stdout + r.stderr
+    world.set_rows([], SAMPLE_HEADERS)
+    r = world.cli("check")
+    assert "no Синхронизация / Sync column (add one" in r.stdout, r.stdout
