@@ -41,6 +41,7 @@ Control routes (JSON in and out; never rate limited, never counted)::
     GET    /_sandbox/account
     GET    /_sandbox/pipelines             POST /_sandbox/pipelines {"name": "…", "statuses": ["…"], "is_main": false}
     PATCH  /_sandbox/pipelines/{id}        {"name": "…"}   PATCH /_sandbox/pipelines/{id}/statuses/{id} {"name": "…"}
+    POST   /_sandbox/pipelines/{id}/statuses {"name": "…"} – a new status after the pipeline's last open one
     DELETE /_sandbox/pipelines/{id}        takes it off the list; its deals keep its ids (see unlist_pipeline)
     GET    /_sandbox/custom_fields         {"leads": [definitions], "contacts": [definitions]}
     POST   /_sandbox/custom_fields         {"entity": "leads"|"contacts", "name", "type", "code"?, "enums"?: ["…"],
@@ -76,7 +77,8 @@ whose ``custom_fields_values`` the API would refuse is refused, naming the codes
 Python helpers beside them: ``custom_fields(entity)``, ``find_field(name, entity)``,
 ``add_custom_field(entity, name, field_type, code=, enums=, required_statuses=, is_api_only=)``,
 ``set_required_statuses(field_id, pairs)``, ``delete_custom_field(field_id)``, ``users()``,
-``set_token_is_admin(flag)``, ``set_timezone(name)``, ``create_lead(..., custom_fields_values=, tags=,
+``add_status(name, pipeline_id)``, ``set_token_is_admin(flag)``, ``set_timezone(name)``,
+``create_lead(..., custom_fields_values=, tags=,
 responsible_user_id=)``, ``edit_lead(id, ..., custom_fields_values=, tags=, responsible_user_id=)``,
 ``edit_contact(id, ..., custom_fields_values=)``; constructor options ``token_is_admin`` and ``timezone``.
 
@@ -2321,6 +2323,31 @@ class AmoCRMEmulator(Emulator):
                     return dict(s)
             raise UnknownEntity(f"no status {name!r} in pipeline {p['id']}")
 
+    def add_status(self, name: str, pipeline_id: int | None = None) -> dict[str, Any]:
+        """A new status in ``pipeline_id`` (default: the main pipeline), after its last open status, as an
+        administrator adds one in amoCRM's settings; returns it."""
+        with self.lock:
+            p = self._pipeline_or_main(pipeline_id)
+            name = _setting_name(name)
+            if any(s["name"] == name for s in p["statuses"]):
+                raise ValueError(f"pipeline {p['id']} already has a status {name!r}")
+            if len(p["statuses"]) >= MAX_STATUSES:
+                raise ValueError(f"at most {MAX_STATUSES} statuses in a pipeline")
+            last_open = max(s["sort"] for s in p["statuses"] if s["id"] not in (WON, LOST))
+            status = {
+                "id": self._new_status_id(p["id"]),
+                "name": name,
+                "sort": last_open + 10,
+                "is_editable": True,
+                "pipeline_id": p["id"],
+                "color": "#99ccff",
+                "type": 0,
+                "account_id": self.account_id,
+            }
+            p["statuses"].append(status)
+            p["by_id"][status["id"]] = status
+            return dict(status)
+
     def rename_pipeline(self, pipeline_id: int, name: str) -> dict[str, Any]:
         """Rename a pipeline, as an administrator does in amoCRM's settings (its deals are not touched)."""
         with self.lock:
@@ -2955,6 +2982,9 @@ class AmoCRMEmulator(Emulator):
             if key == ("POST", "/pipelines"):
                 p = self._add_pipeline(body["name"], list(body.get("statuses", [])), bool(body.get("is_main", False)))
                 return self._pipeline_out(p, base)
+            m = re.fullmatch(r"/pipelines/(\d+)/statuses", sub)
+            if m and method == "POST":
+                return self.add_status(body.get("name", ""), int(m.group(1)))
             m = re.fullmatch(r"/pipelines/(\d+)(?:/statuses/(\d+))?", sub)
             if m and method == "PATCH":
                 pid = int(m.group(1))
