@@ -227,6 +227,12 @@ def test_what_a_sync_writes_into_formatted_columns_reads_back_the_same(custom: W
     ok(w.cli("sync"))
     amo_stats, sheets = w.stats()
     assert amo_stats["mutating"] == 0 and sheets["mutating"] == 0, (amo_stats["by_route"], sheets["by_route"])
+    # a person unticks the checkbox: the cell holds FALSE, and amoCRM hears it
+    w.sb.sheets.edit_cell(w.sid, w.tab, f"{chr(ord('A') + column_of('Оплачено'))}{row}", "FALSE")
+    ok(w.cli("sync"))
+    olga_lead = next(le for le in amo.leads() if le["name"] == "Ольга")
+    paid = next(f for f in olga_lead["custom_fields_values"] if f["field_id"] == field["Оплачено"])
+    assert paid["values"][0]["value"] is False
 
 
 def test_rows_the_tool_adds_past_the_grid_are_formatted_like_the_rest(world: World):
