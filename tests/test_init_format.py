@@ -5,6 +5,7 @@ changes nothing, and what the tool then writes into the formatted columns reads 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -273,6 +274,16 @@ def test_a_header_row_it_cannot_use_is_named_not_formatted(world: World):
     assert r.returncode == ExitStatus.CONFIG and "no lead_id column" in r.stderr, said(r)
     assert "Traceback" not in said(r)
     assert BATCH_UPDATE not in world.sb.sheets.stats()["by_route"]
+
+
+def test_the_format_request_goes_through_the_same_transport_as_every_sheet_request(custom: World):
+    w = custom
+    w.reset_stats()
+    r = w.cli("--debug", "init", "--format")
+    ok(r)
+    lines = re.findall(r" Sheets (GET|POST) (\S+) → 200 ", r.stderr)
+    assert len(lines) == w.sb.sheets.stats()["requests"] == 3
+    assert ("POST", f"/v4/spreadsheets/{w.sid}:batchUpdate") in lines
 
 
 def test_help_says_what_format_sets_with_one_example_a_line(world: World):
