@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from typer.core import TyperGroup
@@ -18,7 +19,7 @@ from typer.core import TyperGroup
 from amosheets import __version__
 from amosheets.config import AMOCRM, GOOGLE, Settings, load_settings
 from amosheets.engine import Options, parse_since, request_line
-from amosheets.errors import AmosheetsError, ExitStatus, Interrupted, UsageError
+from amosheets.errors import AmosheetsError, ConfigError, ExitStatus, Interrupted, UsageError
 from amosheets.gspread_transport import RequestHook
 from amosheets.i18n import plural
 from amosheets.output import Output
@@ -26,7 +27,13 @@ from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
 from amosheets.sync.plan import Direction
 
 if TYPE_CHECKING:
+    from amosheets.amocrm.client import AmoClient
+    from amosheets.sheet import Sheet
     from amosheets.sync.catalog import Account
+    from amosheets.sync.fields import FieldSet
+    from amosheets.sync.model import Catalog
+
+T = TypeVar("T")
 
 
 class _Group(TyperGroup):
@@ -391,55 +398,121 @@ def init(
         bool,
         typer.Option("--all-fields", help="Also add a column for every deal custom field amoCRM lets the tool write."),
     ] = False,
+    format_: Annotated[
+        bool,
+        typer.Option(
+            "--format",
+            help="Format the synced columns, also on a tab that already has its header row: drop-downs of the "
+            "statuses, pipelines and field options, checkboxes, date and plain-text (Телефон) formats, a frozen "
+            "bold header row and a warning on editing lead_id. Safe to run again: it sets, never adds twice.",
+        ),
+    ] = False,
 ) -> None:
-    """Write the header row into an empty tab. Refuses a tab that already holds anything.
+    """Write the header row into an empty tab and format it; with --format, format a tab that has one.
+
+    Plain init refuses a tab that already holds anything. Formatting needs the amoCRM settings too
+    (it reads the pipelines and fields); re-run `init --format` after adding a status or an option.
 
     Examples:
 
     \b
         amosheets init
         amosheets init --all-fields
+        amosheets init --format
     """
     from amosheets.sheet import Sheet
     from amosheets.sync.fields import BUILT_INS, DEFAULT_HEADER_ROW, LEAD_ID
 
     st = state(ctx)
-    settings = st.settings.require(GOOGLE)
+    settings = st.settings.require(GOOGLE, *((AMOCRM,) if format_ or all_fields else ()))
     sheet = Sheet(settings, on_request=st.on_request("Sheets"))
     tab = sheet.open()
     values = sheet.read_values()
     used = sum(1 for r in values if any(str(c).strip() for c in r if c is not None))
-    if used:
+    if used and not format_:
         raise UsageError(
             f"The tab {tab.title!r} already holds data ({plural(used, '{n} row', '{n} rows')}); init only writes "
             "headers into an empty tab.",
             hint="Add the columns you need to row 1 by hand (see README), or point GOOGLE_WORKSHEET at an empty tab. "
-            "`amosheets check` says which headers are missing.",
+            "`amosheets check` says which headers are missing; `amosheets init --format` formats the tab as it is.",
         )
-    headers = [LEAD_ID, *(s.headers[1] for s in BUILT_INS)] if english else list(DEFAULT_HEADER_ROW)
-    if all_fields:
-        headers += _custom_headers(st)
-    sheet.write_header(list(headers))
-    st.output.success(f"Wrote the header row into {tab.spreadsheet_title!r} / {tab.title!r}: {' | '.join(headers)}")
+    catalog = _read_catalog(st) if all_fields else None
+    if used:
+        header_row: list[Any] = list(values[0]) if values else []
+        if english or all_fields:
+            st.output.warn("--english and --all-fields choose the headers of an empty tab; this tab's are kept.")
+    else:
+        header_row = [LEAD_ID, *(s.headers[1] for s in BUILT_INS)] if english else list(DEFAULT_HEADER_ROW)
+        if catalog is not None:
+            header_row += _custom_headers(catalog.fields)
+        sheet.write_header([str(h) for h in header_row])
+        st.output.success(
+            f"Wrote the header row into {tab.spreadsheet_title!r} / {tab.title!r}: {' | '.join(map(str, header_row))}"
+        )
+    if catalog is None:
+        if settings.problems.get(AMOCRM):  # plain init needs only Google's settings: the headers are in
+            st.output.warn(
+                "The tab is not formatted: that needs the amoCRM settings too ("
+                + "; ".join(settings.problems[AMOCRM])
+                + "). Once they are set, run `amosheets init --format`."
+            )
+            return
+        catalog = _read_catalog(st)
+    _format_tab(st, sheet, header_row, catalog)
+
+
+def _format_tab(st: AppState, sheet: Sheet, header_row: list[Any], catalog: Catalog) -> None:
+    """The tab's synced columns formatted as the catalog says, in one batchUpdate (what it needs of the tab's
+    layout came with the metadata ``Sheet.open`` read)."""
+    from amosheets.sheet_format import format_plan
+    from amosheets.sync.fields import HeaderError, match_headers
+
+    try:
+        headers = match_headers(header_row, catalog.fields)
+    except HeaderError as e:
+        raise ConfigError(f"The header row cannot be formatted: {e}") from None
+    assert sheet.tab is not None
+    plan = format_plan(headers, catalog, sheet.layout())
+    sheet.apply(plan.requests)
+    st.output.success(f"Formatted {sheet.tab.spreadsheet_title!r} / {sheet.tab.title!r}:")
+    for line in plan.said:
+        st.output.info(f"  {line}")
 
 
 def _read_account(st: AppState) -> tuple[Account, str]:
     """The account's fields, users and time zone, read anew (and the host that said so)."""
-    from amosheets.engine import amo_client
     from amosheets.engine.reading import read_account
+
+    return _with_amo(st, read_account)
+
+
+def _read_catalog(st: AppState) -> Catalog:
+    """The account's pipelines (with the configured pipeline and status checked) and fields, read anew."""
+    from amosheets.amocrm.mapping import catalog_from
+    from amosheets.engine.reading import read_account
+
+    settings = st.settings
+
+    def read(amo: AmoClient) -> Catalog:
+        account = read_account(amo)
+        return catalog_from(amo.pipelines(), settings.pipeline_id, settings.status_id, account)
+
+    return _with_amo(st, read)[0]
+
+
+def _with_amo(st: AppState, read: Callable[[AmoClient], T]) -> tuple[T, str]:
+    """What ``read`` makes of a client of the configured account (and that account's host)."""
+    from amosheets.engine import amo_client
 
     amo = amo_client(st.settings.require(AMOCRM), on_request=st.on_request("amoCRM"))
     try:
-        return read_account(amo), amo.host
+        return read(amo), amo.host
     finally:
         amo.close()
 
 
-def _custom_headers(st: AppState) -> list[str]:
+def _custom_headers(fields: FieldSet) -> list[str]:
     """A header for each writable deal custom field: its name, or `cf:ID` where two fields share the name."""
-    from amosheets.sync.catalog import field_set
-
-    fields = field_set(_read_account(st)[0])
     aliases = fields.aliases
     out = []
     for spec in fields.specs:

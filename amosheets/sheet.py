@@ -9,6 +9,12 @@ below the last used row, so a retry can never add a row twice).
 The write is USER_ENTERED, so that a date goes in as a real date (``DateText``), and every other
 text goes in behind an apostrophe: Sheets then keeps it as text, never evaluating it (a name
 such as ``=IMPORTXML(…)`` or ``+7 999 …`` stays text) and never turning it into a number or date.
+Except in a column formatted as plain text (``init --format`` does that to Телефон): there Sheets
+stores exactly what is typed, an apostrophe included, so text goes in as it is. Which columns those
+are comes with the metadata read (the format of row 2), at no extra request.
+
+``layout`` and ``apply`` are what ``init --format`` uses: the metadata ``open`` read (it brings the
+tab's protected ranges too), then one ``spreadsheets:batchUpdate`` (built by ``amosheets.sheet_format``).
 """
 
 from __future__ import annotations
@@ -31,12 +37,20 @@ from amosheets.config import Settings, redact
 from amosheets.deadline import NO_DEADLINE, Deadline
 from amosheets.errors import AuthError, ConfigError, ServiceError
 from amosheets.gspread_transport import RequestHook, client_for
+from amosheets.sheet_format import Layout, Protection
 from amosheets.sync.fields import BUILT_IN_FIELDS, Cell, FieldSet, HeaderMap, column_letter, match_headers
 from amosheets.sync.kinds import DateText
 from amosheets.sync.model import SheetRow
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 MAX_PAYLOAD = 1_500_000  # bytes per values:batchUpdate; Google advises keeping under ~2 MB
+# open() asks for the tab's protected ranges (init --format updates the one amosheets made) and rows
+# 1–2 with the metadata: row 2's number formats say which columns are plain text. With a field mask
+# the API sends grid data only for what the mask names.
+_OPEN_FIELDS = (
+    "properties.title,sheets(properties,protectedRanges(protectedRangeId,description),"
+    "data.rowData.values.userEnteredFormat.numberFormat.type)"
+)
 _RETRY_CODES = {429, 500, 502, 503, 504}
 
 T = TypeVar("T")
@@ -93,6 +107,8 @@ class Tab:
     sheet_id: int
     rows: int
     cols: int
+    text_columns: frozenset[int] = frozenset()  # 0-based columns whose row 2 is formatted as plain text
+    protections: tuple[Protection, ...] = ()  # the tab's protected ranges
 
 
 @dataclass
@@ -223,13 +239,14 @@ class Sheet:
 
     # -- reading --------------------------------------------------------------------
     def open(self) -> Tab:
-        """Find the tab: by GOOGLE_WORKSHEET, or the first one (1 request)."""
-        meta = self._call("read the spreadsheet", lambda: self._http.fetch_sheet_metadata(self.spreadsheet_id))
-        sheets = [s["properties"] for s in meta.get("sheets", [])]
+        """Find the tab: by GOOGLE_WORKSHEET, or the first one (1 request; 2 when it is not found)."""
+        meta = self._call("read the spreadsheet", self._tab_metadata)
+        sheets = meta.get("sheets", [])
+        listed = [s["properties"] for s in sheets]
         if self.worksheet is None:
-            props = min(sheets, key=lambda p: p.get("index", 0)) if sheets else None
+            props = min(listed, key=lambda p: p.get("index", 0)) if listed else None
         else:
-            props = _tab_titled(sheets, self.worksheet)
+            props = _tab_titled(listed, self.worksheet)
         if props is None:
             raise ConfigError("The spreadsheet has no tabs.")
         grid = props.get("gridProperties", {})
@@ -239,13 +256,29 @@ class Sheet:
             int(props.get("sheetId", 0)),
             int(grid.get("rowCount", 0)),
             int(grid.get("columnCount", 0)),
+            *_formats(next(s for s in sheets if s["properties"] is props)),
         )
         return self.tab
+
+    def _tab_metadata(self) -> Any:
+        """The metadata with the tab's first two rows; the plain listing of every tab when the tab is not
+        there (or its title only differs in case), so that the message can name them all."""
+        head = "1:2" if self.worksheet is None else f"{_quote_title(self.worksheet)}!1:2"
+        try:
+            meta = self._http.fetch_sheet_metadata(self.spreadsheet_id, params={"ranges": head, "fields": _OPEN_FIELDS})
+        except gspread.exceptions.APIError as e:
+            if _status(e) != 400:  # 400: no such tab (or a grid of one row, with no row 2 to ask for)
+                raise
+        else:
+            titles = [s.get("properties", {}).get("title") for s in meta.get("sheets", [])]
+            if self.worksheet is None or self.worksheet in titles:
+                return meta
+        return self._http.fetch_sheet_metadata(self.spreadsheet_id)
 
     @property
     def _quoted(self) -> str:
         assert self.tab is not None
-        return "'" + self.tab.title.replace("'", "''") + "'"
+        return _quote_title(self.tab.title)
 
     def read_values(self) -> list[list[Cell]]:
         """The whole tab, unformatted (numbers as numbers: no locale in the way), 1 request."""
@@ -272,9 +305,10 @@ class Sheet:
         A null costs 5 bytes, a range of its own some 50: so the payload, and the count of requests,
         stay about the same however the written columns are spread.
         """
+        text_columns = self.tab.text_columns if self.tab is not None else frozenset()
         by_row: dict[int, dict[int, Cell]] = {}
         for row, col, value in cells:
-            by_row.setdefault(row, {})[col] = as_typed(value)
+            by_row.setdefault(row, {})[col] = as_typed(value, col in text_columns)
         data: list[dict[str, Any]] = []
         block: dict[int, dict[int, Cell]] = {}
         lo = hi = last = size = 0
@@ -319,17 +353,26 @@ class Sheet:
         assert self.tab is not None
         if last_row <= self.tab.rows:
             return
-        body = {
-            "requests": [
-                {
-                    "appendDimension": {
-                        "sheetId": self.tab.sheet_id,
-                        "dimension": "ROWS",
-                        "length": last_row - self.tab.rows,
-                    }
+        grow: dict[str, Any]
+        if self.tab.rows > 1:
+            # Rows inserted after the last one, inheriting from it, get its drop-downs, checkboxes and
+            # number formats (plain text on Телефон above all: text goes in there without an apostrophe).
+            rows = {
+                "sheetId": self.tab.sheet_id,
+                "dimension": "ROWS",
+                "startIndex": self.tab.rows,
+                "endIndex": last_row,
+            }
+            grow = {"insertDimension": {"range": rows, "inheritFromBefore": True}}
+        else:  # below the header row alone: new rows must not come in bold
+            grow = {
+                "appendDimension": {
+                    "sheetId": self.tab.sheet_id,
+                    "dimension": "ROWS",
+                    "length": last_row - self.tab.rows,
                 }
-            ]
-        }
+            }
+        body = {"requests": [grow]}
         self._call("add rows to the sheet", lambda: self._http.batch_update(self.spreadsheet_id, body), retry=False)
         self.tab = replace(self.tab, rows=last_row)
 
@@ -337,20 +380,58 @@ class Sheet:
         body = {"valueInputOption": "RAW", "data": [{"range": f"{self._quoted}!A1", "values": [headers]}]}
         self._call("write the header row", lambda: self._http.values_batch_update(self.spreadsheet_id, body))
 
+    # -- formatting (init --format) ------------------------------------------------------
+    def layout(self) -> Layout:
+        """The tab's sheet id, grid size and protected ranges, as ``open`` read them (no request of its own)."""
+        tab = self.tab or self.open()
+        return Layout(tab.sheet_id, tab.rows, tab.cols, tab.protections)
+
+    def apply(self, requests_: list[dict[str, Any]], what: str = "format the sheet") -> None:
+        """Send these spreadsheets.batchUpdate requests as one (applied all together, or not at all)."""
+        body = {"requests": requests_}
+        # A request that adds something is not sent twice: an answer lost after it was applied would add it again.
+        once = any("addProtectedRange" in r for r in requests_)
+        self._call(what, lambda: self._http.batch_update(self.spreadsheet_id, body), retry=not once)
+
 
 def _json_bytes(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def as_typed(value: Cell) -> Cell:
-    """A cell's value as USER_ENTERED input that Sheets stores as exactly that value (see the module's doc)."""
+def as_typed(value: Cell, text_cell: bool = False) -> Cell:
+    """A cell's value as USER_ENTERED input that Sheets stores as exactly that value (see the module's doc);
+    ``text_cell``: the cell is formatted as plain text."""
     if value is None:
         return ""
     if type(value) is str:
-        return "'" + value if value else ""
+        if not value or text_cell:
+            return value
+        return "'" + value
     if isinstance(value, DateText):
         return str(value)
     return value
+
+
+def _quote_title(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def _formats(sheet: dict[str, Any]) -> tuple[frozenset[int], tuple[Protection, ...]]:
+    """A tab's plain-text columns (those whose row 2 is formatted so; none without grid data of rows 1–2)
+    and its protected ranges."""
+    blocks = sheet.get("data") or []
+    rows = (blocks[0].get("rowData") or []) if blocks else []
+    cells = (rows[1].get("values") or []) if len(rows) > 1 else []
+    text = frozenset(
+        j
+        for j, cell in enumerate(cells)
+        if ((cell.get("userEnteredFormat") or {}).get("numberFormat") or {}).get("type") == "TEXT"
+    )
+    protections = tuple(
+        Protection(int(p.get("protectedRangeId", 0)), str(p.get("description", "")))
+        for p in sheet.get("protectedRanges") or []
+    )
+    return text, protections
 
 
 def _tab_titled(sheets: list[dict[str, Any]], title: str) -> dict[str, Any]:

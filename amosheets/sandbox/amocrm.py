@@ -78,7 +78,8 @@ whose ``custom_fields_values`` the API would refuse is refused, naming the codes
 Python helpers beside them: ``custom_fields(entity)``, ``find_field(name, entity)``,
 ``add_custom_field(entity, name, field_type, code=, enums=, required_statuses=, is_api_only=)``,
 ``set_required_statuses(field_id, pairs)``, ``delete_custom_field(field_id)``, ``users()``,
-``set_token_is_admin(flag)``, ``set_timezone(name)``, ``create_lead(..., custom_fields_values=, tags=,
+``add_status(name, pipeline_id)``, ``set_token_is_admin(flag)``, ``set_timezone(name)``,
+``create_lead(..., custom_fields_values=, tags=,
 responsible_user_id=)``, ``edit_lead(id, ..., custom_fields_values=, tags=, responsible_user_id=)``,
 ``edit_contact(id, ..., custom_fields_values=)``; constructor options ``token_is_admin`` and ``timezone``.
 
@@ -2333,6 +2334,31 @@ class AmoCRMEmulator(Emulator):
             p["name"] = _setting_name(name)
             return self._pipeline_out(p, self._base(None))
 
+    def add_status(self, name: str, pipeline_id: int | None = None) -> dict[str, Any]:
+        """A new status in ``pipeline_id`` (default: the main pipeline), after its last open status, as an
+        administrator adds one in amoCRM's settings; returns it."""
+        with self.lock:
+            p = self._pipeline_or_main(pipeline_id)
+            name = _setting_name(name)
+            if any(s["name"] == name for s in p["statuses"]):
+                raise ValueError(f"pipeline {p['id']} already has a status {name!r}")
+            if len(p["statuses"]) >= MAX_STATUSES:
+                raise ValueError(f"at most {MAX_STATUSES} statuses in a pipeline")
+            last_open = max(s["sort"] for s in p["statuses"] if s["id"] not in (WON, LOST))
+            status = {
+                "id": self._new_status_id(p["id"]),
+                "name": name,
+                "sort": last_open + 10,
+                "is_editable": True,
+                "pipeline_id": p["id"],
+                "color": "#99ccff",
+                "type": 0,
+                "account_id": self.account_id,
+            }
+            p["statuses"].append(status)
+            p["by_id"][status["id"]] = status
+            return dict(status)
+
     def rename_status(self, status_id: int, name: str, pipeline_id: int | None = None) -> dict[str, Any]:
         """Rename a status of ``pipeline_id`` (default: the main pipeline); its deals are not touched."""
         with self.lock:
@@ -2978,6 +3004,10 @@ class AmoCRMEmulator(Emulator):
     def _c_unlist_pipeline(self, req: Request, body: ControlBody, pipeline_id: int) -> Any:
         self.unlist_pipeline(pipeline_id)
         return {"ok": True, "id": pipeline_id}
+
+    @control_route("POST", "/pipelines/{pipeline_id:int}/statuses", '{"name"}: add a status after the last open one')
+    def _c_add_status(self, req: Request, body: ControlBody, pipeline_id: int) -> Any:
+        return self.add_status(body.get("name", ""), pipeline_id)
 
     @control_route("PATCH", "/pipelines/{pipeline_id:int}/statuses/{status_id:int}", '{"name"}: rename a status')
     def _c_rename_status(self, req: Request, body: ControlBody, pipeline_id: int, status_id: int) -> Any:

@@ -10,8 +10,9 @@ API routes (ids and ranges percent-decoded; a title may contain ``/`` when sent 
 * ``GET  /v4/spreadsheets/{id}`` — metadata (``includeGridData``, ``ranges``, ``fields``)
 * ``POST /v4/spreadsheets/{id}:batchUpdate`` — addSheet, deleteSheet, updateSheetProperties,
   updateSpreadsheetProperties, insertDimension, deleteDimension, appendDimension, repeatCell
-  (number formats only); other pure formatting requests are accepted as no-ops; other real
-  kinds answer 501; unknown kinds 400
+  (number format, bold, data validation), setDataValidation, addProtectedRange,
+  updateProtectedRange, deleteProtectedRange; other pure formatting requests are accepted as
+  no-ops; other real kinds answer 501; unknown kinds 400
 * ``GET  /v4/spreadsheets/{id}/values/{range}`` — values.get
 * ``PUT  /v4/spreadsheets/{id}/values/{range}`` — values.update
 * ``POST /v4/spreadsheets/{id}/values/{range}:append`` — values.append
@@ -49,9 +50,9 @@ makes the token endpoint refuse one, as a deleted key does.
 
 Storage: each sheet keeps its rows as Python lists of stored values — ``None`` (empty), ``str``,
 ``int``/``float``, ``bool`` or a :class:`Formula` — so a 100 000 × 7 sheet costs no per-cell
-objects except for formulas. Number formats live beside them (``_Sheet.formats``: per row, a
-``{column: (type, pattern)}`` dict), may reach rows without data, and move with their rows
-(insert, delete, sort); clearing values keeps them, as in Sheets.
+objects except for formulas. How cells look lives beside them (``_Sheet.formats``: per row, a
+``{column: _Look}`` dict — number format, bold, data validation), may reach rows without data,
+and moves with their rows (insert, delete, sort); clearing values keeps it, as in Sheets.
 
 Dates and number formats (what real Sheets does, as far as this emulator models it):
 
@@ -88,6 +89,39 @@ Dates and number formats (what real Sheets does, as far as this emulator models 
   formats of the one before (``inheritFromBefore``) or after; the control ``insert_rows`` those
   of the row above, as the UI does.
 * Sorting compares the stored values, so dates sort as numbers (before text).
+
+Formatting, validation and protection (what the real API does, as far as modelled):
+
+* ``repeatCell`` also stores ``userEnteredFormat.textFormat.bold`` (masks ``userEnteredFormat``,
+  ``….textFormat``, ``….textFormat.bold``; other TextFormat fields are validated and dropped) and
+  ``dataValidation`` (mask ``dataValidation``). A field the mask names and the cell leaves out is
+  cleared; ``*`` names them all.
+* ``setDataValidation`` sets a rule on every cell of its range; without a rule (or with an empty
+  one) it clears validation there. Conditions modelled: ``ONE_OF_LIST`` (at least one
+  ``{userEnteredValue}``) and ``BOOLEAN`` (a checkbox: none, or the checked/unchecked values);
+  ``strict``, ``showCustomUi`` and ``inputMessage`` are kept. Other condition types answer 501.
+  A rule never refuses a value written through the API — the API stores invalid values, only the
+  UI refuses them — and values already in the cells stay.
+* ``updateSheetProperties`` checks ``gridProperties.frozenRowCount`` / ``frozenColumnCount``: not
+  negative, and less than the grid's rows / columns ("You can't freeze all visible rows on the
+  sheet."). A count of 0 disappears from reads (proto3 JSON leaves zeros and false out).
+* ``addProtectedRange`` (``range``, ``description``, ``warningOnly``, ``editors``; an id is made
+  unless given) answers ``{"addProtectedRange": {"protectedRange": …}}``; ``updateProtectedRange``
+  takes a ``fields`` mask; ``deleteProtectedRange`` an id. An id no sheet holds: ``No protected
+  range with id: N``; ``warningOnly`` with editors: ``ProtectedRange is warningOnly. Editors cannot
+  be set on it.`` Named ranges, tables and ``unprotectedRanges`` answer 501. A range the caller made
+  never stops its own writes (it is among the editors), nor does any ``warningOnly`` range; one the
+  owner made in the UI (:meth:`SheetsEmulator.protect`) stops every API write into it, and the API
+  may not change or delete it. Protected ranges move with inserted and deleted rows and columns.
+* ``spreadsheets.get`` lists ``sheets[].protectedRanges`` (``protectedRangeId``, ``range`` without
+  its unset or zero fields, ``description``, ``warningOnly``, ``requestingUserCanEdit``,
+  ``editors``), and grid data gives ``userEnteredFormat`` (``numberFormat``, ``textFormat.bold``)
+  and ``dataValidation`` per cell. With a ``fields`` mask, ``includeGridData`` is ignored: grid
+  data comes when the mask asks for ``sheets.data`` (or all of ``sheets``).
+* *Unverified wording:* the texts of the 400s for malformed rules (no condition type, a list
+  without values, too many checkbox values, ``relativeDate`` in a list), for a protected range
+  without a range or with a taken id, and for a negative frozen count are this emulator's; their
+  shape and the ``Invalid requests[i].kind:`` prefix are Google's.
 """
 
 from __future__ import annotations
@@ -102,7 +136,9 @@ import random
 import re
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -180,7 +216,6 @@ NOOP_REQUESTS = frozenset(
         "unmergeCells",
         "setBasicFilter",
         "clearBasicFilter",
-        "setDataValidation",
     }
 )
 # Real request kinds the emulator does not implement: 501, so a test notices instead of lying.
@@ -201,9 +236,6 @@ UNSUPPORTED_REQUESTS = frozenset(
         "addNamedRange",
         "updateNamedRange",
         "deleteNamedRange",
-        "addProtectedRange",
-        "updateProtectedRange",
-        "deleteProtectedRange",
         "addConditionalFormatRule",
         "updateConditionalFormatRule",
         "deleteConditionalFormatRule",
@@ -249,6 +281,10 @@ IMPLEMENTED_REQUESTS = frozenset(
         "deleteDimension",
         "appendDimension",
         "repeatCell",
+        "setDataValidation",
+        "addProtectedRange",
+        "updateProtectedRange",
+        "deleteProtectedRange",
     }
 )
 CELL_DATA_FIELDS = frozenset(
@@ -284,6 +320,60 @@ CELL_FORMAT_FIELDS = frozenset(
         "textRotation",
     }
 )
+TEXT_FORMAT_FIELDS = frozenset(
+    {
+        "foregroundColor",
+        "foregroundColorStyle",
+        "fontFamily",
+        "fontSize",
+        "bold",
+        "italic",
+        "strikethrough",
+        "underline",
+        "link",
+    }
+)
+# BooleanCondition.type; data validation here models ONE_OF_LIST and BOOLEAN, the others answer 501.
+CONDITION_TYPES = (
+    "CONDITION_TYPE_UNSPECIFIED",
+    "NUMBER_GREATER",
+    "NUMBER_GREATER_THAN_EQ",
+    "NUMBER_LESS",
+    "NUMBER_LESS_THAN_EQ",
+    "NUMBER_EQ",
+    "NUMBER_NOT_EQ",
+    "NUMBER_BETWEEN",
+    "NUMBER_NOT_BETWEEN",
+    "TEXT_CONTAINS",
+    "TEXT_NOT_CONTAINS",
+    "TEXT_STARTS_WITH",
+    "TEXT_ENDS_WITH",
+    "TEXT_EQ",
+    "TEXT_IS_EMAIL",
+    "TEXT_IS_URL",
+    "DATE_EQ",
+    "DATE_BEFORE",
+    "DATE_AFTER",
+    "DATE_ON_OR_BEFORE",
+    "DATE_ON_OR_AFTER",
+    "DATE_BETWEEN",
+    "DATE_NOT_BETWEEN",
+    "DATE_IS_VALID",
+    "ONE_OF_RANGE",
+    "ONE_OF_LIST",
+    "BLANK",
+    "NOT_BLANK",
+    "CUSTOM_FORMULA",
+    "BOOLEAN",
+    "TEXT_NOT_EQ",
+    "DATE_NOT_EQ",
+    "FILTER_EXPRESSION",
+)
+PROTECTED_MESSAGE = (
+    "You are trying to edit a protected cell or object. Please contact the spreadsheet owner "
+    "to remove protection if you need to edit."
+)
+_PROTO = "type.googleapis.com/google.apps.sheets.v4"
 _SKIP = object()  # JSON null in written values: leave the cell as it is
 
 
@@ -936,6 +1026,10 @@ def _extended_value(v: Any) -> dict[str, Any]:
     return {"stringValue": str(v)}
 
 
+def _number_of(look: _Look | None) -> NumberFormat | None:
+    return None if look is None else look.number
+
+
 def _number_format_json(fmt: NumberFormat) -> dict[str, str]:
     out = {"type": fmt[0]}
     if fmt[1]:
@@ -943,8 +1037,9 @@ def _number_format_json(fmt: NumberFormat) -> dict[str, str]:
     return out
 
 
-def _cell_data(v: Any, fmt: NumberFormat | None = None, locale: str = "en_US") -> dict[str, Any]:
+def _cell_data(v: Any, look: _Look | None = None, locale: str = "en_US") -> dict[str, Any]:
     out: dict[str, Any] = {}
+    fmt = None if look is None else look.number
     if v is not None:
         entered = {"formulaValue": v.text} if type(v) is Formula else _extended_value(v)
         computed = v.value if type(v) is Formula else v
@@ -953,8 +1048,11 @@ def _cell_data(v: Any, fmt: NumberFormat | None = None, locale: str = "en_US") -
             "effectiveValue": _extended_value(computed),
             "formattedValue": _render_cell(v, fmt, "FORMATTED_VALUE", "SERIAL_NUMBER", locale),
         }
-    if fmt is not None:
-        out["userEnteredFormat"] = {"numberFormat": _number_format_json(fmt)}
+    if look is not None:
+        if user_format := look.format_json():
+            out["userEnteredFormat"] = user_format
+        if look.rule is not None:
+            out["dataValidation"] = look.rule.json()
     return out
 
 
@@ -971,6 +1069,136 @@ def _sort_key(v: Any) -> tuple:
 # ---------------------------------------------------------------------------------------
 # state
 # ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Rule:
+    """A cell's data validation rule (``DataValidationRule``) as stored: immutable, shared by many cells."""
+
+    kind: str  # the condition's type: ONE_OF_LIST or BOOLEAN
+    values: tuple[str, ...] = ()  # the condition's userEnteredValues
+    strict: bool = False
+    custom_ui: bool = False
+    message: str = ""
+
+    def json(self) -> dict[str, Any]:
+        condition: dict[str, Any] = {"type": self.kind}
+        if self.values:
+            condition["values"] = [{"userEnteredValue": v} for v in self.values]
+        out: dict[str, Any] = {"condition": condition}
+        if self.message:
+            out["inputMessage"] = self.message
+        if self.strict:  # proto3 JSON leaves false out
+            out["strict"] = True
+        if self.custom_ui:
+            out["showCustomUi"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class _Look:
+    """Everything a cell carries besides its value that the emulator models: its number format, bold text
+    and data validation. Immutable and shared (a block formatted at once holds one object)."""
+
+    number: NumberFormat | None = None
+    bold: bool = False
+    rule: _Rule | None = None
+
+    def __bool__(self) -> bool:
+        return self.number is not None or self.bold or self.rule is not None
+
+    def format_json(self) -> dict[str, Any]:
+        """The cell's ``userEnteredFormat`` (empty when it has none)."""
+        out: dict[str, Any] = {}
+        if self.number is not None:
+            out["numberFormat"] = _number_format_json(self.number)
+        if self.bold:
+            out["textFormat"] = {"bold": True}
+        return out
+
+
+_PLAIN = _Look()
+
+
+def _same(look: _Look, _: _Look) -> _Look:
+    return look
+
+
+Restyle = Callable[[_Look], _Look]
+
+
+@dataclass
+class _Protection:
+    """A protected range. Bounds are 0-based, end-exclusive; None = unbounded (it grows with the grid)."""
+
+    id: int
+    r0: int | None
+    r1: int | None
+    c0: int | None
+    c1: int | None
+    description: str = ""
+    warning_only: bool = False
+    editors: dict[str, Any] | None = None
+    # Made by the spreadsheet's owner in the UI (``SheetsEmulator.protect``): the API's caller is not an
+    # editor, so its writes into the range fail. One the caller made through the API it may edit.
+    owner_only: bool = False
+
+    def covers(self, r0: int, c0: int, r1: int, c1: int) -> bool:
+        return (
+            r0 < (self.r1 if self.r1 is not None else r1)
+            and (self.r0 or 0) < r1
+            and c0 < (self.c1 if self.c1 is not None else c1)
+            and (self.c0 or 0) < c1
+        )
+
+    def blocks_api(self) -> bool:
+        return self.owner_only and not self.warning_only
+
+    def json(self, sheet_id: int) -> dict[str, Any]:
+        rng = {
+            "sheetId": sheet_id,
+            "startRowIndex": self.r0,
+            "endRowIndex": self.r1,
+            "startColumnIndex": self.c0,
+            "endColumnIndex": self.c1,
+        }
+        out: dict[str, Any] = {
+            "protectedRangeId": self.id,
+            # proto3 JSON: unset and zero fields are left out (so sheet 0's ranges carry no sheetId)
+            "range": {k: v for k, v in rng.items() if v},
+        }
+        if self.description:
+            out["description"] = self.description
+        if self.warning_only:
+            out["warningOnly"] = True
+        if not self.owner_only:
+            out["requestingUserCanEdit"] = True
+            if self.editors:
+                out["editors"] = copy.deepcopy(self.editors)
+        return out
+
+
+def _shift(lo: int | None, hi: int | None, at: int, n: int) -> tuple[int | None, int | None]:
+    """A protected range's bounds on one dimension after ``n`` lines are inserted before ``at``."""
+    if lo is not None and lo >= at:
+        lo += n
+    if hi is not None and hi > at:
+        hi += n
+    return lo, hi
+
+
+def _cut(lo: int | None, hi: int | None, start: int, end: int) -> tuple[int | None, int | None] | None:
+    """… after lines ``start``..``end`` (end-exclusive) are deleted; None when nothing of it is left."""
+    n = end - start
+
+    def moved(i: int) -> int:
+        return i if i <= start else (start if i <= end else i - n)
+
+    new_lo = None if lo is None else moved(lo)
+    new_hi = None if hi is None else moved(hi)
+    if new_lo is not None and new_hi is not None and new_hi <= new_lo:
+        return None
+    return new_lo, new_hi
+
+
 class _Sheet:
     __slots__ = ("col_count", "extra", "formats", "protected", "row_count", "rows", "sheet_id", "title")
 
@@ -978,13 +1206,13 @@ class _Sheet:
         self.sheet_id = sheet_id
         self.title = title
         self.rows: list[list[Any]] = []
-        # number formats: per row, None or {column: (type, pattern)}; may reach past the data.
-        # The dicts are copy-on-write (a clone shares them): replace one, never mutate it.
-        self.formats: list[dict[int, NumberFormat] | None] = []
+        # how cells look (number format, bold, validation): per row, None or {column: _Look}; may reach
+        # past the data. The dicts are copy-on-write (a clone shares them): replace one, never mutate it.
+        self.formats: list[dict[int, _Look] | None] = []
         self.row_count = row_count
         self.col_count = col_count
         self.extra: dict[str, Any] = {}  # other properties: hidden, tabColor, gridProperties.frozen…
-        self.protected: list[tuple[int, int, int, int]] = []  # (r0, c0, r1, c1), end-exclusive
+        self.protected: list[_Protection] = []
 
     def clone(self) -> _Sheet:
         """A copy sharing the row lists; dimension changes must replace rows, never mutate them."""
@@ -992,7 +1220,7 @@ class _Sheet:
         other.rows = list(self.rows)
         other.formats = list(self.formats)
         other.extra = copy.deepcopy(self.extra)
-        other.protected = list(self.protected)
+        other.protected = [replace(p) for p in self.protected]
         return other
 
     def cell(self, r: int, c: int) -> Any:
@@ -1005,28 +1233,42 @@ class _Sheet:
     def cell_row(self, r: int) -> list[Any]:
         return self.rows[r] if r < len(self.rows) else []
 
-    def fmt(self, r: int, c: int) -> NumberFormat | None:
+    def look(self, r: int, c: int) -> _Look | None:
         if r < len(self.formats):
             row = self.formats[r]
             if row:
                 return row.get(c)
         return None
 
-    def set_formats(self, r0: int, r1: int, c0: int, c1: int, fmt: NumberFormat | None) -> None:
-        """Set (None: clear) the number format of every cell in a block (end-exclusive)."""
+    def fmt(self, r: int, c: int) -> NumberFormat | None:
+        look = self.look(r, c)
+        return None if look is None else look.number
+
+    def restyle(self, r0: int, r1: int, c0: int, c1: int, change: Restyle) -> None:
+        """Change how every cell of a block looks (end-exclusive); equal results share one object."""
         formats = self.formats
-        if fmt is not None and len(formats) < r1:
+        if len(formats) < r1:
             formats.extend([None] * (r1 - len(formats)))
-        for r in range(r0, min(r1, len(formats))):
-            row = dict(formats[r] or {})
+        made: dict[_Look | None, _Look] = {}
+        for r in range(r0, r1):
+            old_row = formats[r]
+            row = dict(old_row or {})
             for c in range(c0, c1):
-                if fmt is None:
-                    row.pop(c, None)
+                old = row.get(c)
+                new = made.get(old)
+                if new is None:
+                    new = made[old] = change(old or _PLAIN)
+                if new:
+                    row[c] = new
                 else:
-                    row[c] = fmt
+                    row.pop(c, None)
             formats[r] = row or None
         while formats and not formats[-1]:
             formats.pop()
+
+    def set_formats(self, r0: int, r1: int, c0: int, c1: int, fmt: NumberFormat | None) -> None:
+        """Set (None: clear) the number format of every cell in a block (end-exclusive)."""
+        self.restyle(r0, r1, c0, c1, lambda look: replace(look, number=fmt))
 
     def last_data_row(self) -> int:
         """Index of the last row holding any value, or -1."""
@@ -1037,7 +1279,7 @@ class _Sheet:
 
     # dimension changes: they replace row lists instead of mutating them (see clone)
     def insert_rows(self, at: int, n: int, like: int | None = None) -> None:
-        """``n`` empty rows before ``at``; they take the number formats of row ``like`` (old index)."""
+        """``n`` empty rows before ``at``; they look like row ``like`` (old index)."""
         if at < len(self.rows):
             self.rows[at:at] = [[] for _ in range(n)]
         template = self.formats[like] if like is not None and 0 <= like < len(self.formats) else None
@@ -1046,17 +1288,26 @@ class _Sheet:
                 self.formats.extend([None] * (at - len(self.formats)))
             self.formats[at:at] = [template] * n
         self.row_count += n
+        for p in self.protected:
+            p.r0, p.r1 = _shift(p.r0, p.r1, at, n)
 
     def delete_rows(self, start: int, end: int) -> None:
         del self.rows[start:end]
         del self.formats[start:end]
         self.row_count -= end - start
+        kept = []
+        for p in self.protected:
+            bounds = _cut(p.r0, p.r1, start, end)
+            if bounds is not None:
+                p.r0, p.r1 = bounds
+                kept.append(p)
+        self.protected = kept
 
     def insert_cols(self, at: int, n: int, like: int | None = None) -> None:
         pad = [None] * n
         self.rows = [row[:at] + pad + row[at:] if len(row) > at else row for row in self.rows]
 
-        def shifted(row: dict[int, NumberFormat] | None) -> dict[int, NumberFormat] | None:
+        def shifted(row: dict[int, _Look] | None) -> dict[int, _Look] | None:
             if not row:
                 return row
             out = {c + n if c >= at else c: f for c, f in row.items()}
@@ -1066,6 +1317,8 @@ class _Sheet:
 
         self.formats = [shifted(row) for row in self.formats]
         self.col_count += n
+        for p in self.protected:
+            p.c0, p.c1 = _shift(p.c0, p.c1, at, n)
 
     def delete_cols(self, start: int, end: int) -> None:
         self.rows = [row[:start] + row[end:] if len(row) > start else row for row in self.rows]
@@ -1075,6 +1328,13 @@ class _Sheet:
             for row in self.formats
         ]
         self.col_count -= n
+        kept = []
+        for p in self.protected:
+            bounds = _cut(p.c0, p.c1, start, end)
+            if bounds is not None:
+                p.c0, p.c1 = bounds
+                kept.append(p)
+        self.protected = kept
 
     def resize(self, rows: int | None = None, cols: int | None = None) -> None:
         if rows is not None:
@@ -1180,6 +1440,13 @@ def _parse_bool(value: str | None, name: str) -> bool | None:
     if low in ("true", "false"):
         return low == "true"
     raise _bad(f"Invalid value at '{_snake(name)}' (TYPE_BOOL), \"{value}\"")
+
+
+def _bool(value: Any, where: str) -> bool | None:
+    """A JSON boolean field of a request body (None when absent)."""
+    if value is None or type(value) is bool:
+        return value
+    raise _bad(f"Invalid value at '{where}' (TYPE_BOOL), {json.dumps(value, ensure_ascii=False)}")
 
 
 def _enum(value: Any, allowed: tuple[str, ...], name: str, proto: str) -> str | None:
@@ -1435,12 +1702,22 @@ class SheetsEmulator(Emulator):
         with self.lock:
             book = self._book(sid)
             t = self._resolve(book, f"{quote_title(sheet_title)}!{a1}" if sheet_title else a1, check_grid=False)
-            t.sheet.protected.append((t.r0, t.c0, t.r1, t.c1))
+            pid = self._new_protection_id(book)
+            t.sheet.protected.append(_Protection(pid, t.r0, t.r1, t.c0, t.c1, owner_only=True))
 
     def unprotect(self, sid: str) -> None:
+        """Remove every protected range (the owner's and the API's)."""
         with self.lock:
             for sheet in self._book(sid).sheets:
                 sheet.protected.clear()
+
+    @staticmethod
+    def _new_protection_id(book: _Book) -> int:
+        taken = {p.id for sheet in book.sheets for p in sheet.protected}
+        while True:
+            candidate = book.rng.randint(1, 2_147_483_646)
+            if candidate not in taken:
+                return candidate
 
     def share_with(self, sid: str, emails: list[str] | None) -> None:
         """Only these service accounts may use the spreadsheet (None: anyone, as by default)."""
@@ -1570,7 +1847,9 @@ class SheetsEmulator(Emulator):
                 if fmts:
                     out.append(
                         [
-                            None if v is None else _render_cell(v, fmts.get(c0 + j), render, dt_render, locale)
+                            None
+                            if v is None
+                            else _render_cell(v, _number_of(fmts.get(c0 + j)), render, dt_render, locale)
                             for j, v in enumerate(seg)
                         ]
                     )
@@ -1686,12 +1965,9 @@ class SheetsEmulator(Emulator):
         nc = max((len(row) for row in matrix), default=0)
         if nr == 0 or nc == 0:
             return
-        for r0, c0, r1, c1 in t.sheet.protected:
-            if t.r0 < r1 and r0 < t.r0 + nr and t.c0 < c1 and c0 < t.c0 + nc:
-                raise _bad(
-                    "You are trying to edit a protected cell or object. Please contact the spreadsheet owner "
-                    "to remove protection if you need to edit."
-                )
+        for p in t.sheet.protected:
+            if p.blocks_api() and p.covers(t.r0, t.c0, t.r0 + nr, t.c0 + nc):
+                raise _bad(PROTECTED_MESSAGE)
         single = t.rng.is_single_cell
         if t.rng.end_row is not None and not single and t.r0 + nr > t.r1:
             raise _bad(f"Requested writing within range [{t.display}], but tried writing to row [{t.r1 + 1}]")
@@ -1811,6 +2087,8 @@ class SheetsEmulator(Emulator):
         for sheet in wanted:
             index = book.sheets.index(sheet)
             entry: dict[str, Any] = {"properties": self._sheet_properties(sheet, index)}
+            if sheet.protected:
+                entry["protectedRanges"] = [p.json(sheet.sheet_id) for p in sheet.protected]
             if grid_data:
                 areas = [t for t in ranges if t.sheet is sheet] if ranges else None
                 if areas is None:
@@ -1860,10 +2138,13 @@ class SheetsEmulator(Emulator):
         grid_data = bool(_parse_bool(req.arg("includeGridData"), "includeGridData"))
         _parse_bool(req.arg("excludeTablesInBandedRanges"), "excludeTablesInBandedRanges")
         ranges = [self._resolve(book, r) for r in req.query.get("ranges", [])]
-        payload = self._metadata(book, grid_data, ranges)
         fields = req.arg("fields")
-        if fields:
-            payload = _apply_mask(payload, _mask_paths(fields))
+        paths = _mask_paths(fields) if fields else []
+        if paths:  # includeGridData is ignored when a field mask is set: the mask says whether grid data comes
+            grid_data = any(p[0] == "*" or (p[0] == "sheets" and (len(p) == 1 or p[1] in ("data", "*"))) for p in paths)
+        payload = self._metadata(book, grid_data, ranges)
+        if paths:
+            payload = _apply_mask(payload, paths)
         return Response.json(200, payload)
 
     # -- API: values ------------------------------------------------------------------
@@ -2226,7 +2507,9 @@ class SheetsEmulator(Emulator):
         return kind, pattern
 
     def _req_repeat_cell(self, work: _Book, payload: dict, prefix: str, i: int) -> dict:
-        """Only the number format is stored; other format fields are validated and dropped."""
+        """The number format, bold text and data validation are stored; other format fields are validated
+        and dropped. ``fields`` says which of the cell's fields are replaced (a named field the cell leaves
+        out is cleared)."""
         where = f"requests[{i}].repeat_cell"
         payload = _check_fields(payload, {"range", "cell", "fields"}, where)
         fields = payload.get("fields")
@@ -2236,32 +2519,237 @@ class SheetsEmulator(Emulator):
             raise _bad(f"{prefix}range must be specified")
         sheet, r0, r1, c0, c1 = self._grid_range(work, payload["range"], prefix, f"{where}.range")
         cell = _check_fields(payload.get("cell"), CELL_DATA_FIELDS, f"{where}.cell")
-        fmt_in = _check_fields(cell.get("userEnteredFormat"), CELL_FORMAT_FIELDS, f"{where}.cell.user_entered_format")
-        wanted = self._number_format(
-            fmt_in.get("numberFormat"), prefix, f"{where}.cell.user_entered_format.number_format"
-        )
+        fwhere = f"{where}.cell.user_entered_format"
+        fmt_in = _check_fields(cell.get("userEnteredFormat"), CELL_FORMAT_FIELDS, fwhere)
+        wanted = self._number_format(fmt_in.get("numberFormat"), prefix, f"{fwhere}.number_format")
+        text_in = _check_fields(fmt_in.get("textFormat"), TEXT_FORMAT_FIELDS, f"{fwhere}.text_format")
+        bold = _bool(text_in.get("bold"), f"{fwhere}.text_format.bold")
+        rule = self._rule(cell.get("dataValidation"), prefix, f"{where}.cell.data_validation")
         paths = _mask_paths(fields)
         if any(p == ["*"] for p in paths):
-            paths = [[k] for k in cell] + [["userEnteredFormat"]]
-        touch = False
+            paths = [[k] for k in cell] + [["userEnteredFormat"], ["dataValidation"]]
+        changes: list[Restyle] = []
         for path in paths:
+            shown = ".".join(path)
             if path[0] not in CELL_DATA_FIELDS:
-                raise _bad(f"{prefix}Invalid field mask path: {'.'.join(path)}")
+                raise _bad(f"{prefix}Invalid field mask path: {shown}")
             if path[0] == "userEnteredValue":
                 raise _error(501, "NOT_IMPLEMENTED", f"{prefix}writing values with repeatCell is not supported")
+            if path[0] == "dataValidation":
+                if len(path) > 1:
+                    raise _bad(f"{prefix}Invalid field mask path: {shown}")
+                changes.append(lambda look: replace(look, rule=rule))
             if path[0] != "userEnteredFormat":
                 continue
             if len(path) == 1:
-                touch = True
+                changes.append(lambda look: replace(look, number=wanted, bold=bool(bold)))
                 continue
             if path[1] not in CELL_FORMAT_FIELDS:
-                raise _bad(f"{prefix}Invalid field mask path: {'.'.join(path)}")
+                raise _bad(f"{prefix}Invalid field mask path: {shown}")
             if path[1] == "numberFormat":
                 if len(path) > 2 and (len(path) > 3 or path[2] not in ("type", "pattern")):
-                    raise _bad(f"{prefix}Invalid field mask path: {'.'.join(path)}")
-                touch = True
-        if touch and r1 > r0 and c1 > c0:
-            sheet.set_formats(r0, r1, c0, c1, wanted)
+                    raise _bad(f"{prefix}Invalid field mask path: {shown}")
+                changes.append(lambda look: replace(look, number=wanted))
+            elif path[1] == "textFormat":
+                if len(path) > 3 or (len(path) == 3 and path[2] not in TEXT_FORMAT_FIELDS):
+                    raise _bad(f"{prefix}Invalid field mask path: {shown}")
+                if len(path) == 2 or path[2] == "bold":
+                    changes.append(lambda look: replace(look, bold=bool(bold)))
+        if changes and r1 > r0 and c1 > c0:
+
+            def change(look: _Look) -> _Look:
+                for step in changes:
+                    look = step(look)
+                return look
+
+            sheet.restyle(r0, r1, c0, c1, change)
+        return {}
+
+    def _rule(self, value: Any, prefix: str, where: str) -> _Rule | None:
+        """A DataValidationRule from a request; None (no rule, or an empty one) clears validation."""
+        if not value:
+            if value is not None and not isinstance(value, dict):
+                raise _bad(f"Invalid value at '{where}' ({_PROTO}.DataValidationRule), {json.dumps(value)}")
+            return None
+        value = _check_fields(value, {"condition", "inputMessage", "strict", "showCustomUi"}, where)
+        condition = _check_fields(value.get("condition"), {"type", "values"}, f"{where}.condition")
+        kind = _enum(condition.get("type"), CONDITION_TYPES, f"{where}.condition.type", "ConditionType")
+        if kind in (None, "CONDITION_TYPE_UNSPECIFIED"):
+            raise _bad(f"{prefix}Invalid DataValidationRule: the condition must have a type.")
+        if kind not in ("ONE_OF_LIST", "BOOLEAN"):
+            raise _error(501, "NOT_IMPLEMENTED", f"{prefix}condition {kind} is not supported by the sandbox emulator")
+        raw = condition.get("values") or []
+        if not isinstance(raw, list):
+            raise _bad(f"Invalid value at '{where}.condition.values' ({_PROTO}.ConditionValue), {json.dumps(raw)}")
+        values = []
+        for k, item in enumerate(raw):
+            item = _check_fields(item, {"userEnteredValue", "relativeDate"}, f"{where}.condition.values[{k}]")
+            if "relativeDate" in item:
+                raise _bad(f"{prefix}Invalid ConditionValue: relativeDate is not allowed for {kind}.")
+            text = item.get("userEnteredValue")
+            if not isinstance(text, str):
+                shown = json.dumps(text, ensure_ascii=False)
+                raise _bad(
+                    f"Invalid value at '{where}.condition.values[{k}].user_entered_value' (TYPE_STRING), {shown}"
+                )
+            values.append(text)
+        if kind == "ONE_OF_LIST" and not values:
+            raise _bad(f"{prefix}Invalid ConditionValue count for ONE_OF_LIST: it needs at least one value.")
+        if kind == "BOOLEAN" and len(values) > 2:
+            raise _bad(f"{prefix}Invalid ConditionValue count for BOOLEAN: it takes at most two values.")
+        message = value.get("inputMessage", "")
+        if not isinstance(message, str):
+            raise _bad(f"Invalid value at '{where}.input_message' (TYPE_STRING), {json.dumps(message)}")
+        strict = _bool(value.get("strict"), f"{where}.strict")
+        custom_ui = _bool(value.get("showCustomUi"), f"{where}.show_custom_ui")
+        assert kind is not None
+        return _Rule(kind, tuple(values), bool(strict), bool(custom_ui), message)
+
+    def _req_set_data_validation(self, work: _Book, payload: dict, prefix: str, i: int) -> dict:
+        """A rule on every cell of the range; no rule clears it. Values already there are kept, valid or
+        not, and later writes are never checked against it: only the UI refuses what a rule forbids."""
+        where = f"requests[{i}].set_data_validation"
+        payload = _check_fields(payload, {"range", "rule", "filteredRowsIncluded"}, where)
+        _bool(payload.get("filteredRowsIncluded"), f"{where}.filtered_rows_included")
+        if payload.get("range") is None:
+            raise _bad(f"{prefix}range must be specified")
+        sheet, r0, r1, c0, c1 = self._grid_range(work, payload["range"], prefix, f"{where}.range")
+        rule = self._rule(payload.get("rule"), prefix, f"{where}.rule")
+        if r1 > r0 and c1 > c0:
+            sheet.restyle(r0, r1, c0, c1, lambda look: replace(look, rule=rule))
+        return {}
+
+    # -- protected ranges ---------------------------------------------------------------
+    _PROTECTED_FIELDS = frozenset(
+        {
+            "protectedRangeId",
+            "range",
+            "namedRangeId",
+            "tableId",
+            "description",
+            "warningOnly",
+            "requestingUserCanEdit",
+            "unprotectedRanges",
+            "editors",
+        }
+    )
+
+    @staticmethod
+    def _find_protection(work: _Book, pid: Any, prefix: str, where: str) -> tuple[_Sheet, _Protection]:
+        wanted = _int(pid, where, 0)
+        for sheet in work.sheets:
+            for p in sheet.protected:
+                if p.id == wanted:
+                    if p.owner_only:  # the caller is not among its editors
+                        raise _bad(PROTECTED_MESSAGE)
+                    return sheet, p
+        raise _bad(f"{prefix}No protected range with id: {wanted}")
+
+    def _protected_parts(
+        self, work: _Book, given: dict[str, Any], prefix: str, where: str, names: set[str]
+    ) -> dict[str, Any]:
+        """The fields of a ProtectedRange named in ``names``, checked: {field: value as stored}."""
+        out: dict[str, Any] = {}
+        for name in names:
+            value = given.get(name)
+            if name == "range":
+                if value is None:
+                    raise _bad(f"{prefix}A protected range must have a range.")
+                sheet, *_ = self._grid_range(work, value, prefix, f"{where}.range")
+                bounds = [
+                    _int(value.get(k), f"{where}.range.{_snake(k)}")
+                    for k in ("startRowIndex", "endRowIndex", "startColumnIndex", "endColumnIndex")
+                ]
+                out["range"] = (sheet, *bounds)
+            elif name in ("namedRangeId", "tableId", "unprotectedRanges"):
+                if value:
+                    raise _error(501, "NOT_IMPLEMENTED", f"{prefix}{name} is not supported by the sandbox emulator")
+            elif name == "description":
+                if value is not None and not isinstance(value, str):
+                    raise _bad(f"Invalid value at '{where}.description' (TYPE_STRING), {json.dumps(value)}")
+                out["description"] = value or ""
+            elif name == "warningOnly":
+                out["warning_only"] = bool(_bool(value, f"{where}.warning_only"))
+            elif name == "editors":
+                editors = _check_fields(value, {"users", "groups", "domainUsersCanEdit"}, f"{where}.editors")
+                for key in ("users", "groups"):
+                    listed = editors.get(key)
+                    if listed is not None and (
+                        not isinstance(listed, list) or not all(isinstance(e, str) for e in listed)
+                    ):
+                        raise _bad(f"Invalid value at '{where}.editors.{key}' (TYPE_STRING), {json.dumps(listed)}")
+                _bool(editors.get("domainUsersCanEdit"), f"{where}.editors.domain_users_can_edit")
+                out["editors"] = {k: v for k, v in editors.items() if v} or None
+        return out
+
+    @staticmethod
+    def _place(p: _Protection, parts: dict[str, Any], current: _Sheet, prefix: str) -> _Sheet:
+        """Put checked parts into a protection; returns the sheet it is on now."""
+        if "range" in parts:
+            sheet, p.r0, p.r1, p.c0, p.c1 = parts["range"]
+        else:
+            sheet = current
+        for key in ("description", "warning_only", "editors"):
+            if key in parts:
+                setattr(p, key, parts[key])
+        if p.warning_only and p.editors:
+            raise _bad(f"{prefix}ProtectedRange is warningOnly. Editors cannot be set on it.")
+        return sheet
+
+    def _req_add_protected_range(self, work: _Book, payload: dict, prefix: str, i: int) -> dict:
+        where = f"requests[{i}].add_protected_range"
+        payload = _check_fields(payload, {"protectedRange"}, where)
+        given = _check_fields(payload.get("protectedRange"), self._PROTECTED_FIELDS, f"{where}.protected_range")
+        names = {"range", "description", "warningOnly", "editors", "namedRangeId", "tableId", "unprotectedRanges"}
+        parts = self._protected_parts(work, given, prefix, f"{where}.protected_range", names)
+        pid = _int(given.get("protectedRangeId"), f"{where}.protected_range.protected_range_id")
+        if pid is None:
+            pid = self._new_protection_id(work)
+        elif any(p.id == pid for sheet in work.sheets for p in sheet.protected):
+            raise _bad(f"{prefix}A protected range with id {pid} already exists.")
+        protection = _Protection(pid, None, None, None, None)
+        sheet = self._place(protection, parts, work.sheets[0], prefix)
+        sheet.protected.append(protection)
+        return {"addProtectedRange": {"protectedRange": protection.json(sheet.sheet_id)}}
+
+    def _req_update_protected_range(self, work: _Book, payload: dict, prefix: str, i: int) -> dict:
+        where = f"requests[{i}].update_protected_range"
+        payload = _check_fields(payload, {"protectedRange", "fields"}, where)
+        given = _check_fields(payload.get("protectedRange"), self._PROTECTED_FIELDS, f"{where}.protected_range")
+        fields = payload.get("fields")
+        if not fields or not isinstance(fields, str):
+            raise _bad(f"{prefix}At least one field must be specified in 'fields'.")
+        sheet, protection = self._find_protection(
+            work, given.get("protectedRangeId"), prefix, f"{where}.protected_range.protected_range_id"
+        )
+        editable = {"range", "description", "warningOnly", "editors", "namedRangeId", "tableId", "unprotectedRanges"}
+        names: set[str] = set()
+        for path in _mask_paths(fields):
+            if path == ["*"]:
+                names |= editable
+            elif path[0] == "editors" and len(path) <= 2:
+                names.add("editors")  # editors.users etc. replace the whole editors here
+            elif path[0] in editable and len(path) == 1:
+                names.add(path[0])
+            else:
+                raise _bad(f"{prefix}Invalid field mask path: {'.'.join(path)}")
+        parts = self._protected_parts(work, given, prefix, f"{where}.protected_range", names)
+        updated = replace(protection)
+        new_sheet = self._place(updated, parts, sheet, prefix)
+        if new_sheet is sheet:
+            sheet.protected[sheet.protected.index(protection)] = updated
+        else:
+            sheet.protected.remove(protection)
+            new_sheet.protected.append(updated)
+        return {}
+
+    def _req_delete_protected_range(self, work: _Book, payload: dict, prefix: str, i: int) -> dict:
+        where = f"requests[{i}].delete_protected_range"
+        payload = _check_fields(payload, {"protectedRangeId"}, where)
+        sheet, protection = self._find_protection(
+            work, payload.get("protectedRangeId"), prefix, f"{where}.protected_range_id"
+        )
+        sheet.protected.remove(protection)
         return {}
 
     @staticmethod
@@ -2397,10 +2885,18 @@ class SheetsEmulator(Emulator):
             raise _bad(f"{prefix}Sorry, it is not possible to delete all non-frozen columns.")
         if work.total_cells() - sheet.row_count * sheet.col_count + rows * cols > MAX_CELLS:
             raise _cells_error(prefix)
+        for key, noun, size in (("frozenRowCount", "rows", rows), ("frozenColumnCount", "columns", cols)):
+            frozen = _int(grid.get(key), f"requests[{i}].update_sheet_properties.properties.grid_properties", 0)
+            assert frozen is not None
+            if frozen < 0:
+                raise _bad(f"{prefix}{key} must not be negative.")
+            if frozen >= size:
+                raise _bad(f"{prefix}You can't freeze all visible {noun} on the sheet.")
         sheet.title = title
         sheet.resize(rows, cols)
         sheet.extra = {k: v for k, v in current.items() if k in ("hidden", "tabColor", "tabColorStyle", "rightToLeft")}
-        extra_grid = {k: v for k, v in grid.items() if k not in ("rowCount", "columnCount")}
+        # proto3 JSON leaves zeros and false out: unfreezing (0) makes frozenRowCount disappear from a read
+        extra_grid = {k: v for k, v in grid.items() if k not in ("rowCount", "columnCount") and v not in (0, False)}
         if extra_grid:
             sheet.extra["gridProperties"] = extra_grid
         index = _int(current.get("index"), "index", 0)
@@ -2765,12 +3261,12 @@ class SheetsEmulator(Emulator):
             if end - start < 2:
                 return
             values = [sheet.cell(r, col) for r in range(start, end)]
-            fmts = [sheet.fmt(r, col) for r in range(start, end)]
+            looks = [sheet.look(r, col) or _PLAIN for r in range(start, end)]
             order = self._sorted_keys(values, False)
             self._write(sheet, start, col, [[values[i] if values[i] is not None else None] for i in order])
-            for k, i in enumerate(order):  # the column's formats move with its values
-                if fmts[i] != fmts[k]:
-                    sheet.set_formats(start + k, start + k + 1, col, col + 1, fmts[i])
+            for k, i in enumerate(order):  # the column's formats and validation move with its values
+                if looks[i] != looks[k]:
+                    sheet.restyle(start + k, start + k + 1, col, col + 1, partial(_same, looks[i]))
 
     def set_shared(self, sid: str, shared: bool) -> None:
         """False: every API request on this spreadsheet answers 403 PERMISSION_DENIED."""

@@ -940,6 +940,20 @@ def test_a_renamed_status_keeps_its_id_and_its_leads(amo: Amo) -> None:
     assert amo.ctl("PATCH", rename.format(status["id"]), {"name": "Первичный контакт"}).status_code == 400
 
 
+def test_a_status_added_to_a_pipeline_is_listed_before_the_closed_ones_and_takes_deals(amo: Amo) -> None:
+    pid = amo.emu.main_pipeline()["id"]
+    r = amo.ctl("POST", f"/pipelines/{pid}/statuses", {"name": "Счёт выставлен"})
+    assert r.status_code == 200, r.text
+    added = r.json()
+    pipeline = amo.get(f"/api/v4/leads/pipelines/{pid}").json()
+    names = [s["name"] for s in sorted(pipeline["_embedded"]["statuses"], key=lambda s: s["sort"])]
+    assert names[-3:] == ["Счёт выставлен", "Успешно реализовано", "Закрыто и не реализовано"]
+    assert amo.create(status_id=added["id"], pipeline_id=pid) > 0
+    assert amo.ctl("POST", f"/pipelines/{pid}/statuses", {"name": "Счёт выставлен"}).status_code == 400
+    partners = amo.emu.add_status("Договор", next(p["id"] for p in amo.emu.pipelines() if not p["is_main"]))
+    assert amo.emu.find_status("Договор", partners["pipeline_id"])["id"] == partners["id"]
+
+
 def test_big_write_answers_504(make_amo: Callable[..., Amo]) -> None:
     amo = make_amo(max_batch_before_504=2)
     r = amo.post("/api/v4/leads", [{"name": f"L{i}"} for i in range(3)])
