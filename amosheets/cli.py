@@ -408,10 +408,13 @@ def init(
         ),
     ] = False,
 ) -> None:
-    """Write the header row into an empty tab and format it; with --format, format a tab that has one.
+    """Write the header row into an empty tab and format it; add the sync column to a tab that lacks one.
 
-    Plain init refuses a tab that already holds anything. Formatting needs the amoCRM settings too
-    (it reads the pipelines and fields); re-run `init --format` after adding a status or an option.
+    On a tab that already has its header row, init adds only the Синхронизация (Sync) column,
+    in the first column right of the headers that is empty all the way down; with --format it
+    formats the tab too. A tab whose row 1 is not a header row is refused. Formatting needs the
+    amoCRM settings too (it reads the pipelines and fields); re-run `init --format` after adding
+    a status or an option.
 
     Examples:
 
@@ -421,7 +424,17 @@ def init(
         amosheets init --format
     """
     from amosheets.sheet import Sheet
-    from amosheets.sync.fields import BUILT_INS, DEFAULT_HEADER_ROW, LEAD_ID
+    from amosheets.sync.fields import (
+        BUILT_IN_FIELDS,
+        BUILT_INS,
+        DEFAULT_HEADER_ROW,
+        LEAD_ID,
+        SYNC_HEADERS,
+        HeaderError,
+        column_letter,
+        match_headers,
+        sync_header_for,
+    )
 
     st = state(ctx)
     settings = st.settings.require(GOOGLE, *((AMOCRM,) if format_ or all_fields else ()))
@@ -429,22 +442,41 @@ def init(
     tab = sheet.open()
     values = sheet.read_values()
     used = sum(1 for r in values if any(str(c).strip() for c in r if c is not None))
-    if used and not format_:
-        raise UsageError(
-            f"The tab {tab.title!r} already holds data ({plural(used, '{n} row', '{n} rows')}); init only writes "
-            "headers into an empty tab.",
-            hint="Add the columns you need to row 1 by hand (see README), or point GOOGLE_WORKSHEET at an empty tab. "
-            "`amosheets check` says which headers are missing; `amosheets init --format` formats the tab as it is.",
-        )
-    catalog = _read_catalog(st) if all_fields else None
     if used:
-        header_row: list[Any] = list(values[0]) if values else []
+        try:
+            has_sync = match_headers(values[0] if values else [], BUILT_IN_FIELDS).sync is not None
+        except HeaderError as e:
+            raise UsageError(
+                f"The tab {tab.title!r} already holds data ({plural(used, '{n} row', '{n} rows')}), and its row 1 "
+                f"is not a header row: {e}",
+                hint="Add the columns you need to row 1 by hand (see README), or point GOOGLE_WORKSHEET at an empty "
+                "tab. `amosheets check` says which headers are missing.",
+            ) from None
         if english or all_fields:
             st.output.warn("--english and --all-fields choose the headers of an empty tab; this tab's are kept.")
-    else:
+        header_row: list[Any] = list(values[0])
+        if not has_sync:
+            col, name = sync_header_for(header_row, values[1:])
+            sheet.write_header([name], col)
+            header_row += [""] * (col - len(header_row)) + [name]
+            st.output.success(
+                f"Added the column {name!r} ({column_letter(col)}) to {tab.spreadsheet_title!r} / {tab.title!r}: "
+                "each row the tool acts on says there what became of it."
+            )
+        elif not format_:
+            st.output.info(
+                f"The tab {tab.title!r} already has its header row and a sync column: nothing to add. "
+                "(`amosheets init --format` formats it.)"
+            )
+            return
+        if not format_:
+            return
+    catalog = _read_catalog(st) if all_fields else None
+    if not used:
         header_row = [LEAD_ID, *(s.headers[1] for s in BUILT_INS)] if english else list(DEFAULT_HEADER_ROW)
         if catalog is not None:
             header_row += _custom_headers(catalog.fields)
+        header_row.append(SYNC_HEADERS[1] if english else SYNC_HEADERS[0])
         sheet.write_header([str(h) for h in header_row])
         st.output.success(
             f"Wrote the header row into {tab.spreadsheet_title!r} / {tab.title!r}: {' | '.join(map(str, header_row))}"

@@ -376,9 +376,22 @@ class Sheet:
         self._call("add rows to the sheet", lambda: self._http.batch_update(self.spreadsheet_id, body), retry=False)
         self.tab = replace(self.tab, rows=last_row)
 
-    def write_header(self, headers: list[str]) -> None:
-        body = {"valueInputOption": "RAW", "data": [{"range": f"{self._quoted}!A1", "values": [headers]}]}
+    def write_header(self, headers: list[str], column: int = 0) -> None:
+        """Write these headers into row 1 from ``column`` (0-based) on, growing the grid if it is too narrow."""
+        self.ensure_columns(column + len(headers))
+        start = f"{self._quoted}!{column_letter(column)}1"
+        body = {"valueInputOption": "RAW", "data": [{"range": start, "values": [headers]}]}
         self._call("write the header row", lambda: self._http.values_batch_update(self.spreadsheet_id, body))
+
+    def ensure_columns(self, last_column: int) -> None:
+        """Grow the grid so that ``last_column`` columns exist (1 request, only when it is too narrow)."""
+        tab = self.tab or self.open()
+        if last_column <= tab.cols:
+            return
+        grow = {"appendDimension": {"sheetId": tab.sheet_id, "dimension": "COLUMNS", "length": last_column - tab.cols}}
+        body = {"requests": [grow]}
+        self._call("add columns to the sheet", lambda: self._http.batch_update(self.spreadsheet_id, body), retry=False)
+        self.tab = replace(tab, cols=last_column)
 
     # -- formatting (init --format) ------------------------------------------------------
     def layout(self) -> Layout:

@@ -20,7 +20,7 @@ from typing import Any
 
 from amosheets.sync.fields import LEAD_ID, FieldSpec, HeaderMap, Key, column_letter
 from amosheets.sync.kinds import Checkbox, Day, Moment, Option, Options
-from amosheets.sync.model import Catalog
+from amosheets.sync.model import INCOMING_STATUS_TYPE, Catalog
 
 # The protected range amosheets makes is told from a person's by this start of its description.
 PROTECTION_MARK = "amosheets:"
@@ -85,7 +85,8 @@ def format_plan(
             }
         }
     )
-    for c0, c1 in _runs(columns.values()):
+    headed = [*columns.values(), *([headers.sync] if headers.sync is not None else [])]
+    for c0, c1 in _runs(headed):
         plan.requests.append(
             {
                 "repeatCell": {
@@ -136,11 +137,14 @@ def _setting(
 ) -> tuple[dict[str, Any] | None, dict[str, str] | None, str]:
     """(validation rule, number format, words) for a column; None: none (an old rule is cleared)."""
     if key == Key.STATUS:
+        # A deal moves to another pipeline when its row's Воронка changes, and then takes a status of
+        # that pipeline: with a Воронка column the list offers every pipeline's statuses, and is not
+        # strict, since one list cannot say which status belongs to which pipeline.
+        movable = Key.PIPELINE in headers.columns and len(catalog.pipelines) > 1
+        if movable:
+            pipeline_ids = tuple(catalog.pipelines)
         names = status_names(catalog, pipeline_ids)
         shown = ", ".join(f"«{catalog.pipeline_name(p)}»" for p in pipeline_ids)
-        # A deal moves to another pipeline when its row's Воронка changes, and then takes a status of
-        # that pipeline, which this list lacks: a strict list would refuse what the sheet may say.
-        movable = Key.PIPELINE in headers.columns and len(catalog.pipelines) > 1
         return _list(names, strict=not movable), None, f"a drop-down of the {len(names)} statuses of {shown}"
     if key == Key.PIPELINE:
         names = _unique(p.name for p in catalog.pipelines.values())
@@ -174,7 +178,10 @@ def status_names(catalog: Catalog, pipeline_ids: Iterable[int]) -> list[str]:
     for pid in pipeline_ids:
         pipeline = catalog.pipeline(pid)
         if pipeline is not None:
-            names.extend(s.name for s in sorted(pipeline.statuses, key=lambda s: s.sort))
+            # Not the incoming-leads status: amoCRM's API cannot put a deal there, so choosing it fails.
+            names.extend(
+                s.name for s in sorted(pipeline.statuses, key=lambda s: s.sort) if s.type != INCOMING_STATUS_TYPE
+            )
     return _unique(names)
 
 

@@ -71,8 +71,13 @@ def state(w: World) -> dict[str, Any]:
 
 
 def status_names(w: World) -> list[str]:
-    statuses = w.sb.amocrm.main_pipeline()["_embedded"]["statuses"]
-    return [s["name"] for s in sorted(statuses, key=lambda s: s["sort"])]
+    """What the Статус drop-down offers with a Воронка column: every pipeline's statuses, each name once,
+    but not the incoming-leads one (amoCRM's API cannot put a deal there)."""
+    names: list[str] = []
+    for p in w.sb.amocrm.pipelines():
+        statuses = sorted(p["_embedded"]["statuses"], key=lambda s: s["sort"])
+        names += [s["name"] for s in statuses if s["type"] != 1 and s["name"] not in names]
+    return names
 
 
 def said(r: Any) -> str:
@@ -101,14 +106,14 @@ def test_init_on_an_empty_tab_writes_the_headers_then_formats_them_in_one_batch_
         "POST /v4/spreadsheets/{id}/values:batchUpdate": 1,  # the header row
         BATCH_UPDATE: 1,  # everything else
     }
-    assert world.rows() == [SAMPLE_HEADERS]
+    assert world.rows() == [[*SAMPLE_HEADERS, "Синхронизация"]]
     sheet = state(world)
     assert sheet["properties"]["gridProperties"]["frozenRowCount"] == 1
     (protection,) = sheet["protectedRanges"]
     assert protection["warningOnly"] is True and protection["description"].startswith("amosheets:")
     assert protection["range"] == {"endColumnIndex": 1}  # all of column A (sheet 0's zeros are left out)
     header, row2 = sheet["data"][0]["rowData"][:2]
-    assert [c["userEnteredFormat"] for c in header["values"]] == [{"textFormat": {"bold": True}}] * 7
+    assert [c["userEnteredFormat"] for c in header["values"]] == [{"textFormat": {"bold": True}}] * 8
     row2 = row2["values"]
     assert row2[column_of("Телефон")] == {"userEnteredFormat": {"numberFormat": {"type": "TEXT"}}}
     status = row2[column_of("Статус")]["dataValidation"]
@@ -118,7 +123,8 @@ def test_init_on_an_empty_tab_writes_the_headers_then_formats_them_in_one_batch_
     pipelines = row2[column_of("Воронка")]["dataValidation"]
     assert listed(pipelines) == ["Воронка", "Партнёры"] and pipelines["strict"] is True
     assert all("dataValidation" not in row2[column_of(h)] for h in ("lead_id", "Имя", "Email", "Сумма"))
-    assert "Статус (F): a drop-down of the 7 statuses of «Воронка»" in said(r)
+    assert f"Статус (F): a drop-down of the {len(status_names(world))} statuses of «Воронка», «Партнёры»" in said(r)
+    assert "Неразобранное" not in listed(status)
     assert "lead_id (A): protected with a warning" in said(r)
 
 
@@ -130,8 +136,10 @@ def test_init_format_formats_a_tab_that_has_headers_and_leaves_unknown_columns_a
     assert w.sb.sheets.stats()["by_route"] == {
         METADATA: 1,
         "GET /v4/spreadsheets/{id}/values/{range}": 1,
+        "POST /v4/spreadsheets/{id}/values:batchUpdate": 1,  # the sync column's header, added
         BATCH_UPDATE: 1,
     }
+    assert w.rows()[0] == [*HEADERS, "Синхронизация"]
     assert rule(w, "Оплачено") == {"condition": {"type": "BOOLEAN"}}
     product = rule(w, "Продукт")
     assert listed(product) == ["Базовый", "Стандарт", "Премиум"] and product is not None and product["strict"] is True
@@ -149,10 +157,10 @@ def test_init_format_formats_a_tab_that_has_headers_and_leaves_unknown_columns_a
     assert cell(w, "Оплачено", row=1)["userEnteredFormat"] == {"textFormat": {"bold": True}}
     for line in ("Оплачено (I): checkboxes", "Продукт (J): a drop-down of its 3 options", "Дата встречи (L): dates"):
         assert line in said(r)
-    # plain init still refuses a tab that holds anything, and says what --format does instead
-    refused = w.cli("init")
-    assert refused.returncode == ExitStatus.CONFIG and "already holds data" in refused.stderr
-    assert "init --format" in refused.stderr
+    # plain init on a tab that has its header row and a sync column: nothing to add, and it says what --format does
+    again = w.cli("init")
+    ok(again)
+    assert "nothing to add" in said(again) and "init --format" in said(again)
 
 
 def test_running_it_again_changes_nothing_and_keeps_one_protected_range(custom: World):
@@ -260,7 +268,7 @@ def test_without_the_amocrm_settings_init_writes_headers_and_init_format_names_w
     env = {k: v for k, v in world.env.items() if not k.startswith("AMOCRM_")}
     r = world.cli("init", env=env)
     ok(r)
-    assert world.rows() == [SAMPLE_HEADERS]
+    assert world.rows() == [[*SAMPLE_HEADERS, "Синхронизация"]]
     assert "not formatted" in r.stderr and "init --format" in r.stderr
     r = world.cli("init", "--format", env=env)
     assert r.returncode == ExitStatus.CONFIG and "AMOCRM_INTEGRATION_TOKEN" in r.stderr
@@ -282,7 +290,7 @@ def test_the_format_request_goes_through_the_same_transport_as_every_sheet_reque
     r = w.cli("--debug", "init", "--format")
     ok(r)
     lines = re.findall(r" Sheets (GET|POST) (\S+) → 200 ", r.stderr)
-    assert len(lines) == w.sb.sheets.stats()["requests"] == 3
+    assert len(lines) == w.sb.sheets.stats()["requests"] == 4
     assert ("POST", f"/v4/spreadsheets/{w.sid}:batchUpdate") in lines
 
 

@@ -165,20 +165,44 @@ def test_pipelines_needs_only_the_amocrm_settings(world: World):
     assert world.cli("pipelines", env=env).returncode == 0
 
 
-def test_init_writes_headers_into_an_empty_tab_and_refuses_a_full_one(world: World):
+def test_init_writes_headers_into_an_empty_tab_and_adds_nothing_twice(world: World):
     world.set_rows([], headers=[""])
     r = world.cli("init")
     assert r.returncode == 0, lines(r)
-    assert world.rows() == [["lead_id", "Имя", "Телефон", "Email", "Сумма", "Статус", "Воронка"]]
+    headers = ["lead_id", "Имя", "Телефон", "Email", "Сумма", "Статус", "Воронка", "Синхронизация"]
+    assert world.rows() == [headers]
     r = world.cli("init")
-    assert r.returncode == ExitStatus.CONFIG and "already holds data" in r.stderr
+    assert r.returncode == 0 and "nothing to add" in r.stderr
+    assert world.rows() == [headers]
     assert world.cli("check").returncode == 0
 
 
 def test_init_english(world: World):
     world.set_rows([], headers=[""])
     assert world.cli("init", "--english").returncode == 0
-    assert world.rows()[0] == ["lead_id", "Name", "Phone", "E-mail", "Price", "Status", "Pipeline"]
+    assert world.rows()[0] == ["lead_id", "Name", "Phone", "E-mail", "Price", "Status", "Pipeline", "Sync"]
+
+
+def test_init_adds_the_sync_column_to_a_tab_in_use_right_of_its_headers_where_no_one_wrote(world: World):
+    """Column H has no header but someone's notes below: the sync column goes into I, and nothing else changes."""
+    world.set_rows([["", "Иван", "", "", "100", "", "", "заметка"], ["", "Анна"]])
+    before = world.rows()
+    r = world.cli("init")
+    assert r.returncode == 0 and "Added the column 'Синхронизация' (I)" in r.stderr, lines(r)
+    after = world.rows()
+    assert after[0] == [*before[0], "", "Синхронизация"] and after[1:] == before[1:]
+    assert world.cli("sync").returncode == 0
+    assert [r[8].startswith("✓") for r in world.rows()[1:]] == [True, True]
+    assert world.rows()[1][7] == "заметка"
+
+
+def test_init_on_an_english_sheet_adds_sync_and_refuses_a_tab_without_a_header_row(world: World):
+    world.set_rows([["", "Ann"]], ["id", "Name"])
+    assert world.cli("init").returncode == 0
+    assert world.rows()[0] == ["id", "Name", "Sync"]
+    world.set_rows([["Иван", "100"]], ["Иван", "100"])
+    r = world.cli("init")
+    assert r.returncode == ExitStatus.CONFIG and "is not a header row" in r.stderr and "lead_id" in r.stderr
 
 
 # -- status ------------------------------------------------------------------------------

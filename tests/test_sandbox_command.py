@@ -129,9 +129,9 @@ def test_the_readme_steps_on_a_fresh_sandbox_init_the_empty_tab(tmp_path: Path):
         env_file = tmp_path / ".env"
         env_file.write_text("\n".join(sandbox.lines) + "\n", encoding="utf-8")
         state = {"AMOSHEETS_STATE_DIR": str(tmp_path / "state")}
-        # as printed, the sample tab: it holds data, so init refuses and says where to go
+        # as printed, the sample tab: it has its headers and a sync column already, so init adds nothing
         r = cli("init", cwd=tmp_path, env=state)
-        assert r.returncode == ExitStatus.CONFIG and "already holds data" in said(r)
+        assert r.returncode == 0 and "nothing to add" in said(r)
         # the line uncommented as it says
         text = env_file.read_text(encoding="utf-8").replace(
             f"# GOOGLE_WORKSHEET={EMPTY_TAB}", f"GOOGLE_WORKSHEET={EMPTY_TAB}"

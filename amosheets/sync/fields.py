@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
@@ -234,6 +235,19 @@ def match_headers(row: list[Cell], fields: FieldSet = BUILT_IN_FIELDS) -> Header
         sync=seen[SYNC][0] if SYNC in seen else None,
         typed={k: text(row[cols[0]]).strip() for k, cols in seen.items() if k != SYNC},
     )
+
+
+def sync_header_for(header_row: Sequence[Cell], values: Sequence[Sequence[Cell]]) -> tuple[int, str]:
+    """Where ``init`` adds the sync column to a tab that has a header row, and its header.
+
+    The first column right of the headers that is empty in every row: a column without a header may
+    hold someone's notes, which the tool's lines would overwrite. English headers get ``Sync``.
+    """
+    width = max((i + 1 for i, c in enumerate(header_row) if text(c)), default=0)
+    used = {i for row in values for i, c in enumerate(row) if text(c)}
+    col = next(i for i in range(width, width + len(used) + 1) if i not in used)
+    english = all(text(c).isascii() for c in header_row)
+    return col, SYNC_HEADERS[1] if english else SYNC_HEADERS[0]
 
 
 def suggestions(header: str, fields: FieldSet, most: int = 3) -> list[str]:
