@@ -1,4 +1,4 @@
-"""What the amoCRM emulator's tests share: an emulator served on loopback, and a session for it."""
+"""What the emulators' tests share: an emulator served on loopback, and a session for it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import requests
 
 from amosheets.sandbox.amocrm import AmoCRMEmulator
 from amosheets.sandbox.server import RunningServer
+from amosheets.sandbox.sheets import SheetsEmulator
 
 TIMEOUT = 10
 
@@ -85,3 +86,11 @@ def make_amo() -> Iterator[Callable[..., Amo]]:
         t = threading.Thread(target=s.close, daemon=True)
         t.start()
         _closing.append(t)
+
+
+@pytest.fixture(scope="module")
+def quota_free_sheets() -> Iterator[tuple[SheetsEmulator, RunningServer]]:
+    """A Sheets emulator without quotas (what the format and date tests need), served for one test module."""
+    emu = SheetsEmulator(read_quota=None, write_quota=None)
+    with RunningServer(emu) as server:
+        yield emu, server

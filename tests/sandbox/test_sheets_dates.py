@@ -9,7 +9,6 @@ FORMATTED_STRING). Plain ``requests`` only where gspread cannot say it (raw erro
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,16 +43,9 @@ class Env:
         return requests.request(method, f"{self.url}/_sandbox{path}", json=body, timeout=TIMEOUT, **kw)
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[SheetsEmulator, RunningServer]]:
-    emu = SheetsEmulator(read_quota=None, write_quota=None)
-    with RunningServer(emu) as server:
-        yield emu, server
-
-
 @pytest.fixture
-def env(served: tuple[SheetsEmulator, RunningServer]) -> Env:
-    emu, server = served
+def env(quota_free_sheets: tuple[SheetsEmulator, RunningServer]) -> Env:
+    emu, server = quota_free_sheets
     sid = emu.create_spreadsheet("Dates", ["Sheet1"], locale="ru_RU")
     return Env(emu, server.url, sid, client_for(server.url, AnonymousCredentials()))
 

@@ -7,7 +7,6 @@ Google's 400 shape when malformed. Plain ``requests`` only for raw error bodies.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,16 +57,9 @@ class Env:
         return requests.post(f"{self.url}/v4/spreadsheets/{self.sid}:batchUpdate", json=body, timeout=TIMEOUT)
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[SheetsEmulator, RunningServer]]:
-    emu = SheetsEmulator(read_quota=None, write_quota=None)
-    with RunningServer(emu) as server:
-        yield emu, server
-
-
 @pytest.fixture
-def env(served: tuple[SheetsEmulator, RunningServer]) -> Env:
-    emu, server = served
+def env(quota_free_sheets: tuple[SheetsEmulator, RunningServer]) -> Env:
+    emu, server = quota_free_sheets
     sid = emu.create_spreadsheet("Formats", ["Sheet1", "Second"], rows=20, cols=6)
     return Env(emu, server.url, sid, client_for(server.url, AnonymousCredentials()))
 
