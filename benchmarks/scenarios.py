@@ -126,6 +126,9 @@ class Variant:
     sync: int | None = None  # the sync column's index, if row 1 has one
     catalog_slack: int = 0  # amoCRM requests the variant may add, all of them reading the fields' catalog
     sheets_compared: str = "requests"  # the Sheets counter that must be equal: all requests, or "mutating" only
+    # Where the base writes nothing to the sheet, the variant may write once (and read once, to find the rows):
+    # the sync column's lines have no other write to go into.
+    own_write: bool = False
 
 
 BASE = Variant("", tuple(SAMPLE_HEADERS), "")
@@ -143,6 +146,7 @@ SYNC = Variant(
     f"the {SYNC_HEADER} column",
     sync=len(SAMPLE_HEADERS),
     sheets_compared="mutating",  # the promise is about writes: its lines go in the run's own values:batchUpdate
+    own_write=True,
 )
 
 
