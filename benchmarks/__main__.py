@@ -5,6 +5,7 @@
     python -m benchmarks --only idle-10k --only pull-10k
     python -m benchmarks --markdown           # the table as Markdown, for the README
     python -m benchmarks --custom             # only the rows with 12 custom columns and those they compare with
+    python -m benchmarks --sync-column        # only the rows with the Синхронизация column and those they compare with
 
 Exits 1 when a scenario's outcome check fails (the table's notes say which and why).
 """
@@ -20,11 +21,10 @@ import time
 from collections.abc import Callable
 
 from benchmarks import planner_bench
-from benchmarks.custom import CF_HEADERS
-from benchmarks.scenarios import CF_SUFFIX, SCENARIOS, Result
+from benchmarks.scenarios import BASES, CF, SCENARIOS, SYNC, Result, Variant, with_variant
 from benchmarks.world import AMO_LATENCY, AMO_RATE_LIMIT, CATALOG_ROUTES, SHEETS_QUOTA, catalog_requests
 
-SLOWER = 0.10  # a scenario with custom columns this much slower than its base is flagged (profile it)
+SLOWER = 0.10  # a variant this much slower than its base is flagged (profile it)
 
 PLANNER = "planner-100k"
 NAMES = [s.name for s in SCENARIOS] + [PLANNER]
@@ -34,6 +34,7 @@ COLUMNS = (
     "amoCRM req",
     "Mut",
     "Sheets req",
+    "Sheets mut",
     "Wall s",
     "Bound s",
     "Ratio",
@@ -56,12 +57,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the scenarios with 12 custom-field columns and the ones without that they are compared with",
     )
+    ap.add_argument(
+        "--sync-column",
+        action="store_true",
+        help="the scenarios with the Синхронизация column and the ones without that they are compared with",
+    )
     args = ap.parse_args(argv)
     divisor = 10 if args.quick else 1
-    wanted = list(args.only or ([] if args.custom else NAMES))
-    if args.custom:
-        cf = [s.name for s in SCENARIOS if s.name.endswith(CF_SUFFIX)]
-        wanted += [n.removesuffix(CF_SUFFIX) for n in cf] + cf
+    variants = [v for v, on in ((CF, args.custom), (SYNC, args.sync_column)) if on]
+    # A plain run measures the base scenarios; each variant is measured with its own flag, next to its bases.
+    wanted = list(args.only or ([] if variants else [*BASES, PLANNER]))
+    for v in variants:
+        wanted += with_variant(v)
 
     started = time.perf_counter()
     print(f"amosheets benchmarks — {datetime.datetime.now().isoformat(timespec='seconds')}")
@@ -127,6 +134,7 @@ def _cells(r: Result) -> list[str]:
         str(r.amo.get("requests", DASH)) if measured else DASH,
         str(r.amo.get("mutating", DASH)) if measured else DASH,
         str(r.sheets.get("requests", DASH)) if measured else DASH,
+        str(r.sheets.get("mutating", DASH)) if measured else DASH,
         _num(r.wall, 2),
         f"{bound:.2f} ({r.bound_requests} req)" if measured else DASH,
         ratio,
@@ -139,59 +147,83 @@ def _cells(r: Result) -> list[str]:
 
 
 def _compare(results: list[Result]) -> list[str]:
-    """Each scenario with custom columns beside its base: times, bounds, request counts; a failure when the
-    counts differ by more than the fields' catalog (the requests of CATALOG_ROUTES, one round)."""
+    """Each variant's scenarios beside their bases: times, bounds, request counts. A failure when amoCRM's
+    counts differ by more than the variant's catalog slack (for the custom columns, the requests of
+    CATALOG_ROUTES, one round), or the variant's Sheets counter (all requests, or the writes) differs."""
     by_name = {r.name: r for r in results}
-    pairs = [(r, by_name[r.base]) for r in results if r.base in by_name]
-    if not pairs:
-        return []
+    out: list[str] = []
+    for variant in dict.fromkeys(r.variant for r in results if r.variant is not None):
+        pairs = [(r, by_name[r.base]) for r in results if r.variant == variant and r.base in by_name]
+        if pairs:
+            out += ["", *_compare_variant(variant, pairs)]
+    return out[1:]
+
+
+def _compare_variant(v: Variant, pairs: list[tuple[Result, Result]]) -> list[str]:
+    sheets_what = "Sheets requests" if v.sheets_compared == "requests" else "Sheets write requests"
+    catalog = f"; catalog = requests to {', '.join(CATALOG_ROUTES)}" if v.catalog_slack else ""
     out = [
-        f"With {len(CF_HEADERS)} custom columns vs without (amoCRM requests total/mutating, Sheets requests; "
-        f"catalog = requests to {', '.join(CATALOG_ROUTES)}):"
+        f"With {v.what} vs without (amoCRM requests total/mutating, Sheets requests total/writes; "
+        f"compared: amoCRM and {sheets_what}{catalog}):"
     ]
-    for cf, base in pairs:
-        if cf.run is None or base.run is None:
-            out.append(f"  {cf.name}: not compared (a run is missing)")
+    for var, base in pairs:
+        if var.run is None or base.run is None:
+            out.append(f"  {var.name}: not compared (a run is missing)")
             continue
         # A request amoCRM answered 429 is sent again: it is counted, but it is not work. Compared: the rest.
-        amo_cf, amo_base = _work(cf.amo), _work(base.amo)
-        mut_cf, mut_base = cf.amo.get("mutating", 0), base.amo.get("mutating", 0)
-        retried = bool(cf.amo.get("rate_limited") or base.amo.get("rate_limited"))
-        sh_cf, sh_base = _work(cf.sheets, "quota_rejections"), _work(base.sheets, "quota_rejections")
-        extra = cf.catalog - base.catalog
+        amo_var, amo_base = _work(var.amo), _work(base.amo)
+        mut_var, mut_base = var.amo.get("mutating", 0), base.amo.get("mutating", 0)
+        retried = bool(var.amo.get("rate_limited") or base.amo.get("rate_limited"))
+        sh_var, sh_base = _sheets_work(var.sheets), _sheets_work(base.sheets)
+        shw_var, shw_base = _sheets_work(var.sheets, "write"), _sheets_work(base.sheets, "write")
+        sheets_same = sh_var == sh_base if v.sheets_compared == "requests" else shw_var == shw_base
+        own = v.own_write and shw_base == 0 and shw_var == 1 and sh_var == sh_base + 2
+        sheets_same = sheets_same or own
+        extra = var.catalog - base.catalog
         same = (
-            amo_cf - cf.catalog == amo_base - base.catalog
-            and 0 <= extra <= len(CATALOG_ROUTES)
-            and (mut_cf == mut_base or retried)  # a 429 may have been a write: then the totals decide
-            and sh_cf == sh_base
+            amo_var - var.catalog == amo_base - base.catalog
+            and 0 <= extra <= v.catalog_slack
+            and (mut_var == mut_base or retried)  # a 429 may have been a write: then the totals decide
+            and sheets_same
         )
-        slower = (cf.wall or 0) / (base.wall or 1) - 1
-        first_cf, first_base = cf.first_run, base.first_run
+        slower = (var.wall or 0) / (base.wall or 1) - 1
+        first_var, first_base = var.first_run, base.first_run
+        catalog_now = f"; catalog in this run {var.catalog} vs {base.catalog}" if v.catalog_slack else ""
         out.append(
-            f"  {cf.name} vs {base.name}: wall {_num(cf.wall, 2)} vs {_num(base.wall, 2)} s ({slower:+.0%}), "
-            f"bound {cf.bound_seconds:.2f} vs {base.bound_seconds:.2f} s; amoCRM {amo_cf}/{mut_cf} vs "
-            f"{amo_base}/{mut_base}; Sheets {sh_cf} vs {sh_base}; catalog in this run {cf.catalog} vs {base.catalog}"
-            f" — {'same requests' + (f' + {extra} for the catalog' if extra else '') if same else 'REQUESTS DIFFER'}"
-            + _retries(cf, base)
+            f"  {var.name} vs {base.name}: wall {_num(var.wall, 2)} vs {_num(base.wall, 2)} s ({slower:+.0%}), "
+            f"bound {var.bound_seconds:.2f} vs {base.bound_seconds:.2f} s; amoCRM {amo_var}/{mut_var} vs "
+            f"{amo_base}/{mut_base}; Sheets {sh_var}/{shw_var} vs {sh_base}/{shw_base}{catalog_now}"
+            f" — {_verdict(same, extra, own)}" + _retries(var, base)
         )
-        if sh_cf != sh_base:
-            out.append(f"    Sheets by route: {cf.sheets.get('by_route')} vs {base.sheets.get('by_route')}")
-        if amo_cf - cf.catalog != amo_base - base.catalog:
-            out.append(f"    amoCRM by route: {cf.amo.get('by_route')} vs {base.amo.get('by_route')}")
-        if first_cf and first_base:
+        if var.sheet_writes or base.sheet_writes:
+            out.append(f"    Sheets writes, body bytes: {_writes(var)} vs {_writes(base)}")
+        if sh_var != sh_base or shw_var != shw_base:
+            out.append(f"    Sheets by route: {var.sheets.get('by_route')} vs {base.sheets.get('by_route')}")
+        if amo_var - var.catalog != amo_base - base.catalog:
+            out.append(f"    amoCRM by route: {var.amo.get('by_route')} vs {base.amo.get('by_route')}")
+        if first_var and first_base and v.catalog_slack:
             out.append(
-                f"    the state's first run (setup's pull --all): amoCRM {first_cf.get('requests')} vs "
-                f"{first_base.get('requests')} requests, of them the catalog {catalog_requests(first_cf)} vs "
+                f"    the state's first run (setup's pull --all): amoCRM {first_var.get('requests')} vs "
+                f"{first_base.get('requests')} requests, of them the catalog {catalog_requests(first_var)} vs "
                 f"{catalog_requests(first_base)} (read once, then cached in the state)"
             )
         if not same:
-            cf.failures.append(
-                f"requests differ from {base.name}'s beyond the catalog: amoCRM {amo_cf}/{mut_cf} (catalog "
-                f"{cf.catalog}) vs {amo_base}/{mut_base} (catalog {base.catalog}), Sheets {sh_cf} vs {sh_base}"
+            var.failures.append(
+                f"requests differ from {base.name}'s: amoCRM {amo_var}/{mut_var} (catalog {var.catalog}) vs "
+                f"{amo_base}/{mut_base} (catalog {base.catalog}), Sheets {sh_var}/{shw_var} vs {sh_base}/{shw_base} "
+                f"(compared: {sheets_what})"
             )
         if slower > SLOWER:
             out.append(f"    slower by {slower:.0%} (> {SLOWER:.0%}): worth a profile")
     return out
+
+
+def _verdict(same: bool, extra: int, own: bool) -> str:
+    if not same:
+        return "REQUESTS DIFFER"
+    if own:
+        return "same amoCRM requests; the base writes nothing to the sheet, so the lines take a write of their own"
+    return "same requests" + (f" + {extra} for the catalog" if extra else "")
 
 
 def _work(stats: dict, rejected: str = "rate_limited") -> int:
@@ -199,9 +231,20 @@ def _work(stats: dict, rejected: str = "rate_limited") -> int:
     return int(stats.get("requests", 0)) - int(stats.get(rejected) or 0)
 
 
-def _retries(cf: Result, base: Result) -> str:
-    n_cf, n_base = cf.amo.get("rate_limited") or 0, base.amo.get("rate_limited") or 0
-    return f" (not counted: amoCRM 429s {n_cf} vs {n_base})" if n_cf or n_base else ""
+def _sheets_work(stats: dict, kind: str | None = None) -> int:
+    """Sheets requests (``kind`` "write": the mutating ones) less those the quota refused (each was sent again)."""
+    sent = int(stats.get("requests" if kind is None else "mutating", 0))
+    refused = stats.get("quota_rejections") if kind is None else stats.get("quota_rejections_by_kind", {}).get(kind)
+    return sent - int(refused or 0)
+
+
+def _writes(r: Result) -> str:
+    return "[" + ", ".join(f"{n:,}" for _, n in r.sheet_writes) + "]"
+
+
+def _retries(var: Result, base: Result) -> str:
+    n_var, n_base = var.amo.get("rate_limited") or 0, base.amo.get("rate_limited") or 0
+    return f" (not counted: amoCRM 429s {n_var} vs {n_base})" if n_var or n_base else ""
 
 
 def _num(v: float | None, digits: int) -> str:

@@ -14,10 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from amosheets.sandbox import SAMPLE_HEADERS
+from amosheets.sync.fields import SYNC_HEADERS
+from amosheets.sync.sync_column import DONE
 from benchmarks import custom
 from benchmarks.custom import CF_COL, CF_HEADERS
 from benchmarks.measure import ToolRun
-from benchmarks.world import AMO_RATE_LIMIT, COL, World, catalog_requests
+from benchmarks.world import AMO_RATE_LIMIT, CATALOG_ROUTES, COL, World, catalog_requests
 
 # -- the API's limits and what every run costs ------------------------------------------
 CREATE_BATCH = 50  # leads per POST /api/v4/leads/complex
@@ -64,9 +67,11 @@ class Result:
     peak_mb: float | None = None
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    base: str | None = None  # the scenario without custom columns this one is compared with
+    base: str | None = None  # the scenario without the variant's columns this one is compared with
+    variant: Variant | None = None  # set with ``base``: what this scenario adds to it
     catalog: int = 0  # amoCRM requests of the measured run that read the fields' catalog
     first_run: dict[str, Any] = field(default_factory=dict)  # amoCRM's counters of the setup's pull --all
+    sheet_writes: list[tuple[str, int]] = field(default_factory=list)  # each Sheets write: route, body bytes
 
     @property
     def bound_seconds(self) -> float:
@@ -80,6 +85,7 @@ class Result:
         self.run, self.amo, self.sheets = run, amo, sheets
         self.catalog = catalog_requests(amo)
         self.wall, self.cpu, self.peak_mb = run.wall, run.cpu, run.peak_mb
+        self.sheet_writes = list(sheets.get("writes", []))
         self.check(run.exit_code == 0, run.describe())
         self.check(bool(run.summary), "no --json summary on stdout")
         s = run.summary
@@ -108,17 +114,72 @@ def _cell_key(header: str, cell: str) -> Any:
     return frozenset(cell.split(", ")) if header in ("Интересы", "Теги") else cell
 
 
-def _world(cf: bool) -> World:
-    """A sandbox whose sheet has the built-in headers, and with ``cf`` the 12 custom columns after them."""
-    return World(custom.HEADERS) if cf else World()
+@dataclass(frozen=True)
+class Variant:
+    """A way of making a scenario's sheet different while the work stays the same: the base's name + ``suffix``,
+    measured next to the base and compared with it (``benchmarks.__main__._compare``)."""
+
+    suffix: str  # "" for the base scenarios
+    headers: tuple[str, ...]  # row 1 of the sheet
+    what: str  # for the scenario's description and the comparison's heading
+    cf: bool = False  # the 12 custom columns: every row carries a value in each (benchmarks/custom.py)
+    sync: int | None = None  # the sync column's index, if row 1 has one
+    catalog_slack: int = 0  # amoCRM requests the variant may add, all of them reading the fields' catalog
+    sheets_compared: str = "requests"  # the Sheets counter that must be equal: all requests, or "mutating" only
+    # Where the base writes nothing to the sheet, the variant may write once (and read once, to find the rows):
+    # the sync column's lines have no other write to go into.
+    own_write: bool = False
 
 
-def _extras(w: World, cf: bool) -> Any:
-    """What build_synced gives each seeded lead besides seed_bulk's values: with ``cf``, every custom column."""
-    return (lambda i: custom.amo_edit(w.amo, i)) if cf else None
+BASE = Variant("", tuple(SAMPLE_HEADERS), "")
+CF = Variant(
+    "-cf",
+    tuple(custom.HEADERS),
+    f"{len(CF_HEADERS)} custom columns",
+    cf=True,
+    catalog_slack=len(CATALOG_ROUTES),
+)
+SYNC_HEADER = SYNC_HEADERS[0]  # Синхронизация
+SYNC = Variant(
+    "-sync",
+    (*SAMPLE_HEADERS, SYNC_HEADER),
+    f"the {SYNC_HEADER} column",
+    sync=len(SAMPLE_HEADERS),
+    sheets_compared="mutating",  # the promise is about writes: its lines go in the run's own values:batchUpdate
+    own_write=True,
+)
 
 
-CF_SUFFIX = "-cf"  # the name of a scenario with the custom columns: its base's name + this
+def _world(v: Variant) -> World:
+    """A sandbox whose sheet has the variant's headers."""
+    return World(v.headers)
+
+
+def _extras(w: World, v: Variant) -> Any:
+    """What build_synced gives each seeded lead besides seed_bulk's values: with custom columns, every one of them."""
+    return (lambda i: custom.amo_edit(w.amo, i)) if v.cf else None
+
+
+def _also(v: Variant) -> str:
+    return f", {v.what}" if v.what else ""
+
+
+def _sync_cells(w: World, v: Variant) -> dict[int, str]:
+    """lead_id → its row's sync cell ({} without the sync column)."""
+    if v.sync is None:
+        return {}
+    return {lid: cells[v.sync] for lid, cells in _by_lead(w.rows(), w.width).items()}
+
+
+def _check_lines(res: Result, shown: dict[int, str], want: dict[int, tuple[str, ...]], what: str) -> None:
+    """Each lead's sync cell in ``want`` starts with ✓ and holds every one of ``want[lead]`` (parts of the line)."""
+    bad = [lid for lid, parts in want.items() if not _says(shown.get(lid, ""), parts)]
+    example = f" (lead {bad[0]}: {shown.get(bad[0])!r}, expected ✓ … {' … '.join(want[bad[0]])})" if bad else ""
+    res.check(not bad and bool(want), f"{len(bad)} of {len(want)} rows' sync cells do not say {what}{example}")
+
+
+def _says(line: str, parts: tuple[str, ...]) -> bool:
+    return line.startswith(DONE) and all(p in line for p in parts)
 
 
 def _prices(w: World) -> dict[int, int]:
@@ -126,13 +187,14 @@ def _prices(w: World) -> dict[int, int]:
 
 
 # -- 1, 2: idle -----------------------------------------------------------------------
-def idle(name: str, n: int, cf: bool = False) -> Result:
-    extra = f", {len(CF_HEADERS)} custom columns" if cf else ""
-    res = Result(name, n, f"sync of {n:,} synced rows{extra}, nothing changed")
-    with _world(cf) as w:
-        w.build_synced(n, _extras(w, cf))
+def idle(name: str, n: int, v: Variant = BASE) -> Result:
+    res = Result(name, n, f"sync of {n:,} synced rows{_also(v)}, nothing changed")
+    with _world(v) as w:
+        w.build_synced(n, _extras(w, v))
         res.first_run = w.first_run
+        lines_before = _sync_cells(w, v)
         res.take(*w.measure("sync"))
+        lines_after = _sync_cells(w, v)
     # Nothing changed: the pipelines, and the two change listings (one empty page each).
     res.bound_requests = PIPELINES + CHANGE_LISTINGS
     s = res.run.summary if res.run else {}
@@ -142,19 +204,25 @@ def idle(name: str, n: int, cf: bool = False) -> Result:
     amo_n, sheets_n = res.amo.get("requests"), res.sheets.get("requests")
     res.check(amo_n == IDLE_AMO, f"the idle run sent {amo_n} amoCRM requests, not {IDLE_AMO}")
     res.check(sheets_n == IDLE_SHEETS, f"the idle run sent {sheets_n} Sheets requests, not {IDLE_SHEETS}")
+    res.check(not res.sheet_writes, f"the idle run wrote to the sheet: {res.sheet_writes}")
+    if v.sync is not None:  # the lines setup's pull --all wrote stay as they were
+        _check_lines(res, lines_before, dict.fromkeys(lines_before, ("added from amoCRM",)), "added from amoCRM")
+        changed = sum(1 for lid, line in lines_before.items() if lines_after.get(lid) != line)
+        res.check(changed == 0 and len(lines_after) == n, f"the idle run changed {changed} rows' sync cells")
     return res
 
 
 # -- 3: push of new rows --------------------------------------------------------------
-def push_create(name: str, n: int, cf: bool = False) -> Result:
-    extra = f" and the {len(CF_HEADERS)} custom columns" if cf else ""
-    res = Result(name, n, f"push of {n:,} new rows (no lead_id; name, phone, e-mail, price{extra})")
-    with _world(cf) as w:
+def push_create(name: str, n: int, v: Variant = BASE) -> Result:
+    extra = f" and the {len(CF_HEADERS)} custom columns" if v.cf else ""
+    sync = f"; an empty {SYNC_HEADER} cell" if v.sync is not None else ""
+    res = Result(name, n, f"push of {n:,} new rows (no lead_id; name, phone, e-mail, price{extra}{sync})")
+    with _world(v) as w:
         w.build_synced(0)  # an empty sheet and account, but a cursor: not a first run
         res.first_run = w.first_run
         new_rows = [
             ["", f"Новый клиент {i + 1}", f"+7 916 {i:07d}", f"new{i + 1}@example.com", 1000 + i, "", ""]
-            + (custom.cells(i) if cf else [])
+            + (custom.cells(i) if v.cf else [])
             for i in range(n)
         ]
         w.sheets.set_values(w.sid, w.tab, new_rows, start="A2")
@@ -172,7 +240,12 @@ def push_create(name: str, n: int, cf: bool = False) -> Result:
         res.check(len(ids) == n and distinct == n, f"the sheet has {distinct} distinct lead_ids, expected {n}")
         unfilled = sum(1 for r in rows if len(r) < 7 or not r[COL["Статус"]] or not r[COL["Воронка"]])
         res.check(unfilled == 0, f"{unfilled} new rows without status/pipeline filled in")
-        if cf:  # every new lead carries the row's custom values (checked on two fields, the tags, the user)
+        if v.sync is not None:  # every row says which deal it made
+            shown = _sync_cells(w, v)
+            made = {lid: (f"deal {lid} created",) for lid in shown}
+            res.check(len(made) == n, f"{len(made)} rows with a lead_id and the sync column, expected {n}")
+            _check_lines(res, shown, made, "its deal was created")
+        if v.cf:  # every new lead carries the row's custom values (checked on two fields, the tags, the user)
             by_name = {lead["name"]: lead for lead in w.amo.leads()}
             city, product = custom.field_id(w.amo, "Город"), custom.field_id(w.amo, "Продукт")
             bad = 0
@@ -196,11 +269,12 @@ def push_create(name: str, n: int, cf: bool = False) -> Result:
 UPDATED_CF = ("Город", "Количество", "Продукт")  # the custom columns push-update-10k-cf edits in every row
 
 
-def push_update(name: str, n: int, cf: bool = False) -> Result:
-    extra = f" and {', '.join(UPDATED_CF)}" if cf else ""
-    res = Result(name, n, f"push of {n:,} synced rows whose price{extra} was changed in the sheet")
-    with _world(cf) as w:
-        ids = w.build_synced(n, _extras(w, cf))
+def push_update(name: str, n: int, v: Variant = BASE) -> Result:
+    extra = f" and {', '.join(UPDATED_CF)}" if v.cf else ""
+    sync = f", the {SYNC_HEADER} column" if v.sync is not None else ""
+    res = Result(name, n, f"push of {n:,} synced rows whose price{extra} was changed in the sheet{sync}")
+    with _world(v) as w:
+        ids = w.build_synced(n, _extras(w, v))
         res.first_run = w.first_run
         rows = w.rows()
         order = [int(r[0]) for r in rows]
@@ -208,7 +282,7 @@ def push_update(name: str, n: int, cf: bool = False) -> Result:
         want = {lid: old[lid] + 7 for lid in order}
         w.sheets.set_values(w.sid, w.tab, [[want[lid]] for lid in order], start=f"{_letter(COL['Сумма'])}2")
         index = {lid: i for i, lid in enumerate(ids)}  # the lead's number in the seeding: its custom values
-        if cf:
+        if v.cf:
             for h in UPDATED_CF:  # each column gets the values of another row: all of them change
                 column = [custom.cells(index[lid], salt=1, only=(h,)) for lid in order]
                 w.sheets.set_values(w.sid, w.tab, column, start=f"{_letter(CF_COL[h])}2")
@@ -222,7 +296,10 @@ def push_update(name: str, n: int, cf: bool = False) -> Result:
         now = _prices(w)
         wrong = sum(1 for lid in ids if now.get(lid) != want[lid])
         res.check(wrong == 0, f"{wrong} leads in amoCRM without the sheet's new price")
-        if cf:
+        if v.sync is not None:
+            sent = ("sent to amoCRM: Сумма",)
+            _check_lines(res, _sync_cells(w, v), dict.fromkeys(ids, sent), "the price went to amoCRM")
+        if v.cf:
             city, product = custom.field_id(w.amo, "Город"), custom.field_id(w.amo, "Продукт")
             bad = 0
             for lead in w.amo.leads():
@@ -238,11 +315,12 @@ def push_update(name: str, n: int, cf: bool = False) -> Result:
 PULLED_CF = ("Город", "Предоплата", "Интересы")  # the custom fields pull-10k-cf changes in amoCRM on every lead
 
 
-def pull(name: str, n: int, cf: bool = False) -> Result:
-    extra = f", {', '.join(PULLED_CF)}" if cf else ""
-    res = Result(name, n, f"pull of {n:,} leads changed in amoCRM (price{extra}; phone of half their contacts)")
-    with _world(cf) as w:
-        ids = w.build_synced(n, _extras(w, cf))
+def pull(name: str, n: int, v: Variant = BASE) -> Result:
+    extra = f", {', '.join(PULLED_CF)}" if v.cf else ""
+    sync = f", the {SYNC_HEADER} column" if v.sync is not None else ""
+    res = Result(name, n, f"pull of {n:,} leads changed in amoCRM (price{extra}; phone of half their contacts){sync}")
+    with _world(v) as w:
+        ids = w.build_synced(n, _extras(w, v))
         res.first_run = w.first_run
         contact_of = {int(lead["id"]): lead["_embedded"]["contacts"][0]["id"] for lead in w.amo.leads()}
         want_price: dict[int, int] = {}
@@ -250,8 +328,8 @@ def pull(name: str, n: int, cf: bool = False) -> Result:
         want_cf: dict[int, list[Any]] = {}
         for i, lid in enumerate(ids):
             want_price[lid] = 500_000 + i
-            edits = custom.amo_edit(w.amo, i, salt=1, only=PULLED_CF) if cf else {}
-            if cf:
+            edits = custom.amo_edit(w.amo, i, salt=1, only=PULLED_CF) if v.cf else {}
+            if v.cf:
                 want_cf[lid] = custom.cells(i, salt=1, only=PULLED_CF)
             w.amo.edit_lead(lid, price=want_price[lid], **edits)
             if i % 2 == 0:
@@ -278,18 +356,22 @@ def pull(name: str, n: int, cf: bool = False) -> Result:
             != [_cell_key(h, str(v)) for h, v in zip(PULLED_CF, values, strict=True)]
         )
         res.check(bad_cf == 0, f"{bad_cf} rows do not show amoCRM's new {', '.join(PULLED_CF)}")
+        if v.sync is not None:  # "from amoCRM: Сумма", with "Телефон" too where the contact's phone changed
+            got = {lid: ("from amoCRM: ", "Сумма", *(["Телефон"] if lid in want_phone else [])) for lid in want_price}
+            _check_lines(res, _sync_cells(w, v), got, "what came from amoCRM")
     return res
 
 
 # -- 6: a mixed sync ------------------------------------------------------------------
-def mixed(name: str, base: int, k: int, conflicts: int) -> Result:
+def mixed(name: str, base: int, k: int, conflicts: int, v: Variant = BASE) -> Result:
+    assert not v.cf, "mixed has no rows with custom values"
     res = Result(
         name,
         base + k,
         f"sync of {base:,} synced rows + {k:,} new rows, {k:,} rows edited in the sheet, {k:,} leads edited "
-        f"in amoCRM, {conflicts} leads edited on both sides (price)",
+        f"in amoCRM, {conflicts} leads edited on both sides (price){_also(v)}",
     )
-    with World() as w:
+    with _world(v) as w:
         w.build_synced(base)
         rows = w.rows()
         order = [int(r[0]) for r in rows]
@@ -328,12 +410,22 @@ def mixed(name: str, base: int, k: int, conflicts: int) -> Result:
         bad_crm = sum(1 for lid in sheet_ids if now[lid] != sheet_price[lid])
         res.check(bad_crm == 0, f"{bad_crm} leads in amoCRM without the sheet's new price")
         after = w.rows()
-        shown = _by_lead(after)
+        shown = _by_lead(after, w.width)
         expect_sheet = {**{lid: crm_price[lid] for lid in crm_ids}, **{lid: crm_price[lid] for lid in both_ids}}
         bad_sheet = sum(1 for lid, p in expect_sheet.items() if shown[lid][COL["Сумма"]] != str(p))
         res.check(bad_sheet == 0, f"{bad_sheet} rows without amoCRM's new price (conflicts included: amoCRM wins)")
         res.check(len(shown) == base + k, f"the sheet has {len(shown)} lead_ids, expected {base + k}")
         res.check(all(now[lid] == crm_price[lid] for lid in both_ids), "a conflict changed amoCRM's value")
+        if v.sync is not None:
+            lines = {lid: cells[v.sync] for lid, cells in shown.items()}
+            made = {lid: (f"deal {lid} created",) for lid in set(shown) - set(order)}
+            _check_lines(res, lines, made, "its deal was created")
+            _check_lines(res, lines, dict.fromkeys(sheet_ids, ("sent to amoCRM: Сумма",)), "the price went to amoCRM")
+            _check_lines(res, lines, dict.fromkeys(crm_ids, ("from amoCRM: Сумма",)), "the price came from amoCRM")
+            kept = ("Сумма: amoCRM has", "kept amoCRM's")
+            _check_lines(res, lines, dict.fromkeys(both_ids, kept), "the conflict and whose value was kept")
+            idle_ids = order[2 * k + conflicts :]
+            _check_lines(res, lines, dict.fromkeys(idle_ids, ("added from amoCRM",)), "what setup's pull --all said")
     return res
 
 
@@ -347,27 +439,44 @@ class Scenario:
     run: Callable[[int], Result]  # called with the scale divisor (1, or 10 for --quick)
 
 
-def _with_cf(name: str, scenario: Callable[..., Result], n: int) -> Scenario:
-    """``scenario`` at ``n`` rows with the 12 custom columns, named ``name-cf`` and compared with ``name``."""
+# Each base scenario: (its name, divisor, variant) → its result, at full size 10,000 rows (idle-100k: 100,000).
+Make = Callable[[str, int, Variant], Result]
+BASES: dict[str, Make] = {
+    "idle-10k": lambda name, d, v: idle(name, 10_000 // d, v),
+    "idle-100k": lambda name, d, v: idle(name, 100_000 // d, v),
+    "push-create-10k": lambda name, d, v: push_create(name, 10_000 // d, v),
+    "push-update-10k": lambda name, d, v: push_update(name, 10_000 // d, v),
+    "pull-10k": lambda name, d, v: pull(name, 10_000 // d, v),
+    "mixed": lambda name, d, v: mixed(name, 10_000 // d, 1_000 // d, 50 // d, v),
+}
+
+# The same work with a different sheet, each next to its base (named base + the variant's suffix):
+# 12 custom-field columns of varied types (benchmarks/custom.py); the Синхронизация column.
+VARIANTS: dict[Variant, tuple[str, ...]] = {
+    CF: ("idle-10k", "push-create-10k", "push-update-10k", "pull-10k"),
+    SYNC: ("idle-10k", "push-create-10k", "push-update-10k", "pull-10k", "mixed"),
+}
+
+
+def _scenario(base: str, v: Variant = BASE) -> Scenario:
+    """The base scenario ``base`` with the variant's sheet, named ``base`` + its suffix and compared with ``base``
+    (with BASE, the base scenario itself)."""
+    name = base + v.suffix
 
     def run(d: int) -> Result:
-        res = scenario(name + CF_SUFFIX, n // d, cf=True)
-        res.base = name
+        res = BASES[base](name, d, v)
+        if v != BASE:
+            res.base, res.variant = base, v
         return res
 
-    return Scenario(name + CF_SUFFIX, run)
+    return Scenario(name, run)
 
 
-SCENARIOS: list[Scenario] = [
-    Scenario("idle-10k", lambda d: idle("idle-10k", 10_000 // d)),
-    Scenario("idle-100k", lambda d: idle("idle-100k", 100_000 // d)),
-    Scenario("push-create-10k", lambda d: push_create("push-create-10k", 10_000 // d)),
-    Scenario("push-update-10k", lambda d: push_update("push-update-10k", 10_000 // d)),
-    Scenario("pull-10k", lambda d: pull("pull-10k", 10_000 // d)),
-    Scenario("mixed", lambda d: mixed("mixed", 10_000 // d, 1_000 // d, 50 // d)),
-    # The same work with 12 custom-field columns of varied types (benchmarks/custom.py) in the sheet.
-    _with_cf("idle-10k", idle, 10_000),
-    _with_cf("push-create-10k", push_create, 10_000),
-    _with_cf("push-update-10k", push_update, 10_000),
-    _with_cf("pull-10k", pull, 10_000),
+def with_variant(v: Variant) -> list[str]:
+    """The names of a variant's scenarios and of the base scenarios they are compared with."""
+    return [name for base in VARIANTS[v] for name in (base, base + v.suffix)]
+
+
+SCENARIOS: list[Scenario] = [_scenario(b) for b in BASES] + [
+    _scenario(b, v) for v, bases in VARIANTS.items() for b in bases
 ]

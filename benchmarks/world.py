@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from amosheets.sandbox import SAMPLE_HEADERS, Sandbox
+from amosheets.sandbox.server import MUTATING_METHODS, Request
 from benchmarks.measure import ToolRun, run_tool, tool_env
 
 AMO_RATE_LIMIT = 7  # amoCRM's real limit: requests per sliding second
@@ -132,11 +133,19 @@ class World:
         return ["--force"] if _has_force(command) else []
 
     def measure(self, *args: str) -> tuple[ToolRun, dict[str, Any], dict[str, Any]]:
-        """The measured run: counters reset just before; returns it with both emulators' counters."""
+        """The measured run: counters reset just before; returns it with both emulators' counters (the Sheets
+        emulator's with ``writes``: each write request's ``METHOD route`` and body size in bytes, in order)."""
         if not self.measured:
             self.measured_mode()
         self.amo.reset_stats()
         self.sheets.reset_stats()
+        writes: list[tuple[str, int]] = []
+
+        def record(phase: str, req: Request) -> None:
+            if phase == "before" and req.method in MUTATING_METHODS:
+                writes.append((f"{req.method} {self.sheets.route_name(req.path)}", len(req.body)))
+
+        self.sheets.hook = record
         # The emulators share this process: a full garbage collection over 100 000 leads' objects would
         # stall their threads mid-run (noise in the tool's wall time). Collect now, freeze, and keep it off.
         gc.collect()
@@ -147,7 +156,8 @@ class World:
         finally:
             gc.enable()
             gc.unfreeze()
-        return r, self.amo.stats(), self.sheets.stats()
+            self.sheets.hook = None
+        return r, self.amo.stats(), {**self.sheets.stats(), "writes": writes}
 
     # -- building a synced state ----------------------------------------------------
     def build_synced(self, n: int, extras: Callable[[int], dict[str, Any]] | None = None) -> list[int]:
