@@ -63,7 +63,7 @@ def lines(plan: Plan, ran: Ran, rows: Iterable[SheetRow], headers: HeaderMap, wh
     done = f"{DONE} {when}"
     for n in plan.creates():
         if n.token in ran.created and n.row not in out.by_row:
-            out.by_row[n.row] = f"{done} deal {ran.created[n.token]} created"
+            out.by_row[n.row] = f"{done} deal created"  # its ID is in the row: a line kept short
     linked = set(ran.linked)
     for link in plan.links:
         if link.lead_id in linked and link.row not in out.by_row:
