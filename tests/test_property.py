@@ -247,6 +247,8 @@ class SyncMachine(RuleBasedStateMachine):
         self.status_ids = {s["name"]: s["id"] for s in main["_embedded"]["statuses"]}
         self.status_names = {s["id"]: [s["name"]] for s in main["_embedded"]["statuses"]}  # every name it had
         self.renames = 0
+        # Statuses typed into the sheet by name since the last clean run: the tool has not read those names yet.
+        self.typed_statuses: set[int] = set()
         self.ran_at = 0  # the latest amoCRM time any run started at: a cursor is never later than this
         self.crm_changed: dict[int, set[int]] = {}  # deal → columns amoCRM changed since the last sync
         self.rows: list[Row] = []
@@ -287,6 +289,7 @@ class SyncMachine(RuleBasedStateMachine):
         out = self.run(direction)
         assert out.exit_status == ExitStatus.OK, (out.problems, out.notices)
         assert not out.problems and not out.uncertain
+        self.typed_statuses.clear()
         return out
 
     def run_failing(self, direction: str = "sync") -> None:
@@ -635,6 +638,7 @@ class SyncMachine(RuleBasedStateMachine):
         """The pools hold the original names: a renamed status is typed by its name now."""
         sid = self.status_ids[next(n for n in MAIN_STATUSES if n.casefold() == typed.casefold())]
         name = self.status_names[sid][-1]
+        self.typed_statuses.add(sid)
         return name.lower() if typed == typed.lower() else name
 
     def type_into(self, i: int, col: int, text: str) -> None:
@@ -858,6 +862,11 @@ class SyncMachine(RuleBasedStateMachine):
     def crm_rename_status(self, pick) -> None:
         """An administrator renames one of the main pipeline's own statuses (not the closed ones)."""
         sid = self.status_ids[MAIN_STATUSES[pick]]
+        if sid in self.typed_statuses:
+            # A name typed into the sheet and renamed again before any run read it lived only between two
+            # runs: amoCRM keeps no past names, so no tool could tell which status it meant (found by the
+            # long run; the same on the release before issue 11).
+            return
         self.renames += 1
         name = f"{MAIN_STATUSES[pick]} {self.renames}"
         self.sb.amocrm.rename_status(sid, name)
