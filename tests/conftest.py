@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,16 @@ from amosheets.state import StateStore
 from amosheets.sync.plan import Direction
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def interruptible() -> None:
+    """A child's ``preexec_fn``: Ctrl-C (SIGINT) as a terminal sends it, whatever the test runner inherited.
+
+    A shell starts a background job (``pytest … &``, as some CI runners do) with SIGINT ignored, and
+    a child inherits that: Python then installs no KeyboardInterrupt, and a test that presses Ctrl-C
+    would hang or see the tool finish as if nothing was pressed.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @dataclass

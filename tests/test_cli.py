@@ -22,6 +22,8 @@ from amosheets.errors import ExitStatus
 from amosheets.gspread_transport import client_for
 from amosheets.sandbox import SAMPLE_SHEET_HEADERS
 
+from .conftest import interruptible
+
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "GOOGLE_", "AMOSHEETS_"))}
@@ -140,6 +142,7 @@ def test_sandbox_command_serves_a_sheet_that_real_gspread_reads():
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=interruptible,
     )
     try:
         lines: dict[str, str] = {}

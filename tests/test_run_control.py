@@ -15,7 +15,7 @@ import pytest
 
 from amosheets.errors import ExitStatus
 
-from .conftest import ROOT, World
+from .conftest import ROOT, World, interruptible
 
 
 def last_run(w: World) -> dict:
@@ -88,6 +88,7 @@ def test_ctrl_c_during_a_push_says_so_and_records_what_was_done(world: World):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     interrupter.pid = proc.pid
     _, stderr = proc.communicate(timeout=120)

@@ -18,6 +18,8 @@ import requests
 from amosheets.errors import ExitStatus
 from amosheets.sandbox import EMPTY_TAB
 
+from .conftest import interruptible
+
 DEFAULT_PORTS = (8081, 8082)
 
 
@@ -67,6 +69,7 @@ class RunningSandbox:
             text=True,
             env=clean_env(),
             cwd=cwd,
+            preexec_fn=interruptible,
         )
         self.lines: list[str] = []
         deadline = time.monotonic() + 60
