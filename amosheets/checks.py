@@ -84,7 +84,7 @@ def _check_google(
     else:
         results.append(Check("Google key file", True, f"none: anonymous access to {settings.sheets_api_url}"))
     try:
-        sheet = Sheet(settings, on_request=on_request)
+        sheet = Sheet(settings.tab(), secrets=settings.secrets(), on_request=on_request)
         tab = sheet.open()
     except AmosheetsError as e:
         fail("spreadsheet", e)
@@ -147,7 +147,8 @@ def _check_amocrm(
     on_request: RequestHook | None,
 ) -> FieldSet | None:
     """The account's fields, once the token and the pipeline passed."""
-    amo = AmoClient(settings.amocrm_base_url, settings.amocrm_token, attempts=2, on_request=on_request)
+    config = settings.account()
+    amo = AmoClient(config.base_url, config.token, attempts=2, on_request=on_request)
     try:
         try:
             account = amo.account()
@@ -156,7 +157,8 @@ def _check_amocrm(
             return None
         results.append(Check("amoCRM token", True, f"account {account.get('name', '?')!r} at {amo.host}"))
         try:
-            catalog = catalog_from(amo.pipelines(), settings.pipeline_id, settings.status_id)
+            pair = settings.pair()
+            catalog = catalog_from(amo.pipelines(), pair.pipeline_id, pair.status_id)
         except AmosheetsError as e:
             fail("pipeline and status", e)
             return None

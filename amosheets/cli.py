@@ -158,7 +158,9 @@ def _sync(ctx: typer.Context, direction: Direction, options: Options, as_json: b
     st = state(ctx)
     o = st.output
     with o.progress() as progress:
-        engine = Engine(st.settings, options, progress=progress, detail=o.detail, trace=o.trace if o.debug else None)
+        engine = Engine.from_settings(
+            st.settings, options, progress=progress, detail=o.detail, trace=o.trace if o.debug else None
+        )
         outcome = engine.run()
     print_outcome(st.output, direction.value, outcome, as_json)
     raise typer.Exit(int(outcome.exit_status))
@@ -353,7 +355,7 @@ def pipelines(ctx: typer.Context, as_json: Json = False) -> None:
 
     st = state(ctx)
     settings = st.settings.require(AMOCRM)
-    amo = amo_client(settings, on_request=st.on_request("amoCRM"))
+    amo = amo_client(settings.account(), on_request=st.on_request("amoCRM"))
     try:
         data = amo.pipelines()
     finally:
@@ -438,7 +440,7 @@ def init(
 
     st = state(ctx)
     settings = st.settings.require(GOOGLE, *((AMOCRM,) if format_ or all_fields else ()))
-    sheet = Sheet(settings, on_request=st.on_request("Sheets"))
+    sheet = Sheet(settings.tab(), secrets=settings.secrets(), on_request=st.on_request("Sheets"))
     tab = sheet.open()
     values = sheet.read_values()
     used = sum(1 for r in values if any(str(c).strip() for c in r if c is not None))
@@ -523,11 +525,11 @@ def _read_catalog(st: AppState) -> Catalog:
     from amosheets.amocrm.mapping import catalog_from
     from amosheets.engine.reading import read_account
 
-    settings = st.settings
+    pair = st.settings.pair()
 
     def read(amo: AmoClient) -> Catalog:
         account = read_account(amo)
-        return catalog_from(amo.pipelines(), settings.pipeline_id, settings.status_id, account)
+        return catalog_from(amo.pipelines(), pair.pipeline_id, pair.status_id, account)
 
     return _with_amo(st, read)[0]
 
@@ -536,7 +538,7 @@ def _with_amo(st: AppState, read: Callable[[AmoClient], T]) -> tuple[T, str]:
     """What ``read`` makes of a client of the configured account (and that account's host)."""
     from amosheets.engine import amo_client
 
-    amo = amo_client(st.settings.require(AMOCRM), on_request=st.on_request("amoCRM"))
+    amo = amo_client(st.settings.require(AMOCRM).account(), on_request=st.on_request("amoCRM"))
     try:
         return read(amo), amo.host
     finally:
@@ -570,16 +572,15 @@ def status(
         amosheets status
         amosheets status --last 50 --json
     """
-    from amosheets.engine import scope_of
     from amosheets.state import StateStore, state_path
 
     st = state(ctx)
-    settings = st.settings.require(GOOGLE, AMOCRM)
-    path = state_path(settings.state_dir, scope_of(settings))
+    pair = st.settings.require(GOOGLE, AMOCRM).pair()
+    path = state_path(pair.state_dir, pair.scope)
     if not path.exists():
         st.output.info(f"No runs recorded yet for this sheet and account (state file {path}).")
         raise typer.Exit(int(ExitStatus.OK))
-    store = StateStore.open(settings.state_dir, scope_of(settings))
+    store = StateStore.open(pair.state_dir, pair.scope)
     try:
         runs = store.runs(last)
         cursor = store.cursor

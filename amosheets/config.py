@@ -19,6 +19,7 @@ from platformdirs import user_state_dir
 
 from amosheets.deadline import DEFAULT_DEADLINE
 from amosheets.errors import ConfigError
+from amosheets.state import Scope
 
 AMOCRM_DOMAINS = ("amocrm.ru", "amocrm.com", "kommo.com")
 DEFAULT_DOMAIN = "amocrm.ru"
@@ -65,6 +66,55 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+# The environment describes one account, one tab and the pair of them; this names all three
+# until a config file names more (shared/CONTRACT.md, amosheets.toml).
+ENVIRONMENT = "default"
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """One amoCRM account: where it is, how to sign in to it and how fast it may be asked."""
+
+    name: str
+    base_url: str
+    token: Secret
+    rate: int = 7  # requests per second, for the whole account (every pair on it shares them)
+
+    def secrets(self) -> list[str]:
+        return [s for s in (self.token.reveal(),) if s]
+
+
+@dataclass(frozen=True)
+class TabConfig:
+    """One tab of one Google spreadsheet, and how to reach Google for it."""
+
+    spreadsheet_id: str
+    worksheet: str | None  # None: the spreadsheet's first tab
+    sheets_api_url: str | None = None  # a local emulator's origin; None: Google's
+    credentials: Path | None = None  # the key file; None: anonymous (an emulator only)
+
+
+@dataclass(frozen=True)
+class PairConfig:
+    """A tab synced with an account, the way vdirsyncer's pair names its two sides and its policy.
+
+    Where new deals go is the pair's, not the account's: two pairs on one account differ in it.
+    """
+
+    name: str
+    account: AccountConfig
+    tab: TabConfig
+    pipeline_id: int | None  # where new deals go; None: the account's main pipeline
+    status_id: int | None  # their status; None: the pipeline's first one a deal may be put in
+    state_dir: Path  # where the pair's state file and lock are kept
+
+    @property
+    def scope(self) -> Scope:
+        """What the pair's state file belongs to. Its path is derived from this: it must never
+        change for the environment's pair, or users' existing state would not be found."""
+        return Scope(self.tab.spreadsheet_id, self.tab.worksheet or "", self.account.base_url)
+
+
 @dataclass
 class Settings:
     google_credentials: Path | None = None
@@ -93,7 +143,18 @@ class Settings:
 
     def secrets(self) -> list[str]:
         """Values that must never be printed: the token (the key file's content is never read into Settings)."""
-        return [s for s in (self.amocrm_token.reveal(),) if s]
+        return self.account().secrets()
+
+    # The environment's one account, tab and pair. They are built whatever the problems are (a
+    # command that needs one service only takes that side): ``require`` first what you use.
+    def account(self) -> AccountConfig:
+        return AccountConfig(ENVIRONMENT, self.amocrm_base_url, self.amocrm_token, self.amocrm_rate)
+
+    def tab(self) -> TabConfig:
+        return TabConfig(self.sheet_id, self.worksheet, self.sheets_api_url, self.google_credentials)
+
+    def pair(self) -> PairConfig:
+        return PairConfig(ENVIRONMENT, self.account(), self.tab(), self.pipeline_id, self.status_id, self.state_dir)
 
 
 def read_environment(env_file: Path | None = None, environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -49,7 +49,7 @@ def run_demo(o: Output) -> int:
 
         def step(title: str, options: Options) -> int:
             o.info(f"\n{title}")
-            outcome = Engine(settings, options).run()
+            outcome = Engine.from_settings(settings, options).run()
             print_outcome(o, options.direction.value, outcome, as_json=False)
             return int(outcome.exit_status)
 

@@ -20,7 +20,7 @@ tab's protected ranges too), then one ``spreadsheets:batchUpdate`` (built by ``a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -33,7 +33,7 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 from gspread.urls import SPREADSHEET_VALUES_BATCH_UPDATE_URL
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from amosheets.config import Settings, redact
+from amosheets.config import TabConfig, redact
 from amosheets.deadline import NO_DEADLINE, Deadline
 from amosheets.errors import AuthError, ConfigError, ServiceError
 from amosheets.gspread_transport import RequestHook, client_for
@@ -56,9 +56,9 @@ _RETRY_CODES = {429, 500, 502, 503, 504}
 T = TypeVar("T")
 
 
-def load_credentials(settings: Settings) -> Credentials:
+def load_credentials(tab: TabConfig) -> Credentials:
     """The service account's credentials, or anonymous ones for a local emulator."""
-    path = settings.google_credentials
+    path = tab.credentials
     if path is None:
         return AnonymousCredentials()
     info = read_key_file(path)
@@ -130,8 +130,9 @@ def sheet_data(values: list[list[Cell]], fields: FieldSet) -> SheetData:
 class Sheet:
     def __init__(
         self,
-        settings: Settings,
+        tab: TabConfig,
         *,
+        secrets: Sequence[str] = (),
         attempts: int = 6,
         backoff: float = 2.0,
         max_backoff: float = 65.0,
@@ -139,14 +140,15 @@ class Sheet:
         deadline: Deadline = NO_DEADLINE,
         on_request: RequestHook | None = None,
     ) -> None:
-        self.spreadsheet_id = settings.sheet_id
-        self.worksheet = settings.worksheet
-        creds = credentials if credentials is not None else load_credentials(settings)
+        """``secrets``: the other side's too (the amoCRM token), kept out of the errors this raises."""
+        self.spreadsheet_id = tab.spreadsheet_id
+        self.worksheet = tab.worksheet
+        creds = credentials if credentials is not None else load_credentials(tab)
         self.client_email = getattr(creds, "service_account_email", None)
         self._creds = creds
-        self._secrets = settings.secrets()
+        self._secrets = list(secrets)
         self.deadline = deadline
-        self._gc = client_for(settings.sheets_api_url, creds, deadline, on_request)
+        self._gc = client_for(tab.sheets_api_url, creds, deadline, on_request)
         self._http = self._gc.http_client
         self.attempts, self.backoff, self.max_backoff = attempts, backoff, max_backoff
         self.tab: Tab | None = None

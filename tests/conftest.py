@@ -51,7 +51,7 @@ class World:
         return load_settings(environ=self.env)
 
     def run(self, direction: str = "sync", **options) -> Outcome:
-        return Engine(self.settings(), Options(Direction(direction), **options)).run()
+        return Engine.from_settings(self.settings(), Options(Direction(direction), **options)).run()
 
     def rows(self, render: str = "FORMATTED_VALUE") -> list[list]:
         return self.sb.sheets.values(self.sid, self.tab, render=render)

@@ -7,8 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from amosheets.config import AMOCRM, GOOGLE, load_settings, parse_sheet_id
+from amosheets.config import (
+    AMOCRM,
+    ENVIRONMENT,
+    GOOGLE,
+    AccountConfig,
+    Secret,
+    TabConfig,
+    load_settings,
+    parse_sheet_id,
+)
+from amosheets.engine import lock_for, scope_of
 from amosheets.errors import ConfigError, ExitStatus
+from amosheets.state import Scope
 
 SHEET_ID = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-xyz"
 
@@ -292,3 +303,38 @@ def test_the_rate_may_be_raised_only_for_a_local_sandbox(env):
     assert s.amocrm_rate == 50 and not s.problems["other"]
     env["AMOSHEETS_AMOCRM_RATE"] = "0"
     assert "from 1 to 1000" in "\n".join(load_settings(environ=env).problems["other"])
+
+
+# -- the environment's one pair: an account, a tab and what joins them ------------------------
+
+
+def test_the_environment_makes_one_pair_of_what_it_says(env, key_file, tmp_path):
+    env.update({"GOOGLE_WORKSHEET": "Сделки", "AMOCRM_PIPELINE_ID": "7000001", "AMOCRM_STATUS_ID": "42"})
+    env["AMOSHEETS_STATE_DIR"] = str(tmp_path / "state")
+    s = load_settings(environ=env)
+    pair = s.pair()
+    assert pair.account == AccountConfig(ENVIRONMENT, "https://mycompany.amocrm.ru", Secret("tok-123456"), 7)
+    assert pair.tab == TabConfig(SHEET_ID, "Сделки", None, key_file)
+    assert (pair.pipeline_id, pair.status_id, pair.state_dir) == (7000001, 42, tmp_path / "state")
+    assert pair.account == s.account() and pair.tab == s.tab()
+    assert "tok-123456" not in repr(pair) and pair.account.secrets() == s.secrets() == ["tok-123456"]
+
+
+def test_the_pairs_state_is_the_file_earlier_releases_used(env, tmp_path):
+    """The state file's name is derived from the sheet, the tab and the amoCRM origin, as before the split."""
+    env["AMOSHEETS_STATE_DIR"] = str(tmp_path)  # lock_for makes the directory
+    s = load_settings(environ=env)
+    assert s.pair().scope == Scope(SHEET_ID, "", "https://mycompany.amocrm.ru")  # "": the first tab
+    env["GOOGLE_WORKSHEET"] = "Лист2"
+    s = load_settings(environ=env)
+    assert s.pair().scope == Scope(s.sheet_id, "Лист2", s.amocrm_base_url)
+    assert scope_of(s) == scope_of(s.pair()) == s.pair().scope
+    assert lock_for(s).lock_file == lock_for(s.pair()).lock_file
+
+
+def test_a_pair_is_made_whatever_a_service_lacks(env):
+    """`pipelines` needs only the amoCRM side, plain `init` only the Google side: each takes its own."""
+    del env["GOOGLE_SHEET_ID"], env["AMOCRM_INTEGRATION_TOKEN"]
+    s = load_settings(environ=env)
+    assert s.tab().spreadsheet_id == "" and not s.account().token
+    assert s.pair().account.base_url == "https://mycompany.amocrm.ru"

@@ -281,9 +281,9 @@ class SyncMachine(RuleBasedStateMachine):
         self.ran_at = max(self.ran_at, self.sb.amocrm.clock.now())
         s = load_settings(environ=self.env)
         amo = AmoClient(s.amocrm_base_url, s.amocrm_token, rate=s.amocrm_rate, backoff=0.01, max_backoff=0.05)
-        sheet = Sheet(s, backoff=0.01, max_backoff=0.05)
+        sheet = Sheet(s.tab(), backoff=0.01, max_backoff=0.05)
         # --force: random edits may look like a column sorted on its own; the guard is not under test.
-        return Engine(s, Options(Direction(direction), force=True), amo=amo, sheet=sheet).run()
+        return Engine.from_settings(s, Options(Direction(direction), force=True), amo=amo, sheet=sheet).run()
 
     def run_clean(self, direction: str) -> Outcome:
         out = self.run(direction)
@@ -973,7 +973,7 @@ def _world(rows: list[list[str]], tmp_path) -> Iterator[tuple[Sandbox, Callable[
         env = {**sb.env(), "AMOSHEETS_STATE_DIR": str(tmp_path)}
 
         def sync() -> Outcome:
-            return Engine(load_settings(environ=env), Options(Direction.BOTH)).run()
+            return Engine.from_settings(load_settings(environ=env), Options(Direction.BOTH)).run()
 
         yield sb, sync
 
@@ -1076,7 +1076,7 @@ def test_a_tag_typed_in_another_case_than_amocrm_spells_it_does_not_rewrite_the_
         env = {**sb.env(), "AMOSHEETS_STATE_DIR": str(tmp_path)}
 
         def sync() -> Outcome:
-            return Engine(load_settings(environ=env), Options(Direction.BOTH)).run()
+            return Engine.from_settings(load_settings(environ=env), Options(Direction.BOTH)).run()
 
         assert sync().created == 1
         sb.amocrm.create_lead("Другая", tags=["Опт"], with_contact=False)  # the tag "Опт" exists in the account

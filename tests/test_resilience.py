@@ -25,11 +25,11 @@ from .test_crash import converge, scenario, snapshot
 
 def fast_engine(w: World, direction: str = "sync", **options) -> Engine:
     s = load_settings(environ=w.env)
-    return Engine(
+    return Engine.from_settings(
         s,
         Options(Direction(direction), **options),
         amo=AmoClient(s.amocrm_base_url, s.amocrm_token, backoff=0.01, max_backoff=0.05),
-        sheet=Sheet(s, backoff=0.01, max_backoff=0.05),
+        sheet=Sheet(s.tab(), backoff=0.01, max_backoff=0.05),
     )
 
 

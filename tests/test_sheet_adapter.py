@@ -16,7 +16,7 @@ from .conftest import World
 def test_reading_costs_one_metadata_and_one_values_request(world: World):
     world.set_rows([["1", "a"], ["2", "b"]])
     world.reset_stats()
-    data = Sheet(world.settings()).read()
+    data = Sheet(world.settings().tab()).read()
     assert [r.number for r in data.rows] == [2, 3] and data.last_row == 3
     assert world.sb.sheets.stats()["by_route"] == {
         "GET /v4/spreadsheets/{id}": 1,
@@ -26,7 +26,7 @@ def test_reading_costs_one_metadata_and_one_values_request(world: World):
 
 def test_writes_are_raw_and_split_only_when_the_payload_is_too_large(world: World, monkeypatch):
     world.set_rows([[str(i)] for i in range(1, 41)])
-    s = Sheet(world.settings())
+    s = Sheet(world.settings().tab())
     s.open()
     world.reset_stats()
     assert s.write_cells([(r, 1, f"=HACK({r})") for r in range(2, 42)]) == 1
@@ -41,20 +41,20 @@ def test_writes_are_raw_and_split_only_when_the_payload_is_too_large(world: Worl
 def test_a_sheet_not_shared_names_the_client_email(world: World):
     world.sb.sheets.set_shared(world.sid, False)
     with pytest.raises(AuthError, match="Share") as e:
-        Sheet(world.settings()).open()
+        Sheet(world.settings().tab()).open()
     assert e.value.exit_status == ExitStatus.AUTH
 
 
 def test_a_wrong_sheet_id(world: World):
     world.env["GOOGLE_SHEET_ID"] = "1" * 44
     with pytest.raises(ConfigError, match="no spreadsheet with ID"):
-        Sheet(world.settings()).open()
+        Sheet(world.settings().tab()).open()
 
 
 def test_a_tab_that_does_not_exist_lists_the_tabs(world: World):
     world.env["GOOGLE_WORKSHEET"] = "Нет такой"
     with pytest.raises(ConfigError, match="no such tab") as e:
-        Sheet(world.settings()).open()
+        Sheet(world.settings().tab()).open()
     assert "Сделки" in str(e.value)
 
 
@@ -72,7 +72,7 @@ def test_key_file_that_is_not_json_is_explained_without_its_content(tmp_path):
 
 def test_a_rows_cells_go_in_one_range_and_the_cells_between_are_left_as_they_are(world: World):
     world.set_rows([["1", "Анна", "keep", "me", "100"], ["2", "Борис", "keep", "me", "200"]])
-    s = Sheet(world.settings())
+    s = Sheet(world.settings().tab())
     s.open()
     world.reset_stats()
     assert s.write_cells([(2, 1, "Анна Б."), (2, 4, 150), (3, 1, "Борис В."), (3, 4, 250)]) == 1
@@ -81,7 +81,7 @@ def test_a_rows_cells_go_in_one_range_and_the_cells_between_are_left_as_they_are
 
 def test_rows_next_to_each_other_share_a_range_however_their_written_columns_are_spread(world: World):
     world.set_rows([[str(i), f"Имя {i}", "keep", "x", "1"] for i in range(1, 7)])
-    s = Sheet(world.settings())
+    s = Sheet(world.settings().tab())
     s.open()
     sent: list[dict] = []
     post = s._post_values

@@ -225,7 +225,7 @@ def test_a_cell_typed_over_while_the_run_works_is_not_overwritten(world: World):
                 world.sb.sheets.edit_cell(world.sid, world.tab, "E2", "777")
             return super().read_values()
 
-    Engine(settings, Options(Direction.BOTH), sheet=TypingSheet(settings)).run()
+    Engine.from_settings(settings, Options(Direction.BOTH), sheet=TypingSheet(settings.tab())).run()
     assert world.by_lead()[lid][4] == "777"  # not overwritten by amoCRM's 1
     # Both sides changed since the last sync: the next run reports it as a conflict with both values.
     [c] = world.run("sync").plan.conflicts

@@ -14,7 +14,7 @@ from filelock import FileLock, Timeout
 
 from amosheets.amocrm.client import AmoClient
 from amosheets.amocrm.mapping import catalog_from
-from amosheets.config import AMOCRM, GOOGLE, Settings
+from amosheets.config import AMOCRM, GOOGLE, AccountConfig, PairConfig, Settings
 from amosheets.deadline import Deadline
 from amosheets.engine.reading import (
     account_for,
@@ -112,24 +112,35 @@ class Outcome:
         }
 
 
-def scope_of(settings: Settings) -> Scope:
-    return Scope(settings.sheet_id, settings.worksheet or "", settings.amocrm_base_url)
+def scope_of(config: PairConfig | Settings) -> Scope:
+    """What the pair's state belongs to; the settings stand for the environment's one pair.
+
+    Settings are taken too because a state file is found from them alone (the state-migration test
+    and the fixtures' script find it so): the path must stay the same for the environment's pair.
+    """
+    return _pair(config).scope
 
 
-def lock_for(settings: Settings) -> FileLock:
-    path = state_path(settings.state_dir, scope_of(settings)).with_suffix(".lock")
-    ensure_state_dir(settings.state_dir)
+def lock_for(config: PairConfig | Settings) -> FileLock:
+    """The lock that keeps two runs off one pair's state (the settings: the environment's pair)."""
+    pair = _pair(config)
+    path = state_path(pair.state_dir, pair.scope).with_suffix(".lock")
+    ensure_state_dir(pair.state_dir)
     return FileLock(str(path), mode=0o600)
 
 
-def amo_client(settings: Settings, **kw: Any) -> AmoClient:
-    return AmoClient(settings.amocrm_base_url, settings.amocrm_token, rate=settings.amocrm_rate, **kw)
+def _pair(config: PairConfig | Settings) -> PairConfig:
+    return config.pair() if isinstance(config, Settings) else config
+
+
+def amo_client(account: AccountConfig, **kw: Any) -> AmoClient:
+    return AmoClient(account.base_url, account.token, rate=account.rate, **kw)
 
 
 class Engine:
     def __init__(
         self,
-        settings: Settings,
+        pair: PairConfig,
         options: Options,
         *,
         amo: AmoClient | None = None,
@@ -139,21 +150,41 @@ class Engine:
         detail: Say | None = None,
         trace: Say | None = None,
     ) -> None:
-        """``detail`` is told what each phase found and did (-v); ``trace`` one line per request (--debug)."""
-        settings.require(GOOGLE, AMOCRM)
-        self.settings = settings
+        """One pair's run. ``deadline`` None: no limit (``from_settings`` gives the configured one).
+
+        ``detail`` is told what each phase found and did (-v); ``trace`` one line per request (--debug).
+        """
+        self.pair = pair
         self.options = options
         # One deadline for the whole run, counted from here, shared by both services' clients.
-        self.deadline = deadline or Deadline(settings.deadline, settings.deadline_setting)
+        self.deadline = deadline or Deadline(None)
         self.detail: Say = detail or (lambda _: None)
-        self.amo = amo or amo_client(settings, deadline=self.deadline, on_request=request_line("amoCRM", trace))
-        self.sheet = sheet or Sheet(settings, deadline=self.deadline, on_request=request_line("Sheets", trace))
+        self.amo = amo or amo_client(pair.account, deadline=self.deadline, on_request=request_line("amoCRM", trace))
+        self.sheet = sheet or Sheet(
+            pair.tab,
+            secrets=pair.account.secrets(),
+            deadline=self.deadline,
+            on_request=request_line("Sheets", trace),
+        )
         self.fields: FieldSet = BUILT_IN_FIELDS  # the account's, once the run has read its catalog
         if progress is not None:
             self.amo.progress = progress
 
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, options: Options, *, deadline: Deadline | None = None, **kw: Any
+    ) -> Engine:
+        """The run of the environment's one pair, limited by the configured deadline.
+
+        Both services' settings are required here, before any client is made: every problem is
+        reported at once, as before the settings were split into an account, a tab and a pair.
+        """
+        settings.require(GOOGLE, AMOCRM)
+        deadline = deadline or Deadline(settings.deadline, settings.deadline_setting)
+        return cls(settings.pair(), options, deadline=deadline, **kw)
+
     def run(self) -> Outcome:
-        lock = lock_for(self.settings)
+        lock = lock_for(self.pair)
         try:
             lock.acquire(timeout=self.options.lock_wait)
         except Timeout:
@@ -163,7 +194,7 @@ class Engine:
                 f"the lock is released by itself (file: {lock.lock_file}).",
             ) from None
         try:
-            store = StateStore.open(self.settings.state_dir, scope_of(self.settings))
+            store = StateStore.open(self.pair.state_dir, self.pair.scope)
             try:
                 return self._run(store)
             finally:
@@ -203,7 +234,7 @@ class Engine:
         # The sheet is read while amoCRM is asked what changed: the two don't wait for each other.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheet") as pool:
             sheet_read = pool.submit(self.sheet.read_values)
-            catalog = catalog_from(self.amo.pipelines(), self.settings.pipeline_id, self.settings.status_id)
+            catalog = catalog_from(self.amo.pipelines(), self.pair.pipeline_id, self.pair.status_id)
             now = self.amo.server_time or int(time.time())  # the pipelines' answer gives amoCRM's clock
             now_here = time.time()  # … and this machine's at the same moment
             changes = list_changes(self.amo, store, opts, catalog, now, self.detail)
