@@ -162,7 +162,7 @@ def _check_amocrm(
         except AmosheetsError as e:
             fail("pipeline and status", e)
             return None
-        p = catalog.pipelines[catalog.default_pipeline_id]
+        p = catalog.pipelines[catalog.new_deal_pipeline_id]
         s = p.status(catalog.default_status_id)
         results.append(
             Check(

@@ -100,7 +100,7 @@ def format_plan(
 
     cleared: list[str] = []
     if layout.rows > 1:  # a grid of the header row alone has no cells below it to format
-        ids = tuple(pipeline_ids) if pipeline_ids else (catalog.default_pipeline_id,)
+        ids = tuple(pipeline_ids) if pipeline_ids else tuple(sorted(catalog.followed))
         for key, c in sorted(columns.items(), key=lambda kc: kc[1]):
             body = _grid(sid, 1, layout.rows, c, c + 1)
             rule, number, words = _setting(key, headers.specs.get(key), catalog, ids, headers)

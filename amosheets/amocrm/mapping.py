@@ -83,7 +83,9 @@ def catalog_from(
                 hint="Use the next status of the pipeline, or leave AMOCRM_STATUS_ID empty for that default.",
             )
         status = found
-    return Catalog(by_id, pipeline.id, status.id, field_set(account) if account is not None else BUILT_IN_FIELDS)
+    fields = field_set(account) if account is not None else BUILT_IN_FIELDS
+    # A pair follows the one pipeline its new deals go to, until a pair may name others.
+    return Catalog(by_id, pipeline.id, status.id, fields, followed=frozenset({pipeline.id}))
 
 
 def main_contact_id(lead: Mapping[str, Any]) -> int | None:

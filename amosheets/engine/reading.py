@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from amosheets.amocrm.client import AmoClient
@@ -65,13 +66,18 @@ def account_for(
     return account
 
 
+def _listed(amo: AmoClient, pipeline_id: int) -> tuple[str, list[dict[str, Any]]]:
+    return "listed", amo.leads_in_pipeline(pipeline_id)
+
+
 def list_changes(amo: AmoClient, store: StateStore, opts: Options, catalog: Catalog, now: int, detail: Say) -> Changes:
     """What changed in amoCRM since the cursor (both listings at once), or the whole pipeline with --all."""
     cursor = store.cursor
     changes = Changes(first_run=cursor is None and opts.since is None and not opts.backfill)
-    calls = []
+    calls: list[Callable[[], tuple[str, list[dict[str, Any]]]]] = []
     if opts.backfill:
-        calls.append(lambda: ("listed", amo.leads_in_pipeline(catalog.default_pipeline_id)))
+        # Every followed pipeline is listed (today one): ``listed`` is then their leads together.
+        calls += [partial(_listed, amo, p) for p in sorted(catalog.followed)]
     if not changes.first_run:
         since, until = _window(store, now, changes)
         if opts.since is not None:
@@ -83,7 +89,7 @@ def list_changes(amo: AmoClient, store: StateStore, opts: Options, catalog: Cata
         for item in items:
             target[int(item["id"])] = item
         if kind == "listed":
-            changes.listed = {int(item["id"]) for item in items}
+            changes.listed = (changes.listed or set()) | {int(item["id"]) for item in items}
     if changes.first_run:
         detail("amoCRM: first run, so no changes are asked for; they are taken from now on")
     else:

@@ -258,7 +258,7 @@ class Engine:
         mark_unchanged(
             rows, digest_context(data.header_row, catalog), {lid: e.digest for lid, e in index.items()}, fresh.keys()
         )
-        chosen = select(index, unfinished, rows, catalog.default_pipeline_id, opts.backfill)
+        chosen = select(index, unfinished, rows, catalog.followed, opts.backfill)
         stored = store.load_known(rows.to_plan() | fresh.keys() | chosen.candidates | chosen.orphans)
         known, bases = known_now(stored, fresh, unfinished)
 

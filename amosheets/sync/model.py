@@ -46,12 +46,22 @@ class Pipeline:
 
 @dataclass(frozen=True)
 class Catalog:
-    """The account's pipelines, the defaults for new deals, and the fields a header may name."""
+    """The account's pipelines, the defaults for new deals, the pipelines followed, and the fields
+    a header may name.
+
+    Where new deals go and which pipelines the sheet follows are two settings: today a pair follows
+    the one pipeline its new deals go to, but a pair may follow several (or every) pipeline.
+    """
 
     pipelines: dict[int, Pipeline]
-    default_pipeline_id: int
-    default_status_id: int
+    new_deal_pipeline_id: int  # where a row's new deal goes when the row names no pipeline
+    default_status_id: int  # … and its status there, when the row names none
     fields: FieldSet = BUILT_IN_FIELDS
+    followed: frozenset[int] = frozenset()  # the pipelines whose deals the tab holds; empty: the new deals' one
+
+    def __post_init__(self) -> None:
+        if not self.followed:  # never empty once made: every reader takes it as it is
+            object.__setattr__(self, "followed", frozenset({self.new_deal_pipeline_id}))
 
     def pipeline(self, pipeline_id: int) -> Pipeline | None:
         return self.pipelines.get(pipeline_id)
@@ -70,7 +80,8 @@ class Catalog:
         if value is None:
             return "—"
         if key == Key.STATUS:
-            return self.status_name((values or {}).get(Key.PIPELINE, self.default_pipeline_id), value)
+            # A status with no pipeline beside it is a new row's: in the pipeline new deals go to.
+            return self.status_name((values or {}).get(Key.PIPELINE, self.new_deal_pipeline_id), value)
         if key == Key.PIPELINE:
             return self.pipeline_name(value)
         spec = self.fields.get(key)

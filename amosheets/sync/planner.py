@@ -273,7 +273,7 @@ class RowReader:
                 said.add(f)
 
         base = base or {}
-        pipeline_id = crm.pipeline_id if crm else self.catalog.default_pipeline_id
+        pipeline_id = crm.pipeline_id if crm else self.catalog.new_deal_pipeline_id
         for f, col in ((Key.PIPELINE, self.pipeline), (Key.STATUS, self.status)):
             if col is None:
                 continue
@@ -733,9 +733,9 @@ def _plan_new_rows(
         except _RowError as e:
             result.problems.append(e.problem)
             continue
-        pipeline = catalog.pipelines[values.get(Key.PIPELINE, catalog.default_pipeline_id)]
+        pipeline = catalog.pipelines[values.get(Key.PIPELINE, catalog.new_deal_pipeline_id)]
         if Key.STATUS not in values:
-            if pipeline.id == catalog.default_pipeline_id:
+            if pipeline.id == catalog.new_deal_pipeline_id:
                 values[Key.STATUS] = catalog.default_status_id
             else:
                 values[Key.STATUS] = pipeline.first_settable_status().id
@@ -762,7 +762,7 @@ def _plan_appends(
         k = known[lid]
         if lid in result.seen or k.crm is None or k.deleted:
             continue
-        if k.crm.pipeline_id != catalog.default_pipeline_id:
+        if k.crm.pipeline_id not in catalog.followed:  # a deal of a pipeline the tab does not follow
             continue
         if listed is None:
             if k.has_row:
@@ -773,7 +773,7 @@ def _plan_appends(
                 Notice(
                     None,
                     f"deal {lid} is known from an earlier sync, but amoCRM no longer lists it in pipeline "
-                    f"{catalog.pipeline_name(catalog.default_pipeline_id)!r} (deleted or moved); no row is added "
+                    f"{catalog.pipeline_name(k.crm.pipeline_id)!r} (deleted or moved); no row is added "
                     "for it",
                     lid,
                 )
@@ -788,7 +788,7 @@ def render(f: str, values: Values, catalog: Catalog) -> Cell:
     if f == LEAD_ID:
         return v
     if f == Key.STATUS:
-        return catalog.status_name(values.get(Key.PIPELINE, catalog.default_pipeline_id), v)
+        return catalog.status_name(values.get(Key.PIPELINE, catalog.new_deal_pipeline_id), v)
     if f == Key.PIPELINE:
         return catalog.pipeline_name(v)
     spec = catalog.fields.get(f)

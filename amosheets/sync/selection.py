@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -37,14 +37,15 @@ def select(
     index: Mapping[int, Indexed],
     unfinished: Iterable[Creation],
     rows: Triage,
-    pipeline_id: int,
+    followed: Collection[int],
     backfill: bool,
 ) -> Selection:
-    """``backfill`` (pull --all): every deal of the pipeline is a candidate, not only those no row has carried."""
+    """``backfill`` (pull --all): every deal of the followed pipelines is a candidate, not only those no
+    row has carried."""
     candidates = {
         lid
         for lid, e in index.items()
-        if e.has_crm and not e.deleted and (backfill or not e.has_row) and e.crm_pipeline == pipeline_id
+        if e.has_crm and not e.deleted and (backfill or not e.has_row) and e.crm_pipeline in followed
     }
     adopted = {c.lead_id for c in unfinished if c.lead_id is not None and c.lead_id not in index}
     with_rows = [lid for lid, e in index.items() if e.has_row and not e.row_removed and not e.deleted]

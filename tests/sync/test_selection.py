@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from amosheets.amocrm.mapping import catalog_from
 from amosheets.sync.fields import Key
 from amosheets.sync.model import Creation, Known
 from amosheets.sync.planner import triage
 from amosheets.sync.selection import known_now, select
-from tests.sync.factories import HEADERS, MAIN, PARTNERS, lead, row
+from tests.sync.factories import HEADERS, MAIN, PARTNERS, catalog, lead, row
 
 
 @dataclass
@@ -31,14 +32,14 @@ INDEX = {
 
 def test_candidates_are_the_pipelines_deals_without_a_row_or_all_with_backfill() -> None:
     rows = triage([row(2, lead_id=2, name="A")], HEADERS)
-    assert select(INDEX, [], rows, MAIN, backfill=False).candidates == {1}
-    assert select(INDEX, [], rows, MAIN, backfill=True).candidates == {1, 2, 3}
+    assert select(INDEX, [], rows, {MAIN}, backfill=False).candidates == {1}
+    assert select(INDEX, [], rows, {MAIN}, backfill=True).candidates == {1, 2, 3}
 
 
 def test_a_deal_made_for_a_row_is_adopted_and_carried_by_a_row() -> None:
     made = Creation("t", 9, 0, {})
     chosen = select(
-        INDEX, [made, Creation("u", 2, 0, {}), Creation("v", None, 0, {})], triage([], HEADERS), MAIN, False
+        INDEX, [made, Creation("u", 2, 0, {}), Creation("v", None, 0, {})], triage([], HEADERS), {MAIN}, False
     )
     assert chosen.adopted == {9}
     assert chosen.with_rows == [2, 9]
@@ -47,7 +48,7 @@ def test_a_deal_made_for_a_row_is_adopted_and_carried_by_a_row() -> None:
 
 def test_orphans_are_rows_gone_when_a_new_row_may_be_theirs() -> None:
     rows = triage([row(2, name="A cleared lead_id")], HEADERS)
-    assert select(INDEX, [], rows, MAIN, False).orphans == {2}
+    assert select(INDEX, [], rows, {MAIN}, False).orphans == {2}
 
 
 def test_known_now_takes_fresh_values_and_the_sent_values_as_base() -> None:
@@ -61,3 +62,28 @@ def test_known_now_takes_fresh_values_and_the_sent_values_as_base() -> None:
     assert known[1] == Known(1, crm=new)
     assert bases == {9: sent}  # 7 is not known: nothing to set a base on
     assert known[9] == Known(9, crm=made, base=sent, has_row=True)
+
+
+# -- where new deals go and which pipelines are followed are two settings ----------------------
+
+
+def test_a_catalog_follows_the_pipeline_new_deals_go_to_unless_told_otherwise() -> None:
+    c = catalog()
+    assert (c.new_deal_pipeline_id, c.followed) == (MAIN, frozenset({MAIN}))
+    both = replace(c, followed=frozenset({MAIN, PARTNERS}))
+    assert both.new_deal_pipeline_id == MAIN and both.followed == {MAIN, PARTNERS}
+
+
+def test_catalog_from_follows_the_configured_pipeline() -> None:
+    pipelines = [
+        {"id": 1, "name": "A", "is_main": True, "_embedded": {"statuses": [{"id": 10, "name": "a", "sort": 10}]}},
+        {"id": 2, "name": "B", "is_main": False, "_embedded": {"statuses": [{"id": 20, "name": "b", "sort": 10}]}},
+    ]
+    assert catalog_from(pipelines, None, None).followed == {1}
+    c = catalog_from(pipelines, 2, None)
+    assert (c.new_deal_pipeline_id, c.default_status_id, c.followed) == (2, 20, frozenset({2}))
+
+
+def test_only_deals_of_a_followed_pipeline_are_candidates() -> None:
+    rows = triage([], HEADERS)
+    assert select(INDEX, [], rows, frozenset(), backfill=True).candidates == set()
