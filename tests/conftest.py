@@ -84,10 +84,9 @@ class World:
         return int(self.sb.amocrm.find_status(name, pipeline_id)["id"])
 
     def store(self) -> StateStore:
-        from amosheets.engine import scope_of
 
         s = self.settings()
-        return StateStore.open(s.state_dir, scope_of(s))
+        return StateStore.open(s.state_dir, s.pair().scope)
 
     def cli(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "GOOGLE_", "AMOSHEETS_"))}

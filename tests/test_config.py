@@ -17,9 +17,9 @@ from amosheets.config import (
     load_settings,
     parse_sheet_id,
 )
-from amosheets.engine import lock_for, scope_of
+from amosheets.engine import lock_for
 from amosheets.errors import ConfigError, ExitStatus
-from amosheets.state import Scope
+from amosheets.state import Scope, state_path
 
 SHEET_ID = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-xyz"
 
@@ -328,8 +328,7 @@ def test_the_pairs_state_is_the_file_earlier_releases_used(env, tmp_path):
     env["GOOGLE_WORKSHEET"] = "Лист2"
     s = load_settings(environ=env)
     assert s.pair().scope == Scope(s.sheet_id, "Лист2", s.amocrm_base_url)
-    assert scope_of(s) == scope_of(s.pair()) == s.pair().scope
-    assert lock_for(s).lock_file == lock_for(s.pair()).lock_file
+    assert lock_for(s.pair()).lock_file == str(state_path(s.state_dir, s.pair().scope).with_suffix(".lock"))
 
 
 def test_a_pair_is_made_whatever_a_service_lacks(env):

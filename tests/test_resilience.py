@@ -94,7 +94,7 @@ def test_an_ip_block_stops_the_run_at_once(world: World):
 
 def test_a_second_run_waits_then_gives_up_touching_nothing(world: World):
     world.set_rows([["", "Иван", "", "", "", "", ""]])
-    lock = lock_for(load_settings(environ=world.env))
+    lock = lock_for(load_settings(environ=world.env).pair())
     world.reset_stats()
     with lock.acquire(timeout=1), pytest.raises(LockedError) as e:
         fast_engine(world, lock_wait=0.3).run()
@@ -106,7 +106,7 @@ def test_a_second_run_waits_then_gives_up_touching_nothing(world: World):
 
 def test_a_killed_runs_lock_does_not_block_the_next(world: World, tmp_path):
     world.set_rows([["", "Иван", "", "", "", "", ""]])
-    path = lock_for(load_settings(environ=world.env)).lock_file
+    path = lock_for(load_settings(environ=world.env).pair()).lock_file
     script = (
         f"import filelock, time; lock = filelock.FileLock({str(path)!r}); lock.acquire(); "
         "print('held', flush=True); time.sleep(60)"

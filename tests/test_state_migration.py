@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from amosheets import state
-from amosheets.engine import scope_of
 from amosheets.errors import ExitStatus
 from amosheets.sandbox import Sandbox
 from amosheets.state import state_path
@@ -69,7 +68,7 @@ def first_sync_changes_nothing(w: World) -> None:
 
 def state_file(w: World) -> Path:
     settings = w.settings()
-    return state_path(settings.state_dir, scope_of(settings))
+    return state_path(settings.state_dir, settings.pair().scope)
 
 
 def schema2_known(path: Path) -> dict[int, Known]:

@@ -19,7 +19,6 @@ from amosheets.engine.run import (
     lock_for,
     parse_since,
     request_line,
-    scope_of,
 )
 
-__all__ = ["Engine", "Options", "Outcome", "amo_client", "lock_for", "parse_since", "request_line", "scope_of"]
+__all__ = ["Engine", "Options", "Outcome", "amo_client", "lock_for", "parse_since", "request_line"]

@@ -29,7 +29,7 @@ from amosheets.errors import ConfigError, ExitStatus, LockedError
 from amosheets.gspread_transport import RequestHook
 from amosheets.i18n import plural
 from amosheets.sheet import Sheet, SheetData, sheet_data
-from amosheets.state import Scope, StateStore, ensure_state_dir, state_path
+from amosheets.state import StateStore, ensure_state_dir, state_path
 from amosheets.sync.catalog import field_set, header_notices
 from amosheets.sync.creations import Made
 from amosheets.sync.fields import BUILT_IN_FIELDS, Cell, FieldSet, HeaderError
@@ -112,25 +112,11 @@ class Outcome:
         }
 
 
-def scope_of(config: PairConfig | Settings) -> Scope:
-    """What the pair's state belongs to; the settings stand for the environment's one pair.
-
-    Settings are taken too because a state file is found from them alone (the state-migration test
-    and the fixtures' script find it so): the path must stay the same for the environment's pair.
-    """
-    return _pair(config).scope
-
-
-def lock_for(config: PairConfig | Settings) -> FileLock:
-    """The lock that keeps two runs off one pair's state (the settings: the environment's pair)."""
-    pair = _pair(config)
+def lock_for(pair: PairConfig) -> FileLock:
+    """The lock that keeps two runs off one pair's state."""
     path = state_path(pair.state_dir, pair.scope).with_suffix(".lock")
     ensure_state_dir(pair.state_dir)
     return FileLock(str(path), mode=0o600)
-
-
-def _pair(config: PairConfig | Settings) -> PairConfig:
-    return config.pair() if isinstance(config, Settings) else config
 
 
 def amo_client(account: AccountConfig, **kw: Any) -> AmoClient:
