@@ -158,7 +158,7 @@ def _check_amocrm(
         results.append(Check("amoCRM token", True, f"account {account.get('name', '?')!r} at {amo.host}"))
         try:
             pair = settings.pair()
-            catalog = catalog_from(amo.pipelines(), pair.pipeline_id, pair.status_id)
+            catalog = catalog_from(amo.pipelines(), pair.pipeline, pair.status, names=pair.names)
         except AmosheetsError as e:
             fail("pipeline and status", e)
             return None

@@ -23,7 +23,7 @@ from amosheets.errors import AmosheetsError, ConfigError, ExitStatus, Interrupte
 from amosheets.gspread_transport import RequestHook
 from amosheets.i18n import plural
 from amosheets.output import Output
-from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
+from amosheets.sync.merge import ConflictPolicy
 from amosheets.sync.plan import Direction
 
 if TYPE_CHECKING:
@@ -141,8 +141,13 @@ DryRun = Annotated[
     typer.Option("--dry-run", help="Print the plan, what would change, on stdout; send no change to either service."),
 ]
 Conflict = Annotated[
-    ConflictPolicy,
-    typer.Option("--conflict", help="Which side wins a field changed on both sides since the last sync."),
+    ConflictPolicy | None,
+    typer.Option(
+        "--conflict",
+        help="Which side wins a field changed on both sides since the last sync (default: the pair's "
+        "conflict setting in amosheets.toml, else crm).",
+        show_default=False,
+    ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
 RunJson = Annotated[
@@ -170,7 +175,7 @@ def _sync(ctx: typer.Context, direction: Direction, options: Options, as_json: b
 def push(
     ctx: typer.Context,
     dry_run: DryRun = False,
-    conflict: Conflict = DEFAULT_POLICY,
+    conflict: Conflict = None,
     force: Force = False,
     as_json: RunJson = False,
 ) -> None:
@@ -195,7 +200,7 @@ def pull(
     since: Annotated[
         str | None, typer.Option("--since", help="Take changes made since this time (2026-11-01 or 2026-11-01T09:30).")
     ] = None,
-    conflict: Conflict = DEFAULT_POLICY,
+    conflict: Conflict = None,
     force: Force = False,
     as_json: RunJson = False,
 ) -> None:
@@ -219,7 +224,7 @@ def pull(
 def sync(
     ctx: typer.Context,
     dry_run: DryRun = False,
-    conflict: Conflict = DEFAULT_POLICY,
+    conflict: Conflict = None,
     force: Force = False,
     as_json: RunJson = False,
 ) -> None:
@@ -529,7 +534,7 @@ def _read_catalog(st: AppState) -> Catalog:
 
     def read(amo: AmoClient) -> Catalog:
         account = read_account(amo)
-        return catalog_from(amo.pipelines(), pair.pipeline_id, pair.status_id, account)
+        return catalog_from(amo.pipelines(), pair.pipeline, pair.status, account, pair.names)
 
     return _with_amo(st, read)[0]
 

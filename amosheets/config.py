@@ -20,6 +20,7 @@ from platformdirs import user_state_dir
 from amosheets.deadline import DEFAULT_DEADLINE
 from amosheets.errors import ConfigError
 from amosheets.state import Scope
+from amosheets.sync.merge import ConflictPolicy
 
 AMOCRM_DOMAINS = ("amocrm.ru", "amocrm.com", "kommo.com")
 DEFAULT_DOMAIN = "amocrm.ru"
@@ -94,6 +95,24 @@ class TabConfig:
     credentials: Path | None = None  # the key file; None: anonymous (an emulator only)
 
 
+EVERY_PIPELINE = "*"  # a pair's pipeline: every one of the account's; the Воронка column then decides
+
+# A pipeline or status as configured: its id, its name (matched trimmed, case-insensitively), or None for
+# the default (the main pipeline; the pipeline's first status a deal may be put in).
+Ref = int | str | None
+
+
+@dataclass(frozen=True)
+class SettingNames:
+    """How messages name where a pair's pipeline and status were set: the variable, or the file's line."""
+
+    pipeline: str = "AMOCRM_PIPELINE_ID"
+    status: str = "AMOCRM_STATUS_ID"
+
+
+ENV_NAMES = SettingNames()
+
+
 @dataclass(frozen=True)
 class PairConfig:
     """A tab synced with an account, the way vdirsyncer's pair names its two sides and its policy.
@@ -104,9 +123,11 @@ class PairConfig:
     name: str
     account: AccountConfig
     tab: TabConfig
-    pipeline_id: int | None  # where new deals go; None: the account's main pipeline
-    status_id: int | None  # their status; None: the pipeline's first one a deal may be put in
+    pipeline: Ref  # the pipeline followed and new deals go to, or EVERY_PIPELINE
+    status: Ref  # where new deals start
     state_dir: Path  # where the pair's state file and lock are kept
+    policy: ConflictPolicy | None = None  # who wins a conflict; None: the run's (--conflict, default crm)
+    names: SettingNames = ENV_NAMES
 
     @property
     def scope(self) -> Scope:

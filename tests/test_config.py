@@ -315,7 +315,7 @@ def test_the_environment_makes_one_pair_of_what_it_says(env, key_file, tmp_path)
     pair = s.pair()
     assert pair.account == AccountConfig(ENVIRONMENT, "https://mycompany.amocrm.ru", Secret("tok-123456"), 7)
     assert pair.tab == TabConfig(SHEET_ID, "Сделки", None, key_file)
-    assert (pair.pipeline_id, pair.status_id, pair.state_dir) == (7000001, 42, tmp_path / "state")
+    assert (pair.pipeline, pair.status, pair.state_dir, pair.policy) == (7000001, 42, tmp_path / "state", None)
     assert pair.account == s.account() and pair.tab == s.tab()
     assert "tok-123456" not in repr(pair) and pair.account.secrets() == s.secrets() == ["tok-123456"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from amosheets.config import ENV_NAMES, EVERY_PIPELINE, Ref, SettingNames
 from amosheets.errors import ConfigError
 from amosheets.sync.catalog import Account, CustomField, field_set
 from amosheets.sync.fields import BUILT_IN_FIELDS, CF_PREFIX, CONTACT_CF_PREFIX, FieldSet, Key, Side
@@ -44,11 +45,15 @@ def account_from(
 
 def catalog_from(
     pipelines: list[dict[str, Any]],
-    pipeline_id: int | None,
-    status_id: int | None,
+    pipeline: Ref,
+    status: Ref,
     account: Account | None = None,
+    names: SettingNames = ENV_NAMES,
 ) -> Catalog:
-    """The account's pipelines, with the configured (or default) pipeline and status checked."""
+    """The account's pipelines, with the configured (or default) pipeline and status checked.
+
+    ``pipeline`` and ``status`` are ids or names; ``names`` says where they were set, for the messages.
+    """
     by_id: dict[int, Pipeline] = {}
     for p in pipelines:
         statuses = tuple(
@@ -58,34 +63,48 @@ def catalog_from(
         by_id[int(p["id"])] = Pipeline(int(p["id"]), str(p.get("name", "")), bool(p.get("is_main")), statuses)
     if not by_id:
         raise ConfigError("amoCRM returned no pipelines for this account.", hint="Check the integration's access.")
-    if pipeline_id is None:
-        pipeline = next((p for p in by_id.values() if p.is_main), next(iter(by_id.values())))
-    elif pipeline_id in by_id:
-        pipeline = by_id[pipeline_id]
-    else:
-        raise ConfigError(
-            f"AMOCRM_PIPELINE_ID is {pipeline_id}, but the account has no such pipeline.",
-            hint="Run `amosheets pipelines` and copy the ID of the pipeline new deals should go to.",
-        )
-    if status_id is None:
-        status = pipeline.first_settable_status()
-    else:
-        found = pipeline.status(status_id)
-        if found is None:
-            raise ConfigError(
-                f"AMOCRM_STATUS_ID is {status_id}, but pipeline {pipeline.name!r} ({pipeline.id}) has no such status.",
-                hint="Run `amosheets pipelines` and copy a status ID of that pipeline.",
-            )
-        if found.type == INCOMING_STATUS_TYPE:
-            raise ConfigError(
-                f"AMOCRM_STATUS_ID is {status_id}, the incoming-leads status {found.name!r}; amoCRM does not let "
-                "the API put deals there.",
-                hint="Use the next status of the pipeline, or leave AMOCRM_STATUS_ID empty for that default.",
-            )
-        status = found
+    main = next((p for p in by_id.values() if p.is_main), next(iter(by_id.values())))
+    every = pipeline == EVERY_PIPELINE
+    chosen = main if pipeline is None or every else _pipeline(by_id, pipeline, names.pipeline)
     fields = field_set(account) if account is not None else BUILT_IN_FIELDS
-    # A pair follows the one pipeline its new deals go to, until a pair may name others.
-    return Catalog(by_id, pipeline.id, status.id, fields, followed=frozenset({pipeline.id}))
+    followed = frozenset(by_id) if every else frozenset({chosen.id})
+    return Catalog(by_id, chosen.id, _status(chosen, status, names.status).id, fields, followed=followed)
+
+
+def _pipeline(by_id: Mapping[int, Pipeline], ref: int | str, setting: str) -> Pipeline:
+    found = by_id.get(ref) if isinstance(ref, int) else next((p for p in by_id.values() if _same(p.name, ref)), None)
+    if found is None:
+        listed = ", ".join(f"{p.name!r} ({p.id})" for p in by_id.values())
+        raise ConfigError(
+            f"{setting} is {ref!r}, but the account has no such pipeline (it has {listed}).",
+            hint="Run `amosheets pipelines` and copy the ID or name of the pipeline new deals should go to.",
+        )
+    return found
+
+
+def _status(pipeline: Pipeline, ref: Ref, setting: str) -> Status:
+    if ref is None:
+        return pipeline.first_settable_status()
+    if isinstance(ref, int):
+        found = pipeline.status(ref)
+    else:
+        found = next((s for s in pipeline.statuses if _same(s.name, ref)), None)
+    if found is None:
+        raise ConfigError(
+            f"{setting} is {ref!r}, but pipeline {pipeline.name!r} ({pipeline.id}) has no such status.",
+            hint="Run `amosheets pipelines` and copy a status ID (or name) of that pipeline.",
+        )
+    if found.type == INCOMING_STATUS_TYPE:
+        raise ConfigError(
+            f"{setting} is {ref!r}, the incoming-leads status {found.name!r}; amoCRM does not let "
+            "the API put deals there.",
+            hint=f"Use the next status of the pipeline, or leave {setting} empty for that default.",
+        )
+    return found
+
+
+def _same(name: str, typed: str) -> bool:
+    return name.strip().casefold() == typed.strip().casefold()
 
 
 def main_contact_id(lead: Mapping[str, Any]) -> int | None:

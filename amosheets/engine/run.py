@@ -50,7 +50,7 @@ LOCK_WAIT = 10.0  # a second run waits this long for the first, then gives up wi
 class Options:
     direction: Direction = Direction.BOTH
     dry_run: bool = False
-    policy: ConflictPolicy = DEFAULT_POLICY
+    policy: ConflictPolicy | None = None  # None: the pair's (amosheets.toml's conflict), else DEFAULT_POLICY
     backfill: bool = False  # pull --all
     since: int | None = None  # pull --since, Unix seconds
     force: bool = False  # go on past the guard rails
@@ -220,7 +220,7 @@ class Engine:
         # The sheet is read while amoCRM is asked what changed: the two don't wait for each other.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheet") as pool:
             sheet_read = pool.submit(self.sheet.read_values)
-            catalog = catalog_from(self.amo.pipelines(), self.pair.pipeline_id, self.pair.status_id)
+            catalog = catalog_from(self.amo.pipelines(), self.pair.pipeline, self.pair.status, names=self.pair.names)
             now = self.amo.server_time or int(time.time())  # the pipelines' answer gives amoCRM's clock
             now_here = time.time()  # … and this machine's at the same moment
             changes = list_changes(self.amo, store, opts, catalog, now, self.detail)
@@ -257,7 +257,7 @@ class Engine:
             deleted=deleted,
             pending=pending,
             salt=secrets.token_hex(8),
-            policy=opts.policy,
+            policy=opts.policy or self.pair.policy or DEFAULT_POLICY,
             direction=opts.direction,
             listed=changes.listed,
             triaged=rows,

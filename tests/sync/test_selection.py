@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import pytest
+
 from amosheets.amocrm.mapping import catalog_from
+from amosheets.config import SettingNames
+from amosheets.errors import ConfigError
 from amosheets.sync.fields import Key
 from amosheets.sync.model import Creation, Known
 from amosheets.sync.planner import triage
@@ -87,3 +91,16 @@ def test_catalog_from_follows_the_configured_pipeline() -> None:
 def test_only_deals_of_a_followed_pipeline_are_candidates() -> None:
     rows = triage([], HEADERS)
     assert select(INDEX, [], rows, frozenset(), backfill=True).candidates == set()
+
+
+def test_catalog_from_takes_a_pipeline_and_status_by_name_or_every_pipeline() -> None:
+    pipelines = [
+        {"id": 1, "name": "A", "is_main": True, "_embedded": {"statuses": [{"id": 10, "name": "a", "sort": 10}]}},
+        {"id": 2, "name": "Партнёры", "_embedded": {"statuses": [{"id": 20, "name": "Новые", "sort": 10}]}},
+    ]
+    c = catalog_from(pipelines, " партнёры ", "НОВЫЕ")
+    assert (c.new_deal_pipeline_id, c.default_status_id, c.followed) == (2, 20, frozenset({2}))
+    every = catalog_from(pipelines, "*", None)
+    assert (every.new_deal_pipeline_id, every.default_status_id, every.followed) == (1, 10, frozenset({1, 2}))
+    with pytest.raises(ConfigError, match=r"pipeline \(amosheets.toml, line 3\) is 'Нет'.*'A' \(1\)"):
+        catalog_from(pipelines, "Нет", None, names=SettingNames("pipeline (amosheets.toml, line 3)"))
