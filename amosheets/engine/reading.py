@@ -22,6 +22,7 @@ from amosheets.sync.planner import Triage, header_signature
 from amosheets.sync.window import OVERLAP, changes_window
 
 if TYPE_CHECKING:
+    from amosheets.engine.account import AccountSession
     from amosheets.engine.run import Options, Say
 
 
@@ -45,7 +46,7 @@ def read_account(amo: AmoClient) -> Account:
 
 
 def account_for(
-    amo: AmoClient,
+    session: AccountSession,
     store: StateStore,
     values: list[list[Cell]],
     leads: Iterable[Mapping[str, Any]],
@@ -60,7 +61,7 @@ def account_for(
         why = stale_reason(cached, time.time() - at, header_row, headers_then, values[1:], custom_field_refs(leads))
         if why is None:
             return cached
-    account = read_account(amo)
+    account = session.read_account()
     if keep:
         store.remember_account(account, header_signature(header_row))
     return account
@@ -70,8 +71,13 @@ def _listed(amo: AmoClient, pipeline_id: int) -> tuple[str, list[dict[str, Any]]
     return "listed", amo.leads_in_pipeline(pipeline_id)
 
 
-def list_changes(amo: AmoClient, store: StateStore, opts: Options, catalog: Catalog, now: int, detail: Say) -> Changes:
-    """What changed in amoCRM since the cursor (both listings at once), or the whole pipeline with --all."""
+def list_changes(
+    session: AccountSession, store: StateStore, opts: Options, catalog: Catalog, now: int, detail: Say
+) -> Changes:
+    """What changed in amoCRM since the cursor, or the whole pipeline with --all (the listings at once).
+
+    The changes come from ``session``, which asks amoCRM once for all the pairs of the account."""
+    amo = session.amo
     cursor = store.cursor
     changes = Changes(first_run=cursor is None and opts.since is None and not opts.backfill)
     calls: list[Callable[[], tuple[str, list[dict[str, Any]]]]] = []
@@ -82,14 +88,16 @@ def list_changes(amo: AmoClient, store: StateStore, opts: Options, catalog: Cata
         since, until = _window(store, now, changes)
         if opts.since is not None:
             since = opts.since
-        calls.append(lambda: ("leads", amo.leads_updated(since, until)))
-        calls.append(lambda: ("contacts", amo.contacts_updated(since, until)))
     for kind, items in amo.concurrently(*calls):
         target = changes.contacts if kind == "contacts" else changes.leads
         for item in items:
             target[int(item["id"])] = item
         if kind == "listed":
             changes.listed = (changes.listed or set()) | {int(item["id"]) for item in items}
+    if not changes.first_run:
+        leads, contacts = session.changed(since, until)
+        changes.leads.update(leads)
+        changes.contacts.update(contacts)
     if changes.first_run:
         detail("amoCRM: first run, so no changes are asked for; they are taken from now on")
     else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -16,6 +15,7 @@ from amosheets.amocrm.client import AmoClient
 from amosheets.amocrm.mapping import catalog_from
 from amosheets.config import AMOCRM, GOOGLE, AccountConfig, PairConfig, Settings
 from amosheets.deadline import Deadline
+from amosheets.engine.account import AccountSession
 from amosheets.engine.reading import (
     account_for,
     account_ids,
@@ -130,6 +130,7 @@ class Engine:
         options: Options,
         *,
         amo: AmoClient | None = None,
+        session: AccountSession | None = None,
         sheet: Sheet | None = None,
         progress: Callable[[str, int, int | None], None] | None = None,
         deadline: Deadline | None = None,
@@ -139,13 +140,21 @@ class Engine:
         """One pair's run. ``deadline`` None: no limit (``from_settings`` gives the configured one).
 
         ``detail`` is told what each phase found and did (-v); ``trace`` one line per request (--debug).
+        ``session`` is shared with the account's other pairs of the run (see ``AccountSession``); without
+        one, the pair has one of its own, on ``amo`` or on a client of its account.
         """
         self.pair = pair
         self.options = options
         # One deadline for the whole run, counted from here, shared by both services' clients.
         self.deadline = deadline or Deadline(None)
         self.detail: Say = detail or (lambda _: None)
-        self.amo = amo or amo_client(pair.account, deadline=self.deadline, on_request=request_line("amoCRM", trace))
+        self._closes_client = session is None  # a shared session's client is closed by whoever shares it
+        if session is None:
+            amo = amo or amo_client(pair.account, deadline=self.deadline, on_request=request_line("amoCRM", trace))
+            session = AccountSession(amo, (pair,))
+        self.session = session
+        self.amo = session.amo
+        self._sent_before = sum(self.amo.sent.values())  # the account's client may have served other pairs
         self.sheet = sheet or Sheet(
             pair.tab,
             secrets=pair.account.secrets(),
@@ -187,7 +196,8 @@ class Engine:
                 store.close()
         finally:
             lock.release()
-            self.amo.close()
+            if self._closes_client:
+                self.amo.close()
 
     def _run(self, store: StateStore) -> Outcome:
         opts = self.options
@@ -220,13 +230,14 @@ class Engine:
         # The sheet is read while amoCRM is asked what changed: the two don't wait for each other.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheet") as pool:
             sheet_read = pool.submit(self.sheet.read_values)
-            catalog = catalog_from(self.amo.pipelines(), self.pair.pipeline, self.pair.status, names=self.pair.names)
-            now = self.amo.server_time or int(time.time())  # the pipelines' answer gives amoCRM's clock
-            now_here = time.time()  # … and this machine's at the same moment
-            changes = list_changes(self.amo, store, opts, catalog, now, self.detail)
+            pipelines = self.session.pipelines()
+            now, now_here = pipelines.now, pipelines.now_here  # amoCRM's clock and this machine's, at one moment
+            catalog = catalog_from(pipelines.answer, self.pair.pipeline, self.pair.status, names=self.pair.names)
+            catalog = replace(catalog, elsewhere=self.session.elsewhere(self.pair, catalog.followed))
+            changes = list_changes(self.session, store, opts, catalog, now, self.detail)
             values = sheet_read.result()
         check_account(store, changes, opts)  # first: a state set aside takes its cached catalog with it
-        account = account_for(self.amo, store, values, changes.leads.values(), keep=not opts.dry_run)
+        account = account_for(self.session, store, values, changes.leads.values(), keep=not opts.dry_run)
         catalog = replace(catalog, fields=field_set(account))
         self.fields = catalog.fields
         data = self._bind(values)
@@ -315,7 +326,7 @@ class Engine:
         return data
 
     def _requests(self) -> dict[str, int]:
-        return {"amocrm": sum(self.amo.sent.values())}
+        return {"amocrm": sum(self.amo.sent.values()) - self._sent_before}
 
 
 def request_line(service: str, trace: Say | None) -> RequestHook | None:

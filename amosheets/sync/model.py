@@ -49,8 +49,9 @@ class Catalog:
     """The account's pipelines, the defaults for new deals, the pipelines followed, and the fields
     a header may name.
 
-    Where new deals go and which pipelines the sheet follows are two settings: today a pair follows
-    the one pipeline its new deals go to, but a pair may follow several (or every) pipeline.
+    Where new deals go and which pipelines the sheet follows are two settings: a pair follows the
+    one pipeline its new deals go to, or every pipeline (``pipeline = "*"``: a row's Воронка cell
+    then says where its new deal goes).
     """
 
     pipelines: dict[int, Pipeline]
@@ -58,6 +59,9 @@ class Catalog:
     default_status_id: int  # … and its status there, when the row names none
     fields: FieldSet = BUILT_IN_FIELDS
     followed: frozenset[int] = frozenset()  # the pipelines whose deals the tab holds; empty: the new deals' one
+    # The pipelines other pairs of the account follow → where their deals are kept ("tab «…» (pair «…»)"):
+    # a row whose deal moved into one of them is left as it is there.
+    elsewhere: Mapping[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.followed:  # never empty once made: every reader takes it as it is
