@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -151,6 +151,9 @@ class Settings:
     deadline: float = DEFAULT_DEADLINE  # seconds a run may take; 0 = no limit
     deadline_setting: str = "AMOSHEETS_DEADLINE"  # where ``deadline`` came from (--deadline overrides it)
     problems: dict[str, list[str]] = field(default_factory=lambda: {GOOGLE: [], AMOCRM: [], "other": []})
+    # Every variable of .env and the real environment (the real one wins), not only the known ones:
+    # amosheets.toml's token_env may name any of them. Hidden from repr: tokens are among them.
+    variables: dict[str, str] = field(default_factory=dict, repr=False)
 
     def require(self, *services: str) -> Settings:
         """Raise one ConfigError listing every problem of the services a command needs."""
@@ -180,6 +183,16 @@ class Settings:
 
 def read_environment(env_file: Path | None = None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The variables in force: the file's, overridden by the real environment's."""
+    return _read_environment(env_file, environ)[0]
+
+
+def _read_environment(
+    env_file: Path | None, environ: Mapping[str, str] | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The known variables in force, and every variable (for amosheets.toml's token_env), both stripped.
+
+    Only the real environment is filtered for the first: the .env file is ours, all of it counts.
+    """
     environ = os.environ if environ is None else environ
     values: dict[str, str] = {}
     if env_file is not None:
@@ -194,17 +207,18 @@ def read_environment(env_file: Path | None = None, environ: Mapping[str, str] | 
         except UnicodeDecodeError:
             raise ConfigError(f"{path} is not a text file in UTF-8.", hint="Save it as UTF-8.") from None
         values.update({k: v for k, v in file_values.items() if v is not None})
+    every = {**values, **environ}
     values.update({k: v for k, v in environ.items() if k in _KNOWN or k.startswith("AMOSHEETS_")})
-    return {k: v.strip() for k, v in values.items()}
+    return {k: v.strip() for k, v in values.items()}, {k: v.strip() for k, v in every.items()}
 
 
 def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; problems are kept per service, not raised."""
-    env = read_environment(env_file, environ)
-    s = Settings()
+    env, every = _read_environment(env_file, environ)
+    s = Settings(variables=every)
     g, a, o = s.problems[GOOGLE], s.problems[AMOCRM], s.problems["other"]
 
-    s.sheets_api_url = _origin(env, "GOOGLE_SHEETS_API_URL", g)
+    s.sheets_api_url = _origin(env, "GOOGLE_SHEETS_API_URL", lambda _key, m: g.append(m))
     creds = env.get("GOOGLE_APPLICATION_CREDENTIALS", "")
     if creds:
         path = Path(creds).expanduser()
@@ -222,17 +236,15 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
     s.sheet_id = _sheet_id(env, g)
     s.worksheet = env.get("GOOGLE_WORKSHEET") or None
 
-    s.amocrm_base_url = _amocrm_origin(env, a)
-    token = env.get("AMOCRM_INTEGRATION_TOKEN", "")
-    if token.lower().startswith("bearer "):
-        token = token[7:].strip()
+    s.amocrm_base_url = amocrm_origin(env, lambda _key, m: a.append(m))
+    token = clean_token(env.get("AMOCRM_INTEGRATION_TOKEN", ""))
     if not token:
         a.append(
             "AMOCRM_INTEGRATION_TOKEN is not set. In amoCRM: Settings → Integrations → your private "
             "integration → Keys and scopes → Long-lived token; paste it here."
         )
-    elif re.search(r"\s", token):
-        a.append("AMOCRM_INTEGRATION_TOKEN contains spaces or line breaks; paste the token as one line.")
+    elif problem := token_problem(token, "AMOCRM_INTEGRATION_TOKEN"):
+        a.append(problem)
     s.amocrm_token = Secret(token)
     s.pipeline_id = _positive_int(env, "AMOCRM_PIPELINE_ID", a, "run `amosheets pipelines` to see the IDs")
     s.status_id = _positive_int(env, "AMOCRM_STATUS_ID", a, "run `amosheets pipelines` to see the IDs")
@@ -318,29 +330,70 @@ def _sheet_id(env: Mapping[str, str], problems: list[str]) -> str:
         return ""
     parsed = parse_sheet_id(raw)
     if parsed is None:
-        problems.append(
-            f"{name} is {raw!r}, which is neither a spreadsheet ID nor its URL. It is the long part between "
-            "/d/ and /edit in the sheet's address (the sheet's title will not do)."
-        )
+        problems.append(bad_sheet_id(name, raw))
         return ""
     return parsed
 
 
-def _amocrm_origin(env: Mapping[str, str], problems: list[str]) -> str:
-    base = _origin(env, "AMOCRM_BASE_URL", problems)
+def bad_sheet_id(name: str, raw: str) -> str:
+    """Why ``raw``, set as ``name``, is not a spreadsheet (parse_sheet_id found no ID in it)."""
+    return (
+        f"{name} is {raw!r}, which is neither a spreadsheet ID nor its URL. It is the long part between "
+        "/d/ and /edit in the sheet's address (the sheet's title will not do)."
+    )
+
+
+# A problem found in a setting: (the key it is about, the message). The environment's checks just
+# collect the message; amosheets.toml's put the key's file and line in front of it.
+Report = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class AccountKeys:
+    """What an account's three address settings are called where they are read."""
+
+    base_url: str = "AMOCRM_BASE_URL"
+    domain: str = "AMOCRM_DOMAIN"
+    subdomain: str = "AMOCRM_SUBDOMAIN"
+
+
+ENV_ACCOUNT_KEYS = AccountKeys()
+
+
+def clean_token(raw: str) -> str:
+    """The token as pasted, without the ``Bearer `` people copy along with it."""
+    raw = raw.strip()
+    return raw[7:].strip() if raw.lower().startswith("bearer ") else raw
+
+
+def token_problem(token: str, name: str) -> str | None:
+    """What is wrong with a (cleaned, non-empty) token; the message never contains the token."""
+    if re.search(r"\s", token):
+        return f"{name} contains spaces or line breaks; paste the token as one line."
+    return None
+
+
+def amocrm_origin(env: Mapping[str, str], report: Report, keys: AccountKeys = ENV_ACCOUNT_KEYS) -> str:
+    """The account's origin from its base URL, or its subdomain and domain; "" (and a report) if they are wrong.
+
+    ``env`` holds the values under ``keys``' names: the environment's variables, or an [account.*] of
+    amosheets.toml, so both are held to the same rules and wording.
+    """
+    base = _origin(env, keys.base_url, report)
     if base:
         return base
-    if env.get("AMOCRM_BASE_URL"):
+    if env.get(keys.base_url):
         return ""  # malformed; already reported
-    domain = env.get("AMOCRM_DOMAIN", "").lower() or DEFAULT_DOMAIN
+    domain = env.get(keys.domain, "").lower() or DEFAULT_DOMAIN
     if domain not in AMOCRM_DOMAINS:
-        problems.append(f"AMOCRM_DOMAIN is {domain!r}; use one of {', '.join(AMOCRM_DOMAINS)}.")
+        report(keys.domain, f"{keys.domain} is {domain!r}; use one of {', '.join(AMOCRM_DOMAINS)}.")
         return ""
-    sub = env.get("AMOCRM_SUBDOMAIN", "").lower()
+    sub = env.get(keys.subdomain, "").lower()
     if not sub:
-        problems.append(
-            "AMOCRM_SUBDOMAIN is not set. It is `mycompany` of https://mycompany.amocrm.ru "
-            "(or set AMOCRM_BASE_URL to the whole address)."
+        report(
+            keys.subdomain,
+            f"{keys.subdomain} is not set. It is `mycompany` of https://mycompany.amocrm.ru "
+            f"(or set {keys.base_url} to the whole address).",
         )
         return ""
     # People paste the whole address; take the subdomain (and the domain) out of it.
@@ -350,21 +403,22 @@ def _amocrm_origin(env: Mapping[str, str], problems: list[str]) -> str:
             host, domain = host[: -len(d) - 1], d
             break
     if not _SUBDOMAIN.match(host):
-        problems.append(
-            f"AMOCRM_SUBDOMAIN is {sub!r}; it should be only the first part of your account's address, "
-            "like `mycompany` of mycompany.amocrm.ru."
+        report(
+            keys.subdomain,
+            f"{keys.subdomain} is {sub!r}; it should be only the first part of your account's address, "
+            "like `mycompany` of mycompany.amocrm.ru.",
         )
         return ""
     return f"https://{host}.{domain}"
 
 
-def _origin(env: Mapping[str, str], name: str, problems: list[str]) -> str | None:
+def _origin(env: Mapping[str, str], name: str, report: Report) -> str | None:
     raw = env.get(name, "")
     if not raw:
         return None
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/") or parts.query:
-        problems.append(f"{name} is {raw!r}; it must be an origin like https://host or http://127.0.0.1:8081, no path.")
+        report(name, f"{name} is {raw!r}; it must be an origin like https://host or http://127.0.0.1:8081, no path.")
         return None
     return f"{parts.scheme}://{parts.netloc}"
 
