@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from amosheets.amocrm.client import AmoClient
 from amosheets.amocrm.mapping import catalog_from
-from amosheets.config import AMOCRM, GOOGLE, Settings
+from amosheets.config import AMOCRM, GOOGLE, PairConfig, Settings
 from amosheets.engine.reading import read_account
 from amosheets.errors import AmosheetsError, ExitStatus
 from amosheets.gspread_transport import RequestHook
@@ -43,48 +43,58 @@ class Check:
     warning: bool = False  # passed, but something deserves a look (does not change the exit status)
 
 
-def run_checks(settings: Settings, on_request: Callable[[str], RequestHook | None] = lambda _: None) -> list[Check]:
-    """``on_request(service)`` gives that service's client a hook for each request it sends (--debug)."""
+def run_checks(
+    settings: Settings,
+    on_request: Callable[[str], RequestHook | None] = lambda _: None,
+    pair: PairConfig | None = None,
+) -> list[Check]:
+    """The environment's pair's checks, or ``pair``'s (of amosheets.toml, which was read without a problem).
+
+    ``on_request(service)`` gives that service's client a hook for each request it sends (--debug)."""
     results: list[Check] = []
 
     def fail(name: str, e: AmosheetsError) -> None:
         results.append(Check(name, False, e.message, e.hint, e.exit_status))
 
-    for service, label in ((GOOGLE, "Google settings"), (AMOCRM, "amoCRM settings"), ("other", "other settings")):
-        problems = settings.problems.get(service, [])
-        if problems:
-            for p in problems:
-                results.append(Check(label, False, p, None, ExitStatus.CONFIG))
-        elif service != "other":
-            results.append(Check(label, True, "present and well-formed"))
-    google_ok = not settings.problems[GOOGLE]
-    amo_ok = not settings.problems[AMOCRM]
+    google_ok = amo_ok = True
+    if pair is None:
+        for service, label in ((GOOGLE, "Google settings"), (AMOCRM, "amoCRM settings"), ("other", "other settings")):
+            problems = settings.problems.get(service, [])
+            if problems:
+                for p in problems:
+                    results.append(Check(label, False, p, None, ExitStatus.CONFIG))
+            elif service != "other":
+                results.append(Check(label, True, "present and well-formed"))
+        google_ok = not settings.problems[GOOGLE]
+        amo_ok = not settings.problems[AMOCRM]
+        pair = settings.pair()
 
-    values = _check_google(settings, results, fail, on_request("Sheets")) if google_ok else None
-    fields = _check_amocrm(settings, results, fail, on_request("amoCRM")) if amo_ok else None
+    values = _check_google(pair, results, fail, on_request("Sheets")) if google_ok else None
+    fields = _check_amocrm(pair, results, fail, on_request("amoCRM")) if amo_ok else None
     if values is not None:
         _check_headers(values, fields, results)
     return results
 
 
 def _check_google(
-    settings: Settings,
+    pair: PairConfig,
     results: list[Check],
     fail: Callable[[str, AmosheetsError], None],
     on_request: RequestHook | None,
 ) -> list[list[Cell]] | None:
     """The tab's values, once the key, the spreadsheet and the tab passed."""
-    if settings.google_credentials is not None:
+    tab_config = pair.tab
+    if tab_config.credentials is not None:
         try:
-            info = read_key_file(settings.google_credentials)
+            info = read_key_file(tab_config.credentials)
         except AmosheetsError as e:
             fail("Google key file", e)
             return None
         results.append(Check("Google key file", True, f"service account {info['client_email']}"))
     else:
-        results.append(Check("Google key file", True, f"none: anonymous access to {settings.sheets_api_url}"))
+        results.append(Check("Google key file", True, f"none: anonymous access to {tab_config.sheets_api_url}"))
     try:
-        sheet = Sheet(settings.tab(), secrets=settings.secrets(), on_request=on_request)
+        sheet = Sheet(tab_config, secrets=pair.account.secrets(), on_request=on_request)
         tab = sheet.open()
     except AmosheetsError as e:
         fail("spreadsheet", e)
@@ -141,13 +151,13 @@ def _check_headers(values: list[list[Cell]], fields: FieldSet | None, results: l
 
 
 def _check_amocrm(
-    settings: Settings,
+    pair: PairConfig,
     results: list[Check],
     fail: Callable[[str, AmosheetsError], None],
     on_request: RequestHook | None,
 ) -> FieldSet | None:
     """The account's fields, once the token and the pipeline passed."""
-    config = settings.account()
+    config = pair.account
     amo = AmoClient(config.base_url, config.token, attempts=2, on_request=on_request)
     try:
         try:
@@ -157,7 +167,6 @@ def _check_amocrm(
             return None
         results.append(Check("amoCRM token", True, f"account {account.get('name', '?')!r} at {amo.host}"))
         try:
-            pair = settings.pair()
             catalog = catalog_from(amo.pipelines(), pair.pipeline, pair.status, names=pair.names)
         except AmosheetsError as e:
             fail("pipeline and status", e)
@@ -168,7 +177,12 @@ def _check_amocrm(
             Check(
                 "pipeline and status",
                 True,
-                f"new deals go to {p.name!r} ({p.id}), status {s.name if s else '?'!r} ({catalog.default_status_id})",
+                f"new deals go to {p.name!r} ({p.id}), status {s.name if s else '?'!r} ({catalog.default_status_id})"
+                + (
+                    "; the tab follows every pipeline (a new row's Воронка cell says where its deal goes)"
+                    if len(catalog.followed) > 1
+                    else ""
+                ),
             )
         )
         try:

@@ -9,6 +9,7 @@ import json
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -17,12 +18,14 @@ import typer
 from typer.core import TyperGroup
 
 from amosheets import __version__
-from amosheets.config import AMOCRM, GOOGLE, Settings, load_settings
+from amosheets.config import AMOCRM, GOOGLE, PairConfig, Settings, load_settings
+from amosheets.deadline import Deadline
 from amosheets.engine import Options, parse_since, request_line
 from amosheets.errors import AmosheetsError, ConfigError, ExitStatus, Interrupted, UsageError
 from amosheets.gspread_transport import RequestHook
 from amosheets.i18n import plural
 from amosheets.output import Output
+from amosheets.report import pair_heading
 from amosheets.sync.merge import ConflictPolicy
 from amosheets.sync.plan import Direction
 
@@ -72,8 +75,11 @@ app = typer.Typer(
 class AppState:
     """What the global options decide, handed to every command."""
 
-    def __init__(self, env_file: Path | None, output: Output, deadline: float | None = None) -> None:
+    def __init__(
+        self, env_file: Path | None, output: Output, deadline: float | None = None, config: Path | None = None
+    ) -> None:
         self.env_file = env_file
+        self.config = config  # --config; None: ./amosheets.toml if there is one
         self.output = output
         self.deadline = deadline  # --deadline, which wins over AMOSHEETS_DEADLINE
         self._settings: Settings | None = None
@@ -87,9 +93,44 @@ class AppState:
                 self._settings.deadline, self._settings.deadline_setting = self.deadline, "--deadline"
         return self._settings
 
+    def chosen(self, names: list[str] | None) -> Chosen | None:
+        """The pairs of amosheets.toml to act on (those named with --pair, in the file's order), or None:
+        there is no file, and the environment makes the one pair."""
+        from amosheets.config_file import CONFIG_FILE, find_config, load_pairs
+
+        path = find_config(self.config)
+        if path is None:
+            if names:
+                raise UsageError(
+                    f"--pair names a pair of {CONFIG_FILE}, and there is no {CONFIG_FILE} here ({Path.cwd()}).",
+                    hint=f"Run in the directory of {CONFIG_FILE}, give its path with --config, or leave out --pair.",
+                )
+            return None
+        configured = load_pairs(path, self.settings)
+        for p in configured:
+            self.output.secrets.extend(p.account.secrets())
+        known = [p.name for p in configured]
+        unknown = [n for n in dict.fromkeys(names or []) if n not in known]
+        if unknown:
+            raise UsageError(
+                f"--pair {', '.join(unknown)}: {path} has no such pair.",
+                hint=f"Its pairs are: {', '.join(known)}.",
+            )
+        return Chosen([p for p in configured if not names or p.name in names], configured)
+
+    def deadline_of_run(self) -> Deadline:
+        s = self.settings
+        return Deadline(s.deadline, s.deadline_setting)
+
     def on_request(self, service: str) -> RequestHook | None:
         """A client's request hook that prints one line per request with --debug (None without)."""
         return request_line(service, self.output.trace if self.output.debug else None)
+
+
+@dataclass
+class Chosen:
+    pairs: list[PairConfig]  # to act on
+    configured: list[PairConfig]  # every pair of the file
 
 
 _state: AppState | None = None
@@ -106,6 +147,15 @@ def _global(
     ctx: typer.Context,
     env_file: Annotated[
         Path | None, typer.Option("--env-file", help="Read settings from this file instead of ./.env.")
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="PATH",
+            help="Sync the pairs this file lists instead of ./amosheets.toml "
+            "(without either: the environment's one pair).",
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors.")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="More detail.")] = False,
@@ -128,7 +178,7 @@ def _global(
 ) -> None:
     global _state
     output = Output(verbosity=-1 if quiet else (1 if verbose else 0), debug=debug, log_file=log_file)
-    _state = AppState(env_file, output, deadline)
+    _state = AppState(env_file, output, deadline, config)
     ctx.obj = _state
 
 
@@ -154,14 +204,21 @@ RunJson = Annotated[
     bool, typer.Option("--json", help="Print a machine-readable summary on stdout; with --dry-run, the plan in it.")
 ]
 Force = Annotated[bool, typer.Option("--force", help="Go on even when a guard rail would stop the run.")]
+Pairs = Annotated[
+    list[str] | None,
+    typer.Option("--pair", metavar="NAME", help="Only this pair of amosheets.toml (repeat for more); default: all."),
+]
 
 
-def _sync(ctx: typer.Context, direction: Direction, options: Options, as_json: bool) -> None:
+def _sync(ctx: typer.Context, direction: Direction, options: Options, as_json: bool, names: list[str] | None) -> None:
     from amosheets.engine import Engine
     from amosheets.report import print_outcome
 
     st = state(ctx)
     o = st.output
+    chosen = st.chosen(names)
+    if chosen is not None:
+        _sync_pairs(st, chosen, direction, options, as_json)
     with o.progress() as progress:
         engine = Engine.from_settings(
             st.settings, options, progress=progress, detail=o.detail, trace=o.trace if o.debug else None
@@ -171,6 +228,25 @@ def _sync(ctx: typer.Context, direction: Direction, options: Options, as_json: b
     raise typer.Exit(int(outcome.exit_status))
 
 
+def _sync_pairs(st: AppState, chosen: Chosen, direction: Direction, options: Options, as_json: bool) -> None:
+    from amosheets.engine.pairs import exit_status, run_pairs
+    from amosheets.report import print_results
+
+    o = st.output
+    with o.progress() as progress:
+        results = run_pairs(
+            chosen.pairs,
+            options,
+            st.deadline_of_run(),
+            configured=chosen.configured,
+            progress=progress,
+            detail=o.detail,
+            trace=o.trace if o.debug else None,
+        )
+    print_results(o, direction.value, results, as_json, lambda e: error_text(o, e))
+    raise typer.Exit(int(exit_status(results)))
+
+
 @app.command()
 def push(
     ctx: typer.Context,
@@ -178,6 +254,7 @@ def push(
     conflict: Conflict = None,
     force: Force = False,
     as_json: RunJson = False,
+    pair: Pairs = None,
 ) -> None:
     """Sheet → amoCRM: rows without a lead_id become deals; edited rows update theirs.
 
@@ -189,7 +266,7 @@ def push(
     \b
         amosheets push --dry-run
     """
-    _sync(ctx, Direction.PUSH, Options(Direction.PUSH, dry_run, conflict, force=force), as_json)
+    _sync(ctx, Direction.PUSH, Options(Direction.PUSH, dry_run, conflict, force=force), as_json, pair)
 
 
 @app.command()
@@ -203,6 +280,7 @@ def pull(
     conflict: Conflict = None,
     force: Force = False,
     as_json: RunJson = False,
+    pair: Pairs = None,
 ) -> None:
     """amoCRM → sheet: deals changed since the last sync update their rows; new deals are added.
 
@@ -215,9 +293,8 @@ def pull(
     if all_ and since:
         raise UsageError("--all and --since do not go together: --all already takes every deal.")
     when = parse_since(since) if since else None
-    _sync(
-        ctx, Direction.PULL, Options(Direction.PULL, dry_run, conflict, backfill=all_, since=when, force=force), as_json
-    )
+    options = Options(Direction.PULL, dry_run, conflict, backfill=all_, since=when, force=force)
+    _sync(ctx, Direction.PULL, options, as_json, pair)
 
 
 @app.command()
@@ -227,6 +304,7 @@ def sync(
     conflict: Conflict = None,
     force: Force = False,
     as_json: RunJson = False,
+    pair: Pairs = None,
 ) -> None:
     """Both directions in one run, each side read once. This is what cron runs.
 
@@ -235,7 +313,7 @@ def sync(
     \b
         */5 * * * * cd /srv/amosheets && .venv/bin/amosheets sync >> sync.log 2>&1
     """
-    _sync(ctx, Direction.BOTH, Options(Direction.BOTH, dry_run, conflict, force=force), as_json)
+    _sync(ctx, Direction.BOTH, Options(Direction.BOTH, dry_run, conflict, force=force), as_json, pair)
 
 
 @app.command()
@@ -256,34 +334,45 @@ def demo(ctx: typer.Context) -> None:
 
 
 @app.command()
-def check(ctx: typer.Context) -> None:
+def check(ctx: typer.Context, pair: Pairs = None) -> None:
     """Check settings, credentials, access to both services and the sheet's headers.
 
-    One line per check; each failure says how to fix it. Touches nothing.
+    One line per check; each failure says how to fix it. Touches nothing. With amosheets.toml,
+    each pair is checked (or those named with --pair).
 
     Example:
 
     \b
         amosheets check
     """
-    from amosheets.checks import exit_status, run_checks
+    from amosheets.checks import Check, exit_status, run_checks
+    from amosheets.errors import most_severe
 
     st = state(ctx)
     o = st.output
-    results = run_checks(st.settings, st.on_request)
-    # One line per check is what `check` was asked for: stdout. The verdict is a message: stderr.
-    for r in results:
-        fix = f"\n    → {r.fix}" if r.fix else ""
-        if not r.ok:
-            o.result(f"✗ {r.name}: {r.detail}{fix}", "bold red")
-        elif o.verbosity < 0:  # -q: only what failed
-            continue
-        elif r.warning:  # passed, with something worth a look
-            o.result(f"! {r.name}: {r.detail}{fix}", "yellow")
-        else:
-            o.result(f"✓ {r.name}: {r.detail}", "green")
-    status = exit_status(results)
-    failed = [r.name for r in results if not r.ok]
+    chosen = st.chosen(pair)
+    groups: list[tuple[PairConfig | None, list[Check]]]
+    if chosen is None:
+        groups = [(None, run_checks(st.settings, st.on_request))]
+    else:
+        groups = [(p, run_checks(st.settings, st.on_request, p)) for p in chosen.pairs]
+    failed: list[str] = []
+    for p, results in groups:
+        if p is not None:
+            o.result(pair_heading(p))
+        # One line per check is what `check` was asked for: stdout. The verdict is a message: stderr.
+        for r in results:
+            fix = f"\n    → {r.fix}" if r.fix else ""
+            if not r.ok:
+                o.result(f"✗ {r.name}: {r.detail}{fix}", "bold red")
+            elif o.verbosity < 0:  # -q: only what failed
+                continue
+            elif r.warning:  # passed, with something worth a look
+                o.result(f"! {r.name}: {r.detail}{fix}", "yellow")
+            else:
+                o.result(f"✓ {r.name}: {r.detail}", "green")
+        failed += [r.name if p is None else f"{r.name} (pair «{p.name}»)" for r in results if not r.ok]
+    status = most_severe(exit_status(results) for _, results in groups)
     if failed:
         o.error(
             plural(len(failed), "{n} check failed: ", "{n} checks failed: ")
@@ -566,10 +655,12 @@ def status(
     ctx: typer.Context,
     last: Annotated[int, typer.Option("--last", "-n", help="How many runs to show.")] = 10,
     as_json: Json = False,
+    pair: Pairs = None,
 ) -> None:
     """Show the last runs: when, which command, what changed, which rows failed and why.
 
     Reads only the local state; sends no request. What to look at when a cron mail arrives.
+    With amosheets.toml, each pair's runs (or those named with --pair).
 
     Examples:
 
@@ -577,14 +668,31 @@ def status(
         amosheets status
         amosheets status --last 50 --json
     """
+    st = state(ctx)
+    chosen = st.chosen(pair)
+    if chosen is None:
+        _status_of(st, st.settings.require(GOOGLE, AMOCRM).pair(), last, as_json, None)
+        return
+    runs: dict[str, Any] = {}
+    for p in chosen.pairs:
+        if not as_json:
+            st.output.result(pair_heading(p))
+        _status_of(st, p, last, as_json, runs)
+    if as_json:
+        st.output.out.print_json(json.dumps({"pairs": runs}, ensure_ascii=False, default=str))
+
+
+def _status_of(st: AppState, pair: PairConfig, last: int, as_json: bool, into: dict[str, Any] | None) -> None:
+    """One pair's last runs: a table, or with ``as_json`` JSON (put ``into`` a document of pairs, if given)."""
     from amosheets.state import StateStore, state_path
 
-    st = state(ctx)
-    pair = st.settings.require(GOOGLE, AMOCRM).pair()
     path = state_path(pair.state_dir, pair.scope)
     if not path.exists():
-        st.output.info(f"No runs recorded yet for this sheet and account (state file {path}).")
-        raise typer.Exit(int(ExitStatus.OK))
+        if into is not None:
+            into[pair.name] = []
+        if not as_json or into is None:
+            st.output.info(f"No runs recorded yet for this sheet and account (state file {path}).")
+        return
     store = StateStore.open(pair.state_dir, pair.scope)
     try:
         runs = store.runs(last)
@@ -592,11 +700,11 @@ def status(
     finally:
         store.close()
     if as_json:
-        st.output.out.print_json(
-            json.dumps(
-                [{**r.__dict__, "result": _result_word(r.exit_status)} for r in runs], ensure_ascii=False, default=str
-            )
-        )
+        listed = [{**r.__dict__, "result": _result_word(r.exit_status)} for r in runs]
+        if into is not None:
+            into[pair.name] = listed
+        else:
+            st.output.out.print_json(json.dumps(listed, ensure_ascii=False, default=str))
         return
     rows = []
     for r in runs:
@@ -755,12 +863,21 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(int(ExitStatus.INTERRUPTED))
     except Exception as e:
         out = _output()
-        if out.debug:
-            out.err.print(out.redact(traceback.format_exc()), markup=False)
-        out.error(out.redact(f"internal error: {type(e).__name__}: {e}"))
-        if not out.debug:
-            out.info("This is a bug in amosheets. Run again with --debug to see where it happened, and report it.")
+        out.error(error_text(out, e))
         sys.exit(int(ExitStatus.ERROR))
+
+
+def error_text(out: Output, e: BaseException) -> str:
+    """What the user is told of an error that stopped a run (or one pair of it); with --debug, the
+    traceback is printed first."""
+    if out.debug:
+        out.err.print(out.redact("".join(traceback.format_exception(e))), markup=False)
+    if isinstance(e, AmosheetsError):
+        return str(e)
+    said = out.redact(f"internal error: {type(e).__name__}: {e}")
+    if not out.debug:
+        said += "\nThis is a bug in amosheets. Run again with --debug to see where it happened, and report it."
+    return said
 
 
 def _output() -> Output:

@@ -29,6 +29,12 @@ class Deadline:
         self.setting = setting
         self._clock = clock
         self._end = clock() + self.seconds if self.seconds else None
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Stop every client that asks this deadline, as Ctrl-C would: for runs in other threads than
+        the one Ctrl-C reaches (the accounts of a run work at once)."""
+        self._cancelled = True
 
     def left(self) -> float | None:
         """Seconds left (never below 0), or None when there is no deadline."""
@@ -39,6 +45,8 @@ class Deadline:
         return self.left() == 0.0
 
     def check(self) -> None:
+        if self._cancelled:
+            raise KeyboardInterrupt
         if self.passed:
             raise DeadlineReached(
                 f"The run reached its deadline of {self.seconds:g} s ({self.setting}) and stopped; what it "

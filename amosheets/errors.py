@@ -7,6 +7,7 @@ on stderr and an exit status; nothing else calls ``sys.exit``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import IntEnum
 
 
@@ -41,6 +42,24 @@ class ExitStatus(IntEnum):
         "a guard rail stopped the run; --force if it is intended",
     )
     INTERRUPTED = 130, "interrupted", "interrupted (Ctrl-C); what was done is kept"
+
+
+# Most severe first: what a run of several pairs exits with when they ended differently. What a person
+# must fix before any later run can help comes first; what the next run may clear by itself comes later.
+SEVERITY = (
+    ExitStatus.INTERRUPTED,
+    ExitStatus.CONFIG,
+    ExitStatus.AUTH,
+    ExitStatus.ERROR,
+    ExitStatus.NEEDS_FORCE,
+    ExitStatus.PARTIAL,
+    ExitStatus.LOCKED,
+    ExitStatus.OK,
+)
+
+
+def most_severe(statuses: Iterable[ExitStatus]) -> ExitStatus:
+    return min(statuses, key=SEVERITY.index, default=ExitStatus.OK)
 
 
 class AmosheetsError(Exception):

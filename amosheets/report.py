@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from amosheets.config import PairConfig
 from amosheets.engine import Outcome
+from amosheets.engine.pairs import PairResult
+from amosheets.errors import most_severe
 from amosheets.i18n import plural
 from amosheets.output import Output
 from amosheets.sync.fields import LEAD_ID, Key
@@ -292,7 +296,39 @@ def summary_line(command: str, outcome: Outcome) -> str:
     return f"{command}: {what}; {read}"
 
 
-def print_outcome(o: Output, command: str, outcome: Outcome, as_json: bool) -> None:
+def pair_heading(p: PairConfig) -> str:
+    """The line above each pair's part of a command's output."""
+    return f"── pair «{p.name}»: tab «{p.tab.worksheet}» ──"
+
+
+def print_results(
+    o: Output, command: str, results: Sequence[PairResult], as_json: bool, describe: Callable[[Exception], str]
+) -> None:
+    """Each pair's outcome under its name, or the error that stopped it (``describe`` words it); with
+    ``as_json``, one JSON document of them all on stdout."""
+    payloads = []
+    for r in results:
+        p = r.pair
+        heading = pair_heading(p)
+        if r.outcome is not None and r.outcome.dry_run and not as_json:
+            o.result(heading)  # its plan goes to stdout: `sync --dry-run > plan.txt` says which pair each is
+        else:
+            o.info(heading)
+        if r.outcome is not None:
+            print_outcome(o, command, r.outcome, as_json, print_json=False)
+            payload = outcome_json(command, r.outcome)
+        else:
+            assert r.error is not None
+            said = describe(r.error)
+            o.error(f"pair «{p.name}»: {said}")
+            payload = {"command": command, "exit_status": int(r.exit_status), "error": said}
+        payloads.append({"pair": p.name, "tab": p.tab.worksheet, **payload})
+    if as_json:
+        status = int(most_severe(r.exit_status for r in results))
+        o.out.print_json(json.dumps({"command": command, "exit_status": status, "pairs": payloads}, ensure_ascii=False))
+
+
+def print_outcome(o: Output, command: str, outcome: Outcome, as_json: bool, print_json: bool = True) -> None:
     """A dry run's plan on stdout (as JSON with ``as_json``), then the messages on stderr."""
     plan = outcome.plan
     view = plan_view(plan) if plan is not None and outcome.dry_run else None
@@ -313,14 +349,20 @@ def print_outcome(o: Output, command: str, outcome: Outcome, as_json: bool) -> N
             "exist, run `amosheets pull --all` once."
         )
     o.info(summary_line(command, outcome))
-    if as_json:
-        payload = {
-            "command": command,
-            "exit_status": int(outcome.exit_status),
-            **outcome.summary(),
-            "problem_list": [str(p) for p in outcome.problems],
-            "notice_list": [n.message for n in outcome.notices],
-        }
-        if outcome.dry_run:
-            payload["plan"] = view.as_json() if view is not None else None
-        o.out.print_json(json.dumps(payload, ensure_ascii=False))
+    if as_json and print_json:
+        o.out.print_json(json.dumps(outcome_json(command, outcome), ensure_ascii=False))
+
+
+def outcome_json(command: str, outcome: Outcome) -> dict[str, Any]:
+    """What ``--json`` prints of a run: the counts, each problem and notice, and a dry run's plan."""
+    payload = {
+        "command": command,
+        "exit_status": int(outcome.exit_status),
+        **outcome.summary(),
+        "problem_list": [str(p) for p in outcome.problems],
+        "notice_list": [n.message for n in outcome.notices],
+    }
+    if outcome.dry_run:
+        plan = outcome.plan
+        payload["plan"] = plan_view(plan).as_json() if plan is not None else None
+    return payload

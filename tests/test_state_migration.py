@@ -199,3 +199,21 @@ def test_a_state_of_the_release_before_field_specs_is_used_as_it_is_without_a_re
     assert out.exit_status == ExitStatus.OK, out.problems
     lead = w.sb.amocrm.lead(30000003)
     assert [f["values"][0]["value"] for f in lead["custom_fields_values"] if f["field_name"] == "Город"] == ["Тверь"]
+
+
+def test_the_release_before_amosheets_toml_leaves_the_state_of_a_pair_on_the_same_tab(tmp_path: Path):
+    """A user who had the environment only writes amosheets.toml with a pair on the same tab and account:
+    its first run is not a first run (no re-sync, nothing made again, no request that changes anything)."""
+    world = next(w := rebuilt("before-pairs", tmp_path))
+    try:
+        config = tmp_path / "amosheets.toml"
+        config.write_text(f'[[pair]]\nname = "main"\ntab = "{world.tab}"\n', encoding="utf-8")
+        world.reset_stats()
+        r = world.cli("--config", str(config), "sync")
+        amo, sheets = world.stats()
+        assert r.returncode == 0, r.stderr
+        assert "First run" not in r.stderr and "set aside" not in r.stderr
+        assert amo["mutating"] == 0 and sheets["mutating"] == 0, (amo["by_route"], sheets["by_route"])
+        assert [p.name for p in (tmp_path / "state").glob("*.sqlite3")] == [state_file(world).name]
+    finally:
+        w.close()

@@ -128,6 +128,23 @@ class Append:
     values: Values
 
 
+@dataclass(frozen=True)
+class Moved:
+    """A row whose deal moved to a pipeline another pair follows: that pair's tab has it now, this row
+    stays as it is and is no longer synced (the tool never deletes a row)."""
+
+    lead_id: int
+    row: int
+    pipeline_id: int
+    where: str  # "tab «…» (pair «…»)"
+
+    def text(self, catalog: Catalog) -> str:
+        return (
+            f"deal {self.lead_id} was moved in amoCRM to pipeline «{catalog.pipeline_name(self.pipeline_id)}»: "
+            f"it is on {self.where} now; this row is no longer synced"
+        )
+
+
 @dataclass
 class Plan:
     direction: Direction
@@ -143,6 +160,7 @@ class Plan:
     notices: list[Notice] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)  # leads a row carries
     in_sync: set[int] = field(default_factory=set)  # leads whose row was looked at and found as amoCRM has it
+    moved: dict[int, Moved] = field(default_factory=dict)  # by lead: rows left to another pair's tab
     removed: set[int] = field(default_factory=set)  # leads whose row has newly gone
     deleted: set[int] = field(default_factory=set)  # leads newly found deleted in amoCRM
     # Row digests to remember: a lead found in sync gets its row's digest, any other planned lead None.

@@ -41,7 +41,7 @@ from amosheets.sync.model import (
     Status,
     Values,
 )
-from amosheets.sync.plan import Append, Conflict, Direction, LeadPlan, Link, NewRow, Plan
+from amosheets.sync.plan import Append, Conflict, Direction, LeadPlan, Link, Moved, NewRow, Plan
 
 # What Sheets shows in place of a value when a formula fails (or text was taken for one).
 SHEET_ERRORS = frozenset({"#ERROR!", "#NAME?", "#REF!", "#VALUE!", "#N/A", "#DIV/0!", "#NUM!", "#NULL!", "#SPILL!"})
@@ -423,6 +423,14 @@ def plan(
                     )
                 )
             result.digests[lid] = None
+            continue
+        k = known.get(lid)
+        if k is not None and k.crm is not None and not k.deleted and k.crm.pipeline_id in catalog.elsewhere:
+            moved = Moved(lid, row.number, k.crm.pipeline_id, catalog.elsewhere[k.crm.pipeline_id])
+            result.moved[lid] = moved
+            result.notices.append(Notice(row.number, moved.text(catalog), lid))
+            # Left as it is: found unchanged by later runs until it is edited or its deal changes again.
+            result.digests[lid] = t.digests.get(lid)
             continue
         if lid in t.marked:
             result.links.append(Link(lid, row.number, t.marked[lid], None))

@@ -82,6 +82,8 @@ def lines(plan: Plan, ran: Ran, rows: Iterable[SheetRow], headers: HeaderMap, wh
             out.by_row[lp.row] = f"{done} " + "; ".join(what)
     for a in plan.row_appends():
         out.by_lead[a.lead_id] = f"{done} added from amoCRM"
+    for m in plan.moved.values():
+        out.by_row.setdefault(m.row, f"{GONE} {m.text(plan.catalog)}")
     gone_now = set(plan.deleted) | set(ran.gone)
     for lid in gone_now:
         out.by_lead[lid] = f"{GONE} deal {lid} was deleted in amoCRM; this row is no longer synced"
