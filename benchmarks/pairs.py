@@ -136,12 +136,12 @@ class PairsWorld:
         return tool_env(dict(os.environ), extra)
 
     # -- running the tool -----------------------------------------------------------
-    def run(self, config: Path, command: str, *pairs: str) -> ToolRun:
-        """``amosheets --config CONFIG <command> [--pair NAME]… --json``."""
-        args = ["--config", str(config), command]
+    def run(self, config: Path, command: str, *args: str, pairs: Sequence[str] = ()) -> ToolRun:
+        """``amosheets --config CONFIG <command> [ARGS]… [--pair NAME]… --json``."""
+        argv = ["--config", str(config), command, *args]
         for name in pairs:
-            args += ["--pair", name]
-        return run_tool([*args, "--json"], self.env(), cwd=self.dir)
+            argv += ["--pair", name]
+        return run_tool([*argv, "--json"], self.env(), cwd=self.dir)
 
     def setup_run(self, config: Path, command: str, *args: str) -> ToolRun:
         assert not self.measured
@@ -162,7 +162,7 @@ class PairsWorld:
         gc.freeze()
         gc.disable()
         try:
-            r = self.run(config, command, *pairs)
+            r = self.run(config, command, pairs=pairs)
         finally:
             gc.enable()
             gc.unfreeze()
