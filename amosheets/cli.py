@@ -785,6 +785,16 @@ def sandbox(
     ] = None,
     latency: Annotated[float, typer.Option(help="Seconds each amoCRM request takes.")] = 0.0,
     leads: Annotated[int, typer.Option(help="How many sample deals to seed.")] = 5,
+    accounts: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=20,
+            help="How many amoCRM accounts to emulate. Beyond the first, each listens on a free port of its own, "
+            "with its own token, deals and a tab of its own; the command prints an amosheets.toml with one pair "
+            "per account.",
+        ),
+    ] = 1,
 ) -> None:
     """Run local emulators of amoCRM and Google Sheets, with a sample sheet and deals.
 
@@ -797,6 +807,7 @@ def sandbox(
 
     \b
         amosheets sandbox --amocrm-port 8081 --sheets-port 8082
+        amosheets sandbox --accounts 3
     """
     import errno
 
@@ -808,7 +819,11 @@ def sandbox(
     flexible = frozenset(name for name, port in given.items() if port is None)
     labels = {"amocrm": ("amoCRM", "--amocrm-port"), "sheets": ("Sheets", "--sheets-port")}
     sb = Sandbox(
-        amocrm_port=ports["amocrm"], sheets_port=ports["sheets"], amocrm_latency=latency, any_port_if_taken=flexible
+        amocrm_port=ports["amocrm"],
+        sheets_port=ports["sheets"],
+        amocrm_latency=latency,
+        any_port_if_taken=flexible,
+        accounts=accounts,
     )
     try:
         try:
@@ -837,8 +852,15 @@ def sandbox(
         sb.seed_sample(leads=leads)
         out.info(f"amoCRM emulator:  {sb.amocrm_url}   (control: {sb.amocrm_url}/_sandbox/)")
         out.info(f"Sheets emulator:  {sb.sheets_url}   (control: {sb.sheets_url}/_sandbox/)")
+        for i in range(1, accounts):
+            url = sb.account_url(i)
+            out.info(f"amoCRM account {sb.account_name(i)}: {url}   (control: {url}/_sandbox/)")
         out.info("Put these lines in a .env file (or pass them with --env-file):\n")
-        out.out.print("\n".join(sb.env_lines()), highlight=False, markup=False)
+        env_lines = [*sb.env_lines(), *(f"{k}={v}" for k, v in sb.account_env().items())]
+        out.out.print("\n".join(env_lines), highlight=False, markup=False)
+        if accounts > 1:
+            out.info("\nAnd this in amosheets.toml (one pair per account, each with a tab of its own):\n")
+            out.out.print(sb.config_sample().rstrip("\n"), highlight=False, markup=False)
         out.info("\nPress Ctrl-C to stop.")
         sb.wait()
     except KeyboardInterrupt:

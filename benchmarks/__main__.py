@@ -6,6 +6,7 @@
     python -m benchmarks --markdown           # the table as Markdown, for the README
     python -m benchmarks --custom             # only the rows with 12 custom columns and those they compare with
     python -m benchmarks --sync-column        # only the rows with the Синхронизация column and those they compare with
+    python -m benchmarks --pairs              # only the rows of amosheets.toml's several pairs and accounts (pairs.py)
 
 Exits 1 when a scenario's outcome check fails (the table's notes say which and why).
 """
@@ -20,14 +21,14 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import planner_bench
+from benchmarks import pairs, planner_bench
 from benchmarks.scenarios import BASES, CF, SCENARIOS, SYNC, Result, Variant, with_variant
 from benchmarks.world import AMO_LATENCY, AMO_RATE_LIMIT, CATALOG_ROUTES, SHEETS_QUOTA, catalog_requests
 
 SLOWER = 0.10  # a variant this much slower than its base is flagged (profile it)
 
 PLANNER = "planner-100k"
-NAMES = [s.name for s in SCENARIOS] + [PLANNER]
+NAMES = [s.name for s in SCENARIOS] + [PLANNER, *pairs.NAMES]
 COLUMNS = (
     "Scenario",
     "Rows",
@@ -62,11 +63,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the scenarios with the Синхронизация column and the ones without that they are compared with",
     )
+    ap.add_argument(
+        "--pairs",
+        action="store_true",
+        help="only the rows of several pairs and accounts in one run (amosheets.toml; not part of a plain run)",
+    )
     args = ap.parse_args(argv)
     divisor = 10 if args.quick else 1
     variants = [v for v, on in ((CF, args.custom), (SYNC, args.sync_column)) if on]
     # A plain run measures the base scenarios; each variant is measured with its own flag, next to its bases.
-    wanted = list(args.only or ([] if variants else [*BASES, PLANNER]))
+    wanted = list(args.only or ([] if variants or args.pairs else [*BASES, PLANNER]))
+    if args.pairs:
+        wanted += pairs.NAMES
     for v in variants:
         wanted += with_variant(v)
 
@@ -83,24 +91,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Bound = fewest amoCRM requests the work needs at the API's batch limits / {AMO_RATE_LIMIT} per second.\n")
     sys.stdout.flush()
 
-    jobs: list[tuple[str, Callable[[], Result]]] = []
+    jobs: list[tuple[str, Callable[[], list[Result]]]] = []
     for s in SCENARIOS:
         if s.name in wanted:
-            jobs.append((s.name, lambda s=s: s.run(divisor)))
+            jobs.append((s.name, lambda s=s: [s.run(divisor)]))
     if PLANNER in wanted:
-        jobs.append((PLANNER, lambda: planner_bench.run(100_000 // divisor)))
+        jobs.append((PLANNER, lambda: [planner_bench.run(100_000 // divisor)]))
+    for rows in pairs.ROWS:  # each gives several rows
+        if rows.name in wanted:
+            jobs.append((rows.name, lambda rows=rows: rows.run(divisor)))
 
     results: list[Result] = []
     for name, job in jobs:
         t0 = time.perf_counter()
         print(f"… {name}", end="", file=sys.stderr, flush=True)
         try:
-            res = job()
+            got = job()
         except Exception as e:  # a scenario that cannot even be set up still gets its row
-            res = Result(name, 0)
-            res.failures.append(f"{type(e).__name__}: {e}")
-        results.append(res)
-        state = "FAILED" if res.failures else "ok"
+            got = [Result(name, 0)]
+            got[0].failures.append(f"{type(e).__name__}: {e}")
+        results += got
+        state = "FAILED" if any(res.failures for res in got) else "ok"
         print(f" {state} ({time.perf_counter() - t0:.1f} s including setup)", file=sys.stderr, flush=True)
 
     comparison = _compare(results)  # before the table: a pair whose requests differ fails its row

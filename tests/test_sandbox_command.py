@@ -61,7 +61,7 @@ def held(port: int = 0) -> Iterator[int]:
 class RunningSandbox:
     """`amosheets sandbox` in a subprocess, its .env lines read from stdout."""
 
-    def __init__(self, *args: str, cwd: Path) -> None:
+    def __init__(self, *args: str, cwd: Path, until: str = "GOOGLE_SHEET_ID=") -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "amosheets", "sandbox", *args],
             stdout=subprocess.PIPE,
@@ -79,16 +79,17 @@ class RunningSandbox:
             if not line:
                 break  # it ended
             self.lines.append(line.rstrip("\n"))
-            if line.startswith("GOOGLE_SHEET_ID="):
+            if line.startswith(until):
                 break
         self.env = dict(line.split("=", 1) for line in self.lines if "=" in line and not line.startswith("#"))
         assert "GOOGLE_SHEET_ID" in self.env, self.stop()
 
     def stop(self) -> str:
-        """Ctrl-C; what it said on stderr."""
+        """Ctrl-C; what it said on stderr (the rest of stdout goes on ``lines``)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
-        _, err = self.proc.communicate(timeout=30)
+        rest, err = self.proc.communicate(timeout=30)
+        self.lines += rest.splitlines()
         return err
 
 
@@ -153,3 +154,52 @@ def test_the_readme_steps_on_a_fresh_sandbox_init_the_empty_tab(tmp_path: Path):
         assert r.returncode == 0 and "5 rows added" in said(r)
     finally:
         sandbox.stop()
+
+
+def test_several_accounts_are_printed_as_env_lines_and_an_amosheets_toml_with_a_pair_each(tmp_path: Path):
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+; amosheets supports 3.10
+    sandbox = RunningSandbox(
+        "--amocrm-port", "0", "--sheets-port", "0", "--accounts", "3", cwd=tmp_path, until='token_env = "A3_TOKEN"'
+    )
+    try:
+        assert sandbox.env["A2_TOKEN"] == "sandbox-token-2" and sandbox.env["A3_TOKEN"] == "sandbox-token-3"
+        toml = "\n".join(sandbox.lines[sandbox.lines.index("[[pair]]") :])
+        config = tomllib.loads(toml)
+        assert [p["name"] for p in config["pair"]] == ["a1", "a2", "a3"]
+        assert [p.get("account") for p in config["pair"]] == [None, "a2", "a3"]
+        urls = {sandbox.env["AMOCRM_BASE_URL"]}
+        for key, account in config["account"].items():
+            token = sandbox.env[account["token_env"]]
+            url = account["base_url"]
+            urls.add(url)
+            auth = {"Authorization": f"Bearer {token}"}
+            r = requests.get(f"{url}/api/v4/leads", headers=auth, timeout=10)
+            assert r.status_code == 200 and len(r.json()["_embedded"]["leads"]) == 5, (key, r.text)
+            other = {"Authorization": f"Bearer {sandbox.env['AMOCRM_INTEGRATION_TOKEN']}"}
+            assert requests.get(f"{url}/api/v4/leads", headers=other, timeout=10).status_code == 401
+        assert len(urls) == 3
+        tabs = [p["tab"] for p in config["pair"]]
+        for tab in tabs:  # every pair's tab is in the printed spreadsheet
+            values = requests.get(
+                f"{sandbox.env['GOOGLE_SHEETS_API_URL']}/_sandbox/spreadsheets/{sandbox.env['GOOGLE_SHEET_ID']}/values",
+                params={"sheet": tab},
+                timeout=10,
+            ).json()["values"]
+            assert values[0][0] == "lead_id", tab
+    finally:
+        err = sandbox.stop()
+    assert sandbox.proc.returncode == ExitStatus.INTERRUPTED
+    assert "amoCRM account a2: http://" in err and "amosheets.toml" in err and "bug in amosheets" not in err
+
+
+def test_one_account_prints_no_amosheets_toml(tmp_path: Path):
+    sandbox = RunningSandbox("--amocrm-port", "0", "--sheets-port", "0", cwd=tmp_path)
+    err = sandbox.stop()
+    assert not any(line.startswith(("A2_TOKEN", "[[pair]]")) for line in sandbox.lines), sandbox.lines
+    assert "amosheets.toml" not in err and "amoCRM account" not in err
+
+
+@pytest.mark.parametrize("n", ["0", "21"])
+def test_the_number_of_accounts_is_1_to_20(tmp_path: Path, n: str):
+    r = cli("sandbox", "--accounts", n, "--amocrm-port", "0", "--sheets-port", "0", cwd=tmp_path)
+    assert r.returncode == 2 and "--accounts" in said(r)

@@ -7,7 +7,9 @@ both, seeds a sample account and sheet, and says how to point the CLI at them.
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from amosheets.sandbox.amocrm import AmoCRMEmulator
@@ -23,6 +25,8 @@ __all__ = [
     "Sandbox",
     "SheetsEmulator",
 ]
+
+MAX_ACCOUNTS = 20  # amoCRM accounts one sandbox serves at most
 
 SAMPLE_HEADERS = ["lead_id", "Имя", "Телефон", "Email", "Сумма", "Статус", "Воронка"]
 SAMPLE_TAB = "Сделки"
@@ -94,6 +98,35 @@ _SAMPLE_EXTRAS: dict[int, tuple[dict[str, list[dict[str, Any]]], list[str], str 
 }
 
 
+def _seed_leads(amocrm: AmoCRMEmulator, leads: int) -> None:
+    """``leads`` sample deals in the main pipeline, some with custom field values, tags, another responsible."""
+    pipeline = amocrm.main_pipeline()
+    by_name = {s["name"]: s["id"] for s in pipeline["_embedded"]["statuses"]}
+    users = {u["name"]: u["id"] for u in amocrm.users()}
+    for i in range(leads):
+        name, price, status, phone, email = _SAMPLE_LEADS[i % len(_SAMPLE_LEADS)]
+        values, tags, responsible = _SAMPLE_EXTRAS.get(i, ({}, [], None))
+        amocrm.create_lead(
+            name if i < len(_SAMPLE_LEADS) else f"{name} {i + 1}",
+            price=price,
+            status_id=by_name[status],
+            pipeline_id=pipeline["id"],
+            phone=phone,
+            email=email,
+            custom_fields_values=[
+                {"field_id": amocrm.find_field(field)["id"], "values": v} for field, v in values.items()
+            ]
+            or None,
+            tags=tags or None,
+            responsible_user_id=users[responsible] if responsible else None,
+        )
+
+
+def _toml_str(s: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's for these)."""
+    return json.dumps(s, ensure_ascii=False)
+
+
 class Sandbox:
     """Both emulators on loopback. Use as a context manager."""
 
@@ -111,9 +144,17 @@ class Sandbox:
         amocrm_timezone: str = "Europe/Moscow",
         token_is_admin: bool = True,
         any_port_if_taken: frozenset[str] = frozenset(),
+        accounts: int = 1,
     ) -> None:
         """``any_port_if_taken`` names the emulators ("amocrm", "sheets") that take a free port when theirs is
-        in use; ``moved`` then says which ports they wanted."""
+        in use; ``moved`` then says which ports they wanted.
+
+        ``accounts`` > 1 serves that many amoCRM accounts: ``amocrm`` is the first (the one env() names), the
+        others each listen on a free port of their own, with their own token (``{token}-2``, …), account id,
+        deals, counters and rate limit, and the same options. ``accounts`` lists them all; account_sections()
+        and account_env() say how amosheets.toml reaches the others."""
+        if not 1 <= accounts <= MAX_ACCOUNTS:
+            raise ValueError(f"accounts must be 1 to {MAX_ACCOUNTS}, not {accounts}")
         self.token = token
         self._amocrm_options: dict[str, Any] = {
             "token": token,
@@ -123,6 +164,10 @@ class Sandbox:
             "token_is_admin": token_is_admin,
         }
         self.amocrm = AmoCRMEmulator(account_id=account_id, **self._amocrm_options)
+        self._more_accounts = [
+            AmoCRMEmulator(**{**self._amocrm_options, "token": f"{token}-{n}", "subdomain": f"sandbox{n}"})
+            for n in range(2, accounts + 1)
+        ]
         self.sheets = SheetsEmulator(latency=sheets_latency, read_quota=read_quota, write_quota=write_quota)
         self._ports = (amocrm_port, sheets_port)
         self._any_port_if_taken = any_port_if_taken
@@ -144,6 +189,8 @@ class Sandbox:
                     server = RunningServer(emulator, port=0)
                     self.moved[emulator.name] = port
                 self._servers.append(server)
+            for emulator in self._more_accounts:
+                self._servers.append(RunningServer(emulator, port=0))
         except PortUnavailable:
             self.close()
             raise
@@ -151,7 +198,8 @@ class Sandbox:
 
     def restart_amocrm(self, account_id: int | None = None) -> AmoCRMEmulator:
         """Serve a freshly seeded amoCRM at the same address: what a restarted sandbox looks like to a client
-        (another account id unless ``account_id`` is given; lead ids start over)."""
+        (another account id unless ``account_id`` is given; lead ids start over). The other accounts, if any,
+        stay as they are."""
         old = self._servers[0]
         old.close()
         self.amocrm = AmoCRMEmulator(account_id=account_id, **self._amocrm_options)
@@ -177,6 +225,78 @@ class Sandbox:
     def sheets_url(self) -> str:
         return self._servers[1].url
 
+    # -- several amoCRM accounts ----------------------------------------------------------
+    @property
+    def accounts(self) -> list[AmoCRMEmulator]:
+        """Every amoCRM account served; index 0 is ``amocrm``."""
+        return [self.amocrm, *self._more_accounts]
+
+    def account_url(self, i: int) -> str:
+        """The origin of account ``i`` (0: ``amocrm_url``)."""
+        self._check_account(i)
+        return self._servers[0].url if i == 0 else self._servers[i + 1].url
+
+    def account_token(self, i: int) -> str:
+        """The token account ``i`` answers to (0: ``token``)."""
+        self._check_account(i)
+        return self.accounts[i].token
+
+    @staticmethod
+    def account_name(i: int) -> str:
+        """The key of account ``i`` in amosheets.toml: ``a1``, ``a2``, … (a1 is the environment's account)."""
+        return f"a{i + 1}"
+
+    @staticmethod
+    def account_token_env(i: int) -> str:
+        """The name of the environment variable that holds account ``i``'s token: ``A2_TOKEN``, …"""
+        return f"A{i + 1}_TOKEN"
+
+    def account_tab(self, i: int) -> str:
+        """The tab of account ``i``'s pair in config_sample(): ``worksheet`` for the first, ``Сделки a2``, …"""
+        return self.worksheet if i == 0 else f"{self.worksheet} {self.account_name(i)}"
+
+    def account_sections(self, accounts: Sequence[int] | None = None) -> str:
+        """The ``[account.aN]`` sections of amosheets.toml for the accounts after the first (or ``accounts``);
+        their tokens are in account_env()."""
+        chosen = range(1, len(self.accounts)) if accounts is None else accounts
+        sections = []
+        for i in chosen:
+            if i == 0:
+                continue  # the environment's account (AMOCRM_BASE_URL, AMOCRM_INTEGRATION_TOKEN)
+            sections.append(
+                f"[account.{self.account_name(i)}]\n"
+                f"base_url = {_toml_str(self.account_url(i))}\n"
+                f"token_env = {_toml_str(self.account_token_env(i))}\n"
+            )
+        return "\n".join(sections)
+
+    def account_env(self) -> dict[str, str]:
+        """The environment variables that hold the tokens of the accounts after the first."""
+        return {self.account_token_env(i): self.account_token(i) for i in range(1, len(self.accounts))}
+
+    def pair_section(self, i: int, name: str | None = None, tab: str | None = None, pipeline: str = "*") -> str:
+        """One ``[[pair]]`` of amosheets.toml: account ``i``'s deals of ``pipeline`` ↔ ``tab`` (default:
+        account_tab(i)) of the spreadsheet; the first account is the environment's, so it names none."""
+        lines = [
+            "[[pair]]",
+            f"name = {_toml_str(name or self.account_name(i))}",
+            f"tab = {_toml_str(tab or self.account_tab(i))}",
+            f"pipeline = {_toml_str(pipeline)}",
+        ]
+        if i:
+            lines.append(f"account = {_toml_str(self.account_name(i))}")
+        return "\n".join(lines) + "\n"
+
+    def config_sample(self) -> str:
+        """An amosheets.toml with one pair per account (each its own tab, every pipeline) and the accounts'
+        sections; the spreadsheet is the environment's (GOOGLE_SHEET_ID)."""
+        pairs = [self.pair_section(i) for i in range(len(self.accounts))]
+        return "\n".join([*pairs, self.account_sections()]).rstrip("\n") + "\n"
+
+    def _check_account(self, i: int) -> None:
+        if not 0 <= i < len(self.accounts):
+            raise IndexError(f"no account {i}: the sandbox serves {len(self.accounts)} (0 to {len(self.accounts) - 1})")
+
     def new_spreadsheet(self, rows: list[list[str]] | None = None, headers: list[str] | None = None) -> str:
         """A spreadsheet with one tab holding a header row and ``rows``; it becomes the one env() names."""
         self.spreadsheet_id = self.sheets.create_spreadsheet(title="amosheets sandbox", sheets=[self.worksheet])
@@ -189,31 +309,19 @@ class Sandbox:
 
         The spreadsheet has a second tab, EMPTY_TAB, with nothing in it, for trying ``amosheets init``.
 
+        With several accounts, each of the others gets the same deals and a tab of its own with the headers
+        (account_tab(i)), for config_sample()'s pairs.
+
         Some of the first deals carry custom field values (Город, Продукт, Интересы, …), tags and
         another responsible user, as managers leave them.
         """
         sid = self.new_spreadsheet(_SAMPLE_ROWS, SAMPLE_SHEET_HEADERS)
         self.sheets.add_sheet(sid, EMPTY_TAB)
-        pipeline = self.amocrm.main_pipeline()
-        by_name = {s["name"]: s["id"] for s in pipeline["_embedded"]["statuses"]}
-        users = {u["name"]: u["id"] for u in self.amocrm.users()}
-        for i in range(leads):
-            name, price, status, phone, email = _SAMPLE_LEADS[i % len(_SAMPLE_LEADS)]
-            values, tags, responsible = _SAMPLE_EXTRAS.get(i, ({}, [], None))
-            self.amocrm.create_lead(
-                name if i < len(_SAMPLE_LEADS) else f"{name} {i + 1}",
-                price=price,
-                status_id=by_name[status],
-                pipeline_id=pipeline["id"],
-                phone=phone,
-                email=email,
-                custom_fields_values=[
-                    {"field_id": self.amocrm.find_field(field)["id"], "values": v} for field, v in values.items()
-                ]
-                or None,
-                tags=tags or None,
-                responsible_user_id=users[responsible] if responsible else None,
-            )
+        _seed_leads(self.amocrm, leads)
+        for i, account in enumerate(self._more_accounts, start=1):
+            self.sheets.add_sheet(sid, self.account_tab(i))
+            self.sheets.set_values(sid, self.account_tab(i), [list(SAMPLE_SHEET_HEADERS)])
+            _seed_leads(account, leads)
 
     def env(self) -> dict[str, str]:
         """The settings that point amosheets at this sandbox."""
