@@ -18,7 +18,7 @@ from google.auth.credentials import AnonymousCredentials
 
 from amosheets import __version__
 from amosheets.cli import app
-from amosheets.errors import ExitStatus
+from amosheets.errors import SEVERITY, ExitStatus, most_severe
 from amosheets.gspread_transport import client_for
 from amosheets.sandbox import SAMPLE_SHEET_HEADERS
 
@@ -100,6 +100,18 @@ def test_readme_lists_every_exit_code():
     table = readme.split("## Коды выхода", 1)[1].split("\n## ", 1)[0]
     listed = [int(code) for code in re.findall(r"^\| (\d+) \|", table, re.M)]
     assert listed == [int(s) for s in ExitStatus]
+
+
+def test_readme_gives_the_order_of_severity_the_runs_of_several_pairs_use():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Коды выхода", 1)[1].split("\n## ", 1)[0]
+    order = re.search(r"от самого тяжёлого:\s*\*\*([\d, ]+)\*\*", table)
+    assert order is not None
+    assert [int(c) for c in order.group(1).split(",")] == [int(s) for s in SEVERITY]
+    assert sorted(SEVERITY) == sorted(ExitStatus)  # every status has its place
+    assert most_severe([ExitStatus.OK, ExitStatus.LOCKED, ExitStatus.PARTIAL]) == ExitStatus.PARTIAL
+    assert most_severe([ExitStatus.ERROR, ExitStatus.AUTH]) == ExitStatus.AUTH
+    assert most_severe([]) == ExitStatus.OK
 
 
 def test_missing_settings_name_the_variables_without_traceback(tmp_path):
