@@ -219,3 +219,113 @@ def test_two_pairs_following_one_pipeline_fail_with_both_named(world, tmp_path):
     assert r.returncode == 2
     assert "pairs «main» and «all» both follow the pipeline Воронка" in r.stderr
     assert "pairs «partners» and «all» both follow the pipeline Партнёры" in r.stderr
+
+
+def test_a_pair_run_alone_has_a_cursor_of_its_own_and_the_next_run_of_all_misses_no_change(world, tmp_path):
+    config = two_pairs(world, tmp_path)
+    assert world.cli("--config", str(config), "sync").returncode == 0
+    partners = pipeline_id(world, PARTNERS)
+    world.sb.amocrm.clock.advance(600)
+    early = world.sb.amocrm.create_lead("Ранний партнёр", price=1, pipeline_id=partners)["id"]
+    world.sb.amocrm.clock.advance(600)
+    assert world.cli("--config", str(config), "sync", "--pair", "main").returncode == 0  # main's cursor moves on
+    world.sb.amocrm.clock.advance(600)
+
+    world.sb.amocrm.reset_stats()
+    r = world.cli("--config", str(config), "sync")
+    assert r.returncode == 0, r.stderr
+    # partners' window begins earlier than main's: only the part main did not need is listed again.
+    routes = world.sb.amocrm.stats()["by_route"]
+    assert routes.get("GET /api/v4/leads/pipelines") == 1
+    assert sum(n for k, n in routes.items() if k in ("GET /api/v4/leads", "GET /api/v4/contacts")) == 4, routes
+    assert [row[0] for row in tab(world, PARTNERS)[1:]] == [str(early)]
+    assert all(row[0] != str(early) for row in tab(world, world.tab)[1:])
+
+
+def test_a_pair_whose_pipeline_is_not_in_the_account_fails_alone_naming_the_file_line(world, tmp_path):
+    config = two_pairs(world, tmp_path)
+    with config.open("a", encoding="utf-8") as f:
+        f.write('\n[[pair]]\nname = "vanished"\ntab = "Пропавшая"\npipeline = "Нет такой воронки"\n')
+    world.sb.sheets.add_sheet(world.sid, "Пропавшая")
+    world.set_rows([["", "Иван", "100", "", "", ""]], HEADERS)
+    r = world.cli("--config", str(config), "sync")
+    assert r.returncode == 2
+    assert "pair «vanished»: pipeline (" in r.stderr and "line 13, pair «vanished») is 'Нет такой воронки'" in r.stderr
+    assert [d["name"] for d in world.sb.amocrm.leads()] == ["Иван"]
+
+
+def test_each_pair_has_its_own_lock(world, tmp_path):
+    from amosheets.engine import lock_for
+
+    config = two_pairs(world, tmp_path)
+    main = next(p for p in load_pairs(config, load_settings(environ=world.env)) if p.name == "main")
+    lock = lock_for(main)
+    lock.acquire()
+    try:
+        r = world.cli("--config", str(config), "--deadline", "60", "sync", "--pair", "partners")
+        assert r.returncode == 0, r.stderr  # another pair's run does not wait for main's
+        r = world.cli("--config", str(config), "sync")
+        assert r.returncode == 5, r.stderr  # main is held: partners went through, main says so
+        assert "pair «main»: Another amosheets run" in r.stderr
+        assert "── pair «partners»: tab «Партнёры» ──" in r.stderr
+    finally:
+        lock.release()
+
+
+def test_ctrl_c_stops_every_account_and_the_next_run_makes_each_deal_once(world, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from amosheets.sandbox import AmoCRMEmulator
+    from amosheets.sandbox.server import RunningServer
+    from tests.conftest import ROOT
+
+    other = AmoCRMEmulator(token="other-token", latency=0.15)
+    world.sb.amocrm.latency = 0.15
+    server = RunningServer(other)
+    try:
+        world.sb.sheets.add_sheet(world.sid, "Другой")
+        mine = [["", f"Свой {i}", str(i), "", "", ""] for i in range(300)]
+        theirs = [["", f"Чужой {i}", str(i), "", "", ""] for i in range(300)]
+        world.set_rows(mine, HEADERS)
+        world.sb.sheets.set_values(world.sid, "Другой", [HEADERS, *theirs])
+        config = tmp_path / "amosheets.toml"
+        config.write_text(
+            f'[[pair]]\nname = "own"\ntab = "{world.tab}"\n\n'
+            '[[pair]]\nname = "agency"\ntab = "Другой"\naccount = "agency"\n\n'
+            f'[account.agency]\nbase_url = "{server.url}"\ntoken_env = "AGENCY_TOKEN"\n',
+            encoding="utf-8",
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "GOOGLE_", "AMOSHEETS_"))}
+        env.update({**world.env, "AGENCY_TOKEN": "other-token", "NO_COLOR": "1"})
+        # A terminal's Ctrl-C reaches the whole foreground group: the run and the processes it forked.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "amosheets", "--config", str(config), "push"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        deadline = time.monotonic() + 60
+        while not (world.sb.amocrm.leads() and other.leads()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert "interrupted" in err and "Traceback" not in err
+        assert len(world.sb.amocrm.leads()) < 300 or len(other.leads()) < 300  # it did stop midway
+
+        r = world.cli("--config", str(config), "push", env={**world.env, "AGENCY_TOKEN": "other-token"})
+        assert r.returncode == 0, r.stderr
+        for deals, rows in ((world.sb.amocrm.leads(), tab(world, world.tab)), (other.leads(), tab(world, "Другой"))):
+            names = [d["name"] for d in deals]
+            assert len(names) == 300 == len(set(names))  # each row's deal made once
+            assert sorted(int(r[0]) for r in rows[1:]) == sorted(d["id"] for d in deals)
+    finally:
+        server.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from amosheets.sync.fields import BUILT_IN, HeaderError, Key, match_headers
@@ -335,3 +337,23 @@ def test_headers_match_trimmed_case_insensitive_any_order_with_aliases():
     h = match_headers(["  PRICE ", "x", "Id", "e-mail", "ИМЯ", "status", "Pipeline", "phone"])
     assert h.lead_id == 2 and h.columns[Key.PRICE] == 0 and h.columns[Key.NAME] == 4
     assert h.unknown == ("x",)
+
+
+def test_a_row_whose_deal_moved_to_another_pairs_pipeline_is_left_and_says_where_it_went():
+    moved = lead(5, name="Иван", price=1000, status=P_ACTIVE, pipeline=PARTNERS)
+    before = synced(lead(5))  # the row matched the deal when it was in the main pipeline
+    k = replace(before, crm=moved)
+    cat = replace(catalog(), elsewhere={PARTNERS: "tab «Партнёры» (pair «partners»)"})
+    # The row was edited too: nothing of it goes anywhere now.
+    rows = [row(2, "5", "Иван (правка)", "+7 999", "", "2000", "Первичный контакт", "Воронка")]
+    p = plan(headers=HEADERS, rows=rows, catalog=cat, known={5: k})
+    assert p.leads == [] and p.conflicts == [] and p.appends == [] and p.problems == []
+    assert list(p.moved) == [5] and p.moved[5].row == 2
+    assert "moved in amoCRM to pipeline «Партнёры»: it is on tab «Партнёры» (pair «partners») now" in (
+        p.moved[5].text(cat)
+    )
+    assert [n.row for n in p.notices] == [2] and 5 not in p.removed
+
+    # Without another pair on that pipeline, the row follows its deal as before.
+    p = plan(headers=HEADERS, rows=rows, catalog=catalog(), known={5: k})
+    assert p.moved == {} and [lp.lead_id for lp in p.leads] == [5]
