@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from amosheets import __version__
-from amosheets.config import AMOCRM, GOOGLE, PairConfig, Settings, load_settings
+from amosheets.config import AMOCRM, GOOGLE, AccountConfig, PairConfig, Settings, load_settings
 from amosheets.deadline import Deadline
 from amosheets.engine import Options, parse_since, request_line
 from amosheets.errors import AmosheetsError, ConfigError, ExitStatus, Interrupted, UsageError
@@ -503,6 +503,12 @@ def init(
             "bold header row and a warning on editing lead_id. Safe to run again: it sets, never adds twice.",
         ),
     ] = False,
+    pair: Annotated[
+        str | None,
+        typer.Option(
+            "--pair", metavar="NAME", help="The tab of this pair of amosheets.toml (default: GOOGLE_WORKSHEET's)."
+        ),
+    ] = None,
 ) -> None:
     """Write the header row into an empty tab and format it; add the sync column to a tab that lacks one.
 
@@ -518,6 +524,7 @@ def init(
         amosheets init
         amosheets init --all-fields
         amosheets init --format
+        amosheets init --pair partners --format
     """
     from amosheets.sheet import Sheet
     from amosheets.sync.fields import (
@@ -533,8 +540,14 @@ def init(
     )
 
     st = state(ctx)
-    settings = st.settings.require(GOOGLE, *((AMOCRM,) if format_ or all_fields else ()))
-    sheet = Sheet(settings.tab(), secrets=settings.secrets(), on_request=st.on_request("Sheets"))
+    chosen = st.chosen([pair]) if pair is not None else None
+    if chosen is not None:
+        target = chosen.pairs[0]  # amosheets.toml was read whole: both services' settings are in order
+        amo_problems: list[str] = []
+    else:
+        settings = st.settings.require(GOOGLE, *((AMOCRM,) if format_ or all_fields else ()))
+        target, amo_problems = settings.pair(), settings.problems.get(AMOCRM, [])
+    sheet = Sheet(target.tab, secrets=target.account.secrets(), on_request=st.on_request("Sheets"))
     tab = sheet.open()
     values = sheet.read_values()
     used = sum(1 for r in values if any(str(c).strip() for c in r if c is not None))
@@ -567,7 +580,7 @@ def init(
             return
         if not format_:
             return
-    catalog = _read_catalog(st) if all_fields else None
+    catalog = _read_catalog(st, target) if all_fields else None
     if not used:
         header_row = [LEAD_ID, *(s.headers[1] for s in BUILT_INS)] if english else list(DEFAULT_HEADER_ROW)
         if catalog is not None:
@@ -578,14 +591,14 @@ def init(
             f"Wrote the header row into {tab.spreadsheet_title!r} / {tab.title!r}: {' | '.join(map(str, header_row))}"
         )
     if catalog is None:
-        if settings.problems.get(AMOCRM):  # plain init needs only Google's settings: the headers are in
+        if amo_problems:  # plain init needs only Google's settings: the headers are in
             st.output.warn(
                 "The tab is not formatted: that needs the amoCRM settings too ("
-                + "; ".join(settings.problems[AMOCRM])
+                + "; ".join(amo_problems)
                 + "). Once they are set, run `amosheets init --format`."
             )
             return
-        catalog = _read_catalog(st)
+        catalog = _read_catalog(st, target)
     _format_tab(st, sheet, header_row, catalog)
 
 
@@ -614,25 +627,26 @@ def _read_account(st: AppState) -> tuple[Account, str]:
     return _with_amo(st, read_account)
 
 
-def _read_catalog(st: AppState) -> Catalog:
-    """The account's pipelines (with the configured pipeline and status checked) and fields, read anew."""
+def _read_catalog(st: AppState, pair: PairConfig | None = None) -> Catalog:
+    """The account's pipelines (with the pair's pipeline and status checked) and fields, read anew; of the
+    environment's pair unless ``pair`` is given."""
     from amosheets.amocrm.mapping import catalog_from
     from amosheets.engine.reading import read_account
 
-    pair = st.settings.pair()
+    pair = pair or st.settings.pair()
 
     def read(amo: AmoClient) -> Catalog:
         account = read_account(amo)
         return catalog_from(amo.pipelines(), pair.pipeline, pair.status, account, pair.names)
 
-    return _with_amo(st, read)[0]
+    return _with_amo(st, read, pair.account)[0]
 
 
-def _with_amo(st: AppState, read: Callable[[AmoClient], T]) -> tuple[T, str]:
-    """What ``read`` makes of a client of the configured account (and that account's host)."""
+def _with_amo(st: AppState, read: Callable[[AmoClient], T], account: AccountConfig | None = None) -> tuple[T, str]:
+    """What ``read`` makes of a client of ``account`` (default: the environment's), and that account's host."""
     from amosheets.engine import amo_client
 
-    amo = amo_client(st.settings.require(AMOCRM).account(), on_request=st.on_request("amoCRM"))
+    amo = amo_client(account or st.settings.require(AMOCRM).account(), on_request=st.on_request("amoCRM"))
     try:
         return read(amo), amo.host
     finally:

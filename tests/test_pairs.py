@@ -329,3 +329,21 @@ def test_ctrl_c_stops_every_account_and_the_next_run_makes_each_deal_once(world,
             assert sorted(int(r[0]) for r in rows[1:]) == sorted(d["id"] for d in deals)
     finally:
         server.close()
+
+
+def test_init_pair_writes_and_formats_that_pairs_tab_with_its_pipelines_statuses(world, tmp_path):
+    from tests.test_init_format import listed, rule
+
+    config = two_pairs(world, tmp_path)
+    world.sb.sheets.set_values(world.sid, PARTNERS, [[""] * len(HEADERS)])  # the partners' tab, empty
+    r = world.cli("--config", str(config), "init", "--pair", "partners")
+    assert r.returncode == 0, r.stderr
+    world.sb.worksheet = PARTNERS  # the helpers read the world's tab
+    headers = tab(world, PARTNERS)[0]
+    assert headers[0] == "lead_id" and headers[-1] == "Синхронизация"
+    partners = world.sb.amocrm.pipelines()[1]
+    assert partners["name"] == PARTNERS
+    expected = [s["name"] for s in partners["_embedded"]["statuses"] if s["type"] != 1]
+    # With a Воронка column a row may move its deal to another pipeline: every pipeline's statuses are offered.
+    assert set(expected) <= set(listed(rule(world, "Статус", headers=headers)))
+    assert tab(world, world.sb.sheets.sheet_titles(world.sid)[0])[0] == HEADERS  # the main tab untouched
