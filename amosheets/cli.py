@@ -873,8 +873,9 @@ def sandbox(
         env_lines = [*sb.env_lines(), *(f"{k}={v}" for k, v in sb.account_env().items())]
         out.out.print("\n".join(env_lines), highlight=False, markup=False)
         if accounts > 1:
+            # On stderr: `amosheets sandbox --accounts 3 > .env` must leave a .env file that is only that.
             out.info("\nAnd this in amosheets.toml (one pair per account, each with a tab of its own):\n")
-            out.out.print(sb.config_sample().rstrip("\n"), highlight=False, markup=False)
+            out.err.print(sb.config_sample().rstrip("\n"), highlight=False, markup=False)
         out.info("\nPress Ctrl-C to stop.")
         sb.wait()
     except KeyboardInterrupt:

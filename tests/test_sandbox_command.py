@@ -72,6 +72,7 @@ class RunningSandbox:
             preexec_fn=interruptible,
         )
         self.lines: list[str] = []
+        self.err = ""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.proc.stdout is not None
@@ -84,13 +85,24 @@ class RunningSandbox:
         self.env = dict(line.split("=", 1) for line in self.lines if "=" in line and not line.startswith("#"))
         assert "GOOGLE_SHEET_ID" in self.env, self.stop()
 
+    def read_err_until(self, text: str) -> str:
+        """What it has said on stderr up to the line holding ``text`` (kept for ``stop``)."""
+        assert self.proc.stderr is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = self.proc.stderr.readline()
+            self.err += line
+            if not line or text in line:
+                break
+        return self.err
+
     def stop(self) -> str:
         """Ctrl-C; what it said on stderr (the rest of stdout goes on ``lines``)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         rest, err = self.proc.communicate(timeout=30)
         self.lines += rest.splitlines()
-        return err
+        return self.err + err
 
 
 @pytest.mark.parametrize(("option", "other"), [("--amocrm-port", "--sheets-port"), ("--sheets-port", "--amocrm-port")])
@@ -159,11 +171,13 @@ def test_the_readme_steps_on_a_fresh_sandbox_init_the_empty_tab(tmp_path: Path):
 def test_several_accounts_are_printed_as_env_lines_and_an_amosheets_toml_with_a_pair_each(tmp_path: Path):
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+; amosheets supports 3.10
     sandbox = RunningSandbox(
-        "--amocrm-port", "0", "--sheets-port", "0", "--accounts", "3", cwd=tmp_path, until='token_env = "A3_TOKEN"'
+        "--amocrm-port", "0", "--sheets-port", "0", "--accounts", "3", cwd=tmp_path, until="A3_TOKEN="
     )
     try:
         assert sandbox.env["A2_TOKEN"] == "sandbox-token-2" and sandbox.env["A3_TOKEN"] == "sandbox-token-3"
-        toml = "\n".join(sandbox.lines[sandbox.lines.index("[[pair]]") :])
+        assert "[[pair]]" not in sandbox.lines  # stdout is the .env file's lines only: `> .env` stays one
+        said_so_far = sandbox.read_err_until("Press Ctrl-C")
+        toml = said_so_far[said_so_far.index("[[pair]]") :].rsplit("\n", 2)[0]
         config = tomllib.loads(toml)
         assert [p["name"] for p in config["pair"]] == ["a1", "a2", "a3"]
         assert [p.get("account") for p in config["pair"]] == [None, "a2", "a3"]
