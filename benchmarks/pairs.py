@@ -19,8 +19,6 @@ from __future__ import annotations
 import gc
 import os
 import resource
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +40,7 @@ from benchmarks.world import (
     CLOCK_STEP,
     SETUP_CLIENT_RATE,
     SHEETS_QUOTA,
+    Scratch,
     SetupError,
 )
 
@@ -57,27 +56,13 @@ class Pair:
     pipeline: str = "*"
 
 
-class PairsWorld:
+class PairsWorld(Scratch):
     """A sandbox of ``accounts`` amoCRM accounts and one spreadsheet, a state directory, amosheets.toml files."""
 
     def __init__(self, accounts: int = 1, headers: Sequence[str] = SAMPLE_HEADERS) -> None:
-        self.sb = Sandbox(rate_limit=None, read_quota=None, write_quota=None, accounts=accounts).start()
+        sb = Sandbox(rate_limit=None, read_quota=None, write_quota=None, accounts=accounts)
+        super().__init__(sb, headers, "amosheets-bench-pairs-")
         self.headers = list(headers)
-        self.sb.new_spreadsheet([], self.headers)
-        self.dir = Path(tempfile.mkdtemp(prefix="amosheets-bench-pairs-"))
-        self.state_dir = self.dir / "state"
-        self.state_dir.mkdir()
-        self.measured = False
-
-    def close(self) -> None:
-        self.sb.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> PairsWorld:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def sid(self) -> str:

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from amosheets.sandbox import SAMPLE_HEADERS, Sandbox
 from amosheets.sandbox.server import MUTATING_METHODS, Request
@@ -50,27 +50,37 @@ class SetupError(RuntimeError):
     """Building the scenario's starting state failed: nothing can be measured."""
 
 
-class World:
-    def __init__(self, headers: Sequence[str] = SAMPLE_HEADERS) -> None:
-        self.sb = Sandbox(rate_limit=None, read_quota=None, write_quota=None).start()
+ScratchT = TypeVar("ScratchT", bound="Scratch")
+
+
+class Scratch:
+    """A started sandbox with an empty spreadsheet (``headers`` only), and a scratch directory holding the
+    state; closing stops the one and removes the other."""
+
+    def __init__(self, sb: Sandbox, headers: Sequence[str], prefix: str) -> None:
+        self.sb = sb.start()
         self.sb.new_spreadsheet([], list(headers))
-        self.width = len(headers)
-        self.first_run: dict[str, Any] = {}  # amoCRM's counters of the setup's first run (pull --all)
-        self.dir = Path(tempfile.mkdtemp(prefix="amosheets-bench-"))
+        self.dir = Path(tempfile.mkdtemp(prefix=prefix))
         self.state_dir = self.dir / "state"
         self.state_dir.mkdir()
         self.measured = False
 
-    # -- lifetime -------------------------------------------------------------------
     def close(self) -> None:
         self.sb.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> World:
+    def __enter__(self: ScratchT) -> ScratchT:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class World(Scratch):
+    def __init__(self, headers: Sequence[str] = SAMPLE_HEADERS) -> None:
+        super().__init__(Sandbox(rate_limit=None, read_quota=None, write_quota=None), headers, "amosheets-bench-")
+        self.width = len(headers)
+        self.first_run: dict[str, Any] = {}  # amoCRM's counters of the setup's first run (pull --all)
 
     # -- shortcuts --------------------------------------------------------------------
     @property

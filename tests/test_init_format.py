@@ -299,4 +299,9 @@ def test_help_says_what_format_sets_with_one_example_a_line(world: World):
     ok(r)
     assert "--format" in r.stdout and "drop-downs" in r.stdout and "checkboxes" in r.stdout
     examples = [line.strip() for line in r.stdout.splitlines() if line.strip().startswith("amosheets init")]
-    assert examples == ["amosheets init", "amosheets init --all-fields", "amosheets init --format"]
+    assert examples == [
+        "amosheets init",
+        "amosheets init --all-fields",
+        "amosheets init --format",
+        "amosheets init --pair partners --format",
+    ]

@@ -30,6 +30,18 @@ def two_pairs(world: World, tmp_path: Path, extra: str = "") -> Path:
     return path
 
 
+def two_accounts(world: World, tmp_path: Path, agency_url: str) -> Path:
+    """The world's tab on its account, and the tab «Другой» on another at ``agency_url`` (token AGENCY_TOKEN)."""
+    path = tmp_path / "amosheets.toml"
+    path.write_text(
+        f'[[pair]]\nname = "own"\ntab = "{world.tab}"\n\n'
+        '[[pair]]\nname = "agency"\ntab = "Другой"\naccount = "agency"\n\n'
+        f'[account.agency]\nbase_url = "{agency_url}"\ntoken_env = "AGENCY_TOKEN"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
 def tab(world: World, title: str) -> list[list]:
     return world.sb.sheets.values(world.sid, title)
 
@@ -159,13 +171,7 @@ def test_pairs_of_two_accounts_each_use_their_own_token(world, tmp_path, monkeyp
         world.sb.sheets.add_sheet(world.sid, "Другой")
         world.sb.sheets.set_values(world.sid, "Другой", [HEADERS, ["", "Клиент агентства", "7", "", "", ""]])
         world.set_rows([["", "Свой", "1", "", "", ""]], HEADERS)
-        config = tmp_path / "amosheets.toml"
-        config.write_text(
-            f'[[pair]]\nname = "own"\ntab = "{world.tab}"\n\n'
-            '[[pair]]\nname = "agency"\ntab = "Другой"\naccount = "agency"\n\n'
-            f'[account.agency]\nbase_url = "{server.url}"\ntoken_env = "AGENCY_TOKEN"\n',
-            encoding="utf-8",
-        )
+        config = two_accounts(world, tmp_path, server.url)
         env = {**world.env, "AGENCY_TOKEN": "other-token"}
         r = world.cli("--config", str(config), "sync", env=env)
         assert r.returncode == 0, r.stderr
@@ -292,13 +298,7 @@ def test_ctrl_c_stops_every_account_and_the_next_run_makes_each_deal_once(world,
         theirs = [["", f"Чужой {i}", str(i), "", "", ""] for i in range(300)]
         world.set_rows(mine, HEADERS)
         world.sb.sheets.set_values(world.sid, "Другой", [HEADERS, *theirs])
-        config = tmp_path / "amosheets.toml"
-        config.write_text(
-            f'[[pair]]\nname = "own"\ntab = "{world.tab}"\n\n'
-            '[[pair]]\nname = "agency"\ntab = "Другой"\naccount = "agency"\n\n'
-            f'[account.agency]\nbase_url = "{server.url}"\ntoken_env = "AGENCY_TOKEN"\n',
-            encoding="utf-8",
-        )
+        config = two_accounts(world, tmp_path, server.url)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "GOOGLE_", "AMOSHEETS_"))}
         env.update({**world.env, "AGENCY_TOKEN": "other-token", "NO_COLOR": "1"})
         # A terminal's Ctrl-C reaches the whole foreground group: the run and the processes it forked.
