@@ -264,7 +264,12 @@ def test_read_only_columns_are_filled_never_sent_and_an_edit_there_is_replaced_o
     lead = emu.lead(made["id"])
     row = next(r for r in world.rows()[1:] if r[1] == "Сделка из CRM")
     row += [""] * (len(headers) - len(row))
-    moment = lambda t: datetime.fromtimestamp(t, MOSCOW).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+
+    def moment(t: int) -> str:
+        # Sheets infers ``yyyy-mm-dd h:mm:ss`` for a typed date-time: the hour has no leading zero.
+        d = datetime.fromtimestamp(t, MOSCOW)
+        return f"{d:%Y-%m-%d} {d.hour}:{d:%M}:"
+
     formatted = {h: row[headers.index(h)] for h in headers[7:]}
     assert formatted["Создана"].startswith(moment(lead["created_at"]))
     assert formatted["Изменена"].startswith(moment(lead["updated_at"]))
