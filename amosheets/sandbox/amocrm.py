@@ -57,6 +57,7 @@ Control routes (JSON in and out; never rate limited, never counted; errors in th
                                             "responsible_user_id", "custom_fields_values" (API shape and checks),
                                             "tags": ["name", …] (replaces the set)}
     DELETE /_sandbox/leads/{id}            deletes it (and records a lead_deleted event)
+    POST   /_sandbox/leads/{id}/restore    restores a deleted one (and records a lead_restored event)
     GET    /_sandbox/leads/{id}/main_contact
     POST   /_sandbox/leads/{id}/link       {"contact_id": n, "is_main": false}
     GET    /_sandbox/contacts              POST /_sandbox/contacts {"name", "phone", "email"}
@@ -2727,6 +2728,18 @@ class AmoCRMEmulator(Emulator):
             self._deleted.add(row)
             self._record_event("lead_deleted", lead_id, "lead", MANAGER_USER_ID)
 
+    def restore_lead(self, lead_id: int) -> None:
+        """Restore a deleted lead, as from amoCRM's recycle bin: it is listed again and a lead_restored event
+        is recorded. *Choice:* its ``updated_at`` is left as it was, so a client that polls ``updated_at``
+        alone never sees it come back (the stricter case): the event is how it is known."""
+        with self.lock:
+            if self._deleted.get(lead_id) is None:
+                raise UnknownEntity(f"no deleted lead {lead_id}")
+            row = self._deleted.remove(lead_id)
+            row["is_deleted"] = False
+            self._leads.add(row)
+            self._record_event("lead_restored", lead_id, "lead", MANAGER_USER_ID)
+
     def edit_contact(
         self,
         contact_id: int,
@@ -3104,6 +3117,11 @@ class AmoCRMEmulator(Emulator):
     @control_route("DELETE", "/leads/{lead_id:int}", "delete a deal (records a lead_deleted event)")
     def _c_delete_lead(self, req: Request, body: ControlBody, lead_id: int) -> Any:
         self.delete_lead(lead_id)
+        return {"ok": True, "id": lead_id}
+
+    @control_route("POST", "/leads/{lead_id:int}/restore", "restore a deleted deal (records a lead_restored event)")
+    def _c_restore_lead(self, req: Request, body: ControlBody, lead_id: int) -> Any:
+        self.restore_lead(lead_id)
         return {"ok": True, "id": lead_id}
 
     @control_route("GET", "/leads/{lead_id:int}/main_contact", "a deal's main contact ({} when it has none)")

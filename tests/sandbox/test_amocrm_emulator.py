@@ -795,6 +795,23 @@ def test_deleted_leads(amo: Amo) -> None:
     assert contact["_embedded"]["leads"] == []
 
 
+def test_a_restored_lead_is_listed_again_with_its_updated_at_and_an_event_says_so(amo: Amo) -> None:
+    lead = amo.emu.create_lead("back")
+    amo.ctl("DELETE", f"/leads/{lead['id']}")
+    updated = amo.emu._deleted.get(lead["id"])["updated_at"]
+    amo.ctl("POST", "/clock/advance", {"seconds": 100})
+    assert amo.ctl("POST", f"/leads/{lead['id']}/restore").json() == {"ok": True, "id": lead["id"]}
+    again = amo.get(f"/api/v4/leads/{lead['id']}").json()
+    assert again["updated_at"] == updated and not again.get("is_deleted")
+    assert amo.get("/api/v4/leads", params={"with": "only_deleted"}).status_code == 204
+    both = {"filter[type][]": ["lead_deleted", "lead_restored"]}
+    events = amo.get("/api/v4/events", params=both).json()["_embedded"]["events"]
+    # Newest first, as amoCRM lists events by default.
+    assert [e["type"] for e in events] == ["lead_restored", "lead_deleted"]
+    assert {e["entity_id"] for e in events} == {lead["id"]}
+    assert amo.ctl("POST", f"/leads/{lead['id']}/restore").status_code == 404  # not deleted
+
+
 # ---------------------------------------------------------------------------- rate limit
 def test_rate_limit_answers_429_and_never_admits_more_than_7_per_second(make_amo: Callable[..., Amo]) -> None:
     amo = make_amo(rate_limit=7, block_after=None)
