@@ -279,20 +279,45 @@ class Sheet:
 
     @property
     def _quoted(self) -> str:
+        """The tab's title as a range names it: GOOGLE_WORKSHEET's, else the first tab's (``open`` found it)."""
+        if self.worksheet is not None:
+            return _quote_title(self.worksheet)
         assert self.tab is not None
         return _quote_title(self.tab.title)
 
+    def _opened(self) -> Tab:
+        return self.tab or self.open()
+
     def read_values(self) -> list[list[Cell]]:
-        """The whole tab, unformatted (numbers as numbers: no locale in the way), 1 request."""
+        """The whole tab, unformatted (numbers as numbers: no locale in the way).
+
+        1 request when GOOGLE_WORKSHEET names the tab: the metadata is read only when something is to be
+        written (``open``). 2 for the first tab, whose title is looked up first.
+        """
+        if self.tab is None and self.worksheet is not None:
+            data = self._call("read the sheet", self._values_of_named_tab)
+            # Google finds a tab whatever the case of its title: a title that only nearly matches is never
+            # taken for the tab (``open`` says which titles there are).
+            if data is not None and _range_title(str(data.get("range", ""))) == self.worksheet:
+                return data.get("values", [])
         if self.tab is None:
             self.open()
-        data = self._call(
-            "read the sheet",
-            lambda: self._http.values_get(
-                self.spreadsheet_id, self._quoted, params={"valueRenderOption": "UNFORMATTED_VALUE"}
-            ),
-        )
+        data = self._call("read the sheet", self._values)
         return data.get("values", [])
+
+    def _values(self) -> Any:
+        return self._http.values_get(
+            self.spreadsheet_id, self._quoted, params={"valueRenderOption": "UNFORMATTED_VALUE"}
+        )
+
+    def _values_of_named_tab(self) -> Any:
+        """The values, or None when the spreadsheet has no such tab (400: the range does not parse)."""
+        try:
+            return self._values()
+        except gspread.exceptions.APIError as e:
+            if _status(e) == 400:
+                return None
+            raise
 
     def read(self, fields: FieldSet = BUILT_IN_FIELDS) -> SheetData:
         """The tab, its header row bound to ``fields`` (raises HeaderError)."""
@@ -307,7 +332,7 @@ class Sheet:
         A null costs 5 bytes, a range of its own some 50: so the payload, and the count of requests,
         stay about the same however the written columns are spread.
         """
-        text_columns = self.tab.text_columns if self.tab is not None else frozenset()
+        text_columns = self._opened().text_columns
         by_row: dict[int, dict[int, Cell]] = {}
         for row, col, value in cells:
             by_row.setdefault(row, {})[col] = as_typed(value, col in text_columns)
@@ -352,6 +377,7 @@ class Sheet:
 
     def ensure_rows(self, last_row: int) -> None:
         """Grow the grid so that rows up to ``last_row`` exist (1 request, only when it is too small)."""
+        self._opened()
         assert self.tab is not None
         if last_row <= self.tab.rows:
             return
@@ -387,7 +413,7 @@ class Sheet:
 
     def ensure_columns(self, last_column: int) -> None:
         """Grow the grid so that ``last_column`` columns exist (1 request, only when it is too narrow)."""
-        tab = self.tab or self.open()
+        tab = self._opened()
         if last_column <= tab.cols:
             return
         grow = {"appendDimension": {"sheetId": tab.sheet_id, "dimension": "COLUMNS", "length": last_column - tab.cols}}
@@ -398,7 +424,7 @@ class Sheet:
     # -- formatting (init --format) ------------------------------------------------------
     def layout(self) -> Layout:
         """The tab's sheet id, grid size and protected ranges, as ``open`` read them (no request of its own)."""
-        tab = self.tab or self.open()
+        tab = self._opened()
         return Layout(tab.sheet_id, tab.rows, tab.cols, tab.protections)
 
     def apply(self, requests_: list[dict[str, Any]], what: str = "format the sheet") -> None:
@@ -425,6 +451,14 @@ def as_typed(value: Cell, text_cell: bool = False) -> Cell:
     if isinstance(value, DateText):
         return str(value)
     return value
+
+
+def _range_title(a1: str) -> str:
+    """The tab's title in a range as Google gives it back (``'It''s'!A1:G9`` → ``It's``)."""
+    head = a1.rsplit("!", 1)[0]
+    if head.startswith("'") and head.endswith("'"):
+        return head[1:-1].replace("''", "'")
+    return head
 
 
 def _quote_title(title: str) -> str:

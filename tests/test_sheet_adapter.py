@@ -13,15 +13,41 @@ from amosheets.sheet import Sheet, read_key_file
 from .conftest import World
 
 
-def test_reading_costs_one_metadata_and_one_values_request(world: World):
+def test_reading_a_named_tab_costs_one_request_and_the_first_tab_two(world: World):
     world.set_rows([["1", "a"], ["2", "b"]])
     world.reset_stats()
     data = Sheet(world.settings().tab()).read()
     assert [r.number for r in data.rows] == [2, 3] and data.last_row == 3
+    assert world.sb.sheets.stats()["by_route"] == {"GET /v4/spreadsheets/{id}/values/{range}": 1}
+
+    world.env.pop("GOOGLE_WORKSHEET")  # the first tab: its title is looked up in the metadata
+    world.reset_stats()
+    assert Sheet(world.settings().tab()).read().last_row == 3
     assert world.sb.sheets.stats()["by_route"] == {
         "GET /v4/spreadsheets/{id}": 1,
         "GET /v4/spreadsheets/{id}/values/{range}": 1,
     }
+
+
+def test_a_tab_title_that_differs_in_case_is_not_taken_though_google_would_read_it(world: World):
+    world.env["GOOGLE_WORKSHEET"] = world.tab.upper()
+    with pytest.raises(ConfigError, match="differs in case") as e:
+        Sheet(world.settings().tab()).read()
+    assert repr(world.tab) in str(e.value)
+
+
+def test_the_metadata_is_read_when_something_is_written_not_before(world: World):
+    world.set_rows([["1", "a"]])
+    s = Sheet(world.settings().tab())
+    s.read()
+    assert s.tab is None
+    world.reset_stats()
+    s.write_cells([(2, 1, "b")])
+    assert world.sb.sheets.stats()["by_route"] == {
+        "GET /v4/spreadsheets/{id}": 1,
+        "POST /v4/spreadsheets/{id}/values:batchUpdate": 1,
+    }
+    assert world.rows()[1] == ["1", "b"]
 
 
 def test_writes_are_raw_and_split_only_when_the_payload_is_too_large(world: World, monkeypatch):
@@ -51,10 +77,11 @@ def test_a_wrong_sheet_id(world: World):
         Sheet(world.settings().tab()).open()
 
 
-def test_a_tab_that_does_not_exist_lists_the_tabs(world: World):
+@pytest.mark.parametrize("how", ["open", "read"])
+def test_a_tab_that_does_not_exist_lists_the_tabs(world: World, how: str):
     world.env["GOOGLE_WORKSHEET"] = "Нет такой"
     with pytest.raises(ConfigError, match="no such tab") as e:
-        Sheet(world.settings().tab()).open()
+        getattr(Sheet(world.settings().tab()), how)()
     assert "Сделки" in str(e.value)
 
 
