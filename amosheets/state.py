@@ -281,6 +281,18 @@ class StateStore:
         with self.transaction():
             self._set_meta(account_catalog=json.dumps(held, ensure_ascii=False, separators=_COMPACT))
 
+    def pipelines(self) -> tuple[list[dict[str, Any]], float] | None:
+        """amoCRM's pipelines as last read: (its answer, when — this machine's clock)."""
+        raw = self._meta("pipelines")
+        if raw is None:
+            return None
+        d = json.loads(raw)
+        return list(d["answer"]), float(d["at"])
+
+    def remember_pipelines(self, answer: list[dict[str, Any]], at: float) -> None:
+        held = {"answer": answer, "at": at}
+        self._set_meta(pipelines=json.dumps(held, ensure_ascii=False, separators=_COMPACT))
+
     def names(self) -> Names:
         """The names pipelines and statuses have been shown under (cells may still show old ones)."""
         raw = self._meta("names")

@@ -30,7 +30,6 @@ from benchmarks.scenarios import (
     CHANGE_LISTINGS,
     CREATE_BATCH,
     IDLE_COUNTS,
-    PIPELINES,
     Result,
     batches,
 )
@@ -257,7 +256,7 @@ def pairs_idle(name: str, n: int) -> list[Result]:
         run1, amo1, sheets1 = w.measure(one, "sync")
         one_res.take(run1, amo1[0], sheets1)
         counts = {tab: len(w.lead_ids(tab)) for tab in IDLE_TABS}
-    res.bound_requests = one_res.bound_requests = PIPELINES + CHANGE_LISTINGS
+    res.bound_requests = one_res.bound_requests = CHANGE_LISTINGS
     for r in (res, one_res):
         if r.run is not None:
             busy = {k: total(r.run.summary, k) for k in IDLE_COUNTS}
@@ -307,7 +306,7 @@ def accounts_push(name: str, accounts: int, n: int) -> list[Result]:
         f"push of {accounts} pairs on {accounts} accounts in one run, {n:,} new rows each (a tab per account)",
     )
     alone = Result(f"{name} (alone)", n, f"the slowest of the {accounts} accounts pushed alone (--pair NAME)")
-    per_account = PIPELINES + CHANGE_LISTINGS + batches(n, CREATE_BATCH)
+    per_account = CHANGE_LISTINGS + batches(n, CREATE_BATCH)
     res.bound_requests = alone.bound_requests = per_account  # the accounts' limits are their own: in parallel
 
     # Each account alone, one after another, in one sandbox: a push touches only its own account and tab.

@@ -27,10 +27,11 @@ CREATE_BATCH = 50  # leads per POST /api/v4/leads/complex
 UPDATE_BATCH = 250  # entities per PATCH /api/v4/leads or /contacts
 PAGE = 250  # entities per list page
 IDS_PER_REQUEST = 250  # ids in one filter[id][] query
-PIPELINES = 1  # GET /api/v4/leads/pipelines, every run
-CHANGE_LISTINGS = 2  # GET /leads and GET /contacts filtered by updated_at, every push/pull/sync
+EVENTS = 1  # GET /api/v4/events (deletions and restores), every push/pull/sync
+PIPELINES = 1  # GET /api/v4/leads/pipelines: a run with no copy of them in the state (or a day-old one)
+CHANGE_LISTINGS = 2 + EVENTS  # GET /leads and GET /contacts filtered by updated_at, and the events: every run
 
-IDLE_AMO, IDLE_SHEETS = 3, 2  # what an idle run may send, at any size: pipelines + 2 change listings; 2 reads
+IDLE_AMO, IDLE_SHEETS = 3, 1  # what an idle run may send, at any size: the 3 listings; the values read
 
 IDLE_COUNTS = (
     "created",
@@ -195,8 +196,8 @@ def idle(name: str, n: int, v: Variant = BASE) -> Result:
         lines_before = _sync_cells(w, v)
         res.take(*w.measure("sync"))
         lines_after = _sync_cells(w, v)
-    # Nothing changed: the pipelines, and the two change listings (one empty page each).
-    res.bound_requests = PIPELINES + CHANGE_LISTINGS
+    # Nothing changed: the three listings (one empty page each). The pipelines are the state's.
+    res.bound_requests = CHANGE_LISTINGS
     s = res.run.summary if res.run else {}
     done = _counts(s, *IDLE_COUNTS)
     res.check(not any(done.values()), f"the idle run changed things: {done}")
@@ -229,7 +230,7 @@ def push_create(name: str, n: int, v: Variant = BASE) -> Result:
         before = len(w.amo.leads())
         res.take(*w.measure("push"))
         # Every run: pipelines + 2 change listings; the work: n creates at 50 a request.
-        res.bound_requests = PIPELINES + CHANGE_LISTINGS + batches(n, CREATE_BATCH)
+        res.bound_requests = CHANGE_LISTINGS + batches(n, CREATE_BATCH)
         s = res.run.summary
         res.check(s.get("created") == n, f"created {s.get('created')}, expected {n}")
         after = len(w.amo.leads())
@@ -290,7 +291,7 @@ def push_update(name: str, n: int, v: Variant = BASE) -> Result:
         res.take(*w.measure("push", *force))
         res.notes.extend(force)
         # Every run: pipelines + 2 change listings; the work: n lead PATCHes at 250 a request.
-        res.bound_requests = PIPELINES + CHANGE_LISTINGS + batches(n, UPDATE_BATCH)
+        res.bound_requests = CHANGE_LISTINGS + batches(n, UPDATE_BATCH)
         s = res.run.summary
         res.check(s.get("leads_updated") == n, f"leads_updated {s.get('leads_updated')}, expected {n}")
         now = _prices(w)
@@ -336,10 +337,10 @@ def pull(name: str, n: int, v: Variant = BASE) -> Result:
                 want_phone[lid] = f"+7 925 {i:07d}"
                 w.amo.edit_contact(contact_of[lid], phone=want_phone[lid])
         res.take(*w.measure("pull"))  # changes made in amoCRM are not held back by the guard rail
-        # Pipelines, then the changed leads page by page and the changed contacts page by page (the first
-        # page of each is the change listing every run makes). The other contacts' values are in the
-        # state, so no contact needs fetching by id.
-        res.bound_requests = PIPELINES + listing(len(want_price)) + listing(len(want_phone))
+        # The changed leads page by page, the changed contacts page by page (the first page of each is the
+        # change listing every run makes) and the events. The other contacts' values are in the state,
+        # so no contact needs fetching by id.
+        res.bound_requests = listing(len(want_price)) + listing(len(want_phone)) + EVENTS
         s = res.run.summary
         cells = len(want_price) + len(want_phone) + len(PULLED_CF) * len(want_cf)
         res.check(s.get("cells_written") == cells, f"cells_written {s.get('cells_written')}, expected {cells}")
@@ -359,6 +360,25 @@ def pull(name: str, n: int, v: Variant = BASE) -> Result:
         if v.sync is not None:  # "from amoCRM: Сумма", with "Телефон" too where the contact's phone changed
             got = {lid: ("from amoCRM: ", "Сумма", *(["Телефон"] if lid in want_phone else [])) for lid in want_price}
             _check_lines(res, _sync_cells(w, v), got, "what came from amoCRM")
+    return res
+
+
+# -- 5b: pull --all into an empty tab ---------------------------------------------------
+def pull_all(name: str, n: int, v: Variant = BASE) -> Result:
+    assert v == BASE, "pull --all has no variant"
+    res = Result(name, n, f"pull --all of {n:,} deals (each with a contact) into an empty tab, a first run")
+    with _world(v) as w:
+        w.setup_mode()
+        w.amo.seed_bulk(n)
+        w.advance()
+        res.take(*w.measure("pull", "--all"))
+        # The pipelines (a first run has no copy), the pipeline page by page, its deals' contacts by id at
+        # 250 a request, and the three change listings (nothing changed).
+        res.bound_requests = PIPELINES + listing(n) + batches(n, IDS_PER_REQUEST) + CHANGE_LISTINGS
+        s = res.run.summary if res.run else {}
+        res.check(s.get("rows_appended") == n, f"rows_appended {s.get('rows_appended')}, expected {n}")
+        shown = len(w.rows())
+        res.check(shown == n, f"the tab holds {shown:,} rows, expected {n:,}")
     return res
 
 
@@ -391,11 +411,11 @@ def mixed(name: str, base: int, k: int, conflicts: int, v: Variant = BASE) -> Re
         w.sheets.set_values(w.sid, w.tab, new_rows, start=f"A{len(rows) + 2}")
         before = len(w.amo.leads())
         res.take(*w.measure("sync"))
-        # Pipelines; the changed leads (amoCRM-side edits and conflicts) page by page and the (empty)
-        # contact change listing; k creates at 50 a request; k lead PATCHes at 250 a request. The
+        # The changed leads (amoCRM-side edits and conflicts) page by page, the (empty) contact change
+        # listing and the events; k creates at 50 a request; k lead PATCHes at 250 a request. The
         # conflicts go to the sheet (amoCRM wins by default): no request.
         res.bound_requests = (
-            PIPELINES
+            EVENTS
             + listing(len(crm_ids) + len(both_ids))
             + listing(0)
             + batches(k, CREATE_BATCH)
@@ -439,7 +459,8 @@ class Scenario:
     run: Callable[[int], Result]  # called with the scale divisor (1, or 10 for --quick)
 
 
-# Each base scenario: (its name, divisor, variant) → its result, at full size 10,000 rows (idle-100k: 100,000).
+# Each base scenario: (its name, divisor, variant) → its result, at full size 10,000 rows (idle-100k and
+# pull-all-100k: 100,000).
 Make = Callable[[str, int, Variant], Result]
 BASES: dict[str, Make] = {
     "idle-10k": lambda name, d, v: idle(name, 10_000 // d, v),
@@ -447,6 +468,7 @@ BASES: dict[str, Make] = {
     "push-create-10k": lambda name, d, v: push_create(name, 10_000 // d, v),
     "push-update-10k": lambda name, d, v: push_update(name, 10_000 // d, v),
     "pull-10k": lambda name, d, v: pull(name, 10_000 // d, v),
+    "pull-all-100k": lambda name, d, v: pull_all(name, 100_000 // d, v),
     "mixed": lambda name, d, v: mixed(name, 10_000 // d, 1_000 // d, 50 // d, v),
 }
 

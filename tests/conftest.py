@@ -16,6 +16,7 @@ from amosheets.config import load_settings
 from amosheets.engine import Engine, Options, Outcome
 from amosheets.sandbox import SAMPLE_HEADERS, Sandbox
 from amosheets.state import StateStore
+from amosheets.sync.catalog import TTL
 from amosheets.sync.plan import Direction
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +53,20 @@ class World:
 
     def run(self, direction: str = "sync", **options) -> Outcome:
         return Engine.from_settings(self.settings(), Options(Direction(direction), **options)).run()
+
+    def a_day_later(self) -> None:
+        """Age the state's copy of the pipelines by a day, so that the next run reads them again.
+
+        (amoCRM's clock can be moved, this machine's cannot: the copy's age is this machine's.)"""
+        pair = self.settings().pair()
+        store = StateStore.open(pair.state_dir, pair.scope)
+        try:
+            held = store.pipelines()
+            assert held is not None, "no run has kept the pipelines yet"
+            with store.transaction():
+                store.remember_pipelines(held[0], held[1] - TTL)
+        finally:
+            store.close()
 
     def rows(self, render: str = "FORMATTED_VALUE") -> list[list]:
         return self.sb.sheets.values(self.sid, self.tab, render=render)

@@ -29,6 +29,7 @@ def test_a_deal_of_an_unlisted_pipeline_is_reported_once_and_every_row_still_syn
     partner, client = synced(world)
     pid = partners_id(world)
     world.sb.amocrm.unlist_pipeline(pid)
+    world.a_day_later()  # the state keeps the pipelines a day
     world.sb.sheets.edit_cell(world.sid, world.tab, "E2", "150")
     world.sb.sheets.edit_cell(world.sid, world.tab, "E3", "250")
     r = world.cli("sync")
@@ -49,6 +50,7 @@ def test_without_a_pipeline_column_a_deal_of_an_unlisted_pipeline_does_not_stop_
     world.sb.sheets.set_values(world.sid, world.tab, [[partner, "Партнёр", "100", "Новая заявка"]], start="A3")
     assert world.run("sync").exit_status == ExitStatus.OK
     world.sb.amocrm.unlist_pipeline(pid)
+    world.a_day_later()  # the state keeps the pipelines a day
     world.sb.sheets.edit_cell(world.sid, world.tab, "C2", "250")
     world.sb.sheets.edit_cell(world.sid, world.tab, "C3", "150")
     r = world.cli("sync")
@@ -63,6 +65,7 @@ def test_cells_of_an_unlisted_pipeline_show_its_ids_and_read_back_as_them(world:
     pid = partners_id(world)
     status = world.sb.amocrm.lead(partner)["status_id"]
     world.sb.amocrm.unlist_pipeline(pid)
+    world.a_day_later()  # the state keeps the pipelines a day
     world.sb.sheets.set_values(world.sid, world.tab, [["", ""]], start="F2")  # cleared: amoCRM's values fill in
     out = world.run("sync")
     assert out.exit_status == ExitStatus.OK, out.problems
@@ -77,6 +80,7 @@ def test_cells_of_an_unlisted_pipeline_show_its_ids_and_read_back_as_them(world:
 def test_a_deal_moved_out_of_an_unlisted_pipeline_in_the_sheet_goes_to_the_chosen_one(world: World):
     partner, _ = synced(world)
     world.sb.amocrm.unlist_pipeline(partners_id(world))
+    world.a_day_later()  # the state keeps the pipelines a day
     world.sb.sheets.set_values(world.sid, world.tab, [["Переговоры", "Воронка"]], start="F2")
     out = world.run("sync")
     assert out.exit_status == ExitStatus.OK, out.problems
@@ -90,6 +94,7 @@ def test_a_renamed_status_still_names_its_status_and_the_cell_gets_the_new_name(
     _, client = synced(world)
     talks = world.status_id("Переговоры")
     world.sb.amocrm.rename_status(talks, "Обсуждение")
+    world.a_day_later()  # the state keeps the pipelines a day
     world.sb.sheets.edit_cell(world.sid, world.tab, "E3", "20000")
     out = world.run("sync")
     assert out.exit_status == ExitStatus.OK, out.problems
@@ -103,6 +108,7 @@ def test_a_renamed_pipeline_still_names_its_pipeline_and_the_cell_gets_the_new_n
     _, client = synced(world)
     main = world.sb.amocrm.main_pipeline()["id"]
     world.sb.amocrm.rename_pipeline(main, "Продажи")
+    world.a_day_later()  # the state keeps the pipelines a day
     world.sb.sheets.edit_cell(world.sid, world.tab, "E3", "20000")
     out = world.run("sync")
     assert out.exit_status == ExitStatus.OK, out.problems
@@ -113,6 +119,7 @@ def test_a_renamed_pipeline_still_names_its_pipeline_and_the_cell_gets_the_new_n
 def test_rows_nobody_touched_get_the_new_name_on_the_next_run(world: World):
     synced(world)
     world.sb.amocrm.rename_status(world.status_id("Переговоры"), "Обсуждение")
+    world.a_day_later()  # the state keeps the pipelines a day
     out = world.run("sync")
     assert out.exit_status == ExitStatus.OK and out.cells_written == 1
     assert world.rows()[2][5] == "Обсуждение"
@@ -124,8 +131,73 @@ def test_a_new_row_typed_with_a_status_renamed_since_makes_the_deal_and_shows_th
     deciding = world.status_id("Принимают решение")
     world.set_rows([["", "Анна", "", "", "1500", "Принимают решение", ""]])
     world.sb.amocrm.rename_status(deciding, "Решают")
+    world.a_day_later()  # the state keeps the pipelines a day
     out = world.run("sync")
     assert out.exit_status == ExitStatus.OK and out.created == 1, out.problems
     [(lid, row)] = world.by_lead().items()
     assert world.sb.amocrm.lead(lid)["status_id"] == deciding and row[5] == "Решают"
     assert world.run("sync").plan.empty
+
+
+# -- the state's copy of the pipelines ---------------------------------------------------------
+PIPELINES = "GET /api/v4/leads/pipelines"
+
+
+def test_within_a_day_a_rename_costs_no_request_and_reaches_the_sheet_when_the_copy_is_read_again(world: World):
+    synced(world)
+    world.sb.amocrm.rename_status(world.status_id("Переговоры"), "Обсуждение")
+    world.reset_stats()
+    out = world.run("sync")
+    assert out.exit_status == ExitStatus.OK and PIPELINES not in world.stats()[0]["by_route"]
+    assert world.rows()[2][5] == "Переговоры"  # the state's copy still has the old name
+    world.a_day_later()
+    world.reset_stats()
+    world.run("sync")
+    assert world.stats()[0]["by_route"][PIPELINES] == 1
+    assert world.rows()[2][5] == "Обсуждение"
+
+
+def test_a_deal_moved_to_a_status_added_since_has_the_pipelines_read_again_at_once(world: World):
+    _, client = synced(world)
+    new = world.sb.amocrm.add_status("Счёт выставлен")["id"]
+    world.sb.amocrm.clock.advance(5)
+    world.sb.amocrm.edit_lead(client, status_id=new)
+    world.reset_stats()
+    out = world.run("sync")
+    assert out.exit_status == ExitStatus.OK, out.problems
+    assert world.stats()[0]["by_route"][PIPELINES] == 1
+    assert world.rows()[2][5] == "Счёт выставлен"
+    world.reset_stats()
+    assert world.run("sync").plan.empty and PIPELINES not in world.stats()[0]["by_route"]
+
+
+def test_a_status_typed_in_the_sheet_that_the_copy_lacks_has_it_read_again_at_once(world: World):
+    _, client = synced(world)
+    world.sb.amocrm.add_status("Счёт выставлен")
+    world.sb.sheets.edit_cell(world.sid, world.tab, "F3", "Счёт выставлен")
+    out = world.run("sync")
+    assert out.exit_status == ExitStatus.OK, out.problems
+    assert world.sb.amocrm.lead(client)["status_id"] == world.status_id("Счёт выставлен")
+
+
+def test_a_typo_in_a_status_costs_one_reading_of_the_pipelines_a_run_while_its_row_fails(world: World):
+    synced(world)
+    world.sb.sheets.edit_cell(world.sid, world.tab, "F3", "Переговорры")
+    for _ in range(2):
+        world.reset_stats()
+        out = world.run("sync")
+        assert [p.column for p in out.problems] == ["Статус"]
+        assert world.stats()[0]["by_route"][PIPELINES] == 1
+
+
+def test_a_pipeline_chosen_since_the_copy_was_read_has_it_read_again(world: World):
+    synced(world)
+    wholesale = world.sb.amocrm.add_pipeline("Опт", ["Заявка"])
+    world.sb.sheets.set_values(world.sid, world.tab, [["", "Оптовик", "", "", "5", "", ""]], start="A4")
+    world.env["AMOCRM_PIPELINE_ID"] = str(wholesale["id"])
+    world.reset_stats()
+    out = world.run("push")
+    assert out.exit_status == ExitStatus.OK, out.problems
+    assert world.stats()[0]["by_route"][PIPELINES] == 1
+    made = next(d for d in world.sb.amocrm.leads() if d["name"] == "Оптовик")
+    assert made["pipeline_id"] == wholesale["id"]

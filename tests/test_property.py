@@ -857,6 +857,19 @@ class SyncMachine(RuleBasedStateMachine):
         self.sb.amocrm.delete_lead(lid)
         self.deleted.add(lid)
 
+    def restorable(self) -> list[int]:
+        """Deleted deals a person may restore from amoCRM's recycle bin: those whose row still holds them."""
+        return sorted(self.deleted & {m.lead for m in self.rows if m.lead is not None and not m.cleared})
+
+    @precondition(lambda self: self.restorable())
+    @rule(pick=st.integers(0, 100))
+    def crm_restore_lead(self, pick) -> None:
+        """The deal comes back (its updated_at as it was): from the next fault-free sync on, its row agrees."""
+        ids = self.restorable()
+        lid = ids[pick % len(ids)]
+        self.sb.amocrm.restore_lead(lid)
+        self.deleted.discard(lid)
+
     @precondition(lambda self: not any(m.cleared for m in self.rows))
     @rule(pick=st.integers(0, 3))
     def crm_rename_status(self, pick) -> None:

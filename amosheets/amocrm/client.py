@@ -15,8 +15,9 @@ import json as jsonlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -43,6 +44,7 @@ from amosheets.errors import ConfigError
 from amosheets.i18n import plural
 
 PAGE = 250  # the most entities one list request returns
+EVENTS_PAGE = 100  # the events API pages by at most 100 on amocrm.ru (250 on Kommo): 100 serves both
 COMPLEX_BATCH = 50  # leads per POST /leads/complex
 UPDATE_BATCH = 250  # entities per PATCH
 IDS_PER_QUERY = 250
@@ -62,6 +64,15 @@ class BatchResult:
     ok: dict[int, Any] = field(default_factory=dict)
     failed: dict[int, str] = field(default_factory=dict)
     uncertain: list[int] = field(default_factory=list)  # creates whose outcome is unknown
+
+
+@dataclass
+class FirstAnswer:
+    """amoCRM's clock at the earliest answer to the requests of a ``first_answer`` block, and this machine's
+    clock then (None: no answer carried a Date)."""
+
+    now: int | None = None
+    now_here: float | None = None
 
 
 class AmoClient:
@@ -106,6 +117,7 @@ class AmoClient:
         self.progress: Callable[[str, int, int | None], None] | None = None
         self.sent: Counter[str] = Counter()
         self.server_time: int | None = None  # amoCRM's clock, from the Date header of its last answer
+        self._watching: list[FirstAnswer] = []
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amocrm")
 
@@ -267,6 +279,25 @@ class AmoClient:
             return
         with self._lock:
             self.server_time = ts
+            for first in self._watching:
+                if first.now is None or ts < first.now:
+                    first.now, first.now_here = ts, time.time()
+
+    @contextmanager
+    def first_answer(self) -> Iterator[FirstAnswer]:
+        """Note amoCRM's clock at the earliest answer within the block.
+
+        A listing's cursor must be no later than its first page's answer: a change made while later
+        pages were asked for may sort onto a page already read, and the next run must list it again.
+        """
+        first = FirstAnswer()
+        with self._lock:
+            self._watching.append(first)
+        try:
+            yield first
+        finally:
+            with self._lock:
+                self._watching.remove(first)
 
     # -- reads ----------------------------------------------------------------------
     def account(self) -> dict[str, Any]:
@@ -294,7 +325,13 @@ class AmoClient:
         return (data or {}).get("_embedded", {}).get("pipelines", [])
 
     def list_all(
-        self, path: str, key: str, params: dict[str, Any], label: str | None = None, at_most: int | None = None
+        self,
+        path: str,
+        key: str,
+        params: dict[str, Any],
+        label: str | None = None,
+        at_most: int | None = None,
+        page_size: int = PAGE,
     ) -> list[dict[str, Any]]:
         """Every page until a 204 or a page without a `next` link (or ``at_most`` items, when that is known).
 
@@ -306,7 +343,9 @@ class AmoClient:
         page, wave = 1, 1
         while at_most is None or len(out) < at_most:
             pages = list(range(page, page + wave))
-            answers = self._map(lambda p: self.request("GET", path, params={**params, "limit": PAGE, "page": p}), pages)
+            answers = self._map(
+                lambda p: self.request("GET", path, params={**params, "limit": page_size, "page": p}), pages
+            )
             more = True
             for data in answers:
                 items = (data or {}).get("_embedded", {}).get(key) or []
@@ -350,6 +389,21 @@ class AmoClient:
 
     def contacts_by_ids(self, ids: Iterable[int]) -> list[dict[str, Any]]:
         return self._by_ids("/api/v4/contacts", "contacts", ids, {})
+
+    def deletions(self, since: int, until: int) -> list[dict[str, Any]]:
+        """The lead_deleted and lead_restored events created within [since, until] (amoCRM's clock), oldest
+        first: the only way amoCRM tells of a deal deleted without anyone touching its row."""
+        events = self.list_all(
+            "/api/v4/events",
+            "events",
+            {
+                "filter[type][]": ["lead_deleted", "lead_restored"],
+                "filter[created_at][from]": since,
+                "filter[created_at][to]": until,
+            },
+            page_size=EVENTS_PAGE,
+        )
+        return sorted(events, key=lambda e: int(e.get("created_at") or 0))
 
     def contacts_updated(self, since: int, until: int) -> list[dict[str, Any]]:
         return self.list_all(

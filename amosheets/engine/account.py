@@ -13,23 +13,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from amosheets.amocrm.client import AmoClient
+from amosheets.amocrm.client import AmoClient, FirstAnswer
 from amosheets.amocrm.mapping import catalog_from
 from amosheets.config import PairConfig
 from amosheets.engine.reading import read_account
 from amosheets.errors import AmosheetsError, ConfigError
-from amosheets.sync.catalog import Account
+from amosheets.sync.catalog import TTL, Account
 
 Raw = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Pipelines:
-    """amoCRM's pipelines, and both clocks at the moment it gave them."""
+    """amoCRM's pipelines (the parts a catalog is made of), and when this machine was given them."""
 
     answer: list[Raw]
-    now: int  # amoCRM's clock (from the answer's Date header)
-    now_here: float  # this machine's
+    at: float  # this machine's clock: the age of a copy the state kept
+    read: bool = True  # asked of amoCRM in this run (False: the state's copy)
 
 
 @dataclass
@@ -40,6 +40,18 @@ class _Listing:
     until: int
     leads: dict[int, Raw] = field(default_factory=dict)
     contacts: dict[int, Raw] = field(default_factory=dict)
+    events: dict[str, Raw] = field(default_factory=dict)  # lead_deleted / lead_restored, by event id
+
+
+@dataclass(frozen=True)
+class Changed:
+    """What one pair is handed of the account's listing: changed leads and contacts, and the deals deleted
+    (``gone``) or restored (``back``) since, by each deal's latest event."""
+
+    leads: dict[int, Raw]
+    contacts: dict[int, Raw]
+    gone: set[int]
+    back: set[int]
 
 
 class AccountSession:
@@ -50,15 +62,41 @@ class AccountSession:
         self._pipelines: Pipelines | None = None
         self._listing: _Listing | None = None
         self._account: Account | None = None
+        # amoCRM's clock at the earliest answer of this run, and this machine's then (see ``clock``).
+        self.now: int | None = None
+        self.now_here: float | None = None
 
-    def pipelines(self) -> Pipelines:
-        if self._pipelines is None:
+    def clock(self) -> tuple[int, float]:
+        """amoCRM's clock and this machine's at one moment: that of the run's earliest answer, else now."""
+        if self.now is None:
+            return int(time.time()), time.time()
+        assert self.now_here is not None
+        return self.now, self.now_here
+
+    def pipelines(self, held: Pipelines | None = None, *, fresh: bool = False) -> Pipelines:
+        """The account's pipelines: ``held`` (the state's copy) while younger than a day, else amoCRM's.
+
+        ``fresh``: amoCRM's, unless they were read in this run already (a refresh costs one request a run).
+        """
+        memo = self._pipelines
+        if memo is not None and (memo.read or not fresh):
+            return memo
+        if memo is None and held is not None and not fresh and 0 <= time.time() - held.at < TTL:
+            self._pipelines = Pipelines(held.answer, held.at, read=False)
+            return self._pipelines
+        with self.amo.first_answer() as first:
             answer = self.amo.pipelines()
-            self._pipelines = Pipelines(answer, self.amo.server_time or int(time.time()), time.time())
+        self._note(first)
+        self._pipelines = Pipelines([_kept(p) for p in answer], time.time())
         return self._pipelines
 
-    def changed(self, since: int, until: int) -> tuple[dict[int, Raw], dict[int, Raw]]:
-        """The leads and contacts amoCRM changed from ``since`` to ``until``.
+    @property
+    def listed_until(self) -> int | None:
+        """How far up amoCRM's clock the changes have been listed (None: not yet)."""
+        return self._listing.until if self._listing is not None else None
+
+    def changed(self, since: int, until: int) -> Changed:
+        """The leads and contacts amoCRM changed from ``since`` to ``until``, and the deletions and restores.
 
         Asked once for the first pair; a later pair whose window reaches further gets only the part
         not yet listed asked for. Each pair is handed what falls in its own window, as if it had
@@ -75,17 +113,37 @@ class AccountSession:
             if until > listing.until:
                 self._list(listing, listing.until, until)
                 listing.until = until
-        return _within(listing.leads, since, until), _within(listing.contacts, since, until)
+        events = sorted(
+            (e for e in listing.events.values() if since <= int(e.get("created_at") or 0) <= until),
+            key=lambda e: int(e.get("created_at") or 0),
+        )
+        latest = {int(e["entity_id"]): str(e["type"]) for e in events}
+        return Changed(
+            _within(listing.leads, since, until),
+            _within(listing.contacts, since, until),
+            {lid for lid, kind in latest.items() if kind == "lead_deleted"},
+            {lid for lid, kind in latest.items() if kind == "lead_restored"},
+        )
 
     def _list(self, listing: _Listing, since: int, until: int) -> None:
-        leads, contacts = self.amo.concurrently(
-            lambda: self.amo.leads_updated(since, until), lambda: self.amo.contacts_updated(since, until)
-        )
+        amo = self.amo
+        with amo.first_answer() as first:
+            leads, contacts, events = amo.concurrently(
+                lambda: amo.leads_updated(since, until),
+                lambda: amo.contacts_updated(since, until),
+                lambda: amo.deletions(since, until),
+            )
+        self._note(first)
         for items, into in ((leads, listing.leads), (contacts, listing.contacts)):
             for item in items:
                 held = into.get(int(item["id"]))
                 if held is None or _updated(item) >= _updated(held):
                     into[int(item["id"])] = item
+        listing.events.update((str(e["id"]), e) for e in events if e.get("entity_id"))
+
+    def _note(self, first: FirstAnswer) -> None:
+        if first.now is not None and (self.now is None or first.now < self.now):
+            self.now, self.now_here = first.now, first.now_here
 
     def read_account(self) -> Account:
         """The account's custom fields, users and time zone, read once a run (when a pair's state lacks them)."""
@@ -99,7 +157,8 @@ class AccountSession:
         Two pairs following one pipeline would each keep its deals, and a moved deal would have two
         homes: that is a configuration error, named with both pairs.
         """
-        answer = self.pipelines().answer
+        assert self._pipelines is not None, "the pair's catalog is made from the pipelines first"
+        answer = self._pipelines.answer
         out: dict[int, str] = {}
         for other in self.pairs:
             if other.name == pair.name:
@@ -119,6 +178,17 @@ class AccountSession:
                 )
             out.update(dict.fromkeys(theirs, f"tab «{other.tab.worksheet}» (pair «{other.name}»)"))
         return out
+
+
+def _kept(pipeline: Mapping[str, Any]) -> Raw:
+    """What a catalog is made of: a state keeps this much of each pipeline, not amoCRM's links."""
+    statuses = (pipeline.get("_embedded") or {}).get("statuses") or []
+    return {
+        "id": pipeline["id"],
+        "name": pipeline.get("name", ""),
+        "is_main": bool(pipeline.get("is_main")),
+        "_embedded": {"statuses": [{k: st.get(k) for k in ("id", "name", "sort", "type")} for st in statuses]},
+    }
 
 
 def _updated(item: Mapping[str, Any]) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import partial
@@ -19,7 +19,7 @@ from amosheets.sync.fields import BUILT_IN_FIELDS, Cell, FieldSet
 from amosheets.sync.freshness import contact_owners, contacts_to_fetch, current_leads, leads_to_fetch
 from amosheets.sync.model import Catalog, Creation, CrmLead, Notice
 from amosheets.sync.planner import Triage, header_signature
-from amosheets.sync.window import OVERLAP, changes_window
+from amosheets.sync.window import AHEAD, OVERLAP, Window, changes_window
 
 if TYPE_CHECKING:
     from amosheets.engine.account import AccountSession
@@ -35,6 +35,10 @@ class Changes:
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
     listed: set[int] | None = None  # with --all: every lead amoCRM listed in the pipeline
+    gone: set[int] = field(default_factory=set)  # deals deleted since (their latest event says so)
+    back: set[int] = field(default_factory=set)  # deals restored since
+    now: int = 0  # amoCRM's clock when the changes were asked for: the next cursor
+    now_here: float = 0.0  # this machine's clock at that moment
 
 
 def read_account(amo: AmoClient) -> Account:
@@ -71,33 +75,43 @@ def _listed(amo: AmoClient, pipeline_id: int) -> tuple[str, list[dict[str, Any]]
     return "listed", amo.leads_in_pipeline(pipeline_id)
 
 
-def list_changes(
-    session: AccountSession, store: StateStore, opts: Options, catalog: Catalog, now: int, detail: Say
-) -> Changes:
+# Seconds a window asked for before amoCRM's clock is known reaches further back than the one computed
+# from this machine's clock: a drift of a few seconds between the two must not cost a second listing.
+SLACK = 10
+
+
+def list_changes(session: AccountSession, store: StateStore, opts: Options, catalog: Catalog, detail: Say) -> Changes:
     """What changed in amoCRM since the cursor, or the whole pipeline with --all (the listings at once).
 
-    The changes come from ``session``, which asks amoCRM once for all the pairs of the account."""
+    The changes come from ``session``, which asks amoCRM once for all the pairs of the account. When the
+    run has had no answer yet (the pipelines came from the state), amoCRM's clock is taken to have moved
+    as this machine's since the cursor; the listing's first answer then says where it is, and a window
+    that fell short of it (the clock jumped) is listed further.
+    """
     amo = session.amo
     cursor = store.cursor
     changes = Changes(first_run=cursor is None and opts.since is None and not opts.backfill)
-    calls: list[Callable[[], tuple[str, list[dict[str, Any]]]]] = []
     if opts.backfill:
-        # Every followed pipeline is listed (today one): ``listed`` is then their leads together.
-        calls += [partial(_listed, amo, p) for p in sorted(catalog.followed)]
-    if not changes.first_run:
-        since, until = _window(store, now, changes)
-        if opts.since is not None:
-            since = opts.since
-    for kind, items in amo.concurrently(*calls):
-        target = changes.contacts if kind == "contacts" else changes.leads
-        for item in items:
-            target[int(item["id"])] = item
-        if kind == "listed":
+        # Every followed pipeline is listed: ``listed`` is then their leads together.
+        for _, items in amo.concurrently(*(partial(_listed, amo, p) for p in sorted(catalog.followed))):
+            for item in items:
+                changes.leads[int(item["id"])] = item
             changes.listed = (changes.listed or set()) | {int(item["id"]) for item in items}
     if not changes.first_run:
-        leads, contacts = session.changed(since, until)
-        changes.leads.update(leads)
-        changes.contacts.update(contacts)
+        if session.now is None:  # no answer yet: the listing's first answer will say where amoCRM's clock is
+            guess = changes_window(cursor, _amocrm_now(store), _elapsed(store, time.time()))
+            session.changed(guess.since - SLACK if opts.since is None else opts.since, guess.until)
+        now, now_here = session.clock()
+        w = _window(store, now, now_here, changes)
+        until = w.until
+        # The upper bound need only lie well past every change: half of AHEAD past the true end will do.
+        if (listed := session.listed_until) is not None and listed >= w.until - AHEAD // 2:
+            until = min(until, listed)
+        got = session.changed(w.since if opts.since is None else opts.since, until)
+        changes.leads.update(got.leads)
+        changes.contacts.update(got.contacts)
+        changes.gone, changes.back = got.gone, got.back
+    changes.now, changes.now_here = session.clock()
     if changes.first_run:
         detail("amoCRM: first run, so no changes are asked for; they are taken from now on")
     else:
@@ -106,16 +120,32 @@ def list_changes(
             + plural(len(changes.leads), "{n:,} changed deal", "{n:,} changed deals")
             + ", "
             + plural(len(changes.contacts), "{n:,} changed contact", "{n:,} changed contacts")
+            + ", "
+            + plural(len(changes.gone), "{n:,} deleted", "{n:,} deleted")
+            + ", "
+            + plural(len(changes.back), "{n:,} restored", "{n:,} restored")
         )
     return changes
 
 
-def _window(store: StateStore, now: int, changes: Changes) -> tuple[int, int]:
+def _elapsed(store: StateStore, at: float) -> int | None:
+    """Seconds this machine saw pass from when the cursor was taken to ``at`` (None: not known).
+
+    ``at`` is the moment amoCRM's clock was read: every pair of the run then has the same window."""
+    taken_at = store.cursor_taken_at
+    return max(0, int(at - taken_at)) if taken_at is not None else None
+
+
+def _amocrm_now(store: StateStore) -> int:
+    """amoCRM's clock now, before it has answered: the cursor moved on by the time passed here since."""
+    cursor, elapsed = store.cursor, _elapsed(store, time.time())
+    return int(time.time()) if cursor is None or elapsed is None else cursor + elapsed
+
+
+def _window(store: StateStore, now: int, now_here: float, changes: Changes) -> Window:
     """The changes window (see ``sync.window``), with a notice when amoCRM's clock was set back."""
     cursor = store.cursor
-    taken_at = store.cursor_taken_at
-    elapsed = max(0, int(time.time() - taken_at)) if taken_at is not None else None
-    w = changes_window(cursor, now, elapsed)
+    w = changes_window(cursor, now, _elapsed(store, now_here))
     if w.set_back:
         changes.notices.append(
             Notice(
@@ -124,11 +154,12 @@ def _window(store: StateStore, now: int, changes: Changes) -> tuple[int, int]:
                 f"it was set back. Changes are looked for from {_utc(w.since)} on, so none made since is missed.",
             )
         )
-    return w.since, w.until
+    return w
 
 
-def check_account(store: StateStore, changes: Changes, opts: Options) -> None:
-    """A state made with another amoCRM account (or a sandbox since reset) is set aside, never trusted.
+def check_account(store: StateStore, changes: Changes, opts: Options) -> bool:
+    """A state made with another amoCRM account (or a sandbox since reset) is set aside, never trusted
+    (True: this one was).
 
     Its lead ids would name other deals, or none: rows "removed" by the thousand, rows written for deals
     that do not exist. The run goes on as a first run, with the sheet's lead_ids matched afresh.
@@ -136,7 +167,7 @@ def check_account(store: StateStore, changes: Changes, opts: Options) -> None:
     stored = store.account_id
     seen = account_ids(changes.leads.values())
     if stored is None or not seen or stored in seen:
-        return
+        return False
     old = store.path
     if opts.dry_run:
         store.forget_in_memory()
@@ -156,6 +187,9 @@ def check_account(store: StateStore, changes: Changes, opts: Options) -> None:
     if changes.first_run:  # a first run takes in no earlier changes
         changes.leads.clear()
         changes.contacts.clear()
+        changes.gone.clear()
+        changes.back.clear()
+    return True
 
 
 def fetch_crm(
@@ -168,14 +202,18 @@ def fetch_crm(
 ) -> tuple[dict[int, CrmLead], set[int], set[int]]:
     """amoCRM's current values of every lead that changed, or that the sheet names and the state lacks."""
     raw_leads = changes.leads
-    wanted = leads_to_fetch(rows.by_id, raw_leads.keys(), index)
-    if wanted:
-        for lead in amo.leads_by_ids(wanted):
+    ours = index.keys() | rows.by_id.keys()  # the deals this pair keeps: other deals' deletions are not its
+    # A restored deal is read like a changed one (restoring it need not change its updated_at): one of the
+    # followed pipelines that the tab lacks is added, as a new deal would be.
+    back = changes.back - raw_leads.keys()
+    named = leads_to_fetch(rows.by_id, raw_leads.keys(), index)
+    if named | back:
+        for lead in amo.leads_by_ids(named | back):
             raw_leads[int(lead["id"])] = lead
-    unseen = wanted - raw_leads.keys()
-    deleted: set[int] = set()
-    if unseen:
-        deleted = {int(lead["id"]) for lead in amo.leads_by_ids(unseen, deleted=True)}
+    unseen = named - raw_leads.keys()  # (a restored deal not found was deleted again since: the next run hears)
+    deleted = (changes.gone & ours) - raw_leads.keys()
+    if unseen - deleted:
+        deleted |= {int(lead["id"]) for lead in amo.leads_by_ids(unseen - deleted, deleted=True)}
     missing = unseen - deleted
 
     changed = [contact_from(c, fields) for c in changes.contacts.values()]

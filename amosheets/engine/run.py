@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -15,7 +16,7 @@ from amosheets.amocrm.client import AmoClient
 from amosheets.amocrm.mapping import catalog_from
 from amosheets.config import AMOCRM, GOOGLE, AccountConfig, PairConfig, Settings
 from amosheets.deadline import Deadline
-from amosheets.engine.account import AccountSession
+from amosheets.engine.account import AccountSession, Pipelines
 from amosheets.engine.reading import (
     account_for,
     account_ids,
@@ -30,12 +31,12 @@ from amosheets.gspread_transport import RequestHook
 from amosheets.i18n import plural
 from amosheets.sheet import Sheet, SheetData, sheet_data
 from amosheets.state import StateStore, ensure_state_dir, state_path
-from amosheets.sync.catalog import field_set, header_notices
+from amosheets.sync.catalog import field_set, header_notices, pipelines_stale_reason
 from amosheets.sync.creations import Made
 from amosheets.sync.fields import BUILT_IN_FIELDS, Cell, FieldSet, HeaderError
 from amosheets.sync.guard import mass_change
 from amosheets.sync.merge import DEFAULT_POLICY, ConflictPolicy
-from amosheets.sync.model import Notice, RowProblem
+from amosheets.sync.model import Catalog, Notice, RowProblem
 from amosheets.sync.plan import Direction, Plan
 from amosheets.sync.planner import digest_context, mark_unchanged, triage
 from amosheets.sync.planner import plan as make_plan
@@ -230,17 +231,34 @@ class Engine:
         # The sheet is read while amoCRM is asked what changed: the two don't wait for each other.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheet") as pool:
             sheet_read = pool.submit(self.sheet.read_values)
-            pipelines = self.session.pipelines()
-            now, now_here = pipelines.now, pipelines.now_here  # amoCRM's clock and this machine's, at one moment
-            catalog = catalog_from(pipelines.answer, self.pair.pipeline, self.pair.status, names=self.pair.names)
-            catalog = replace(catalog, elsewhere=self.session.elsewhere(self.pair, catalog.followed))
-            changes = list_changes(self.session, store, opts, catalog, now, self.detail)
+            held = store.pipelines()
+            # Without a cursor the run needs amoCRM's clock, which the pipelines' answer gives; --all lists
+            # every followed pipeline, so it must know them as amoCRM has them now.
+            pipelines = self.session.pipelines(
+                Pipelines(*held, read=False) if held else None, fresh=store.cursor is None or opts.backfill
+            )
+            if not pipelines.read:
+                self.detail(f"amoCRM: the pipelines as the state kept them {_age(pipelines.at)} ago")
+            catalog = self._catalog(pipelines)
+            changes = list_changes(self.session, store, opts, catalog, self.detail)
             values = sheet_read.result()
-        check_account(store, changes, opts)  # first: a state set aside takes its cached catalog with it
+        now, now_here = changes.now, changes.now_here  # amoCRM's clock and this machine's, at one moment
+        set_aside = check_account(store, changes, opts)  # first: a state set aside takes its cached catalog with it
         account = account_for(self.session, store, values, changes.leads.values(), keep=not opts.dry_run)
-        catalog = replace(catalog, fields=field_set(account))
-        self.fields = catalog.fields
+        self.fields = field_set(account)
         data = self._bind(values)
+        why = None
+        if not self.session.pipelines().read:
+            listed = [(int(x.get("pipeline_id") or 0), int(x.get("status_id") or 0)) for x in changes.leads.values()]
+            age = time.time() - pipelines.at
+            seen = store.names().with_catalog(catalog)
+            why = "the state was set aside" if set_aside else None
+            why = why or pipelines_stale_reason(catalog, age, listed, data.headers, values[1:], seen)
+        if why is not None:
+            self.detail(f"amoCRM: the pipelines are read again: {why}")
+            pipelines = self.session.pipelines(fresh=True)
+            catalog = self._catalog(pipelines)
+        catalog = replace(catalog, fields=self.fields)
         out.notices.extend(header_notices(data.headers, catalog.fields))
         index = store.load_index()
         entries = resolve_creations(self.amo, store, index.keys(), now, changes)
@@ -253,7 +271,10 @@ class Engine:
 
         # Only the leads this run may touch are loaded: unchanged rows are skipped unread.
         mark_unchanged(
-            rows, digest_context(data.header_row, catalog), {lid: e.digest for lid, e in index.items()}, fresh.keys()
+            rows,
+            digest_context(data.header_row, catalog),
+            {lid: e.digest for lid, e in index.items()},
+            fresh.keys() | deleted,
         )
         chosen = select(index, unfinished, rows, catalog.followed, opts.backfill)
         stored = store.load_known(rows.to_plan() | fresh.keys() | chosen.candidates | chosen.orphans)
@@ -287,6 +308,9 @@ class Engine:
         # 1. What amoCRM holds now is remembered before anything is written.
         marked = {plan_link.token for plan_link in plan.links if plan_link.token}
         with store.transaction():
+            kept = self.session.pipelines()
+            if held is None or held[1] != kept.at:  # read in this run, or another pair's copy
+                store.remember_pipelines(kept.answer, kept.at)
             store.remember_names(catalog)
             store.save_crm(fresh.values())
             store.set_flag("deleted", plan.deleted | deleted)
@@ -314,6 +338,18 @@ class Engine:
         write_sheet(self.sheet, self._read_sheet, store, plan, out, data, made, sent, pending, when)
         out.requests = self._requests()
 
+    def _catalog(self, pipelines: Pipelines) -> Catalog:
+        """The pair's catalog; the state's copy of the pipelines is read again when it lacks the pair's."""
+        pair = self.pair
+        try:
+            catalog = catalog_from(pipelines.answer, pair.pipeline, pair.status, names=pair.names)
+        except ConfigError:
+            if pipelines.read:
+                raise
+            self.detail("amoCRM: the pipelines are read again: the state's copy lacks the pair's pipeline or status")
+            return self._catalog(self.session.pipelines(fresh=True))
+        return replace(catalog, elsewhere=self.session.elsewhere(pair, catalog.followed), fields=self.fields)
+
     def _read_sheet(self) -> SheetData:
         return self._bind(self.sheet.read_values())
 
@@ -327,6 +363,15 @@ class Engine:
 
     def _requests(self) -> dict[str, int]:
         return {"amocrm": sum(self.amo.sent.values()) - self._sent_before}
+
+
+def _age(at: float) -> str:
+    minutes = max(0, int(time.time() - at)) // 60
+    return (
+        plural(minutes, "{n} minute", "{n} minutes")
+        if minutes < 120
+        else plural(minutes // 60, "{n} hour", "{n} hours")
+    )
 
 
 def request_line(service: str, trace: Say | None) -> RequestHook | None:

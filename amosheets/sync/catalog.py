@@ -24,7 +24,7 @@ from amosheets.sync.fields import (
     suggestions,
 )
 from amosheets.sync.kinds import Cell, Moment, Option, Options, Tags, User, kind_for, text
-from amosheets.sync.model import Notice
+from amosheets.sync.model import Catalog, Names, Notice
 from amosheets.sync.planner import header_signature
 
 # Contact fields the built-in Телефон and Email columns already cover.
@@ -140,6 +140,42 @@ def stale_reason(
         for i, kind in columns:
             if i < len(row) and any(p.strip().casefold() not in kind.by_text for p in _choices(row[i], kind)):
                 return "the sheet names an option it lacks"
+    return None
+
+
+def pipelines_stale_reason(
+    catalog: Catalog,
+    age: float,
+    listed: Iterable[tuple[int, int]],
+    headers: HeaderMap,
+    rows: Iterable[Sequence[Cell]],
+    names: Names,
+) -> str | None:
+    """Why the state's copy of the pipelines must be read again before this run, or None.
+
+    ``age`` as in ``stale_reason``; ``listed`` the (pipeline id, status id) of the deals amoCRM listed;
+    ``rows`` the sheet's rows under ``headers``; ``names`` every name the pipelines and statuses have had.
+    """
+    if not 0 <= age < TTL:
+        return "it is a day old"
+    for pipeline_id, status_id in listed:
+        p = catalog.pipeline(pipeline_id)
+        if p is None:
+            return f"a deal is in pipeline {pipeline_id}"
+        if p.status(status_id) is None:
+            return f"a deal is in status {status_id}"
+    # Unlike an option's name, one the copy lacks has it read again at once: it is one request, not four, and
+    # a status added (or renamed) in amoCRM must be usable in the sheet at the next run; a typo left in the
+    # sheet costs that request each run, while its row fails anyway.
+    pipeline_col, status_col = headers.columns.get(Key.PIPELINE), headers.columns.get(Key.STATUS)
+    statuses = {n for by_name in names.statuses.values() for n in by_name}
+    for row in rows:
+        for col, known, what in ((pipeline_col, names.pipelines, "pipeline"), (status_col, statuses, "status")):
+            if col is None or col >= len(row):
+                continue
+            t = text(row[col]).strip().casefold()
+            if t and not t.isdigit() and t not in known:
+                return f"the sheet names a {what} it lacks"
     return None
 
 

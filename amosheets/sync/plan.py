@@ -163,6 +163,7 @@ class Plan:
     moved: dict[int, Moved] = field(default_factory=dict)  # by lead: rows left to another pair's tab
     removed: set[int] = field(default_factory=set)  # leads whose row has newly gone
     deleted: set[int] = field(default_factory=set)  # leads newly found deleted in amoCRM
+    still_deleted: set[int] = field(default_factory=set)  # found so by an earlier run: their rows go on saying it
     # Row digests to remember: a lead found in sync gets its row's digest, any other planned lead None.
     digests: dict[int, str | None] = field(default_factory=dict)
     rows_read: int = 0

@@ -544,6 +544,8 @@ def _plan_lead(
                     lid,
                 )
             )
+        else:
+            result.still_deleted.add(lid)
         return False
     if lid in missing or k is None or k.crm is None:
         result.problems.append(

@@ -84,13 +84,14 @@ def lines(plan: Plan, ran: Ran, rows: Iterable[SheetRow], headers: HeaderMap, wh
         out.by_lead[a.lead_id] = f"{done} added from amoCRM"
     for m in plan.moved.values():
         out.by_row.setdefault(m.row, f"{GONE} {m.text(plan.catalog)}")
-    gone_now = set(plan.deleted) | set(ran.gone)
-    for lid in gone_now:
+    # Said again while the deal stays deleted: a line lost with an interrupted run's write comes back.
+    for lid in plan.deleted | plan.still_deleted | set(ran.gone):
         out.by_lead[lid] = f"{GONE} deal {lid} was deleted in amoCRM; this row is no longer synced"
 
-    # A row that showed a problem and is now found in sync (it was looked at, and nothing is wrong).
+    # A row that showed a problem, or a deal deleted since restored, and is now found in sync (it was looked
+    # at, and nothing is wrong).
     for row in rows:
-        if row.number in out.by_row or not text(row.cell(headers.sync)).startswith(FAILED):
+        if row.number in out.by_row or not text(row.cell(headers.sync)).startswith((FAILED, GONE)):
             continue
         shows = lead_in(row.cell(headers.lead_id), {})
         if shows is not None and shows in plan.in_sync:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from amosheets.sync.catalog import TTL, pipelines_stale_reason
 from amosheets.sync.fields import Key
 from amosheets.sync.model import Names
 from amosheets.sync.planner import plan
@@ -89,3 +90,27 @@ def test_a_name_a_status_has_now_wins_over_an_old_one():
     p = plan(headers=HEADERS, rows=rows, catalog=catalog(), known={11: synced(crm)}, names=names)
     [lp] = p.lead_updates()
     assert lp.final[Key.STATUS] != TALKS
+
+
+# -- when the state's copy of the pipelines is read again -------------------------------------
+def stale(age: float, listed=(), rows=(), names: Names = BEFORE) -> str | None:
+    sheet = [r.cells for r in rows]
+    return pipelines_stale_reason(catalog(), age, listed, HEADERS, sheet, names)
+
+
+def test_a_copy_a_day_old_is_read_again_and_a_fresh_one_with_known_ids_and_names_is_kept():
+    assert stale(TTL) == "it is a day old" and stale(-1) == "it is a day old"  # this machine's clock set back
+    assert stale(TTL - 1, [(MAIN, TALKS), (PARTNERS, 142)], [row(2, status="переговоры ", pipeline="Воронка")]) is None
+
+
+def test_a_listed_deal_in_a_pipeline_or_status_the_copy_lacks_has_it_read_again_at_once():
+    assert stale(0, [(MAIN, TALKS), (9, 1)]) == "a deal is in pipeline 9"
+    assert stale(0, [(PARTNERS, TALKS)]) == f"a deal is in status {TALKS}"  # a status of another pipeline
+
+
+def test_a_name_the_copy_lacks_has_it_read_again_at_once_and_an_old_name_or_an_id_never():
+    assert stale(0, rows=[row(2, status="Переговорры")]) == "the sheet names a status it lacks"
+    assert stale(0, rows=[row(2, pipeline="Опт")]) == "the sheet names a pipeline it lacks"
+    renamed = Names().with_catalog(renamed_talks())
+    assert stale(0, rows=[row(2, status="Переговоры")], names=renamed.with_catalog(catalog())) is None
+    assert stale(0, rows=[row(2, status=str(TALKS), pipeline="")]) is None  # an id is no name
