@@ -18,19 +18,21 @@ import typer
 from typer.core import TyperGroup
 
 from amosheets import __version__
-from amosheets.config import AMOCRM, GOOGLE, AccountConfig, PairConfig, Settings, load_settings
 from amosheets.deadline import Deadline
-from amosheets.engine import Options, parse_since, request_line
 from amosheets.errors import AmosheetsError, ConfigError, ExitStatus, Interrupted, UsageError
-from amosheets.gspread_transport import RequestHook
 from amosheets.i18n import plural
-from amosheets.output import Output
-from amosheets.report import pair_heading
 from amosheets.sync.merge import ConflictPolicy
-from amosheets.sync.plan import Direction
 
+# Only what building the command line needs is imported above; the rest is imported by the command that uses
+# it. `amosheets --version` and `--help` then cost Python and typer alone, and `status` does not load the Google
+# and HTTP libraries (gspread with google-auth and requests: over 100 ms). tests/test_cli.py checks which modules
+# `--version` and `status` load; `python -m benchmarks --startup` measures it.
 if TYPE_CHECKING:
     from amosheets.amocrm.client import AmoClient
+    from amosheets.config import AccountConfig, PairConfig, Settings
+    from amosheets.engine import Options
+    from amosheets.gspread_transport import RequestHook
+    from amosheets.output import Output
     from amosheets.sheet import Sheet
     from amosheets.sync.catalog import Account
     from amosheets.sync.fields import FieldSet
@@ -87,6 +89,8 @@ class AppState:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from amosheets.config import load_settings
+
             self._settings = load_settings(self.env_file)
             self.output.secrets.extend(self._settings.secrets())
             if self.deadline is not None:
@@ -124,6 +128,8 @@ class AppState:
 
     def on_request(self, service: str) -> RequestHook | None:
         """A client's request hook that prints one line per request with --debug (None without)."""
+        from amosheets.engine import request_line
+
         return request_line(service, self.output.trace if self.output.debug else None)
 
 
@@ -176,6 +182,8 @@ def _global(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
+    from amosheets.output import Output
+
     global _state
     output = Output(verbosity=-1 if quiet else (1 if verbose else 0), debug=debug, log_file=log_file)
     _state = AppState(env_file, output, deadline, config)
@@ -210,7 +218,7 @@ Pairs = Annotated[
 ]
 
 
-def _sync(ctx: typer.Context, direction: Direction, options: Options, as_json: bool, names: list[str] | None) -> None:
+def _sync(ctx: typer.Context, options: Options, as_json: bool, names: list[str] | None) -> None:
     from amosheets.engine import Engine
     from amosheets.report import print_outcome
 
@@ -218,17 +226,17 @@ def _sync(ctx: typer.Context, direction: Direction, options: Options, as_json: b
     o = st.output
     chosen = st.chosen(names)
     if chosen is not None:
-        _sync_pairs(st, chosen, direction, options, as_json)
+        _sync_pairs(st, chosen, options, as_json)
     with o.progress() as progress:
         engine = Engine.from_settings(
             st.settings, options, progress=progress, detail=o.detail, trace=o.trace if o.debug else None
         )
         outcome = engine.run()
-    print_outcome(st.output, direction.value, outcome, as_json)
+    print_outcome(st.output, options.direction.value, outcome, as_json)
     raise typer.Exit(int(outcome.exit_status))
 
 
-def _sync_pairs(st: AppState, chosen: Chosen, direction: Direction, options: Options, as_json: bool) -> None:
+def _sync_pairs(st: AppState, chosen: Chosen, options: Options, as_json: bool) -> None:
     from amosheets.engine.pairs import exit_status, run_pairs
     from amosheets.report import print_results
 
@@ -243,7 +251,7 @@ def _sync_pairs(st: AppState, chosen: Chosen, direction: Direction, options: Opt
             detail=o.detail,
             trace=o.trace if o.debug else None,
         )
-    print_results(o, direction.value, results, as_json, lambda e: error_text(o, e))
+    print_results(o, options.direction.value, results, as_json, lambda e: error_text(o, e))
     raise typer.Exit(int(exit_status(results)))
 
 
@@ -266,7 +274,10 @@ def push(
     \b
         amosheets push --dry-run
     """
-    _sync(ctx, Direction.PUSH, Options(Direction.PUSH, dry_run, conflict, force=force), as_json, pair)
+    from amosheets.engine import Options
+    from amosheets.sync.plan import Direction
+
+    _sync(ctx, Options(Direction.PUSH, dry_run, conflict, force=force), as_json, pair)
 
 
 @app.command()
@@ -290,11 +301,13 @@ def pull(
         amosheets pull --all          # the first time, to bring in existing deals
         amosheets pull --since 2026-11-01
     """
+    from amosheets.engine import Options, parse_since
+    from amosheets.sync.plan import Direction
+
     if all_ and since:
         raise UsageError("--all and --since do not go together: --all already takes every deal.")
     when = parse_since(since) if since else None
-    options = Options(Direction.PULL, dry_run, conflict, backfill=all_, since=when, force=force)
-    _sync(ctx, Direction.PULL, options, as_json, pair)
+    _sync(ctx, Options(Direction.PULL, dry_run, conflict, backfill=all_, since=when, force=force), as_json, pair)
 
 
 @app.command()
@@ -313,7 +326,10 @@ def sync(
     \b
         */5 * * * * cd /srv/amosheets && .venv/bin/amosheets sync >> sync.log 2>&1
     """
-    _sync(ctx, Direction.BOTH, Options(Direction.BOTH, dry_run, conflict, force=force), as_json, pair)
+    from amosheets.engine import Options
+    from amosheets.sync.plan import Direction
+
+    _sync(ctx, Options(Direction.BOTH, dry_run, conflict, force=force), as_json, pair)
 
 
 @app.command()
@@ -347,6 +363,7 @@ def check(ctx: typer.Context, pair: Pairs = None) -> None:
     """
     from amosheets.checks import Check, exit_status, run_checks
     from amosheets.errors import most_severe
+    from amosheets.report import pair_heading
 
     st = state(ctx)
     o = st.output
@@ -445,6 +462,7 @@ def pipelines(ctx: typer.Context, as_json: Json = False) -> None:
         amosheets pipelines
         amosheets pipelines --json
     """
+    from amosheets.config import AMOCRM
     from amosheets.engine import amo_client
 
     st = state(ctx)
@@ -526,6 +544,7 @@ def init(
         amosheets init --format
         amosheets init --pair partners --format
     """
+    from amosheets.config import AMOCRM, GOOGLE
     from amosheets.sheet import Sheet
     from amosheets.sync.fields import (
         BUILT_IN_FIELDS,
@@ -644,6 +663,7 @@ def _read_catalog(st: AppState, pair: PairConfig | None = None) -> Catalog:
 
 def _with_amo(st: AppState, read: Callable[[AmoClient], T], account: AccountConfig | None = None) -> tuple[T, str]:
     """What ``read`` makes of a client of ``account`` (default: the environment's), and that account's host."""
+    from amosheets.config import AMOCRM
     from amosheets.engine import amo_client
 
     amo = amo_client(account or st.settings.require(AMOCRM).account(), on_request=st.on_request("amoCRM"))
@@ -682,6 +702,9 @@ def status(
         amosheets status
         amosheets status --last 50 --json
     """
+    from amosheets.config import AMOCRM, GOOGLE
+    from amosheets.report import pair_heading
+
     st = state(ctx)
     chosen = st.chosen(pair)
     if chosen is None:
@@ -918,4 +941,6 @@ def error_text(out: Output, e: BaseException) -> str:
 
 
 def _output() -> Output:
+    from amosheets.output import Output
+
     return _state.output if _state is not None else Output()

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -19,8 +20,10 @@ from platformdirs import user_state_dir
 
 from amosheets.deadline import DEFAULT_DEADLINE
 from amosheets.errors import ConfigError
-from amosheets.state import Scope
 from amosheets.sync.merge import ConflictPolicy
+
+if TYPE_CHECKING:  # imported where used: the state module brings sqlite3 and the sync model, which settings do not need
+    from amosheets.state import Scope
 
 AMOCRM_DOMAINS = ("amocrm.ru", "amocrm.com", "kommo.com")
 DEFAULT_DOMAIN = "amocrm.ru"
@@ -133,6 +136,8 @@ class PairConfig:
     def scope(self) -> Scope:
         """What the pair's state file belongs to. Its path is derived from this: it must never
         change for the environment's pair, or users' existing state would not be found."""
+        from amosheets.state import Scope
+
         return Scope(self.tab.spreadsheet_id, self.tab.worksheet or "", self.account.base_url)
 
 

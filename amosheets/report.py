@@ -12,18 +12,22 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from amosheets.config import PairConfig
-from amosheets.engine import Outcome
-from amosheets.engine.pairs import PairResult
 from amosheets.errors import most_severe
 from amosheets.i18n import plural
-from amosheets.output import Output
 from amosheets.sync.fields import LEAD_ID, Key
 from amosheets.sync.merge import ConflictPolicy
 from amosheets.sync.model import Notice, Values
 from amosheets.sync.plan import LeadPlan, Plan
+
+# For annotations only: `status` prints pair headings from here without loading the engine (and with it gspread,
+# google-auth and requests).
+if TYPE_CHECKING:
+    from amosheets.config import PairConfig
+    from amosheets.engine import Outcome
+    from amosheets.engine.pairs import PairResult
+    from amosheets.output import Output
 
 SUMMARISE_OVER = 10  # notices of one kind (the same text but for its numbers) past this are counted in one line
 FIRST_FEW = 5  # deals or rows such a line names

@@ -7,6 +7,7 @@
     python -m benchmarks --custom             # only the rows with 12 custom columns and those they compare with
     python -m benchmarks --sync-column        # only the rows with the Синхронизация column and those they compare with
     python -m benchmarks --pairs              # only the rows of amosheets.toml's several pairs and accounts (pairs.py)
+    python -m benchmarks --startup            # only the start-up time: `amosheets --version`, the import (startup.py)
 
 Exits 1 when a scenario's outcome check fails (the table's notes say which and why).
 """
@@ -21,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import pairs, planner_bench
+from benchmarks import pairs, planner_bench, startup
 from benchmarks.scenarios import BASES, CF, SCENARIOS, SYNC, Result, Variant, with_variant
 from benchmarks.world import AMO_LATENCY, AMO_RATE_LIMIT, CATALOG_ROUTES, SHEETS_QUOTA, catalog_requests
 
@@ -68,7 +69,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only the rows of several pairs and accounts in one run (amosheets.toml; not part of a plain run)",
     )
+    ap.add_argument(
+        "--startup",
+        action="store_true",
+        help=f"only the start-up time: `amosheets --version` and the CLI module's import, median of {startup.RUNS} "
+        "runs (--quick: 5); not part of a plain run",
+    )
     args = ap.parse_args(argv)
+    if args.startup:  # seconds, no emulator: lines of its own, not rows of the scenarios' table
+        return startup.main(5 if args.quick else startup.RUNS)
     divisor = 10 if args.quick else 1
     variants = [v for v, on in ((CF, args.custom), (SYNC, args.sync_column)) if on]
     # A plain run measures the base scenarios; each variant is measured with its own flag, next to its bases.

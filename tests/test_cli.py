@@ -39,6 +39,55 @@ def test_version():
     assert r.returncode == 0 and r.stdout.strip() == f"amosheets {__version__}"
 
 
+# Start-up (issue 13): what a command that needs neither service must not import. rich is not here: `status`
+# prints with it (`--version` does not load it either, see below).
+SERVICE_MODULES = (
+    "gspread",
+    "google.auth",
+    "requests",
+    "tenacity",
+    "filelock",
+    "amosheets.engine",
+    "amosheets.sandbox",
+)
+
+
+def loaded_by(*args: str, cwd: Path | None = None) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """Which of SERVICE_MODULES and rich `amosheets *args` has imported when it exits (in a process of its own),
+    and the run."""
+    watched = (*SERVICE_MODULES, "rich")
+    code = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: print('loaded:', *(m for m in {watched!r} if m in sys.modules)))\n"
+        "from amosheets.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AMOCRM_", "GOOGLE_", "AMOSHEETS_"))}
+    r = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=base, cwd=cwd, timeout=60
+    )
+    line = next(line for line in r.stdout.splitlines() if line.startswith("loaded:"))
+    return set(line.split()[1:]), r
+
+
+def test_version_loads_neither_the_services_libraries_nor_rich():
+    loaded, r = loaded_by("--version")
+    assert r.returncode == 0 and r.stdout.startswith(f"amosheets {__version__}\n")
+    assert loaded == set()
+
+
+def test_status_loads_none_of_the_services_libraries(tmp_path):
+    (tmp_path / "key.json").write_text("{}")
+    (tmp_path / ".env").write_text(
+        f"GOOGLE_APPLICATION_CREDENTIALS={tmp_path / 'key.json'}\nGOOGLE_SHEET_ID=1AbCdEfGhIjKlMnOpQrStUv\n"
+        "AMOCRM_BASE_URL=http://127.0.0.1:9\nAMOCRM_INTEGRATION_TOKEN=token\n"
+        f"AMOSHEETS_STATE_DIR={tmp_path / 'state'}\n"
+    )
+    loaded, r = loaded_by("status", cwd=tmp_path)
+    assert r.returncode == 0 and "No runs recorded yet" in r.stderr  # it read the settings and the state directory
+    assert loaded == {"rich"}
+
+
 @pytest.mark.skipif(shutil.which("amosheets") is None, reason="console script not installed")
 def test_console_script_is_installed():
     r = subprocess.run(["amosheets", "--version"], capture_output=True, text=True, timeout=60)
