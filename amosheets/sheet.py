@@ -38,9 +38,9 @@ from amosheets.deadline import NO_DEADLINE, Deadline
 from amosheets.errors import AuthError, ConfigError, ServiceError
 from amosheets.gspread_transport import RequestHook, client_for
 from amosheets.sheet_format import Layout, Protection
-from amosheets.sync.fields import BUILT_IN_FIELDS, Cell, FieldSet, HeaderMap, column_letter, match_headers
+from amosheets.sync.fields import BUILT_IN_FIELDS, Cell, FieldSet, column_letter
 from amosheets.sync.kinds import DateText
-from amosheets.sync.model import SheetRow
+from amosheets.sync.tab import SheetData, sheet_data
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 MAX_PAYLOAD = 1_500_000  # bytes per values:batchUpdate; Google advises keeping under ~2 MB
@@ -109,22 +109,6 @@ class Tab:
     cols: int
     text_columns: frozenset[int] = frozenset()  # 0-based columns whose row 2 is formatted as plain text
     protections: tuple[Protection, ...] = ()  # the tab's protected ranges
-
-
-@dataclass
-class SheetData:
-    headers: HeaderMap
-    rows: list[SheetRow]
-    last_row: int  # the last row that holds anything (1 when only the header)
-    header_row: tuple[Cell, ...] = ()
-
-
-def sheet_data(values: list[list[Cell]], fields: FieldSet) -> SheetData:
-    """A tab's values as rows, the header row bound to ``fields`` (raises HeaderError)."""
-    headers = match_headers(values[0] if values else [], fields)
-    rows = [SheetRow(i + 1, tuple(r)) for i, r in enumerate(values) if i > 0]
-    last = max((i + 1 for i, r in enumerate(values) if any(c not in ("", None) for c in r)), default=1)
-    return SheetData(headers, rows, last, tuple(values[0]) if values else ())
 
 
 class Sheet:

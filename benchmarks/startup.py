@@ -8,9 +8,10 @@ What the tool costs before it does any work, each figure the median of RUNS fres
   the output is set up);
 - ``python -c pass``: Python's own start-up, the floor under all of them;
 - ``python -X importtime -c "import amosheets.cli"``: the CLI module's import, and the packages that take most
-  of it (self time, summed over each top-level package's modules).
+  of it (self time, summed over each top-level package's modules); then ``amosheets.engine``, what a sync
+  imports on top of it (gspread, google-auth, requests, the engine).
 
-Bytecode caching is on for these runs (PYTHONDONTWRITEBYTECODE is dropped) and one unmeasured run goes first,
+Bytecode caching is on for these runs (``tool_env`` drops PYTHONDONTWRITEBYTECODE) and one unmeasured run goes first,
 so the figures are those of an installed tool, not of compiling it. No emulator is started.
 """
 
@@ -39,8 +40,7 @@ _IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 def main(runs: int = RUNS) -> int:
     """Print the start-up figures; 1 when `--version` does not answer as it should (the figures measure nothing)."""
-    env = tool_env(dict(os.environ), {})
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env = tool_env(dict(os.environ), {})  # (bytecode caching on)
     script = shutil.which("amosheets", path=str(Path(sys.executable).parent))
     commands = [
         ("python -m amosheets --version", [*TOOL, "--version"]),
@@ -60,9 +60,14 @@ def main(runs: int = RUNS) -> int:
             print(f"  {label:<{width}}  {statistics.median(walls):.3f} s  min {min(walls):.3f} s{target}")
         if not script:
             print("  (no amosheets script beside this Python: the entry point is not measured)")
-        total, top = _import_time(env, cwd, runs)
-    packages = ", ".join(f"{name} {ms:.0f} ms" for name, ms in top)
-    print(f"\nImport of amosheets.cli (python -X importtime, median): {total * 1000:.0f} ms; most of it: {packages}")
+        imports = [(module, *_import_time(env, cwd, runs, module)) for module in ("amosheets.cli", "amosheets.engine")]
+    print()
+    for module, total, top in imports:
+        packages = ", ".join(f"{name} {ms:.0f} ms" for name, ms in top)
+        what = "the CLI" if module == "amosheets.cli" else "what a sync adds to it"
+        print(
+            f"Import of {module} ({what}; python -X importtime, median): {total * 1000:.0f} ms; most of it: {packages}"
+        )
     for f in failures:
         print(f"!!! {f}")
     return 1 if failures else 0
@@ -81,9 +86,10 @@ def _walls(cmd: list[str], env: dict[str, str], cwd: str, runs: int) -> tuple[li
     return walls, said
 
 
-def _import_time(env: dict[str, str], cwd: str, runs: int) -> tuple[float, list[tuple[str, float]]]:
-    """The median import time of amosheets.cli in seconds, and the TOP packages by median self time (ms)."""
-    cmd = [sys.executable, "-X", "importtime", "-c", "import amosheets.cli"]
+def _import_time(env: dict[str, str], cwd: str, runs: int, module: str) -> tuple[float, list[tuple[str, float]]]:
+    """The median import time of ``module`` in seconds (after amosheets.cli), and the TOP packages by median self
+    time (ms) of its import."""
+    cmd = [sys.executable, "-X", "importtime", "-c", f"import amosheets.cli, {module}"]
     totals: list[float] = []
     by_package: list[Counter[str]] = []
     for i in range(runs + 1):
@@ -91,12 +97,15 @@ def _import_time(env: dict[str, str], cwd: str, runs: int) -> tuple[float, list[
         if not i:
             continue  # wrote the bytecode
         selfs: Counter[str] = Counter()
+        seen_cli = False  # after amosheets.cli's own line, the lines are the module's imports
         for m in map(_IMPORT_LINE.match, err.splitlines()):
             if m is None:
                 continue
-            selfs[m[4].split(".")[0]] += int(m[1])
-            if m[4] == "amosheets.cli":
+            if seen_cli or module == "amosheets.cli":
+                selfs[m[4].split(".")[0]] += int(m[1])
+            if m[4] == module:
                 totals.append(int(m[2]) / 1e6)
+            seen_cli = seen_cli or m[4] == "amosheets.cli"
         by_package.append(selfs)
     names = set().union(*by_package)
     medians = {n: statistics.median(c[n] for c in by_package) / 1000 for n in names}

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
@@ -27,9 +27,7 @@ from amosheets.engine.reading import (
 )
 from amosheets.engine.writing import Sent, create, update_crm, write_sheet
 from amosheets.errors import ConfigError, ExitStatus, LockedError
-from amosheets.gspread_transport import RequestHook
 from amosheets.i18n import plural
-from amosheets.sheet import Sheet, SheetData, sheet_data
 from amosheets.state import StateStore, ensure_state_dir, state_path
 from amosheets.sync.catalog import field_set, header_notices, pipelines_stale_reason
 from amosheets.sync.creations import Made
@@ -41,6 +39,11 @@ from amosheets.sync.plan import Direction, Plan
 from amosheets.sync.planner import digest_context, mark_unchanged, triage
 from amosheets.sync.planner import plan as make_plan
 from amosheets.sync.selection import known_now, select
+from amosheets.sync.tab import SheetData, sheet_data
+
+if TYPE_CHECKING:
+    from amosheets.gspread_transport import RequestHook
+    from amosheets.sheet import Sheet
 
 Say = Callable[[str], None]
 
@@ -156,15 +159,26 @@ class Engine:
         self.session = session
         self.amo = session.amo
         self._sent_before = sum(self.amo.sent.values())  # the account's client may have served other pairs
-        self.sheet = sheet or Sheet(
-            pair.tab,
-            secrets=pair.account.secrets(),
-            deadline=self.deadline,
-            on_request=request_line("Sheets", trace),
-        )
+        self._sheet = sheet
+        self._sheet_hook = request_line("Sheets", trace)
         self.fields: FieldSet = BUILT_IN_FIELDS  # the account's, once the run has read its catalog
         if progress is not None:
             self.amo.progress = progress
+
+    @property
+    def sheet(self) -> Sheet:
+        """The pair's tab, made when first needed: the first time is in the thread that reads it, so that
+        gspread and google-auth are imported (some 0.12 s) while amoCRM is answering the listing."""
+        if self._sheet is None:
+            from amosheets.sheet import Sheet
+
+            self._sheet = Sheet(
+                self.pair.tab,
+                secrets=self.pair.account.secrets(),
+                deadline=self.deadline,
+                on_request=self._sheet_hook,
+            )
+        return self._sheet
 
     @classmethod
     def from_settings(
@@ -230,7 +244,7 @@ class Engine:
         opts = self.options
         # The sheet is read while amoCRM is asked what changed: the two don't wait for each other.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheet") as pool:
-            sheet_read = pool.submit(self.sheet.read_values)
+            sheet_read = pool.submit(lambda: self.sheet.read_values())
             held = store.pipelines()
             # Without a cursor the run needs amoCRM's clock, which the pipelines' answer gives; --all lists
             # every followed pipeline, so it must know them as amoCRM has them now.

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 from amosheets.amocrm.client import AmoClient
 from amosheets.amocrm.mapping import complex_item, contact_custom_fields, lead_patch
-from amosheets.sheet import Sheet, SheetData
 from amosheets.state import StateStore
 from amosheets.sync.creations import Made
 from amosheets.sync.fields import CONTACT_KEYS, FieldSet, Key, is_contact_key, text
@@ -19,9 +18,11 @@ from amosheets.sync.placement import Placement, markers, place, place_lines, tou
 from amosheets.sync.plan import LeadPlan, NewRow, Plan
 from amosheets.sync.planner import rows_by_lead
 from amosheets.sync.sync_column import Lines, Ran, lines
+from amosheets.sync.tab import SheetData
 
 if TYPE_CHECKING:
     from amosheets.engine.run import Outcome
+    from amosheets.sheet import Sheet
 
 Reread = Callable[[], SheetData]  # the sheet read again, as it is now
 

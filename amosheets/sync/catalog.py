@@ -167,13 +167,20 @@ def pipelines_stale_reason(
     # Unlike an option's name, one the copy lacks has it read again at once: it is one request, not four, and
     # a status added (or renamed) in amoCRM must be usable in the sheet at the next run; a typo left in the
     # sheet costs that request each run, while its row fails anyway.
-    pipeline_col, status_col = headers.columns.get(Key.PIPELINE), headers.columns.get(Key.STATUS)
     statuses = {n for by_name in names.statuses.values() for n in by_name}
-    for row in rows:
-        for col, known, what in ((pipeline_col, names.pipelines, "pipeline"), (status_col, statuses, "status")):
-            if col is None or col >= len(row):
-                continue
-            t = text(row[col]).strip().casefold()
+    columns = [
+        (col, known, what)
+        for col, known, what in (
+            (headers.columns.get(Key.PIPELINE), names.pipelines, "pipeline"),
+            (headers.columns.get(Key.STATUS), statuses, "status"),
+        )
+        if col is not None
+    ]
+    rows = list(rows)
+    for col, known, what in columns:
+        # Each distinct cell once: a tab of 100,000 rows holds a few dozen names.
+        for cell in {row[col] for row in rows if col < len(row)}:
+            t = text(cell).strip().casefold()
             if t and not t.isdigit() and t not in known:
                 return f"the sheet names a {what} it lacks"
     return None

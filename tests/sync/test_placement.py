@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from amosheets.sheet import SheetData
 from amosheets.sync.creations import Made
 from amosheets.sync.fields import Key, pending_marker
 from amosheets.sync.model import Known, SheetRow
 from amosheets.sync.placement import markers, place, touches_sheet
 from amosheets.sync.planner import plan
+from amosheets.sync.tab import SheetData
 
 from .factories import HEADERS, TALKS, catalog, lead, row, synced
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from amosheets.sheet import SheetData
 from amosheets.sync.creations import Made
 from amosheets.sync.fields import DEFAULT_HEADER_ROW, match_headers
 from amosheets.sync.model import Known, RowProblem, SheetRow
 from amosheets.sync.placement import Placement, place, place_lines
 from amosheets.sync.planner import plan
 from amosheets.sync.sync_column import Lines, Ran, lines
+from amosheets.sync.tab import SheetData
 
 from .factories import TALKS, catalog, lead
 
