@@ -20,7 +20,7 @@ tab's protected ranges too), then one ``spreadsheets:batchUpdate`` (built by ``a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -320,7 +320,16 @@ class Sheet:
         by_row: dict[int, dict[int, Cell]] = {}
         for row, col, value in cells:
             by_row.setdefault(row, {})[col] = as_typed(value, col in text_columns)
-        data: list[dict[str, Any]] = []
+        requests_made = 0
+        # Each request's ranges are made as it is sent: 100,000 new rows never sit in memory as one body.
+        for chunk in _by_size(self._ranges(by_row), MAX_PAYLOAD):
+            body: dict[str, Any] = {"valueInputOption": "USER_ENTERED", "data": chunk}
+            self._call("write to the sheet", partial(self._post_values, body))
+            requests_made += 1
+        return requests_made
+
+    def _ranges(self, by_row: dict[int, dict[int, Cell]]) -> Iterator[dict[str, Any]]:
+        """The ranges that write these rows' cells, row blocks in order (see ``write_cells``)."""
         block: dict[int, dict[int, Cell]] = {}
         lo = hi = last = size = 0
         for row in sorted(by_row):
@@ -334,17 +343,11 @@ class Sheet:
                 block[row], lo, hi, size = values, new_lo, new_hi, size + n
             else:
                 if block:
-                    data.append(self._range(block, lo, hi))
+                    yield self._range(block, lo, hi)
                 block, lo, hi, size = {row: values}, min(values), max(values), n
             last = row
         if block:
-            data.append(self._range(block, lo, hi))
-        requests_made = 0
-        for chunk in _by_size(data, MAX_PAYLOAD):
-            body: dict[str, Any] = {"valueInputOption": "USER_ENTERED", "data": chunk}
-            self._call("write to the sheet", partial(self._post_values, body))
-            requests_made += 1
-        return requests_made
+            yield self._range(block, lo, hi)
 
     def _post_values(self, body: dict[str, Any]) -> Any:
         """values:batchUpdate with the body as compact UTF-8 JSON: gspread's own call escapes every
@@ -494,7 +497,7 @@ def _status(e: gspread.exceptions.APIError) -> int:
     return e.code if e.code != -1 else e.response.status_code
 
 
-def _by_size(items: list[dict[str, Any]], limit: int) -> Iterable[list[dict[str, Any]]]:
+def _by_size(items: Iterable[dict[str, Any]], limit: int) -> Iterator[list[dict[str, Any]]]:
     chunk: list[dict[str, Any]] = []
     size = 0
     for item in items:

@@ -37,6 +37,7 @@ from amosheets.amocrm.errors import (
     TooLarge,
     UncertainWrite,
 )
+from amosheets.amocrm.mapping import contact_kept, lead_kept
 from amosheets.amocrm.ratelimit import RateLimiter
 from amosheets.config import Secret, redact
 from amosheets.deadline import NO_DEADLINE, Deadline
@@ -332,6 +333,7 @@ class AmoClient:
         label: str | None = None,
         at_most: int | None = None,
         page_size: int = PAGE,
+        keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
         """Every page until a 204 or a page without a `next` link (or ``at_most`` items, when that is known).
 
@@ -349,7 +351,7 @@ class AmoClient:
             more = True
             for data in answers:
                 items = (data or {}).get("_embedded", {}).get(key) or []
-                out.extend(items)
+                out.extend(items if keep is None else map(keep, items))
                 if data is None or not items or not data.get("_links", {}).get("next"):
                     more = False
                     break
@@ -367,6 +369,7 @@ class AmoClient:
             "/api/v4/leads",
             "leads",
             label="reading changed deals",
+            keep=lead_kept,
             params={
                 "with": "contacts",
                 "filter[updated_at][from]": since,
@@ -381,14 +384,15 @@ class AmoClient:
             "leads",
             {"with": "contacts", "filter[pipeline_id][]": [pipeline_id]},
             label="reading the pipeline's deals",
+            keep=lead_kept,
         )
 
     def leads_by_ids(self, ids: Iterable[int], deleted: bool = False) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"with": "only_deleted" if deleted else "contacts"}
-        return self._by_ids("/api/v4/leads", "leads", ids, params)
+        return self._by_ids("/api/v4/leads", "leads", ids, params, lead_kept)
 
     def contacts_by_ids(self, ids: Iterable[int]) -> list[dict[str, Any]]:
-        return self._by_ids("/api/v4/contacts", "contacts", ids, {})
+        return self._by_ids("/api/v4/contacts", "contacts", ids, {}, contact_kept)
 
     def deletions(self, since: int, until: int) -> list[dict[str, Any]]:
         """The lead_deleted and lead_restored events created within [since, until] (amoCRM's clock), oldest
@@ -410,12 +414,22 @@ class AmoClient:
             "/api/v4/contacts",
             "contacts",
             {"with": "leads", "filter[updated_at][from]": since, "filter[updated_at][to]": until},
+            keep=contact_kept,
         )
 
-    def _by_ids(self, path: str, key: str, ids: Iterable[int], params: dict[str, Any]) -> list[dict[str, Any]]:
+    def _by_ids(
+        self,
+        path: str,
+        key: str,
+        ids: Iterable[int],
+        params: dict[str, Any],
+        keep: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> list[dict[str, Any]]:
         chunks = _chunks(sorted(set(ids)), IDS_PER_QUERY)
         # A chunk of 250 ids has at most 250 answers: no need to ask for the empty page after a full one.
-        results = self._map(lambda c: self.list_all(path, key, {**params, "filter[id][]": c}, at_most=len(c)), chunks)
+        results = self._map(
+            lambda c: self.list_all(path, key, {**params, "filter[id][]": c}, at_most=len(c), keep=keep), chunks
+        )
         return [item for chunk in results for item in chunk]
 
     # -- writes ---------------------------------------------------------------------

@@ -107,6 +107,52 @@ def _same(name: str, typed: str) -> bool:
     return name.strip().casefold() == typed.strip().casefold()
 
 
+# What the tool reads of a lead or a contact amoCRM lists: a page's entities are cut down to this as
+# they arrive, so that a pull --all of 100,000 deals does not hold every key amoCRM sends for each.
+_LEAD_KEYS = (
+    "id",
+    "name",
+    "price",
+    "status_id",
+    "pipeline_id",
+    "responsible_user_id",
+    "created_at",
+    "updated_at",
+    "closed_at",
+    "account_id",
+)
+_CONTACT_KEYS = ("id", "name", "updated_at", "account_id")
+
+
+def lead_kept(lead: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a listed lead the tool reads: its fields, custom fields, link, contacts and tags."""
+    out = {k: lead[k] for k in _LEAD_KEYS if k in lead}
+    if cfs := lead.get("custom_fields_values"):
+        out["custom_fields_values"] = [_field_kept(f) for f in cfs]
+    if href := ((lead.get("_links") or {}).get("self") or {}).get("href"):
+        out["_links"] = {"self": {"href": href}}
+    embedded = lead.get("_embedded") or {}
+    out["_embedded"] = {
+        "contacts": [{"id": c["id"], "is_main": c.get("is_main")} for c in embedded.get("contacts") or []],
+        "tags": [{"name": t.get("name")} for t in embedded.get("tags") or []],
+    }
+    return out
+
+
+def contact_kept(contact: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a listed contact the tool reads: phones, e-mails, custom fields and its leads."""
+    out = {k: contact[k] for k in _CONTACT_KEYS if k in contact}
+    if cfs := contact.get("custom_fields_values"):
+        out["custom_fields_values"] = [_field_kept(f) for f in cfs]
+    if "_embedded" in contact:
+        out["_embedded"] = {"leads": [{"id": x["id"]} for x in (contact["_embedded"] or {}).get("leads") or []]}
+    return out
+
+
+def _field_kept(f: Mapping[str, Any]) -> dict[str, Any]:
+    return {"field_id": f.get("field_id"), "field_code": f.get("field_code"), "values": f.get("values") or []}
+
+
 def main_contact_id(lead: Mapping[str, Any]) -> int | None:
     contacts = (lead.get("_embedded") or {}).get("contacts") or []
     main = next((c for c in contacts if c.get("is_main")), contacts[0] if contacts else None)

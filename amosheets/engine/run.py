@@ -280,6 +280,10 @@ class Engine:
         unfinished = [c for c in entries if not c.finished]
         rows = triage(data.rows, data.headers, pending)
         fresh, deleted, missing = fetch_crm(self.amo, store, rows, index, changes, catalog.fields)
+        accounts = account_ids(changes.leads.values())
+        # amoCRM's answers are in ``fresh`` now: on a pull --all of 100,000 deals they are some 100 MB.
+        changes.leads.clear()
+        changes.contacts.clear()
         out.first_run = changes.first_run
         out.notices.extend(changes.notices)
 
@@ -334,7 +338,7 @@ class Engine:
             store.set_digests(plan.digests.items())
             store.set_cursor(now, taken_at=now_here)
             # By now the leads fetched by id are among the listed ones: a first run learns the account too.
-            if store.account_id is None and len(accounts := account_ids(changes.leads.values())) == 1:
+            if store.account_id is None and len(accounts) == 1:
                 store.set_account_id(accounts.pop())
             store.created((c.token, c.lead_id) for c in unfinished if c.lead_id is not None)
             store.save_base(bases.items())
