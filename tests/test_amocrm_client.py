@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +13,8 @@ from amosheets.amocrm.client import AmoClient, _retry_after
 from amosheets.amocrm.errors import AmoAuthError, AmoBlockedError, AmoError
 from amosheets.amocrm.ratelimit import RateLimiter
 from amosheets.config import Secret
-from amosheets.errors import ConfigError, ExitStatus
+from amosheets.deadline import Deadline
+from amosheets.errors import ConfigError, DeadlineReached, ExitStatus
 from amosheets.sandbox.amocrm import AmoCRMEmulator
 from amosheets.sandbox.server import RunningServer
 
@@ -52,6 +55,81 @@ def test_limiter_pause_holds_everyone_back():
     lim.pause(2.0)
     lim.acquire()
     assert now[0] >= 2.0
+
+
+def _fake_time() -> tuple[list[float], dict]:
+    now = [0.0]
+    return now, {"clock": lambda: now[0], "sleep": lambda s: now.__setitem__(0, now[0] + s)}
+
+
+def test_limiter_holds_a_slot_for_the_delay_its_answer_leaves_open():
+    """A second, plus the answer's delay over the fastest answer, plus the least margin; never more than the
+    full margin, which a request without an answer keeps."""
+    now, fake = _fake_time()
+    lim = RateLimiter(1, per=1.0, margin=0.1, least_margin=0.02, **fake)
+    lim.done(lim.acquire(), 0.25)  # 1 answer, 1 in flight at most: it may have paid for a handshake
+    b = lim.acquire()
+    assert now[0] == pytest.approx(1.1)
+    lim.done(b, now[0] + 0.25)  # 2 answers: one came over a connection used before; the fastest is fair
+    c = lim.acquire()
+    assert now[0] == pytest.approx(1.1 + 1.02)  # as fast as the fastest: only the least margin is left open
+    lim.done(c, now[0] + 0.30)  # 50 ms slower than the fastest: it may have waited that long
+    d = lim.acquire()
+    assert now[0] == pytest.approx(2.12 + 1.07)
+    lim.done(d, now[0] + 0.9)  # far slower: no more than the full margin
+    lim.acquire()  # never answered (a dropped connection): the full margin
+    assert now[0] == pytest.approx(3.19 + 1.1)
+    lim.acquire()
+    assert now[0] == pytest.approx(4.29 + 1.1)
+
+
+def test_limiter_trusts_answers_only_once_one_cannot_have_been_a_first_on_its_connection():
+    now, fake = _fake_time()
+    lim = RateLimiter(2, per=1.0, margin=0.1, least_margin=0.02, **fake)
+    a, b = lim.acquire(), lim.acquire()  # two in flight at once: two connections, each new
+    lim.done(a, 0.25)
+    lim.done(b, 0.25)
+    c = lim.acquire()
+    assert now[0] == pytest.approx(1.1)  # two answers, both may have paid for a handshake: the full margin
+    lim.done(c, now[0] + 0.25)
+    lim.acquire()  # three answers: c reused a connection, so 0.25 s is a fair yardstick for a and b too
+    assert now[0] == pytest.approx(1.1)
+    lim.acquire()
+    assert now[0] == pytest.approx(2.12)
+
+
+def test_limiter_gives_back_a_slot_that_was_not_used():
+    now, fake = _fake_time()
+    lim = RateLimiter(1, **fake)
+    lim.unused(lim.acquire())  # a page that turned out to be past the end of its listing
+    lim.acquire()
+    assert now[0] == 0.0
+
+
+def test_limiter_lets_requests_sure_to_be_needed_go_before_speculative_ones():
+    lim = RateLimiter(1, per=0.2, margin=0.0)
+    lim.acquire()
+    order: list[str] = []
+
+    def ask(name: str, needed) -> None:
+        lim.acquire(needed)
+        order.append(name)
+
+    speculative = threading.Thread(target=ask, args=("page past the end?", lambda: False))
+    sure = threading.Thread(target=ask, args=("sure", None))
+    speculative.start()
+    time.sleep(0.02)  # it waits first
+    sure.start()
+    speculative.join(5)
+    sure.join(5)
+    assert order == ["sure", "page past the end?"]
+
+
+def test_limiter_waits_no_longer_than_the_deadline():
+    lim = RateLimiter(1, deadline=Deadline(0.05))
+    lim.acquire()
+    with pytest.raises(DeadlineReached):
+        lim.acquire()  # the next slot is a second away: the run stops at its deadline instead
 
 
 def test_slow_answers_overlap_so_the_budget_is_used_yet_never_exceeded(emu):
@@ -153,8 +231,9 @@ def test_paging_reads_to_the_204_past_an_exact_multiple(emu):
     now = emu.clock.now()
     leads = client(emu).leads_updated(now - 100, now + 100)
     assert len(leads) == 500 and len({lead["id"] for lead in leads}) == 500
-    # page 1 (full, with `next`); then pages 2 and 3 at once: 2 is full, 3 is empty (204) — the end.
-    assert emu.stats()["by_route"]["GET /api/v4/leads"] == 3
+    # page 1 (full, with `next`) alone; then pages 2 and 3 at once: 2 is full, 3 is empty (204) — the end.
+    # Page 4 goes out as soon as page 2 says there is more: asked in vain when page 3's 204 is not in yet.
+    assert emu.stats()["by_route"]["GET /api/v4/leads"] in (3, 4)
 
 
 def test_a_long_listing_goes_at_the_rate_limit_not_at_one_answer_per_page(emu):
@@ -167,6 +246,32 @@ def test_a_long_listing_goes_at_the_rate_limit_not_at_one_answer_per_page(emu):
     # Pages are asked for while others are being answered (not one answer's latency per page), and the
     # limiter still keeps them under amoCRM's limit.
     assert stats["max_in_flight"] >= 2 and stats["rate_limited"] == 0
+
+
+def test_a_page_still_waiting_for_its_slot_when_the_end_is_known_is_not_sent(emu):
+    emu.seed_bulk(600, with_contacts=False)  # pages of 250, 250 and 100
+    c = client(emu)
+    c.limiter = RateLimiter(1, per=0.3, margin=0.0)  # one page at a time: page 4 waits behind page 3
+    now = emu.clock.now()
+    assert len(c.leads_updated(now - 100, now + 100)) == 600
+    assert emu.stats()["by_route"]["GET /api/v4/leads"] == 3
+
+
+def test_listings_run_at_once_never_wait_on_their_own_pages(emu):
+    """More listings than workers, each of several pages: their pages have threads of their own."""
+    emu.seed_bulk(600)
+    c = client(emu, workers=2)
+    now = emu.clock.now()
+    got: list[list[int]] = []
+    t = threading.Thread(
+        target=lambda: got.append(
+            [len(x) for x in c.concurrently(*[lambda: c.leads_updated(now - 100, now + 100)] * 3)]
+        ),
+        daemon=True,
+    )
+    t.start()
+    t.join(30)
+    assert got == [[600, 600, 600]]
 
 
 # -- errors in words ---------------------------------------------------------------------

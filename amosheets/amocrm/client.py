@@ -1,8 +1,9 @@
 """The amoCRM API v4 client: one session, the rate limit, bounded retries, paging, batching.
 
-Every request goes through ``_send``: it waits for the limiter, retries what is worth
-retrying (429 with its Retry-After, 5xx, dropped connections) a bounded number of times,
-and turns every other answer into a domain error that says what to do. Batch writes are
+Every request goes through ``_send``: it waits for the limiter (and tells it when the answer
+came, see ``ratelimit``), retries what is worth retrying (429 with its Retry-After, 5xx,
+dropped connections) a bounded number of times, and turns every other answer into a domain
+error that says what to do. Long listings stream their pages at the limiter's pace. Batch writes are
 split to the API's limits and sent concurrently (the limiter keeps them at 7 per second);
 a 400 names the elements at fault, which fail alone while the rest are sent again; a 504
 halves the batch, and an item that still times out alone is sent again after a pause (a
@@ -12,11 +13,12 @@ create never gets that far: its 504 is an uncertain write, never re-sent).
 from __future__ import annotations
 
 import json as jsonlib
+import math
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -49,7 +51,11 @@ EVENTS_PAGE = 100  # the events API pages by at most 100 on amocrm.ru (250 on Ko
 COMPLEX_BATCH = 50  # leads per POST /leads/complex
 UPDATE_BATCH = 250  # entities per PATCH
 IDS_PER_QUERY = 250
-PAGE_WAVE = 4  # pages asked for at once when a listing is long
+PAGES_AHEAD = 4  # the most pages of one listing asked for before the earliest of them has answered
+
+
+class _Unwanted(Exception):
+    """A request found not to be needed any more once the limiter let it go: it was not sent."""
 
 
 class _Transient(Exception):
@@ -95,7 +101,9 @@ class AmoClient:
         self._token = token
         self.host = urlsplit(self.base_url).hostname or self.base_url
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=workers + 2, max_retries=0)
+        # Connections for the batch workers and the page fetchers at once (plus a caller's own request).
+        connections = 2 * workers + 2
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=connections, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers.update(
@@ -106,7 +114,7 @@ class AmoClient:
             }
         )
         self.deadline = deadline
-        self.limiter = RateLimiter(rate, sleep=deadline.sleep) if rate else None
+        self.limiter = RateLimiter(rate, deadline=deadline) if rate else None
         self.workers = workers
         self.timeout = timeout
         self.attempts = attempts
@@ -121,14 +129,33 @@ class AmoClient:
         self._watching: list[FirstAnswer] = []
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amocrm")
+        # The pages of a listing are fetched by threads of their own: a listing is often itself run on
+        # ``_pool`` (``concurrently``), and pages queued behind listings that wait for them would never run.
+        self._pages = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amocrm-page")
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pages.shutdown(wait=False, cancel_futures=True)
         self._session.close()
 
     # -- the one way out ------------------------------------------------------------
-    def request(self, method: str, path: str, *, params: Any = None, json: Any = None, idempotent: bool = True) -> Any:
-        """Send with retries; the parsed JSON answer, or None for 204."""
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        idempotent: bool = True,
+        wanted: Callable[[], bool] | None = None,
+        needed: Callable[[], bool] | None = None,
+    ) -> Any:
+        """Send with retries; the parsed JSON answer, or None for 204.
+
+        For a request sent on speculation (a page that may lie past the end of its listing): ``needed``
+        says whether it is sure to be needed by now (the limiter lets such requests go first), and
+        ``wanted`` is asked as the limiter lets it go: False, and it is not sent (``_Unwanted`` is raised).
+        """
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=self._wait,
@@ -139,7 +166,7 @@ class AmoClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._send(method, path, params, json, idempotent)
+                    return self._send(method, path, params, json, idempotent, wanted, needed)
         except _Transient as e:
             raise AmoError(
                 f"amoCRM ({self.host}) did not answer {method} {path} after "
@@ -160,24 +187,46 @@ class AmoClient:
         """How long to wait after the ``attempt``-th try (1-based) failed."""
         return min(self.backoff * 2 ** (attempt - 1), self.max_backoff)
 
-    def _send(self, method: str, path: str, params: Any, json: Any, idempotent: bool) -> Any:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        params: Any,
+        json: Any,
+        idempotent: bool,
+        wanted: Callable[[], bool] | None,
+        needed: Callable[[], bool] | None,
+    ) -> Any:
         url = self.base_url + path
         # Build the request (JSON and all) first, and take the rate-limit slot only then: the slot's
         # time should be when the request leaves, or jitter could put 8 in one of the server's seconds.
         prepared = self._session.prepare_request(requests.Request(method, url, params=params, json=json))
         settings = self._session.merge_environment_settings(prepared.url or url, {}, None, None, None)
-        if self.limiter:
-            self.limiter.acquire()
-        timeout = self.deadline.timeout(*self.timeout)
+        slot = self.limiter.acquire(needed) if self.limiter else None
+        try:
+            if wanted is not None and not wanted():
+                raise _Unwanted
+            timeout = self.deadline.timeout(*self.timeout)
+        except BaseException:
+            if self.limiter and slot is not None:
+                self.limiter.unused(slot)  # not sent after all
+            raise
         with self._lock:
             self.sent[method] += 1
         started = time.monotonic()
+        answered_at = None
         try:
             r = self._session.send(prepared, timeout=timeout, **settings)
+            # When the answer's headers came (``elapsed`` stops there, before the body is read): amoCRM had
+            # counted the request by then, which lets the limiter hold its slot for less than the full margin.
+            answered_at = started + r.elapsed.total_seconds()
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
             self._told(method, path, type(e).__name__, started)
             self.deadline.check()  # the wait was cut short by the deadline: stop, don't retry
             raise self._failure(e, idempotent) from None
+        finally:
+            if self.limiter and slot is not None:
+                self.limiter.done(slot, answered_at)
         self._told(method, path, str(r.status_code), started)
         self._note_clock(r)
         return self._answer(r, method, path, url, idempotent)
@@ -337,31 +386,68 @@ class AmoClient:
     ) -> list[dict[str, Any]]:
         """Every page until a 204 or a page without a `next` link (or ``at_most`` items, when that is known).
 
-        Pages after the first are asked for a few at once (1, 2, then 4 at a time), so a long
-        listing goes at the rate limit instead of at one answer's latency per page; at most a
-        few requests past the end are wasted, and a listing of one page costs one request.
+        Page 1 is asked for alone: most listings are one page, and they cost one request. Once it says
+        there is more, later pages stream: page p + k is asked for as soon as page p has answered with
+        more, so the limiter, not one answer's latency per page, sets the pace (k is how many pages go by
+        at the rate limit during page 1's round trip, 2 to ``PAGES_AHEAD``). A page still waiting for
+        its slot when an earlier one turned out to be the last is not sent; at most the few already on
+        their way are asked for past the end.
         """
-        out: list[dict[str, Any]] = []
-        page, wave = 1, 1
-        while at_most is None or len(out) < at_most:
-            pages = list(range(page, page + wave))
-            answers = self._map(
-                lambda p: self.request("GET", path, params={**params, "limit": page_size, "page": p}), pages
-            )
-            more = True
-            for data in answers:
-                items = (data or {}).get("_embedded", {}).get(key) or []
-                out.extend(items if keep is None else map(keep, items))
-                if data is None or not items or not data.get("_links", {}).get("next"):
-                    more = False
+        last = None if at_most is None else max(1, -(-at_most // page_size))  # the pages at_most items can fill
+
+        def get(page: int, wanted: Callable[[], bool] | None = None, needed: Callable[[], bool] | None = None) -> Any:
+            query = {**params, "limit": page_size, "page": page}
+            return self.request("GET", path, params=query, wanted=wanted, needed=needed)
+
+        started = time.monotonic()
+        items, has_more = _page(get(1), key)
+        out = list(items if keep is None else map(keep, items))
+        if label and self.progress:
+            self.progress(label, len(out), None)
+        if not has_more or last == 1:
+            return out if at_most is None else out[:at_most]
+        ahead = self._pages_ahead(time.monotonic() - started)
+
+        end = [0]  # the lowest page found to be the last one (0: none yet); pages past it are not sent
+        more = {1}  # the pages that said there is more: the page after each is sure to be needed
+        lock = threading.Lock()
+
+        def fetch(page: int) -> Any:
+            data = get(page, wanted=lambda: not end[0] or page < end[0], needed=lambda: page - 1 in more)
+            with lock:
+                if _page(data, key)[1]:
+                    more.add(page)
+                else:
+                    end[0] = min(end[0] or page, page)
+            return data
+
+        asked: dict[int, Future[Any]] = {}
+        page, next_page = 2, 2
+        try:
+            while at_most is None or len(out) < at_most:
+                while next_page < page + ahead and not end[0] and (last is None or next_page <= last):
+                    asked[next_page] = self._pages.submit(fetch, next_page)
+                    next_page += 1
+                if page not in asked:
                     break
-            if label and self.progress:
-                self.progress(label, len(out), None)
-            if not more:
-                break
-            page += wave
-            wave = min(wave * 2, PAGE_WAVE)
+                items, has_more = _page(asked.pop(page).result(), key)
+                out.extend(items if keep is None else map(keep, items))
+                if label and self.progress:
+                    self.progress(label, len(out), None)
+                if not has_more:
+                    break
+                page += 1
+        finally:
+            with lock:
+                end[0] = min(end[0] or page, page)  # what is still waiting for a slot is not sent
+            for f in asked.values():
+                f.cancel()  # pages already on their way are left to finish; their answers are not needed
         return out if at_most is None else out[:at_most]
+
+    def _pages_ahead(self, first: float) -> int:
+        """How many pages of a listing to have asked for at once, from page 1's round trip (in seconds)."""
+        rate = self.limiter.rate / self.limiter.per if self.limiter else float(self.workers)
+        return max(2, min(PAGES_AHEAD, 1 + math.ceil(first * rate)))
 
     def leads_updated(self, since: int, until: int) -> list[dict[str, Any]]:
         """Leads changed within [since, until] (amoCRM's clock), with their contacts' ids."""
@@ -575,6 +661,12 @@ class AmoClient:
             for f in futures:
                 f.cancel()
             raise
+
+
+def _page(data: Any, key: str) -> tuple[list[dict[str, Any]], bool]:
+    """A list page's items, and whether amoCRM says there is more (a 204, an empty page or no `next`: no)."""
+    items = (data or {}).get("_embedded", {}).get(key) or []
+    return items, bool(data is not None and items and data.get("_links", {}).get("next"))
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
