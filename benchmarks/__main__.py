@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 
 from benchmarks import pairs, planner_bench, startup
-from benchmarks.scenarios import BASES, CF, SCENARIOS, SYNC, Result, Variant, with_variant
+from benchmarks.scenarios import BASES, CF, OWN_WRITE_READS, SCENARIOS, SYNC, Result, Variant, with_variant
 from benchmarks.world import AMO_LATENCY, AMO_RATE_LIMIT, CATALOG_ROUTES, SHEETS_QUOTA, catalog_requests
 
 SLOWER = 0.10  # a variant this much slower than its base is flagged (profile it)
@@ -197,7 +197,7 @@ def _compare_variant(v: Variant, pairs: list[tuple[Result, Result]]) -> list[str
         sh_var, sh_base = _sheets_work(var.sheets), _sheets_work(base.sheets)
         shw_var, shw_base = _sheets_work(var.sheets, "write"), _sheets_work(base.sheets, "write")
         sheets_same = sh_var == sh_base if v.sheets_compared == "requests" else shw_var == shw_base
-        own = v.own_write and shw_base == 0 and shw_var == 1 and sh_var == sh_base + 2
+        own = v.own_write and shw_base == 0 and shw_var == 1 and sh_var == sh_base + OWN_WRITE_READS + 1
         sheets_same = sheets_same or own
         extra = var.catalog - base.catalog
         same = (

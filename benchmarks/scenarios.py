@@ -127,9 +127,12 @@ class Variant:
     sync: int | None = None  # the sync column's index, if row 1 has one
     catalog_slack: int = 0  # amoCRM requests the variant may add, all of them reading the fields' catalog
     sheets_compared: str = "requests"  # the Sheets counter that must be equal: all requests, or "mutating" only
-    # Where the base writes nothing to the sheet, the variant may write once (and read once, to find the rows):
-    # the sync column's lines have no other write to go into.
+    # Where the base writes nothing to the sheet, the variant may write once, reading the tab again to find the
+    # rows and its metadata (read only by a run that writes): the sync column's lines have no other write.
     own_write: bool = False
+
+
+OWN_WRITE_READS = 2  # what such a write adds to the reads: the values read again, and the tab's metadata
 
 
 BASE = Variant("", tuple(SAMPLE_HEADERS), "")
