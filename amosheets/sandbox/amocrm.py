@@ -731,6 +731,7 @@ class AmoCRMEmulator(Emulator):
         self._recent_429: deque[float] = deque()
         self._rate_limited = 0
         self._max_in_1s = 0
+        self._pages_past_end = 0  # list pages asked for past the last one (answered 204)
         self._blocked_requests = 0
         self._seed()
 
@@ -853,6 +854,7 @@ class AmoCRMEmulator(Emulator):
             return {
                 "rate_limited": self._rate_limited,
                 "max_requests_in_1s": self._max_in_1s,
+                "pages_past_end": self._pages_past_end,
                 "blocked_requests": self._blocked_requests,
                 "blocked": self.clock.time() < self._blocked_until,
                 "rate_limit": self.rate_limit,
@@ -862,6 +864,7 @@ class AmoCRMEmulator(Emulator):
         with self.lock:
             self._rate_limited = 0
             self._max_in_1s = 0
+            self._pages_past_end = 0
             self._blocked_requests = 0
 
     def _base(self, req: Request | None) -> str:
@@ -1056,6 +1059,9 @@ class AmoCRMEmulator(Emulator):
         start = (q.page - 1) * q.limit
         chunk = list(itertools.islice(rows, start, start + q.limit))
         if not chunk:
+            if q.page > 1:
+                with self.lock:
+                    self._pages_past_end += 1
             return Response.empty(204)
         links: dict[str, Any] = {"self": {"href": self._href(req, q.page, q.limit)}}
         if len(chunk) == q.limit:
