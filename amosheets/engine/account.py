@@ -18,7 +18,7 @@ from amosheets.amocrm.mapping import catalog_from
 from amosheets.config import PairConfig
 from amosheets.engine.reading import read_account
 from amosheets.errors import AmosheetsError, ConfigError
-from amosheets.sync.catalog import TTL, Account
+from amosheets.sync.catalog import Account
 
 Raw = dict[str, Any]
 
@@ -74,14 +74,15 @@ class AccountSession:
         return self.now, self.now_here
 
     def pipelines(self, held: Pipelines | None = None, *, fresh: bool = False) -> Pipelines:
-        """The account's pipelines: ``held`` (the state's copy) while younger than a day, else amoCRM's.
+        """The account's pipelines: ``held`` (the state's copy; whether it is too old to use is the caller's
+        ``pipelines_stale_reason``), else amoCRM's.
 
         ``fresh``: amoCRM's, unless they were read in this run already (a refresh costs one request a run).
         """
         memo = self._pipelines
         if memo is not None and (memo.read or not fresh):
             return memo
-        if memo is None and held is not None and not fresh and 0 <= time.time() - held.at < TTL:
+        if memo is None and held is not None and not fresh:
             self._pipelines = Pipelines(held.answer, held.at, read=False)
             return self._pipelines
         with self.amo.first_answer() as first:
