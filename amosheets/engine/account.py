@@ -19,6 +19,7 @@ from amosheets.config import PairConfig
 from amosheets.engine.reading import read_account
 from amosheets.errors import AmosheetsError, ConfigError
 from amosheets.sync.catalog import Account
+from amosheets.sync.freshness import deleted_and_restored
 
 Raw = dict[str, Any]
 
@@ -114,17 +115,10 @@ class AccountSession:
             if until > listing.until:
                 self._list(listing, listing.until, until)
                 listing.until = until
-        events = sorted(
-            (e for e in listing.events.values() if since <= int(e.get("created_at") or 0) <= until),
-            key=lambda e: int(e.get("created_at") or 0),
+        gone, back = deleted_and_restored(
+            e for e in listing.events.values() if since <= int(e.get("created_at") or 0) <= until
         )
-        latest = {int(e["entity_id"]): str(e["type"]) for e in events}
-        return Changed(
-            _within(listing.leads, since, until),
-            _within(listing.contacts, since, until),
-            {lid for lid, kind in latest.items() if kind == "lead_deleted"},
-            {lid for lid, kind in latest.items() if kind == "lead_restored"},
-        )
+        return Changed(_within(listing.leads, since, until), _within(listing.contacts, since, until), gone, back)
 
     def _list(self, listing: _Listing, since: int, until: int) -> None:
         amo = self.amo

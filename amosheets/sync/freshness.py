@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
+from typing import Any
 
 from amosheets.sync.model import CrmContact, CrmLead, Known
 from amosheets.sync.selection import Indexed
@@ -68,3 +69,18 @@ def _held(known: Mapping[int, Known], lead_id: int, contact_id: int | None) -> C
     """The state's values of a lead, when it holds them with this contact."""
     k = known.get(lead_id)
     return k.crm if k and k.crm and k.crm.contact_id == contact_id else None
+
+
+def deleted_and_restored(events: Iterable[Mapping[str, Any]]) -> tuple[set[int], set[int]]:
+    """The deals whose latest lead_deleted / lead_restored event says deleted, and those it says restored.
+
+    amoCRM stamps events to the second and lists them newest first: two in one second (deleted, then
+    restored at once) are told apart by their ids, which amoCRM makes in order.
+    """
+    latest: dict[int, str] = {}
+    for e in sorted(events, key=lambda e: (int(e.get("created_at") or 0), str(e.get("id") or ""))):
+        latest[int(e["entity_id"])] = str(e["type"])
+    return (
+        {lid for lid, kind in latest.items() if kind == "lead_deleted"},
+        {lid for lid, kind in latest.items() if kind == "lead_restored"},
+    )

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amosheets.sync.freshness import contact_owners, contacts_to_fetch, current_leads, leads_to_fetch
+from amosheets.sync.freshness import (
+    contact_owners,
+    contacts_to_fetch,
+    current_leads,
+    deleted_and_restored,
+    leads_to_fetch,
+)
 from amosheets.sync.model import CrmContact, Known
 
 from .factories import lead
@@ -44,3 +50,22 @@ def test_a_contact_edited_on_its_own_carries_over_to_the_leads_the_state_holds_w
     assert contact_owners(changed) == {1, 2, 3}
     fresh = current_leads({}, in_hand={10}, changed=changed, known=known)
     assert fresh == {1: lead(1, phones=("+7 555",), emails=("a@b.c",), contact=10)}  # 2 is held with another
+
+
+def event(kind: str, lead_id: int, at: int, eid: str) -> dict[str, object]:
+    return {"id": eid, "type": f"lead_{kind}", "entity_id": lead_id, "entity_type": "lead", "created_at": at}
+
+
+def test_a_deals_latest_event_says_whether_it_is_deleted_or_restored_also_within_one_second():
+    # Listed newest first, as amoCRM lists them; in one second the ids tell the order.
+    events = [
+        event("restored", 1, 100, "01b"),
+        event("deleted", 1, 100, "01a"),
+        event("deleted", 2, 100, "01d"),
+        event("restored", 2, 100, "01c"),
+        event("deleted", 3, 90, "019"),
+        event("restored", 4, 101, "01e"),
+        event("deleted", 4, 50, "010"),
+    ]
+    assert deleted_and_restored(events) == ({2, 3}, {1, 4})
+    assert deleted_and_restored([]) == (set(), set())
