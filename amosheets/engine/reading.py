@@ -71,10 +71,6 @@ def account_for(
     return account
 
 
-def _listed(amo: AmoClient, pipeline_id: int) -> tuple[str, list[dict[str, Any]]]:
-    return "listed", amo.leads_in_pipeline(pipeline_id)
-
-
 # Seconds a window asked for before amoCRM's clock is known reaches further back than the one computed
 # from this machine's clock: a drift of a few seconds between the two must not cost a second listing.
 SLACK = 10
@@ -93,7 +89,7 @@ def list_changes(session: AccountSession, store: StateStore, opts: Options, cata
     changes = Changes(first_run=cursor is None and opts.since is None and not opts.backfill)
     if opts.backfill:
         # Every followed pipeline is listed: ``listed`` is then their leads together.
-        for _, items in amo.concurrently(*(partial(_listed, amo, p) for p in sorted(catalog.followed))):
+        for items in amo.concurrently(*(partial(amo.leads_in_pipeline, p) for p in sorted(catalog.followed))):
             for item in items:
                 changes.leads[int(item["id"])] = item
             changes.listed = (changes.listed or set()) | {int(item["id"]) for item in items}
