@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from amosheets.amocrm.client import AmoClient
+from amosheets.amocrm.connect import amo_client
 from amosheets.amocrm.mapping import catalog_from
 from amosheets.config import AMOCRM, GOOGLE, PairConfig, Settings
 from amosheets.engine.reading import read_account
@@ -157,8 +157,7 @@ def _check_amocrm(
     on_request: RequestHook | None,
 ) -> FieldSet | None:
     """The account's fields, once the token and the pipeline passed."""
-    config = pair.account
-    amo = AmoClient(config.base_url, config.token, attempts=2, on_request=on_request)
+    amo = amo_client(pair.account, attempts=2, on_request=on_request)
     try:
         try:
             account = amo.account()

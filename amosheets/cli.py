@@ -462,8 +462,8 @@ def pipelines(ctx: typer.Context, as_json: Json = False) -> None:
         amosheets pipelines
         amosheets pipelines --json
     """
+    from amosheets.amocrm.connect import amo_client
     from amosheets.config import AMOCRM
-    from amosheets.engine import amo_client
 
     st = state(ctx)
     settings = st.settings.require(AMOCRM)
@@ -663,8 +663,8 @@ def _read_catalog(st: AppState, pair: PairConfig | None = None) -> Catalog:
 
 def _with_amo(st: AppState, read: Callable[[AmoClient], T], account: AccountConfig | None = None) -> tuple[T, str]:
     """What ``read`` makes of a client of ``account`` (default: the environment's), and that account's host."""
+    from amosheets.amocrm.connect import amo_client
     from amosheets.config import AMOCRM
-    from amosheets.engine import amo_client
 
     amo = amo_client(account or st.settings.require(AMOCRM).account(), on_request=st.on_request("amoCRM"))
     try:

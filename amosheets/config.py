@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,8 +18,10 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 from platformdirs import user_state_dir
 
+from amosheets.amocrm.auth import LongLivedToken
 from amosheets.deadline import DEFAULT_DEADLINE
 from amosheets.errors import ConfigError
+from amosheets.secret import Secret
 from amosheets.sync.merge import ConflictPolicy
 
 if TYPE_CHECKING:  # imported where used: the state module brings sqlite3 and the sync model, which settings do not need
@@ -36,40 +38,6 @@ GOOGLE = "google"
 AMOCRM = "amocrm"
 
 
-class Secret:
-    """A value that never shows itself in output, logs or tracebacks."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret in it replaced by ``***`` (values too short to be secrets are left)."""
-    for s in secrets:
-        if s and len(s) >= 4:
-            text = text.replace(s, "***")
-    return text
-
-
 # The environment describes one account, one tab and the pair of them; this names all three
 # until a config file names more (shared/CONTRACT.md, amosheets.toml).
 ENVIRONMENT = "default"
@@ -81,11 +49,11 @@ class AccountConfig:
 
     name: str
     base_url: str
-    token: Secret
+    auth: LongLivedToken
     rate: int = 7  # requests per second, for the whole account (every pair on it shares them)
 
     def secrets(self) -> list[str]:
-        return [s for s in (self.token.reveal(),) if s]
+        return self.auth.secrets()
 
 
 @dataclass(frozen=True)
@@ -177,7 +145,7 @@ class Settings:
     # The environment's one account, tab and pair. They are built whatever the problems are (a
     # command that needs one service only takes that side): ``require`` first what you use.
     def account(self) -> AccountConfig:
-        return AccountConfig(ENVIRONMENT, self.amocrm_base_url, self.amocrm_token, self.amocrm_rate)
+        return AccountConfig(ENVIRONMENT, self.amocrm_base_url, LongLivedToken(self.amocrm_token), self.amocrm_rate)
 
     def tab(self) -> TabConfig:
         return TabConfig(self.sheet_id, self.worksheet, self.sheets_api_url, self.google_credentials)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from amosheets.amocrm.auth import LongLivedToken
 from amosheets.config import (
     AMOCRM,
     EVERY_PIPELINE,
@@ -24,7 +25,6 @@ from amosheets.config import (
     AccountKeys,
     PairConfig,
     Ref,
-    Secret,
     SettingNames,
     Settings,
     TabConfig,
@@ -32,10 +32,10 @@ from amosheets.config import (
     bad_sheet_id,
     clean_token,
     parse_sheet_id,
-    redact,
     token_problem,
 )
 from amosheets.errors import ConfigError
+from amosheets.secret import Secret, redact
 from amosheets.sync.merge import ConflictPolicy
 
 if sys.version_info >= (3, 11):
@@ -278,9 +278,10 @@ def _accounts(section: object, settings: Settings, p: _Problems, secrets: list[s
         if token:
             secrets.append(token)
         if len(p.found) == before:
-            accounts[name] = AccountConfig(name, base_url, Secret(token), settings.amocrm_rate)
+            accounts[name] = AccountConfig(name, base_url, LongLivedToken(Secret(token)), settings.amocrm_rate)
         else:
-            accounts[name] = AccountConfig(name, "", Secret(""), settings.amocrm_rate)  # reported; keeps refs quiet
+            # Already reported; an account that cannot sign in keeps the pairs naming it from being reported too.
+            accounts[name] = AccountConfig(name, "", LongLivedToken(Secret("")), settings.amocrm_rate)
     return accounts
 
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
-from amosheets.config import redact
 from amosheets.errors import UsageError, os_reason
+from amosheets.secret import redact
 
 if TYPE_CHECKING:
     from rich.progress import TaskID

@@ -33,10 +33,11 @@ from google.auth.credentials import AnonymousCredentials, Credentials
 from gspread.urls import SPREADSHEET_VALUES_BATCH_UPDATE_URL
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from amosheets.config import TabConfig, redact
+from amosheets.config import TabConfig
 from amosheets.deadline import NO_DEADLINE, Deadline
 from amosheets.errors import AuthError, ConfigError, ServiceError
 from amosheets.gspread_transport import RequestHook, client_for
+from amosheets.secret import redact
 from amosheets.sheet_format import Layout, Protection
 from amosheets.sync.fields import BUILT_IN_FIELDS, Cell, FieldSet, column_letter
 from amosheets.sync.kinds import DateText

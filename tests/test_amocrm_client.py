@@ -9,14 +9,15 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from amosheets.amocrm.auth import LongLivedToken
 from amosheets.amocrm.client import AmoClient, _retry_after
 from amosheets.amocrm.errors import AmoAuthError, AmoBlockedError, AmoError
 from amosheets.amocrm.ratelimit import RateLimiter
-from amosheets.config import Secret
 from amosheets.deadline import Deadline
 from amosheets.errors import ConfigError, DeadlineReached, ExitStatus
 from amosheets.sandbox.amocrm import AmoCRMEmulator
 from amosheets.sandbox.server import RunningServer
+from amosheets.secret import Secret
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def emu() -> Iterator[AmoCRMEmulator]:
 
 def client(emu: AmoCRMEmulator, **kw) -> AmoClient:
     kw.setdefault("backoff", 0.01)
-    return AmoClient(emu.url, Secret("sandbox-token"), **kw)  # type: ignore[attr-defined]
+    return AmoClient(emu.url, LongLivedToken(Secret("sandbox-token")), **kw)  # type: ignore[attr-defined]
 
 
 # -- the rate limit ----------------------------------------------------------------------
@@ -296,7 +297,7 @@ def test_ip_block_stops_at_once_without_retrying(emu):
 
 
 def test_unknown_host_is_a_setup_problem_that_names_the_host_and_the_settings():
-    c = AmoClient("https://no-such-account.invalid", Secret("t"), backoff=0.01, attempts=2)
+    c = AmoClient("https://no-such-account.invalid", LongLivedToken(Secret("t")), backoff=0.01, attempts=2)
     with pytest.raises(ConfigError, match=r"no-such-account\.invalid") as e:
         c.pipelines()
     assert e.value.exit_status == ExitStatus.CONFIG and "AMOCRM_SUBDOMAIN" in str(e.value)

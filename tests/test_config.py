@@ -7,18 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from amosheets.amocrm.auth import LongLivedToken
 from amosheets.config import (
     AMOCRM,
     ENVIRONMENT,
     GOOGLE,
     AccountConfig,
-    Secret,
     TabConfig,
     load_settings,
     parse_sheet_id,
 )
 from amosheets.engine import lock_for
 from amosheets.errors import ConfigError, ExitStatus
+from amosheets.secret import Secret
 from amosheets.state import Scope, state_path
 
 SHEET_ID = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-xyz"
@@ -313,7 +314,9 @@ def test_the_environment_makes_one_pair_of_what_it_says(env, key_file, tmp_path)
     env["AMOSHEETS_STATE_DIR"] = str(tmp_path / "state")
     s = load_settings(environ=env)
     pair = s.pair()
-    assert pair.account == AccountConfig(ENVIRONMENT, "https://mycompany.amocrm.ru", Secret("tok-123456"), 7)
+    assert pair.account == AccountConfig(
+        ENVIRONMENT, "https://mycompany.amocrm.ru", LongLivedToken(Secret("tok-123456")), 7
+    )
     assert pair.tab == TabConfig(SHEET_ID, "Сделки", None, key_file)
     assert (pair.pipeline, pair.status, pair.state_dir, pair.policy) == (7000001, 42, tmp_path / "state", None)
     assert pair.account == s.account() and pair.tab == s.tab()
@@ -335,5 +338,5 @@ def test_a_pair_is_made_whatever_a_service_lacks(env):
     """`pipelines` needs only the amoCRM side, plain `init` only the Google side: each takes its own."""
     del env["GOOGLE_SHEET_ID"], env["AMOCRM_INTEGRATION_TOKEN"]
     s = load_settings(environ=env)
-    assert s.tab().spreadsheet_id == "" and not s.account().token
+    assert s.tab().spreadsheet_id == "" and not s.account().secrets()
     assert s.pair().account.base_url == "https://mycompany.amocrm.ru"

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from amosheets.config import ENVIRONMENT, AccountConfig, Secret, SettingNames, TabConfig, load_settings
+from amosheets.amocrm.auth import LongLivedToken
+from amosheets.config import ENVIRONMENT, AccountConfig, SettingNames, TabConfig, load_settings
 from amosheets.config_file import CONFIG_FILE, find_config, load_pairs
 from amosheets.errors import ConfigError, ExitStatus
+from amosheets.secret import Secret
 from amosheets.sync.merge import ConflictPolicy
 
 SHEET_ID = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-xyz"
@@ -82,8 +84,10 @@ def test_a_good_file_gives_every_pair_in_order(tmp_path: Path, env: dict[str, st
     )
 
     assert partners.name == "partners"
-    assert partners.account == AccountConfig("agency", "https://otherco.kommo.com", Secret(OTHER_TOKEN), 7)
-    assert partners.account.token.reveal() == OTHER_TOKEN  # "Bearer " is stripped
+    assert partners.account == AccountConfig(
+        "agency", "https://otherco.kommo.com", LongLivedToken(Secret(OTHER_TOKEN)), 7
+    )
+    assert partners.account.auth.token.reveal() == OTHER_TOKEN  # "Bearer " is stripped
     assert OTHER_TOKEN not in repr(partners) and TOKEN not in repr(main)
     assert OTHER_TOKEN not in repr(settings)
     assert partners.tab == TabConfig(OTHER_SHEET, "Партнёры", None, Path(env["GOOGLE_APPLICATION_CREDENTIALS"]))
@@ -97,7 +101,7 @@ def test_defaults_come_from_the_environment(tmp_path: Path, env: dict[str, str])
     path = write(tmp_path, '[[pair]]\nname = "only"\ntab = " Лист1 "\n')
     (pair,) = load_pairs(path, load_settings(environ=env))
     assert pair.tab.spreadsheet_id == SHEET_ID and pair.tab.worksheet == "Лист1"
-    assert pair.account.base_url == "https://mycompany.amocrm.ru" and pair.account.token == Secret(TOKEN)
+    assert pair.account.base_url == "https://mycompany.amocrm.ru" and pair.account.auth == LongLivedToken(Secret(TOKEN))
     assert (pair.pipeline, pair.status, pair.policy) == (None, None, None)
     assert pair.state_dir == tmp_path / "st"
 
@@ -122,7 +126,7 @@ def test_token_env_may_name_a_variable_only_in_dotenv(
         '[[pair]]\nname = "a"\ntab = "T"\naccount = "x"\n[account.x]\nsubdomain = "x"\ntoken_env = "ONLY_IN_FILE"\n',
     )
     (pair,) = load_pairs(path, load_settings(environ=env))
-    assert pair.account.token.reveal() == "tok-from-file"
+    assert pair.account.auth.token.reveal() == "tok-from-file"
 
 
 def test_not_valid_toml_keeps_the_line_and_column(tmp_path: Path, env: dict[str, str]) -> None:

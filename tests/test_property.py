@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from amosheets.amocrm.client import AmoClient
+from amosheets.amocrm.connect import amo_client
 from amosheets.config import load_settings
 from amosheets.engine import Engine, Options, Outcome
 from amosheets.errors import AmosheetsError, ExitStatus
@@ -280,7 +280,7 @@ class SyncMachine(RuleBasedStateMachine):
     def run(self, direction: str) -> Outcome:
         self.ran_at = max(self.ran_at, self.sb.amocrm.clock.now())
         s = load_settings(environ=self.env)
-        amo = AmoClient(s.amocrm_base_url, s.amocrm_token, rate=s.amocrm_rate, backoff=0.01, max_backoff=0.05)
+        amo = amo_client(s.account(), backoff=0.01, max_backoff=0.05)
         sheet = Sheet(s.tab(), backoff=0.01, max_backoff=0.05)
         # --force: random edits may look like a column sorted on its own; the guard is not under test.
         return Engine.from_settings(s, Options(Direction(direction), force=True), amo=amo, sheet=sheet).run()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from amosheets.amocrm.client import AmoClient
+from amosheets.amocrm.connect import amo_client
 from amosheets.amocrm.errors import AmoBlockedError
 from amosheets.config import load_settings
 from amosheets.engine import Engine, Options, lock_for
@@ -28,7 +28,7 @@ def fast_engine(w: World, direction: str = "sync", **options) -> Engine:
     return Engine.from_settings(
         s,
         Options(Direction(direction), **options),
-        amo=AmoClient(s.amocrm_base_url, s.amocrm_token, backoff=0.01, max_backoff=0.05),
+        amo=amo_client(s.account(), backoff=0.01, max_backoff=0.05),
         sheet=Sheet(s.tab(), backoff=0.01, max_backoff=0.05),
     )
 

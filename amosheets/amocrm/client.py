@@ -30,6 +30,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from amosheets import __version__
+from amosheets.amocrm.auth import Authorization
 from amosheets.amocrm.errors import (
     AmoAuthError,
     AmoBlockedError,
@@ -41,10 +42,10 @@ from amosheets.amocrm.errors import (
 )
 from amosheets.amocrm.mapping import contact_kept, lead_kept
 from amosheets.amocrm.ratelimit import RateLimiter
-from amosheets.config import Secret, redact
 from amosheets.deadline import NO_DEADLINE, Deadline
 from amosheets.errors import ConfigError
 from amosheets.i18n import plural
+from amosheets.secret import redact
 
 PAGE = 250  # the most entities one list request returns
 EVENTS_PAGE = 100  # the events API pages by at most 100 on amocrm.ru (250 on Kommo): 100 serves both
@@ -56,6 +57,14 @@ PAGES_AHEAD = 4  # the most pages of one listing asked for before the earliest o
 
 class _Unwanted(Exception):
     """A request found not to be needed any more once the limiter let it go: it was not sent."""
+
+
+class _Unauthorized(Exception):
+    """amoCRM answered 401 to a request sent with ``sent``: the Authorization decides what that means."""
+
+    def __init__(self, sent: str) -> None:
+        super().__init__("401")
+        self.sent = sent
 
 
 class _Transient(Exception):
@@ -86,7 +95,7 @@ class AmoClient:
     def __init__(
         self,
         base_url: str,
-        token: Secret,
+        auth: Authorization,
         *,
         rate: int = 7,
         workers: int = 8,
@@ -98,7 +107,7 @@ class AmoClient:
         on_request: Callable[[str, str, str, float], None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._token = token
+        self.auth = auth
         self.host = urlsplit(self.base_url).hostname or self.base_url
         self._session = requests.Session()
         # Connections for the batch workers and the page fetchers at once (plus a caller's own request).
@@ -106,13 +115,8 @@ class AmoClient:
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=connections, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._session.headers.update(
-            {
-                "Authorization": f"Bearer {token.reveal()}",
-                "User-Agent": f"amosheets/{__version__}",
-                "Accept": "application/json",
-            }
-        )
+        # No Authorization header here: the token may change during a run (OAuth), so each request asks for it.
+        self._session.headers.update({"User-Agent": f"amosheets/{__version__}", "Accept": "application/json"})
         self.deadline = deadline
         self.limiter = RateLimiter(rate, deadline=deadline) if rate else None
         self.workers = workers
@@ -156,17 +160,16 @@ class AmoClient:
         says whether it is sure to be needed by now (the limiter lets such requests go first), and
         ``wanted`` is asked as the limiter lets it go: False, and it is not sent (``_Unwanted`` is raised).
         """
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=self._wait,
-            sleep=self.deadline.sleep,
-            retry=retry_if_exception_type(_Transient),
-            reraise=True,
-        )
         try:
-            for attempt in retrying:
-                with attempt:
-                    return self._send(method, path, params, json, idempotent, wanted, needed)
+            try:
+                return self._retried(method, path, params, json, idempotent, wanted, needed)
+            except _Unauthorized as e:
+                if not self.auth.rejected(self, e.sent):
+                    raise self.auth.refused(self.host) from None
+            try:
+                return self._retried(method, path, params, json, idempotent, wanted, needed)
+            except _Unauthorized:
+                raise self.auth.refused(self.host) from None
         except _Transient as e:
             raise AmoError(
                 f"amoCRM ({self.host}) did not answer {method} {path} after "
@@ -174,6 +177,28 @@ class AmoClient:
                 + f": {e}.",
                 hint="It may be down or overloaded; the next run picks up where this one stopped.",
             ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retried(
+        self,
+        method: str,
+        path: str,
+        params: Any,
+        json: Any,
+        idempotent: bool,
+        wanted: Callable[[], bool] | None,
+        needed: Callable[[], bool] | None,
+    ) -> Any:
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=self._wait,
+            sleep=self.deadline.sleep,
+            retry=retry_if_exception_type(_Transient),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                return self._send(method, path, params, json, idempotent, wanted, needed)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, state: RetryCallState) -> float:
@@ -198,9 +223,13 @@ class AmoClient:
         needed: Callable[[], bool] | None,
     ) -> Any:
         url = self.base_url + path
+        token = self.auth.access_token(self)
+        headers = {"Authorization": f"Bearer {token}"}
         # Build the request (JSON and all) first, and take the rate-limit slot only then: the slot's
         # time should be when the request leaves, or jitter could put 8 in one of the server's seconds.
-        prepared = self._session.prepare_request(requests.Request(method, url, params=params, json=json))
+        prepared = self._session.prepare_request(
+            requests.Request(method, url, params=params, json=json, headers=headers)
+        )
         settings = self._session.merge_environment_settings(prepared.url or url, {}, None, None, None)
         slot = self.limiter.acquire(needed) if self.limiter else None
         try:
@@ -229,6 +258,8 @@ class AmoClient:
                 self.limiter.done(slot, answered_at)
         self._told(method, path, str(r.status_code), started)
         self._note_clock(r)
+        if r.status_code == 401:
+            raise _Unauthorized(token)
         return self._answer(r, method, path, url, idempotent)
 
     def _told(self, method: str, path: str, outcome: str, started: float) -> None:
@@ -253,7 +284,7 @@ class AmoClient:
 
     def _clean(self, text: str) -> str:
         """Text from amoCRM's answer, made safe to show and keep: an error page may echo our token."""
-        return redact(text, [self._token.reveal()])
+        return redact(text, self.auth.secrets())
 
     def _answer(self, r: requests.Response, method: str, path: str, url: str, idempotent: bool) -> Any:
         status = r.status_code
@@ -286,12 +317,6 @@ class AmoClient:
             if not idempotent and status != 503:
                 raise UncertainWrite(f"amoCRM answered {status} to a create")
             raise _Transient(f"{status} {self._clean(r.reason or '')}")
-        if status == 401:
-            raise AmoAuthError(
-                f"amoCRM ({self.host}) refused the token (401): it is wrong, expired or revoked.",
-                hint="In amoCRM open Settings → Integrations → your private integration → Keys and scopes, "
-                "make a new long-lived token and put it in AMOCRM_INTEGRATION_TOKEN.",
-            )
         if status == 402:
             raise AmoAuthError(
                 f"amoCRM ({self.host}) answered 402: the account's subscription is not paid.",

@@ -15,10 +15,9 @@ from amosheets.engine.run import (
     Engine,
     Options,
     Outcome,
-    amo_client,
     lock_for,
     parse_since,
     request_line,
 )
 
-__all__ = ["Engine", "Options", "Outcome", "amo_client", "lock_for", "parse_since", "request_line"]
+__all__ = ["Engine", "Options", "Outcome", "lock_for", "parse_since", "request_line"]

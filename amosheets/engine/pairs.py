@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from amosheets.amocrm.connect import amo_client
 from amosheets.config import AccountConfig, PairConfig
 from amosheets.deadline import Deadline
 from amosheets.engine.account import AccountSession
-from amosheets.engine.run import Engine, Options, Outcome, amo_client, request_line
+from amosheets.engine.run import Engine, Options, Outcome, request_line
 from amosheets.errors import AmosheetsError, ExitStatus, most_severe
 
 Say = Callable[[str], None]

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from filelock import FileLock, Timeout
 
 from amosheets.amocrm.client import AmoClient
+from amosheets.amocrm.connect import amo_client
 from amosheets.amocrm.mapping import catalog_from
-from amosheets.config import AMOCRM, GOOGLE, AccountConfig, PairConfig, Settings
+from amosheets.config import AMOCRM, GOOGLE, PairConfig, Settings
 from amosheets.deadline import Deadline
 from amosheets.engine.account import AccountSession, Pipelines
 from amosheets.engine.reading import (
@@ -121,10 +122,6 @@ def lock_for(pair: PairConfig) -> FileLock:
     path = state_path(pair.state_dir, pair.scope).with_suffix(".lock")
     ensure_state_dir(pair.state_dir)
     return FileLock(str(path), mode=0o600)
-
-
-def amo_client(account: AccountConfig, **kw: Any) -> AmoClient:
-    return AmoClient(account.base_url, account.token, rate=account.rate, **kw)
 
 
 class Engine:
