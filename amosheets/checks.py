@@ -164,7 +164,8 @@ def _check_amocrm(
         except AmosheetsError as e:
             fail("amoCRM token", e)
             return None
-        results.append(Check("amoCRM token", True, f"account {account.get('name', '?')!r} at {amo.host}"))
+        signed_in = amo.auth.describe(amo)
+        results.append(Check("amoCRM token", True, f"account {account.get('name', '?')!r} at {amo.host}; {signed_in}"))
         try:
             catalog = catalog_from(amo.pipelines(), pair.pipeline, pair.status, names=pair.names)
         except AmosheetsError as e:

@@ -28,6 +28,7 @@ from amosheets.sync.merge import ConflictPolicy
 # and HTTP libraries (gspread with google-auth and requests: over 100 ms). tests/test_cli.py checks which modules
 # `--version` and `status` load; `python -m benchmarks --startup` measures it.
 if TYPE_CHECKING:
+    from amosheets.amocrm.auth import OAuthIntegration
     from amosheets.amocrm.client import AmoClient
     from amosheets.config import AccountConfig, PairConfig, Settings
     from amosheets.engine import Options
@@ -682,6 +683,95 @@ def _custom_headers(fields: FieldSet) -> list[str]:
             continue
         out.append(spec.header if aliases.get(spec.header.casefold()) == spec.key else f"cf:{spec.cf_id}")
     return out
+
+
+auth_app = typer.Typer(
+    cls=_Group,
+    help="Sign in once, without a long-lived token or a service account; runs then keep the sign-in fresh."
+    "\n\nExample:\n\n\b\n    amosheets auth amocrm --code def50200a1b2c3…",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(auth_app, name="auth")
+
+
+@auth_app.command("amocrm")
+def auth_amocrm(
+    ctx: typer.Context,
+    code: Annotated[
+        str,
+        typer.Option(
+            "--code",
+            help="The authorization code (or the whole address amoCRM sent the browser to, with ?code=…).",
+        ),
+    ],
+    account: Annotated[
+        str | None,
+        typer.Option("--account", help="An [account.NAME] of amosheets.toml (default: the environment's account)."),
+    ] = None,
+) -> None:
+    """Exchange an amoCRM authorization code for tokens, kept (owner-only) in the state directory.
+
+    For an external integration: set AMOCRM_CLIENT_ID, AMOCRM_CLIENT_SECRET and AMOCRM_REDIRECT_URI
+    (amoCRM: Settings → Integrations → your integration → Keys and scopes), copy the authorization
+    code from the same page and run this at once: a code lasts 20 minutes and works once. Every run
+    then renews the tokens itself (the refresh token lasts 3 months unused; `amosheets check` shows
+    what is left). AMOCRM_INTEGRATION_TOKEN, when set, still wins.
+
+    An account of amosheets.toml signs in the same way when its section has client_id,
+    client_secret_env and redirect_uri: name it with --account.
+
+    Examples:
+
+    \b
+        amosheets auth amocrm --code def50200a1b2c3…
+        amosheets auth amocrm --account agency --code def50200d4e5f6…
+    """
+    from amosheets.amocrm.oauth import authorize, span
+
+    st = state(ctx)
+    target, integration = _oauth_account(st, account)
+    got = authorize(target, code, st.on_request("amoCRM"))
+    o = st.output
+    o.success(f"Signed in to amoCRM account «{got.account_name}» ({got.host}) as integration {integration.client_id}.")
+    o.info(
+        f"The tokens are kept in {got.path} (only you can read it). The access token lasts "
+        f"{span(got.tokens.access_until - got.tokens.issued_at)}, the refresh token "
+        f"{span(got.tokens.refresh_until - got.tokens.issued_at)} unused; every run renews them."
+    )
+    if account is None and st.settings.amocrm_token:
+        o.warn("AMOCRM_INTEGRATION_TOKEN is set too, and wins: remove it from .env to use these tokens.")
+
+
+def _oauth_account(st: AppState, name: str | None) -> tuple[AccountConfig, OAuthIntegration]:
+    """The account `auth amocrm` signs in (the environment's, or amosheets.toml's [account.NAME]), and its keys."""
+    from dataclasses import replace
+
+    from amosheets.amocrm.auth import OAuthIntegration
+    from amosheets.config import AMOCRM
+
+    if name is None:
+        settings = st.settings.require(AMOCRM)  # the account's address, and what is wrong with the OAuth keys
+        if settings.amocrm_oauth is None:
+            raise ConfigError(
+                "AMOCRM_CLIENT_ID, AMOCRM_CLIENT_SECRET and AMOCRM_REDIRECT_URI are not set: `auth amocrm` signs in "
+                "an external integration with them.",
+                hint="Copy them from amoCRM: Settings → Integrations → your integration → Keys and scopes, into .env.",
+            )
+        return replace(settings.account(), auth=settings.amocrm_oauth), settings.amocrm_oauth
+    chosen = st.chosen(None)
+    if chosen is None:
+        raise UsageError("--account names an [account.NAME] of amosheets.toml, and there is none here.")
+    accounts = {p.account.name: p.account for p in chosen.configured}
+    if name not in accounts:
+        raise UsageError(f"--account {name}: no pair of amosheets.toml uses such an account.")
+    auth = accounts[name].auth
+    if not isinstance(auth, OAuthIntegration):
+        raise ConfigError(
+            f"[account.{name}] signs in with a long-lived token (token_env), not through OAuth.",
+            hint="For OAuth, give it client_id, client_secret_env and redirect_uri instead of token_env.",
+        )
+    return accounts[name], auth
 
 
 @app.command()

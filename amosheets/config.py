@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 from platformdirs import user_state_dir
 
-from amosheets.amocrm.auth import LongLivedToken
+from amosheets.amocrm.auth import LongLivedToken, OAuthIntegration, SignIn, token_path
 from amosheets.deadline import DEFAULT_DEADLINE
 from amosheets.errors import ConfigError
 from amosheets.secret import Secret
@@ -36,6 +36,8 @@ _SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 GOOGLE = "google"
 AMOCRM = "amocrm"
+# An external integration's keys (amoCRM: Settings → Integrations → the integration → Keys and scopes).
+OAUTH_KEYS = ("AMOCRM_CLIENT_ID", "AMOCRM_CLIENT_SECRET", "AMOCRM_REDIRECT_URI")
 
 
 # The environment describes one account, one tab and the pair of them; this names all three
@@ -49,7 +51,7 @@ class AccountConfig:
 
     name: str
     base_url: str
-    auth: LongLivedToken
+    auth: SignIn
     rate: int = 7  # requests per second, for the whole account (every pair on it shares them)
 
     def secrets(self) -> list[str]:
@@ -117,6 +119,7 @@ class Settings:
     sheets_api_url: str | None = None
     amocrm_base_url: str = ""
     amocrm_token: Secret = field(default_factory=lambda: Secret(""))
+    amocrm_oauth: OAuthIntegration | None = None  # an external integration's keys, when there is no token
     pipeline_id: int | None = None
     status_id: int | None = None
     amocrm_rate: int = 7  # requests per second; only a sandbox may take more (AMOSHEETS_AMOCRM_RATE)
@@ -139,13 +142,18 @@ class Settings:
         return self
 
     def secrets(self) -> list[str]:
-        """Values that must never be printed: the token (the key file's content is never read into Settings)."""
-        return self.account().secrets()
+        """Values that must never be printed: the token or the integration's secret (the key file's content is
+        never read into Settings; OAuth tokens are kept out by the client that holds them)."""
+        return [*self.account().secrets(), *(self.amocrm_oauth.secrets() if self.amocrm_oauth else [])]
 
     # The environment's one account, tab and pair. They are built whatever the problems are (a
     # command that needs one service only takes that side): ``require`` first what you use.
     def account(self) -> AccountConfig:
-        return AccountConfig(ENVIRONMENT, self.amocrm_base_url, LongLivedToken(self.amocrm_token), self.amocrm_rate)
+        # AMOCRM_INTEGRATION_TOKEN wins when both ways are set (shared/CONTRACT.md).
+        auth: SignIn = LongLivedToken(self.amocrm_token)
+        if not self.amocrm_token and self.amocrm_oauth is not None:
+            auth = self.amocrm_oauth
+        return AccountConfig(ENVIRONMENT, self.amocrm_base_url, auth, self.amocrm_rate)
 
     def tab(self) -> TabConfig:
         return TabConfig(self.sheet_id, self.worksheet, self.sheets_api_url, self.google_credentials)
@@ -211,13 +219,16 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
 
     s.amocrm_base_url = amocrm_origin(env, lambda _key, m: a.append(m))
     token = clean_token(env.get("AMOCRM_INTEGRATION_TOKEN", ""))
-    if not token:
+    if token and (problem := token_problem(token, "AMOCRM_INTEGRATION_TOKEN")):
+        a.append(problem)
+    s.amocrm_oauth = _oauth(env, s.amocrm_base_url, a if not token else [])
+    if not token and not any(env.get(k) for k in OAUTH_KEYS):
         a.append(
             "AMOCRM_INTEGRATION_TOKEN is not set. In amoCRM: Settings → Integrations → your private "
-            "integration → Keys and scopes → Long-lived token; paste it here."
+            "integration → Keys and scopes → Long-lived token; paste it here. (For an external integration, "
+            "set AMOCRM_CLIENT_ID, AMOCRM_CLIENT_SECRET and AMOCRM_REDIRECT_URI instead and run "
+            "`amosheets auth amocrm --code CODE`.)"
         )
-    elif problem := token_problem(token, "AMOCRM_INTEGRATION_TOKEN"):
-        a.append(problem)
     s.amocrm_token = Secret(token)
     s.pipeline_id = _positive_int(env, "AMOCRM_PIPELINE_ID", a, "run `amosheets pipelines` to see the IDs")
     s.status_id = _positive_int(env, "AMOCRM_STATUS_ID", a, "run `amosheets pipelines` to see the IDs")
@@ -233,14 +244,52 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
             )
         else:
             s.amocrm_rate = int(rate)
-    state_dir = env.get("AMOSHEETS_STATE_DIR")
-    if state_dir:
-        p = Path(state_dir).expanduser()
-        if p.exists() and not p.is_dir():
-            o.append(f"AMOSHEETS_STATE_DIR is {p}, which is a file; give a directory.")
-        s.state_dir = p
+    s.state_dir = _state_dir(env)
+    if s.state_dir.exists() and not s.state_dir.is_dir():
+        o.append(f"AMOSHEETS_STATE_DIR is {s.state_dir}, which is a file; give a directory.")
     s.deadline = _deadline(env, o)
     return s
+
+
+def _state_dir(env: Mapping[str, str]) -> Path:
+    raw = env.get("AMOSHEETS_STATE_DIR")
+    return Path(raw).expanduser() if raw else Path(user_state_dir("amosheets", appauthor=False))
+
+
+def _oauth(env: Mapping[str, str], base_url: str, problems: list[str]) -> OAuthIntegration | None:
+    """The external integration's keys, when all three are set and well-formed (else problems, if any set)."""
+    given = [k for k in OAUTH_KEYS if env.get(k)]
+    if not given:
+        return None
+    missing = [k for k in OAUTH_KEYS if k not in given]
+    if missing:
+        problems.append(
+            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} set for OAuth, but "
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not. Copy them from amoCRM: "
+            "Settings → Integrations → your integration → Keys and scopes (or set AMOCRM_INTEGRATION_TOKEN "
+            "to a long-lived token instead)."
+        )
+        return None
+    if problem := redirect_problem(env["AMOCRM_REDIRECT_URI"]):
+        problems.append(problem)
+        return None
+    return OAuthIntegration(
+        env["AMOCRM_CLIENT_ID"],
+        Secret(env["AMOCRM_CLIENT_SECRET"]),
+        env["AMOCRM_REDIRECT_URI"],
+        token_path(_state_dir(env), base_url),
+    )
+
+
+def redirect_problem(raw: str, name: str = "AMOCRM_REDIRECT_URI") -> str | None:
+    """What is wrong with an integration's redirect address (``name``, where it was set), if anything."""
+    parts = urlsplit(raw)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return None
+    return (
+        f"{name} is {raw!r}; it must be the integration's redirect address exactly as entered in "
+        "amoCRM (Settings → Integrations → your integration), like https://example.com/amosheets."
+    )
 
 
 def _deadline(env: Mapping[str, str], problems: list[str]) -> float:
@@ -271,6 +320,7 @@ _KNOWN = frozenset(
         "AMOCRM_DOMAIN",
         "AMOCRM_BASE_URL",
         "AMOCRM_INTEGRATION_TOKEN",
+        *OAUTH_KEYS,
         "AMOCRM_PIPELINE_ID",
         "AMOCRM_STATUS_ID",
     }

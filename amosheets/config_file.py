@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from amosheets.amocrm.auth import LongLivedToken
+from amosheets.amocrm.auth import LongLivedToken, OAuthIntegration, SignIn, token_path
 from amosheets.config import (
     AMOCRM,
     EVERY_PIPELINE,
@@ -32,6 +32,7 @@ from amosheets.config import (
     bad_sheet_id,
     clean_token,
     parse_sheet_id,
+    redirect_problem,
     token_problem,
 )
 from amosheets.errors import ConfigError
@@ -46,7 +47,9 @@ else:  # pragma: no cover - Python 3.10
 CONFIG_FILE = "amosheets.toml"
 
 PAIR_KEYS = ("name", "tab", "pipeline", "status", "sheet", "conflict", "account")
-ACCOUNT_KEYS = ("subdomain", "domain", "base_url", "token_env")
+# An account signs in with a long-lived token (token_env), or as an external integration through OAuth.
+OAUTH_ACCOUNT_KEYS = ("client_id", "client_secret_env", "redirect_uri")
+ACCOUNT_KEYS = ("subdomain", "domain", "base_url", "token_env", *OAUTH_ACCOUNT_KEYS)
 TOP_KEYS = ("pair", "account")
 _FILE_ACCOUNT_KEYS = AccountKeys(base_url="base_url", domain="domain", subdomain="subdomain")
 _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -274,15 +277,56 @@ def _accounts(section: object, settings: Settings, p: _Problems, secrets: list[s
             p.at(lines.at(key), where, message)
 
         base_url = amocrm_origin(strings, report, _FILE_ACCOUNT_KEYS)
-        token = _token(values.get("token_env"), settings.variables, lines, where, p)
-        if token:
-            secrets.append(token)
+        auth: SignIn
+        if "token_env" in values or not any(k in values for k in OAUTH_ACCOUNT_KEYS):
+            token = _token(values.get("token_env"), settings.variables, lines, where, p)
+            auth = LongLivedToken(Secret(token))
+        else:
+            auth = _oauth(values, settings, base_url, lines, where, p)
+        secrets.extend(auth.secrets())
         if len(p.found) == before:
-            accounts[name] = AccountConfig(name, base_url, LongLivedToken(Secret(token)), settings.amocrm_rate)
+            accounts[name] = AccountConfig(name, base_url, auth, settings.amocrm_rate)
         else:
             # Already reported; an account that cannot sign in keeps the pairs naming it from being reported too.
             accounts[name] = AccountConfig(name, "", LongLivedToken(Secret("")), settings.amocrm_rate)
     return accounts
+
+
+def _oauth(
+    values: dict[str, Any], settings: Settings, base_url: str, lines: Section, where: str, p: _Problems
+) -> OAuthIntegration:
+    """An account that signs in as an external integration: its three keys, each checked on its line."""
+    for key in OAUTH_ACCOUNT_KEYS:
+        if key not in values:
+            p.at(
+                lines.line,
+                where,
+                f"{key} is missing: an account signed in through OAuth needs client_id, client_secret_env (the NAME "
+                "of the variable holding the secret) and redirect_uri (amoCRM: Settings → Integrations → your "
+                "integration → Keys and scopes); or give token_env for a long-lived token instead.",
+            )
+    strings = {}
+    for key in ("client_id", "redirect_uri"):
+        if key in values and not isinstance(values[key], str):
+            p.at(lines.at(key), where, f'{key} must be a string in quotes, like {key} = "…".')
+        strings[key] = values[key].strip() if isinstance(values.get(key), str) else ""
+    if strings["redirect_uri"] and (problem := redirect_problem(strings["redirect_uri"], "redirect_uri")):
+        p.at(lines.at("redirect_uri"), where, problem)
+    secret = ""
+    if "client_secret_env" in values:
+        secret = _variable(
+            values["client_secret_env"],
+            "client_secret_env",
+            "OTHERCO_SECRET",
+            "the integration's secret key",
+            lines,
+            where,
+            p,
+            settings.variables,
+        )
+    return OAuthIntegration(
+        strings["client_id"], Secret(secret), strings["redirect_uri"], token_path(settings.state_dir, base_url)
+    )
 
 
 def _token(env_name: object, variables: Mapping[str, str], lines: Section, where: str, p: _Problems) -> str:
@@ -292,33 +336,51 @@ def _token(env_name: object, variables: Mapping[str, str], lines: Section, where
             lines.line,
             where,
             'token_env is missing: add token_env = "OTHERCO_TOKEN", and set OTHERCO_TOKEN to the account\'s '
-            "long-lived token in .env or the environment.",
+            "long-lived token in .env or the environment (or, for an external integration, give client_id, "
+            "client_secret_env and redirect_uri instead).",
         )
         return ""
-    # Never echo a value that is not a variable name: it may be the token pasted in the wrong place.
+    token = _variable(
+        env_name, "token_env", "OTHERCO_TOKEN", "the account's long-lived token", lines, where, p, variables
+    )
+    return clean_token(token)
+
+
+def _variable(
+    env_name: object,
+    key: str,
+    example: str,
+    what: str,
+    lines: Section,
+    where: str,
+    p: _Problems,
+    variables: Mapping[str, str],
+) -> str:
+    """The value of the variable ``key`` names (``what`` it should hold); "" (and a report) if there is none."""
+    # Never echo a value that is not a variable name: it may be the secret pasted in the wrong place.
     if not isinstance(env_name, str) or not _VARIABLE.match(env_name.strip()):
         p.at(
-            lines.at("token_env"),
+            lines.at(key),
             where,
-            'token_env must be the NAME of a variable (letters, digits and _), like token_env = "OTHERCO_TOKEN", '
-            "not the token: the token goes in .env or the environment under that name.",
+            f'{key} must be the NAME of a variable (letters, digits and _), like {key} = "{example}", '
+            f"not {what}: that goes in .env or the environment under that name.",
         )
         return ""
     name = env_name.strip()
-    token = clean_token(variables.get(name, ""))
-    if not token:
+    value = clean_token(variables.get(name, "")) if key == "token_env" else variables.get(name, "").strip()
+    if not value:
         p.at(
-            lines.at("token_env"),
+            lines.at(key),
             where,
-            f"token_env is {name!r}, which is not set: set {name} in .env or the environment to the account's "
-            "long-lived token (amoCRM: Settings → Integrations → your integration → Keys and scopes).",
+            f"{key} is {name!r}, which is not set: set {name} in .env or the environment to {what} "
+            "(amoCRM: Settings → Integrations → your integration → Keys and scopes).",
         )
         return ""
-    problem = token_problem(token, name)
+    problem = token_problem(value, name)
     if problem:
-        p.at(lines.at("token_env"), where, problem)
+        p.at(lines.at(key), where, problem)
         return ""
-    return token
+    return value
 
 
 def _pairs(

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -107,12 +108,23 @@ def test_each_command_help_has_an_example(cmd):
     assert r.returncode == 0 and "Example" in r.stdout and "amosheets" in r.stdout
 
 
-COMMANDS = sorted(typer.main.get_command(app).commands)
+def _commands(group: Any, path: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Every command by how it is typed ("push", "auth", "auth amocrm"), groups' own commands included."""
+    found = {}
+    for name, command in group.commands.items():
+        found[" ".join((*path, name))] = command
+        if hasattr(command, "commands"):
+            found.update(_commands(command, (*path, name)))
+    return found
+
+
+ALL = _commands(typer.main.get_command(app))
+COMMANDS = sorted(ALL)
 
 
 def _examples(command: str) -> list[str]:
     """The example command lines of a command's docstring, as written there."""
-    doc = typer.main.get_command(app).commands[command].help or ""
+    doc = ALL[command].help or ""
     after = doc.split("Example", 1)[1]
     return [line.strip() for line in after.splitlines() if "amosheets" in line]
 
@@ -121,7 +133,7 @@ def _examples(command: str) -> list[str]:
 def test_each_example_is_on_its_own_line_in_help(cmd):
     examples = _examples(cmd)
     assert examples, cmd
-    r = run(cmd, "--help", env={"COLUMNS": "60"})  # narrow, where re-wrapping would show first
+    r = run(*cmd.split(), "--help", env={"COLUMNS": "60"})  # narrow, where re-wrapping would show first
     assert r.returncode == 0, r.stderr
     shown = [line.strip() for line in r.stdout.splitlines()]
     for example in examples:
@@ -130,7 +142,7 @@ def test_each_example_is_on_its_own_line_in_help(cmd):
 
 @pytest.mark.parametrize("cmd", [None, *COMMANDS])
 def test_h_is_help(cmd):
-    args = [cmd] if cmd else []
+    args = cmd.split() if cmd else []
     short, long = run(*args, "-h"), run(*args, "--help")
     assert short.returncode == long.returncode == 0, short.stderr
     assert short.stdout == long.stdout and "-h, --help" in short.stdout

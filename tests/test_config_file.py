@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from amosheets.amocrm.auth import LongLivedToken
+from amosheets.amocrm.auth import LongLivedToken, OAuthIntegration
 from amosheets.config import ENVIRONMENT, AccountConfig, SettingNames, TabConfig, load_settings
 from amosheets.config_file import CONFIG_FILE, find_config, load_pairs
 from amosheets.errors import ConfigError, ExitStatus
@@ -310,3 +310,52 @@ def test_find_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert e.value.exit_status == ExitStatus.CONFIG
     with pytest.raises(ConfigError, match="is a directory"):
         find_config(tmp_path)
+
+
+# -- an account signed in through OAuth ----------------------------------------------------------
+
+OAUTH_ACCOUNT = """\
+[[pair]]
+name = "partners"
+tab = "Партнёры"
+account = "agency"
+
+[account.agency]
+subdomain = "otherco"
+client_id = "0b7f-agency"
+client_secret_env = "AGENCY_SECRET"
+redirect_uri = "https://example.com/amosheets"
+"""
+
+
+def test_an_account_may_sign_in_through_oauth_with_its_secret_in_a_variable(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    secret = "agency-secret-0123456789abcdef"
+    env.update(AGENCY_SECRET=secret, AMOSHEETS_STATE_DIR=str(tmp_path / "state"))
+    (pair,) = load_pairs(write(tmp_path, OAUTH_ACCOUNT), load_settings(environ=env))
+    assert pair.account.auth == OAuthIntegration(
+        "0b7f-agency",
+        Secret(secret),
+        "https://example.com/amosheets",
+        tmp_path / "state" / "amocrm-tokens-otherco.amocrm.ru.json",
+    )
+    assert pair.account.secrets() == [secret] and secret not in repr(pair)
+
+
+def test_an_oauth_account_names_what_it_lacks_on_its_lines(tmp_path: Path, env: dict[str, str]) -> None:
+    text = OAUTH_ACCOUNT.replace('redirect_uri = "https://example.com/amosheets"\n', 'redirect_uri = "example.com"\n')
+    found = problems(write(tmp_path, text), env)  # AGENCY_SECRET is not set, and the address is not one
+    assert any("line 9" in m and "client_secret_env is 'AGENCY_SECRET', which is not set" in m for m in found), found
+    assert any("line 10" in m and "redirect_uri is 'example.com'" in m for m in found), found
+    text = OAUTH_ACCOUNT.replace('client_id = "0b7f-agency"\n', "")
+    env["AGENCY_SECRET"] = "agency-secret-0123456789abcdef"
+    (message,) = problems(write(tmp_path, text), env)
+    assert "client_id is missing" in message and "[account.agency]" in message
+
+
+def test_a_secret_pasted_where_its_variable_name_goes_is_not_echoed(tmp_path: Path, env: dict[str, str]) -> None:
+    pasted = "agency-secret-0123456789abcdef"
+    text = OAUTH_ACCOUNT.replace('"AGENCY_SECRET"', f'"{pasted}-with-dashes"')
+    (message,) = problems(write(tmp_path, text), env)
+    assert "client_secret_env must be the NAME of a variable" in message and pasted not in message

@@ -8,7 +8,9 @@ Authorization's business, so the client knows nothing of token files or locks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 from amosheets.amocrm.errors import AmoAuthError
 from amosheets.secret import Secret
@@ -20,6 +22,10 @@ if TYPE_CHECKING:
 class Authorization(Protocol):
     def access_token(self, client: AmoClient) -> str:
         """The token to send now."""
+        ...
+
+    def answered(self, client: AmoClient) -> None:
+        """amoCRM answered a request (``client.amocrm_now()`` has its clock): renew now if that clock says so."""
         ...
 
     def rejected(self, client: AmoClient, sent: str) -> bool:
@@ -34,6 +40,10 @@ class Authorization(Protocol):
         """Every value that must never be shown."""
         ...
 
+    def describe(self, client: AmoClient) -> str:
+        """How the client is signed in, and for how long, in words (for `check`)."""
+        ...
+
 
 @dataclass(frozen=True)
 class LongLivedToken:
@@ -43,6 +53,9 @@ class LongLivedToken:
 
     def access_token(self, client: AmoClient) -> str:
         return self.token.reveal()
+
+    def answered(self, client: AmoClient) -> None:
+        pass
 
     def rejected(self, client: AmoClient, sent: str) -> bool:
         return False
@@ -56,3 +69,33 @@ class LongLivedToken:
 
     def secrets(self) -> list[str]:
         return [s for s in (self.token.reveal(),) if s]
+
+    def describe(self, client: AmoClient) -> str:
+        return "signed in with a long-lived token (AMOCRM_INTEGRATION_TOKEN), which amoCRM does not let renew"
+
+
+@dataclass(frozen=True)
+class OAuthIntegration:
+    """An external integration's keys (AMOCRM_CLIENT_ID, …) and the file its tokens are kept in.
+
+    Settings only: ``amosheets.amocrm.oauth.OAuthTokens`` signs in with them.
+    """
+
+    client_id: str
+    client_secret: Secret
+    redirect_uri: str
+    tokens: Path
+
+    def secrets(self) -> list[str]:
+        return [s for s in (self.client_secret.reveal(),) if s]
+
+
+def token_path(state_dir: Path, base_url: str) -> Path:
+    """The account's token file: one per account, whichever pairs and runs use it."""
+    parts = urlsplit(base_url)
+    name = (parts.hostname or "amocrm") + (f"_{parts.port}" if parts.port else "")
+    return state_dir / f"amocrm-tokens-{name}.json"
+
+
+# How an account's settings say it signs in.
+SignIn = LongLivedToken | OAuthIntegration

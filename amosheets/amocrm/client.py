@@ -37,6 +37,7 @@ from amosheets.amocrm.errors import (
     AmoError,
     AmoValidationError,
     ItemError,
+    OAuthRefused,
     TooLarge,
     UncertainWrite,
 )
@@ -47,6 +48,7 @@ from amosheets.errors import ConfigError
 from amosheets.i18n import plural
 from amosheets.secret import redact
 
+OAUTH_PATH = "/oauth2/access_token"  # the token endpoint: not under /api/v4, and asked without a token
 PAGE = 250  # the most entities one list request returns
 EVENTS_PAGE = 100  # the events API pages by at most 100 on amocrm.ru (250 on Kommo): 100 serves both
 COMPLEX_BATCH = 50  # leads per POST /leads/complex
@@ -130,6 +132,7 @@ class AmoClient:
         self.progress: Callable[[str, int, int | None], None] | None = None
         self.sent: Counter[str] = Counter()
         self.server_time: int | None = None  # amoCRM's clock, from the Date header of its last answer
+        self._server_time_at = 0.0  # time.monotonic() when that answer came
         self._watching: list[FirstAnswer] = []
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amocrm")
@@ -153,8 +156,11 @@ class AmoClient:
         idempotent: bool = True,
         wanted: Callable[[], bool] | None = None,
         needed: Callable[[], bool] | None = None,
+        authorized: bool = True,
     ) -> Any:
         """Send with retries; the parsed JSON answer, or None for 204.
+
+        ``authorized`` False sends no access token (the token endpoint's requests).
 
         For a request sent on speculation (a page that may lie past the end of its listing): ``needed``
         says whether it is sure to be needed by now (the limiter lets such requests go first), and
@@ -162,12 +168,12 @@ class AmoClient:
         """
         try:
             try:
-                return self._retried(method, path, params, json, idempotent, wanted, needed)
+                return self._retried(method, path, params, json, idempotent, wanted, needed, authorized)
             except _Unauthorized as e:
                 if not self.auth.rejected(self, e.sent):
                     raise self.auth.refused(self.host) from None
             try:
-                return self._retried(method, path, params, json, idempotent, wanted, needed)
+                return self._retried(method, path, params, json, idempotent, wanted, needed, authorized)
             except _Unauthorized:
                 raise self.auth.refused(self.host) from None
         except _Transient as e:
@@ -188,6 +194,7 @@ class AmoClient:
         idempotent: bool,
         wanted: Callable[[], bool] | None,
         needed: Callable[[], bool] | None,
+        authorized: bool,
     ) -> Any:
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
@@ -198,7 +205,7 @@ class AmoClient:
         )
         for attempt in retrying:
             with attempt:
-                return self._send(method, path, params, json, idempotent, wanted, needed)
+                return self._send(method, path, params, json, idempotent, wanted, needed, authorized)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, state: RetryCallState) -> float:
@@ -221,10 +228,11 @@ class AmoClient:
         idempotent: bool,
         wanted: Callable[[], bool] | None,
         needed: Callable[[], bool] | None,
+        authorized: bool,
     ) -> Any:
         url = self.base_url + path
-        token = self.auth.access_token(self)
-        headers = {"Authorization": f"Bearer {token}"}
+        token = self.auth.access_token(self) if authorized else None
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         # Build the request (JSON and all) first, and take the rate-limit slot only then: the slot's
         # time should be when the request leaves, or jitter could put 8 in one of the server's seconds.
         prepared = self._session.prepare_request(
@@ -258,8 +266,10 @@ class AmoClient:
                 self.limiter.done(slot, answered_at)
         self._told(method, path, str(r.status_code), started)
         self._note_clock(r)
-        if r.status_code == 401:
+        if r.status_code == 401 and token is not None:
             raise _Unauthorized(token)
+        if token is not None and r.status_code < 500:
+            self.auth.answered(self)
         return self._answer(r, method, path, url, idempotent)
 
     def _told(self, method: str, path: str, outcome: str, started: float) -> None:
@@ -340,6 +350,8 @@ class AmoClient:
                 f"amoCRM answered 404 Not Found for {method} {url}.",
                 hint="Check AMOCRM_SUBDOMAIN / AMOCRM_DOMAIN (or AMOCRM_BASE_URL): there may be no account there.",
             )
+        if path == OAUTH_PATH and status in (400, 401):
+            raise OAuthRefused(status, _problem_hint(r, self._clean))
         if status == 400:
             raise _validation_error(r, self._clean)
         raise AmoError(f"amoCRM answered {status} to {method} {path}: {_problem_detail(r, self._clean)}")
@@ -353,10 +365,17 @@ class AmoClient:
         except (TypeError, ValueError):
             return
         with self._lock:
-            self.server_time = ts
+            self.server_time, self._server_time_at = ts, time.monotonic()
             for first in self._watching:
                 if first.now is None or ts < first.now:
                     first.now, first.now_here = ts, time.time()
+
+    def amocrm_now(self) -> float | None:
+        """amoCRM's clock now: its last answer's Date and the time since; None before any answer."""
+        with self._lock:
+            if self.server_time is None:
+                return None
+            return self.server_time + (time.monotonic() - self._server_time_at)
 
     @contextmanager
     def first_answer(self) -> Iterator[FirstAnswer]:
@@ -373,6 +392,13 @@ class AmoClient:
         finally:
             with self._lock:
                 self._watching.remove(first)
+
+    def oauth_grant(self, body: dict[str, str]) -> Any:
+        """Ask the token endpoint for tokens (a code or a refresh token in ``body``); its answer.
+
+        Never re-sent once it may have arrived: the code and the refresh token are single-use.
+        """
+        return self.request("POST", OAUTH_PATH, json=body, idempotent=False, authorized=False)
 
     # -- reads ----------------------------------------------------------------------
     def account(self) -> dict[str, Any]:
@@ -722,6 +748,17 @@ def _problem_detail(r: requests.Response, clean: Callable[[str], str]) -> str:
     if isinstance(data, dict):
         return clean(str(data.get("detail") or data.get("title") or r.reason))
     return clean(r.reason or str(r.status_code))
+
+
+def _problem_hint(r: requests.Response, clean: Callable[[str], str]) -> str:
+    """The ``hint`` of an OAuth problem answer (what says why: "Token has been revoked"), else its detail."""
+    try:
+        data = r.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("hint"), str):
+        return clean(data["hint"])
+    return _problem_detail(r, clean)
 
 
 def _validation_error(r: requests.Response, clean: Callable[[str], str]) -> AmoValidationError:

@@ -17,6 +17,14 @@ class AmoAuthError(AuthError):
         self.status = status
 
 
+class OAuthRefused(AmoAuthError):
+    """amoCRM's token endpoint refused a code or a refresh token; ``reason`` is its answer's hint, in English."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"amoCRM refused the token request ({status}): {reason}", status=status)
+        self.reason = reason
+
+
 class AmoBlockedError(ServiceError):
     """403 with an HTML page: the IP is blocked. Retrying makes it worse, so the run stops."""
 
