@@ -335,6 +335,21 @@ class Sandbox:
             env["GOOGLE_SHEET_ID"] = self.spreadsheet_id
         return env
 
+    def oauth_env(self) -> dict[str, str]:
+        """Like env(), for a client that signs in with OAuth instead of the long-lived token: no
+        AMOCRM_INTEGRATION_TOKEN, but the first account's integration (AMOCRM_CLIENT_ID, AMOCRM_CLIENT_SECRET,
+        AMOCRM_REDIRECT_URI). The code to exchange comes from ``amocrm.oauth_code()`` (or POST
+        /_sandbox/oauth/code); every other account has an integration of its own (``accounts[i].oauth_client()``)."""
+        env = self.env()
+        del env["AMOCRM_INTEGRATION_TOKEN"]
+        client = self.amocrm.oauth_client()
+        oauth = {
+            "AMOCRM_CLIENT_ID": client["client_id"],
+            "AMOCRM_CLIENT_SECRET": client["client_secret"],
+            "AMOCRM_REDIRECT_URI": client["redirect_uri"],
+        }
+        return {"AMOCRM_BASE_URL": env.pop("AMOCRM_BASE_URL"), **oauth, **env}
+
     def env_lines(self) -> list[str]:
         """The lines of a .env file for this sandbox; when the spreadsheet has the empty tab, a commented-out
         GOOGLE_WORKSHEET line names it (for ``amosheets init``, which writes headers into an empty tab only)."""

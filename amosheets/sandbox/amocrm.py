@@ -7,8 +7,10 @@ are those in ``API-NOTES.md``; where they are silent the choice made is noted in
 
 The request gate runs in this order: IP blocked (403, an HTML page) → rate limit (429,
 ``rate_limit`` requests per sliding second; ``block_after`` such 429s within 60 s block the
-"IP" for ``block_seconds``) → ``Authorization: Bearer <token>`` (401) → account unpaid
-(402) → routing (404 unknown path, 405 wrong method) → validation (400).
+"IP" for ``block_seconds``) → ``Authorization: Bearer <token>`` (401: the long-lived token or a live
+OAuth access token) → account unpaid (402) → routing (404 unknown path, 405 wrong method) → validation
+(400). The OAuth token endpoint passes the first two steps only (blocking and the rate limit: same host,
+same window), then answers 405 to anything but POST, then checks the exchange.
 
 API routes (all under ``/api/v4``)::
 
@@ -26,11 +28,43 @@ API routes (all under ``/api/v4``)::
     GET   /contacts/{id}                  PATCH /contacts/{id}
     GET   /events
 
+OAuth 2.0 route (not under ``/api/v4``; amoCRM runs league/oauth2-server behind its own error wrapper)::
+
+    POST  /oauth2/access_token            JSON or application/x-www-form-urlencoded:
+          {client_id, client_secret, grant_type: "authorization_code", code, redirect_uri}
+          {client_id, client_secret, grant_type: "refresh_token", refresh_token, redirect_uri}
+          → 200 {"token_type": "Bearer", "expires_in": 86400, "access_token", "refresh_token"}
+            (Cache-Control: no-store; tokens opaque random strings)
+
+Lifetimes on the emulator clock: an authorization code 20 minutes (``OAUTH_CODE_SECONDS``), single use; an
+access token 24 h (86400 s); a refresh token 90 days (7,776,000 s), single use. A code or token is dead
+once ``now > issued + lifetime``. Errors are ``application/problem+json``
+``{"hint", "title": "Некорректный запрос", "type": "https://developers.amocrm.ru/v3/errors/OAuthProblemJson",
+"status", "detail": "В запросе отсутствует ряд параметров или параметры невалидны"}``, checked in this order::
+
+    400  The authorization grant type is not supported by the authorization server.
+                                         grant_type missing or not one of the two (also: a body that is
+                                         neither a JSON object nor a form, as it has no grant_type)
+    400  Check the `client_id` parameter                    client_id missing
+    401  Client authentication failed                       wrong client_id, wrong or missing client_secret
+    400  Check the `redirect_uri` parameter                 redirect_uri missing
+    401  Client authentication failed                       redirect_uri not exactly the integration's
+    400  Check the `code` parameter                         code missing or not a string
+    400  Cannot decrypt the authorization code              code never issued (or dropped by a reset)
+    400  Authorization code has expired                     older than 20 minutes
+    400  Authorization code has been revoked                already exchanged, or the integration disabled
+    400  Check the `refresh_token` parameter                refresh_token missing or not a string
+    401  Cannot decrypt the refresh token                   never issued (or dropped by a reset)
+    401  Token has expired                                  older than 90 days
+    401  Token has been revoked                             already used, replaced, or the integration disabled
+
 Control routes (JSON in and out; never rate limited, never counted; errors in the API's problem shape;
 ``GET /_sandbox/`` lists them all, from the table the router uses — the ``control_route`` marks)::
 
     GET    /_sandbox/                      the index: method, path and one line on each control route
-    GET    /_sandbox/stats                 counters (base class) + rate_limited, max_requests_in_1s, ...
+    GET    /_sandbox/stats                 counters (base class) + rate_limited, max_requests_in_1s, ...,
+                                           oauth_requests, oauth_code_exchanges, oauth_refreshes,
+                                           oauth_failures, oauth_access_refused
     POST   /_sandbox/stats/reset
     POST   /_sandbox/faults                {"rates": {"500": 0.1}, "seed": 1, "only": "regex",
                                             "script": [[kind, path_re, method]]}
@@ -66,10 +100,17 @@ Control routes (JSON in and out; never rate limited, never counted; errors in th
     POST   /_sandbox/contacts/{id}/phones  {"phone": "+7…"} – adds a second phone value
     GET    /_sandbox/events
     POST   /_sandbox/token                 {"token": "…"}
+    GET    /_sandbox/oauth                 {"client_id", "client_secret", "redirect_uri", "codes_issued",
+                                            "live_codes", "live_access_tokens", "live_refresh_tokens",
+                                            "code_lifetime", "access_token_lifetime", "refresh_token_lifetime"}
+    POST   /_sandbox/oauth/code            {} → {"code": "…", "expires_in": 1200}: a person clicked "Allow"
+                                           (Settings → Integrations → the integration → Keys → Authorization code)
+    POST   /_sandbox/oauth/revoke          a person disabled the integration: every code and token revoked
     POST   /_sandbox/unpaid                {"unpaid": true}
     POST   /_sandbox/block                 {"seconds": 600}      POST /_sandbox/unblock
     POST   /_sandbox/reset                 back to a freshly seeded account (stats and clock stay); its
-                                           lead ids start over, so it gets a new account id
+                                           lead ids start over, so it gets a new account id; OAuth codes and
+                                           tokens are dropped, the integration's id and secret stay
     POST   /_sandbox/seed_bulk             {"n": 100000, "pipeline_id": null, "with_contacts": true}
                                            → {"created": n, "first_id": …, "last_id": …}
 
@@ -83,6 +124,12 @@ Python helpers beside them: ``custom_fields(entity)``, ``find_field(name, entity
 ``create_lead(..., custom_fields_values=, tags=,
 responsible_user_id=)``, ``edit_lead(id, ..., custom_fields_values=, tags=, responsible_user_id=)``,
 ``edit_contact(id, ..., custom_fields_values=)``; constructor options ``token_is_admin`` and ``timezone``.
+OAuth: ``oauth_client()`` → ``{"client_id", "client_secret", "redirect_uri"}``, ``oauth_code()`` → a code,
+``revoke_oauth()``, ``oauth_state()`` (what ``GET /_sandbox/oauth`` answers), ``oauth_token_state(token)`` →
+"live" | "expired" | "revoked" | "unknown"; the integration is ``self.oauth`` (an ``OAuthIntegration``);
+constructor options ``client_id``, ``client_secret``, ``redirect_uri`` (default
+``https://example.com/amosheets``). The default client id is a UUID and the secret 64 letters and digits,
+both derived from the subdomain: the same for an emulator restarted in its place, different per account.
 
 The seeded account has three users (8123451 the integration, 8123452 "Менеджер", 8123453 "Анна
 Соколова"), the contact fields Должность/Телефон/Email and one lead field of each type a sheet column
@@ -133,28 +180,47 @@ the token's user is not an admin, ``GET /users`` answers a 403 problem+json. The
 /custom_fields and /tags answers 400 ``NotSupportedChoice`` at ``with``, as an unemulated filter does.
 An unknown custom field id in ``GET …/custom_fields/{id}`` answers 404. Deleting a field drops its
 values without touching ``updated_at``.
+
+OAuth, choices (strict where the notes are silent): a refresh spends the refresh token **and revokes the
+access token issued with it** (league/oauth2-server's refresh grant does so), so a client must switch to the
+new access token at once; exchanging an authorization code revokes every earlier token of the integration (a
+person authorising it again replaces the old grant; other unexchanged codes stay valid); a dead access token
+answers 401 exactly as a wrong token does, and ``oauth_access_refused`` counts it. A spent, replaced or
+revoked token stays known, so re-using it says "revoked", never "cannot decrypt"; an expired one that was also
+revoked says "expired" (league checks expiry first). ``redirect_uri`` is required by both grants (amoCRM's
+documentation lists it) and compared exactly. Client credentials are read from the body only (no HTTP Basic);
+a missing ``client_secret`` is a failed client authentication (401), as in league. An unpaid account's token
+endpoint still answers (the API then answers 402). A token exchange is counted in ``requests``, ``by_route``
+and ``oauth_requests`` but in neither ``reads`` nor ``mutating``: it writes nothing in the CRM, and "a run
+wrote nothing" (``mutating == 0``) must hold across a refresh; so ``requests == reads + mutating +
+oauth_requests``. ``oauth_failures`` counts the endpoint's own error answers (400/401/405), not 429/403 of the
+gate nor injected faults. Injected faults apply to the endpoint like to any API route: ``drop-after`` on
+``/oauth2/access_token`` is the lost answer to a refresh that spends the token (API-NOTES).
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
+import hmac
 import itertools
 import json
 import math
 import re
 import secrets
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from amosheets.sandbox.server import ApiError, ControlBody, Emulator, Request, Response, control_route
 
-__all__ = ["AmoCRMEmulator", "UnknownEntity"]
+__all__ = ["AmoCRMEmulator", "OAuthIntegration", "UnknownEntity"]
 
 HAL = "application/hal+json"
 PROBLEM = "application/problem+json"
@@ -215,6 +281,26 @@ ACCOUNT_WITH = frozenset(
     }
 )
 
+# OAuth 2.0 (league/oauth2-server behind amoCRM's own error wrapper)
+OAUTH_PATH = "/oauth2/access_token"
+OAUTH_CODE_SECONDS = 20 * 60  # an authorization code lives 20 minutes
+OAUTH_ACCESS_SECONDS = 86400  # an access token, 24 hours
+OAUTH_REFRESH_SECONDS = 90 * 86400  # a refresh token, "3 months"
+DEFAULT_REDIRECT_URI = "https://example.com/amosheets"
+OAUTH_PROBLEM_TYPE = "https://developers.amocrm.ru/v3/errors/OAuthProblemJson"
+OAUTH_TITLE = "Некорректный запрос"
+OAUTH_DETAIL = "В запросе отсутствует ряд параметров или параметры невалидны"
+HINT_UNSUPPORTED_GRANT = "The authorization grant type is not supported by the authorization server."
+HINT_CLIENT = "Client authentication failed"
+HINT_CODE_UNKNOWN = "Cannot decrypt the authorization code"
+HINT_CODE_EXPIRED = "Authorization code has expired"
+HINT_CODE_REVOKED = "Authorization code has been revoked"
+HINT_REFRESH_UNKNOWN = "Cannot decrypt the refresh token"
+HINT_REFRESH_EXPIRED = "Token has expired"
+HINT_REFRESH_REVOKED = "Token has been revoked"
+OAUTH_GRANTS = ("authorization_code", "refresh_token")
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
 _MISSING: Any = object()
 _ACCOUNT_IDS: set[int] = set()  # handed out in this process, so no two emulators share one
 _ID_PATH = re.compile(r"/\d+(?=/|$)")
@@ -223,6 +309,36 @@ _INT_RE = re.compile(r"^-?\d+$")
 
 class UnknownEntity(KeyError):
     """An id the control API does not know (HTTP control answers 404)."""
+
+
+@dataclass(frozen=True)
+class OAuthIntegration:
+    """The account's OAuth integration, as Settings → Integrations → the integration → Keys shows it."""
+
+    client_id: str
+    client_secret: str
+    redirect_uri: str = DEFAULT_REDIRECT_URI
+
+    @classmethod
+    def for_subdomain(cls, subdomain: str, redirect_uri: str = DEFAULT_REDIRECT_URI) -> OAuthIntegration:
+        """The default integration of an account: a UUID and a 64-character secret derived from the subdomain,
+        so an emulator (and one restarted in its place) always has the same ones and two accounts differ."""
+        client_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://{subdomain}.amocrm.ru/oauth/amosheets-sandbox"))
+        digest = hashlib.sha512(f"amosheets sandbox client secret of {subdomain}".encode()).digest()
+        return cls(client_id, "".join(_ALNUM[b % len(_ALNUM)] for b in digest), redirect_uri)
+
+
+@dataclass
+class _Grant:
+    """An authorization code, access token or refresh token the emulator issued (kept after it dies, so that
+    a spent or revoked one is told apart from one never issued)."""
+
+    expires_at: float
+    revoked: bool = False
+    access_token: str | None = None  # a refresh token's pair
+
+    def live(self, now: float) -> bool:
+        return not self.revoked and now <= self.expires_at
 
 
 # ----------------------------------------------------------------------------------------
@@ -544,12 +660,40 @@ def validation_failed(
     )
 
 
+def oauth_problem(status: int, hint: str) -> Response:
+    """An error of the token endpoint, in amoCRM's wrapper around league/oauth2-server's hint."""
+    payload = {"hint": hint, "title": OAUTH_TITLE, "type": OAUTH_PROBLEM_TYPE, "status": status, "detail": OAUTH_DETAIL}
+    return Response.json(status, payload, {"Content-Type": PROBLEM})
+
+
+def _oauth_params(req: Request) -> dict[str, Any] | None:
+    """The token request's parameters: a form body when it says so, else a JSON object; None when neither."""
+    try:
+        text = req.body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    ctype = req.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if ctype == "application/x-www-form-urlencoded":
+        return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _hal(payload: Any, status: int = 200) -> Response:
     return Response.json(status, payload, {"Content-Type": HAL})
 
 
 def _query_error(path: str, code: str, detail: str) -> ApiError:
     return ApiError(validation_failed([("0", [_err(code, path, detail)])]))
+
+
+def _non_empty(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string")
+    return value
 
 
 def _new_account_id() -> int:
@@ -706,6 +850,9 @@ class AmoCRMEmulator(Emulator):
         subdomain: str = "sandbox",
         token_is_admin: bool = True,
         timezone: str = "Europe/Moscow",
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        redirect_uri: str = DEFAULT_REDIRECT_URI,
     ) -> None:
         super().__init__(latency=latency)
         self.initial_token = token
@@ -733,6 +880,18 @@ class AmoCRMEmulator(Emulator):
         self._max_in_1s = 0
         self._pages_past_end = 0  # list pages asked for past the last one (answered 204)
         self._blocked_requests = 0
+        # OAuth: the integration (kept by reset), what it issued (dropped by reset), and counters
+        default = OAuthIntegration.for_subdomain(subdomain, redirect_uri)
+        self.oauth = OAuthIntegration(
+            _non_empty("client_id", client_id if client_id is not None else default.client_id),
+            _non_empty("client_secret", client_secret if client_secret is not None else default.client_secret),
+            _non_empty("redirect_uri", redirect_uri),
+        )
+        self._oauth_code_exchanges = 0
+        self._oauth_refreshes = 0
+        self._oauth_failures = 0
+        self._oauth_access_refused = 0
+        self._clear_oauth()
         self._seed()
 
     # ------------------------------------------------------------------ seeding -------
@@ -849,7 +1008,14 @@ class AmoCRMEmulator(Emulator):
             return validation_failed([("0", errors)], f"Request validation failed for {auth}")
         return problem(status, f"Access denied for {auth}")
 
+    def request_kind(self, key: str) -> str:
+        """A token exchange is neither a read nor a write of the CRM: counted in ``requests`` and
+        ``oauth_requests`` only, so "nothing was written" (``mutating == 0``) holds across a refresh."""
+        return "oauth" if key.split(" ", 1)[-1] == OAUTH_PATH else super().request_kind(key)
+
     def extra_stats(self) -> dict[str, Any]:
+        with self._count_lock:
+            oauth_requests = sum(n for k, n in self._counts.items() if self.request_kind(k) == "oauth")
         with self.lock:
             return {
                 "rate_limited": self._rate_limited,
@@ -858,6 +1024,11 @@ class AmoCRMEmulator(Emulator):
                 "blocked_requests": self._blocked_requests,
                 "blocked": self.clock.time() < self._blocked_until,
                 "rate_limit": self.rate_limit,
+                "oauth_requests": oauth_requests,
+                "oauth_code_exchanges": self._oauth_code_exchanges,
+                "oauth_refreshes": self._oauth_refreshes,
+                "oauth_failures": self._oauth_failures,
+                "oauth_access_refused": self._oauth_access_refused,
             }
 
     def reset_extra_stats(self) -> None:
@@ -866,6 +1037,10 @@ class AmoCRMEmulator(Emulator):
             self._max_in_1s = 0
             self._pages_past_end = 0
             self._blocked_requests = 0
+            self._oauth_code_exchanges = 0
+            self._oauth_refreshes = 0
+            self._oauth_failures = 0
+            self._oauth_access_refused = 0
 
     def _base(self, req: Request | None) -> str:
         host = req.headers.get("host") if req is not None else None
@@ -880,10 +1055,12 @@ class AmoCRMEmulator(Emulator):
             limited = self._rate_gate(now)
             if limited is not None:
                 return limited
+            if req.path == OAUTH_PATH:  # no bearer token, and not refused for an unpaid account
+                return self._oauth_endpoint(req, now)
             auth = req.headers.get("authorization")
             if auth is None:
                 return problem(401, "Authorization header is required")
-            if auth != f"Bearer {self.token}":
+            if not self._bearer_ok(auth, now):
                 return problem(401, "Access token is invalid, expired or revoked")
             if self.unpaid:
                 return problem(402, "Account is not paid")
@@ -897,6 +1074,18 @@ class AmoCRMEmulator(Emulator):
                 args = [int(g) for g in m.groups()]
                 return getattr(self, handler)(req, *args)
             return problem(404, f"Route {req.path} not found")
+
+    def _bearer_ok(self, auth: str, now: float) -> bool:
+        """The long-lived token, or an OAuth access token that is neither expired nor revoked."""
+        if auth == f"Bearer {self.token}":
+            return True
+        grant = self._oauth_access.get(auth[len("Bearer ") :]) if auth.startswith("Bearer ") else None
+        if grant is None:
+            return False
+        if not grant.live(now):
+            self._oauth_access_refused += 1
+            return False
+        return True
 
     def _rate_gate(self, now: float) -> Response | None:
         """Count the request in the sliding second (always, for max_requests_in_1s); 429 beyond the limit."""
@@ -2305,6 +2494,97 @@ class AmoCRMEmulator(Emulator):
             }
         )
 
+    # ------------------------------------------------------------------ OAuth 2.0 -----
+    def _oauth_endpoint(self, req: Request, now: float) -> Response:
+        """``POST /oauth2/access_token``: an authorization code or a refresh token for a new pair."""
+        if req.method != "POST":
+            self._oauth_failures += 1
+            return problem(405, f"Method {req.method} is not allowed", {"Allow": "POST"})
+        try:
+            pair = self._oauth_exchange(_oauth_params(req), now)
+        except ApiError as e:
+            self._oauth_failures += 1
+            return e.response
+        # league/oauth2-server's token answer is never to be cached
+        return Response.json(200, pair, {"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _oauth_exchange(self, params: dict[str, Any] | None, now: float) -> dict[str, Any]:
+        """league/oauth2-server's checks, in its order: grant type, client, (here: redirect URI), then the code
+        or refresh token: unknown, expired, revoked. A body that is neither JSON nor a form has no grant type."""
+
+        def fail(status: int, hint: str) -> ApiError:
+            return ApiError(oauth_problem(status, hint))
+
+        params = params or {}
+        grant = params.get("grant_type")
+        if not isinstance(grant, str) or grant not in OAUTH_GRANTS:
+            raise fail(400, HINT_UNSUPPORTED_GRANT)
+        client_id, client_secret = params.get("client_id"), params.get("client_secret")
+        if client_id is None:
+            raise fail(400, "Check the `client_id` parameter")
+        integration = self.oauth
+        if not (
+            isinstance(client_id, str)
+            and isinstance(client_secret, str)
+            and hmac.compare_digest(client_id.encode(), integration.client_id.encode())
+            and hmac.compare_digest(client_secret.encode(), integration.client_secret.encode())
+        ):
+            raise fail(401, HINT_CLIENT)
+        redirect_uri = params.get("redirect_uri")
+        if redirect_uri is None:
+            raise fail(400, "Check the `redirect_uri` parameter")
+        if redirect_uri != integration.redirect_uri:
+            raise fail(401, HINT_CLIENT)
+        if grant == "authorization_code":
+            code = params.get("code")
+            if not isinstance(code, str):
+                raise fail(400, "Check the `code` parameter")
+            issued = self._oauth_codes.get(code)
+            if issued is None:
+                raise fail(400, HINT_CODE_UNKNOWN)
+            if now > issued.expires_at:
+                raise fail(400, HINT_CODE_EXPIRED)
+            if issued.revoked:
+                raise fail(400, HINT_CODE_REVOKED)
+            issued.revoked = True
+            # A person authorised the integration again: the grant it had before is replaced.
+            for token in itertools.chain(self._oauth_access.values(), self._oauth_refresh.values()):
+                token.revoked = True
+            self._oauth_code_exchanges += 1
+        else:
+            refresh_token = params.get("refresh_token")
+            if not isinstance(refresh_token, str):
+                raise fail(400, "Check the `refresh_token` parameter")
+            issued = self._oauth_refresh.get(refresh_token)
+            if issued is None:
+                raise fail(401, HINT_REFRESH_UNKNOWN)
+            if now > issued.expires_at:
+                raise fail(401, HINT_REFRESH_EXPIRED)
+            if issued.revoked:
+                raise fail(401, HINT_REFRESH_REVOKED)
+            issued.revoked = True  # single use
+            paired = self._oauth_access.get(issued.access_token or "")
+            if paired is not None:  # as league does: the old pair's access token dies with it
+                paired.revoked = True
+            self._oauth_refreshes += 1
+        return self._issue_pair(now)
+
+    def _issue_pair(self, now: float) -> dict[str, Any]:
+        access, refresh = secrets.token_urlsafe(48), secrets.token_urlsafe(48)
+        self._oauth_access[access] = _Grant(now + OAUTH_ACCESS_SECONDS)
+        self._oauth_refresh[refresh] = _Grant(now + OAUTH_REFRESH_SECONDS, access_token=access)
+        return {
+            "token_type": "Bearer",
+            "expires_in": OAUTH_ACCESS_SECONDS,
+            "access_token": access,
+            "refresh_token": refresh,
+        }
+
+    def _clear_oauth(self) -> None:
+        self._oauth_codes: dict[str, _Grant] = {}
+        self._oauth_access: dict[str, _Grant] = {}
+        self._oauth_refresh: dict[str, _Grant] = {}
+
     # ==================================================================================
     # control: Python API
     # ==================================================================================
@@ -2939,6 +3219,59 @@ class AmoCRMEmulator(Emulator):
         with self.lock:
             self.timezone = _check_timezone(timezone)
 
+    def oauth_client(self) -> dict[str, str]:
+        """The integration's keys: ``{"client_id", "client_secret", "redirect_uri"}``."""
+        return {
+            "client_id": self.oauth.client_id,
+            "client_secret": self.oauth.client_secret,
+            "redirect_uri": self.oauth.redirect_uri,
+        }
+
+    def oauth_code(self) -> str:
+        """A person clicks "Allow" for the integration: a new authorization code (single use, 20 minutes)."""
+        with self.lock:
+            code = secrets.token_urlsafe(48)
+            self._oauth_codes[code] = _Grant(self.clock.time() + OAUTH_CODE_SECONDS)
+            return code
+
+    def revoke_oauth(self) -> None:
+        """A person disables the integration: every code and token it issued is revoked (a refresh then answers
+        401 "Token has been revoked", an access token 401 on the API). A new code authorises it again."""
+        with self.lock:
+            for grant in itertools.chain(
+                self._oauth_codes.values(), self._oauth_access.values(), self._oauth_refresh.values()
+            ):
+                grant.revoked = True
+
+    def oauth_state(self) -> dict[str, Any]:
+        """What ``GET /_sandbox/oauth`` answers: the integration's keys, the lifetimes, and how many codes were
+        issued (since the last reset) and how many codes and tokens are alive now."""
+        with self.lock:
+            now = self.clock.time()
+            return {
+                **self.oauth_client(),
+                "codes_issued": len(self._oauth_codes),
+                "live_codes": sum(g.live(now) for g in self._oauth_codes.values()),
+                "live_access_tokens": sum(g.live(now) for g in self._oauth_access.values()),
+                "live_refresh_tokens": sum(g.live(now) for g in self._oauth_refresh.values()),
+                "code_lifetime": OAUTH_CODE_SECONDS,
+                "access_token_lifetime": OAUTH_ACCESS_SECONDS,
+                "refresh_token_lifetime": OAUTH_REFRESH_SECONDS,
+            }
+
+    def oauth_token_state(self, token: str) -> str:
+        """What became of a code or token the emulator issued: "live", "expired", "revoked" (spent, replaced or
+        disabled), or "unknown" (never issued here, or dropped by a reset)."""
+        with self.lock:
+            now = self.clock.time()
+            for store in (self._oauth_access, self._oauth_refresh, self._oauth_codes):
+                grant = store.get(token)
+                if grant is not None:
+                    if now > grant.expires_at:
+                        return "expired"
+                    return "revoked" if grant.revoked else "live"
+            return "unknown"
+
     def configure(self, **settings: Any) -> dict[str, Any]:
         """Change rate_limit, block_after, block_seconds, updated_at_inclusive, max_batch_before_504,
         batch_504_applied, token_is_admin, timezone; returns the resulting configuration."""
@@ -2965,7 +3298,8 @@ class AmoCRMEmulator(Emulator):
             return {k: getattr(self, k) for k in keys}
 
     def reset(self) -> None:
-        """Back to the freshly seeded account: data, token, unpaid flag, block and rate window.
+        """Back to the freshly seeded account: data, token, unpaid flag, block, rate window, and every OAuth
+        code and token (the integration keeps its client id, secret and redirect URI).
 
         Counters (``reset_stats``), the clock, faults and latency are left alone.
         """
@@ -2975,6 +3309,7 @@ class AmoCRMEmulator(Emulator):
             self._blocked_until = 0.0
             self._window.clear()
             self._recent_429.clear()
+            self._clear_oauth()
             self._seed()
 
     # ==================================================================================
@@ -3180,6 +3515,23 @@ class AmoCRMEmulator(Emulator):
     @control_route("POST", "/token", '{"token"}: the token now accepted (the old one answers 401)')
     def _c_token(self, req: Request, body: ControlBody) -> Any:
         self.set_token(str(body["token"]))
+        return {"ok": True}
+
+    @control_route(
+        "GET", "/oauth", "the OAuth integration (client_id, client_secret, redirect_uri), codes, live tokens"
+    )
+    def _c_oauth(self, req: Request, body: ControlBody) -> Any:
+        return self.oauth_state()
+
+    @control_route("POST", "/oauth/code", 'a person allows the integration → {"code", "expires_in": 1200} (single use)')
+    def _c_oauth_code(self, req: Request, body: ControlBody) -> Any:
+        if body:
+            raise ValueError(f"unknown keys {sorted(body)}")
+        return {"code": self.oauth_code(), "expires_in": OAUTH_CODE_SECONDS}
+
+    @control_route("POST", "/oauth/revoke", "a person disables the integration: every code and token is revoked")
+    def _c_oauth_revoke(self, req: Request, body: ControlBody) -> Any:
+        self.revoke_oauth()
         return {"ok": True}
 
     @control_route("POST", "/unpaid", '{"unpaid": bool}: the account unpaid (every API request answers 402)')

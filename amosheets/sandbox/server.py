@@ -240,21 +240,31 @@ class Emulator:
             self._counts[f"{req.method} {self.route_name(req.path)}"] += 1
 
     def stats(self) -> dict[str, Any]:
-        """Every request received so far, by ``METHOD route``, and the totals."""
+        """Every request received so far, by ``METHOD route``, and the totals.
+
+        ``requests`` counts them all; ``reads`` and ``mutating`` those that ``request_kind`` calls a read or
+        a write (with the default kinds, every request is one or the other).
+        """
         with self._count_lock:
             by_route = dict(self._counts)
             faults = dict(self._faults_injected)
-        total = sum(by_route.values())
-        mutating = sum(n for k, n in by_route.items() if k.split(" ", 1)[0] in MUTATING_METHODS)
+        kinds: Counter[str] = Counter()
+        for key, n in by_route.items():
+            kinds[self.request_kind(key)] += n
         return {
-            "requests": total,
-            "reads": total - mutating,
-            "mutating": mutating,
+            "requests": sum(by_route.values()),
+            "reads": kinds["read"],
+            "mutating": kinds["write"],
             "by_route": by_route,
             "faults_injected": faults,
             "max_in_flight": self._max_in_flight,
             **self.extra_stats(),
         }
+
+    def request_kind(self, key: str) -> str:
+        """What a counter key (``METHOD route``) counts as: "read", "write" (in ``mutating``), or another kind
+        that an emulator names (counted in ``requests`` only, e.g. a token exchange)."""
+        return "write" if key.split(" ", 1)[0] in MUTATING_METHODS else "read"
 
     def extra_stats(self) -> dict[str, Any]:
         return {}
