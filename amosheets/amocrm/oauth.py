@@ -166,12 +166,13 @@ class OAuthTokens:
             if kept.refresh != seen.refresh:  # another process renewed them meanwhile: use those
                 self._pair = kept
                 return kept
+            earlier = self.file.refresh_note(seen.refresh)  # a refresh with this token already sent, if any
             self.file.begin_refresh(seen.refresh, datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %z"))
             body = {"grant_type": "refresh_token", "refresh_token": seen.refresh.reveal()}
             try:
                 answer = client.oauth_grant({**self._keys(), **body})
             except OAuthRefused as e:
-                raise self._refresh_refused(e, seen) from None
+                raise self._refresh_refused(e, earlier) from None
             except UncertainWrite:
                 raise AmoError(
                     f"amoCRM ({client.host}) did not answer the renewal of the OAuth tokens.",
@@ -245,9 +246,9 @@ class OAuthTokens:
             )
         return pair
 
-    def _refresh_refused(self, e: OAuthRefused, seen: TokenPair) -> AmosheetsError:
+    def _refresh_refused(self, e: OAuthRefused, started: str | None) -> AmosheetsError:
+        """Why a refresh was refused; ``started``: when an earlier refresh with the same token was sent."""
         if "revoked" in e.reason.lower():
-            started = self.file.refresh_note(seen.refresh)
             if started is not None:
                 why = (
                     f"The renewal of the amoCRM tokens sent at {started} never got its answer kept (the run was "
