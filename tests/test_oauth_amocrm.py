@@ -269,3 +269,35 @@ def test_no_secret_of_the_sign_in_ever_shows(world: World, tmp_path: Path):
         for s in secrets:
             assert s.encode() not in blob
     assert json.loads(world.cli("status", "--json").stdout)  # the runs really happened
+
+
+def test_an_account_of_amosheets_toml_signs_in_through_oauth_and_renews_in_its_own_process(tmp_path: Path):
+    with Sandbox(accounts=2) as sb:
+        sb.seed_sample(leads=1)
+        state = tmp_path / "state"
+        state.mkdir()
+        second = sb.accounts[1].oauth_client()
+        env = {**sb.env(), "AMOSHEETS_STATE_DIR": str(state), "AGENCY_SECRET": second["client_secret"]}
+        w = World(sb, env)
+        (state / "amosheets.toml").write_text(
+            sb.pair_section(0)
+            + "\n"
+            + sb.pair_section(1).replace('account = "a2"', 'account = "agency"')
+            + '\n[account.agency]\nbase_url = "'
+            + sb.account_url(1)
+            + f'"\nclient_id = "{second["client_id"]}"\nclient_secret_env = "AGENCY_SECRET"\n'
+            + f'redirect_uri = "{second["redirect_uri"]}"\n',
+            encoding="utf-8",
+        )
+        told = failed(w.cli("sync"), ExitStatus.CONFIG)  # the second account is not signed in yet
+        assert "has not been authorized yet" in told
+        said = ok(w.cli("auth", "amocrm", "--account", "agency", "--code", sb.accounts[1].oauth_code()))
+        assert "Signed in to amoCRM account" in said
+        assert (state / f"amocrm-tokens-127.0.0.1_{sb.account_url(1).rsplit(':', 1)[1]}.json").exists()
+        ok(w.cli("sync"))
+        sb.accounts[1].clock.advance(25 * HOUR)
+        ok(w.cli("sync"))
+        assert sb.accounts[1].stats()["oauth_refreshes"] == 1 and sb.amocrm.stats()["oauth_refreshes"] == 0
+        assert "the refresh token for 90 days" in " ".join(ok(w.cli("check", "--pair", "a2")).split())
+        told = failed(w.cli("auth", "amocrm", "--account", "a1", "--code", "x"), ExitStatus.CONFIG)
+        assert "no pair of amosheets.toml uses such an account" in told
