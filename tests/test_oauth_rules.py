@@ -85,6 +85,8 @@ def test_a_complete_next_pair_a_crash_left_unrenamed_is_taken_and_a_cut_one_drop
     f.save(pair())
     new = tmp_path / "t.json.new"
     new.write_text(json.dumps(pair(refresh="refresh-2").to_json()))
+    # Only a holder of the lock takes it: its writer may be about to rename it itself.
+    assert f.load(recover=False) == pair() and new.exists()
     assert f.load() == pair(refresh="refresh-2") and not new.exists()
     assert TokenFile(tmp_path / "t.json").load() == pair(refresh="refresh-2")  # renamed into place
     new.write_text(json.dumps(pair(refresh="refresh-3").to_json())[:40])

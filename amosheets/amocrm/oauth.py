@@ -133,7 +133,9 @@ class OAuthTokens:
     def pair(self) -> TokenPair:
         """The pair in use: the file's, read once (renewals replace it)."""
         if self._pair is None:
-            self._pair = self._checked(self.file.load())
+            # Without the lock, so without taking a next pair a crash left unrenamed: its writer may be about to
+            # rename it. If this pair has been replaced, amoCRM's 401 leads to the renewal, which reads again.
+            self._pair = self._checked(self.file.load(recover=False))
         return self._pair
 
     def now(self, client: AmoClient) -> float:

@@ -83,9 +83,10 @@ class TokenFile:
         self._note = path.with_name(path.name + ".refreshing")
         self.lock = FileLock(str(path.with_suffix(".lock")), mode=0o600)
 
-    def load(self) -> TokenPair | None:
-        """The newest pair kept, taking one a crash left unrenamed; None when there is none."""
-        if self._new.exists():
+    def load(self, recover: bool = True) -> TokenPair | None:
+        """The newest pair kept; None when there is none. ``recover``: take one a crash left unrenamed first,
+        which only a holder of ``lock`` may do."""
+        if recover and self._new.exists():
             pair = TokenPair.from_json(_read(self._new))
             if pair is not None:
                 os.replace(self._new, self.path)
