@@ -166,14 +166,17 @@ class AmoClient:
         says whether it is sure to be needed by now (the limiter lets such requests go first), and
         ``wanted`` is asked as the limiter lets it go: False, and it is not sent (``_Unwanted`` is raised).
         """
+        def send() -> Any:
+            return self._send(method, path, params, json, idempotent, wanted, needed, authorized)
+
         try:
             try:
-                return self._retried(method, path, params, json, idempotent, wanted, needed, authorized)
+                return self._retried(send)
             except _Unauthorized as e:
                 if not self.auth.rejected(self, e.sent):
                     raise self.auth.refused(self.host) from None
             try:
-                return self._retried(method, path, params, json, idempotent, wanted, needed, authorized)
+                return self._retried(send)
             except _Unauthorized:
                 raise self.auth.refused(self.host) from None
         except _Transient as e:
@@ -185,17 +188,8 @@ class AmoClient:
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _retried(
-        self,
-        method: str,
-        path: str,
-        params: Any,
-        json: Any,
-        idempotent: bool,
-        wanted: Callable[[], bool] | None,
-        needed: Callable[[], bool] | None,
-        authorized: bool,
-    ) -> Any:
+    def _retried(self, send: Callable[[], Any]) -> Any:
+        """``send``, again while it fails in a way worth retrying (``_Transient``), up to ``attempts`` times."""
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=self._wait,
@@ -205,7 +199,7 @@ class AmoClient:
         )
         for attempt in retrying:
             with attempt:
-                return self._send(method, path, params, json, idempotent, wanted, needed, authorized)
+                return send()
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, state: RetryCallState) -> float:
