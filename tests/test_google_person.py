@@ -186,7 +186,14 @@ class SignIn:
         )
         self._lines: queue.Queue[str] = queue.Queue()
         self.stdout: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self._stderr: list[str] = []
+        # One reader per pipe, each its only reader: neither pipe fills up, and no line is read twice or lost.
+        self._readers = [
+            threading.Thread(target=self._read, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
+        for t in self._readers:
+            t.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -194,23 +201,33 @@ class SignIn:
             self._lines.put(line)
         self._lines.put("")
 
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        self._stderr.append(self.proc.stderr.read())
+
     def url(self) -> str:
         """The address the command says to open (its first line on stdout)."""
         while True:
             line = self._lines.get(timeout=30)
             self.stdout.append(line)
             if not line:
-                raise AssertionError(
-                    f"no address printed; stderr: {self.proc.stderr.read() if self.proc.stderr else ''}"
-                )
+                raise AssertionError(f"no address printed; stderr: {self.finish().stderr}")
             if line.startswith("http"):
                 return line.strip()
 
     def finish(self) -> subprocess.CompletedProcess[str]:
-        _, err = self.proc.communicate(timeout=60)
-        while (line := self._lines.get(timeout=10)) != "":
-            self.stdout.append(line)
-        return subprocess.CompletedProcess(self.proc.args, self.proc.returncode, "".join(self.stdout), err)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # waiting for a sign-in that never came: do not leave it running
+            raise
+        for t in self._readers:
+            t.join(timeout=10)
+        while not self._lines.empty():
+            self.stdout.append(self._lines.get())
+        return subprocess.CompletedProcess(
+            self.proc.args, self.proc.returncode, "".join(self.stdout), "".join(self._stderr)
+        )
 
 
 def sign_in(world: World, tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], Path, str]:
