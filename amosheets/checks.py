@@ -16,7 +16,7 @@ from amosheets.engine.reading import read_account
 from amosheets.errors import AmosheetsError, ExitStatus
 from amosheets.gspread_transport import RequestHook
 from amosheets.i18n import plural
-from amosheets.sheet import Sheet, read_key_file
+from amosheets.sheet import Sheet, describe_key, read_key_file
 from amosheets.sync.catalog import field_set, header_notices
 from amosheets.sync.fields import (
     BUILT_IN_FIELDS,
@@ -90,9 +90,12 @@ def _check_google(
         except AmosheetsError as e:
             fail("Google key file", e)
             return None
-        results.append(Check("Google key file", True, f"service account {info['client_email']}"))
+        # How Google is authorized: a service account, or a person's sign-in (and how long that lasts).
+        results.append(Check("Google key file", True, describe_key(info, tab_config.credentials)))
     else:
-        results.append(Check("Google key file", True, f"none: anonymous access to {tab_config.sheets_api_url}"))
+        results.append(
+            Check("Google key file", True, f"none: anonymous access to {tab_config.sheets_api_url} (a local emulator)")
+        )
     try:
         sheet = Sheet(tab_config, secrets=pair.account.secrets(), on_request=on_request)
         tab = sheet.open()

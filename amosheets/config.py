@@ -65,7 +65,7 @@ class TabConfig:
     spreadsheet_id: str
     worksheet: str | None  # None: the spreadsheet's first tab
     sheets_api_url: str | None = None  # a local emulator's origin; None: Google's
-    credentials: Path | None = None  # the key file; None: anonymous (an emulator only)
+    credentials: Path | None = None  # a service account's key or a person's sign-in; None: anonymous (an emulator)
 
 
 EVERY_PIPELINE = "*"  # a pair's pipeline: every one of the account's; the Воронка column then decides
@@ -206,13 +206,15 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
         if not path.is_file():
             g.append(
                 f"GOOGLE_APPLICATION_CREDENTIALS points to {path}, which does not exist. "
-                "Give the path of the service account's JSON key file."
+                "Give the path of the service account's JSON key file, or of the sign-in file "
+                "`amosheets auth google` wrote."
             )
         s.google_credentials = path
     elif not s.sheets_api_url:
         g.append(
             "GOOGLE_APPLICATION_CREDENTIALS is not set. Set it to the path of the service account's "
-            "JSON key (Google Cloud console → IAM → Service accounts → Keys → Add key → JSON)."
+            "JSON key (Google Cloud console → IAM → Service accounts → Keys → Add key → JSON), or sign in "
+            "as a person once: amosheets auth google --client-secrets FILE."
         )
     s.sheet_id = _sheet_id(env, g)
     s.worksheet = env.get("GOOGLE_WORKSHEET") or None

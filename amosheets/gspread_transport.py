@@ -57,7 +57,7 @@ def http_client_for(
             except (
                 requests.exceptions.ConnectionError,
                 requests.exceptions.Timeout,
-                google.auth.exceptions.TransportError,  # getting the service account's token
+                google.auth.exceptions.TransportError,  # getting a token (a service account's, or a person's)
             ) as e:
                 told(type(e).__name__)
                 deadline.check()  # the wait was cut short by the deadline: stop, don't retry

@@ -15,6 +15,11 @@ are comes with the metadata read (the format of row 2), at no extra request.
 
 ``layout`` and ``apply`` are what ``init --format`` uses: the metadata ``open`` read (it brings the
 tab's protected ranges too), then one ``spreadsheets:batchUpdate`` (built by ``amosheets.sheet_format``).
+
+Google is reached as whoever GOOGLE_APPLICATION_CREDENTIALS names: a service account (its JSON key), or a
+person (an ``authorized_user`` file: what ``amosheets auth google`` or ``gcloud auth application-default
+login`` writes, a refresh token of theirs); without it, anonymously (a local emulator only). Every message
+says which, and what to do; none holds a secret of the file (key, client secret, refresh or access token).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import google.auth.exceptions
 import gspread
@@ -56,13 +62,34 @@ _RETRY_CODES = {429, 500, 502, 503, 504}
 
 T = TypeVar("T")
 
+SERVICE_ACCOUNT = "service_account"  # the "type" of a service account's JSON key
+PERSON = "authorized_user"  # the "type" of a person's sign-in (gcloud's application-default credentials)
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+SIGN_IN = "amosheets auth google --client-secrets FILE"
+SIGN_IN_AGAIN = (
+    f"Sign in again: {SIGN_IN} (FILE: your OAuth client's JSON, from Google Cloud console → APIs & Services → "
+    "Credentials), then point GOOGLE_APPLICATION_CREDENTIALS at the file it writes."
+)
+# How long a person's sign-in lasts: Google gives no fixed end, except to apps still being tested.
+SIGN_IN_LASTS = "it lasts until revoked (7 days if the Google Cloud app's publishing status is Testing)"
+_TESTING = (
+    " If the Google Cloud app's publishing status is Testing, a sign-in lasts 7 days: on the OAuth consent "
+    "screen, set it to In production to make sign-ins last."
+)
+_OAUTH_ERRORS = frozenset(
+    {"invalid_grant", "invalid_client", "unauthorized_client", "invalid_scope", "invalid_request", "access_denied"}
+)
+
 
 def load_credentials(tab: TabConfig) -> Credentials:
-    """The service account's credentials, or anonymous ones for a local emulator."""
+    """A service account's credentials or a person's sign-in, from GOOGLE_APPLICATION_CREDENTIALS; anonymous
+    ones for a local emulator."""
     path = tab.credentials
     if path is None:
         return AnonymousCredentials()
     info = read_key_file(path)
+    if info.get("type") == PERSON:
+        return _person(info, path)
     from google.oauth2 import service_account
 
     try:
@@ -74,8 +101,27 @@ def load_credentials(tab: TabConfig) -> Credentials:
         ) from None
 
 
+def _person(info: dict[str, Any], path: Path) -> Credentials:
+    from google.oauth2.credentials import Credentials as PersonCredentials
+
+    try:
+        creds = PersonCredentials.from_authorized_user_info(info, scopes=SCOPES)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ConfigError(
+            f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is not a usable sign-in (authorized_user): {_no_secret(e)}.",
+            hint=SIGN_IN_AGAIN,
+        ) from None
+    # google-auth takes Google's token endpoint for this type whatever the file says; a file that names another
+    # (the sandbox's, or a private endpoint, checked by read_key_file) gets it through google-auth's own override.
+    token_uri = info.get("token_uri")
+    if token_uri and token_uri != creds.token_uri:
+        creds = creds.with_token_uri(token_uri)
+    return creds
+
+
 def read_key_file(path: Path) -> dict[str, Any]:
-    """The key file's JSON, checked for a client_email. Never echoes its content."""
+    """The file's JSON: a service account's key (with a client_email) or a person's sign-in (``authorized_user``,
+    with client_id, client_secret and refresh_token). Never echoes its content."""
     try:
         raw = path.read_text(encoding="utf-8")
     except OSError as e:
@@ -87,18 +133,100 @@ def read_key_file(path: Path) -> dict[str, Any]:
     except ValueError:
         raise ConfigError(
             f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is not valid JSON.",
-            hint="It must be the JSON key file downloaded for the service account, unchanged.",
+            hint="It must be the JSON key file downloaded for the service account, or the file "
+            "`amosheets auth google` wrote, unchanged.",
         ) from None
-    if not isinstance(info, dict) or not info.get("client_email"):
+    if not isinstance(info, dict):
         raise ConfigError(
-            f"GOOGLE_APPLICATION_CREDENTIALS ({path}) has no client_email: it is not a service-account key.",
-            hint="Download a JSON key of a service account (not an OAuth client secret).",
+            f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is not a JSON object: it is neither a service-account key nor "
+            "a person's sign-in.",
+            hint="Download a JSON key of a service account, or sign in as a person: " + SIGN_IN + ".",
         )
-    return info
+    if "installed" in info or "web" in info:
+        raise ConfigError(
+            f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is an OAuth client's secrets file: it names the app that asks "
+            "for access, not the person who allowed it.",
+            hint=f"Sign in with it once: amosheets auth google --client-secrets {path}; then point "
+            "GOOGLE_APPLICATION_CREDENTIALS at the file that command writes.",
+        )
+    kind = info.get("type")
+    if kind == PERSON:
+        missing = [k for k in ("client_id", "client_secret", "refresh_token") if not _text(info.get(k))]
+        if missing:
+            raise ConfigError(
+                f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is a person's sign-in (authorized_user) without "
+                f"{', '.join(missing)}.",
+                hint=SIGN_IN_AGAIN,
+            )
+        problem = token_uri_problem(info.get("token_uri"))
+        if problem:
+            raise ConfigError(
+                f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is a person's sign-in whose token_uri {problem}.",
+                hint=f"Remove token_uri from the file (Google's, {GOOGLE_TOKEN_URI}, is then used). " + SIGN_IN_AGAIN,
+            )
+        return info
+    if kind in (None, SERVICE_ACCOUNT) and _text(info.get("client_email")):
+        return info
+    if kind not in (None, SERVICE_ACCOUNT):
+        named = repr(kind) if isinstance(kind, str) and len(kind) <= 40 else "another kind"
+        raise ConfigError(
+            f"GOOGLE_APPLICATION_CREDENTIALS ({path}) holds credentials of type {named}, which amosheets does not "
+            "take.",
+            hint="Use a service account's JSON key, or sign in as a person: " + SIGN_IN + ".",
+        )
+    raise ConfigError(
+        f"GOOGLE_APPLICATION_CREDENTIALS ({path}) has no client_email: it is not a service-account key.",
+        hint="Download a JSON key of a service account (not an OAuth client secret), or sign in as a person: "
+        + SIGN_IN
+        + ".",
+    )
+
+
+def describe_key(info: dict[str, Any], path: Path) -> str:
+    """Which way a checked key file (``read_key_file``) authorizes, in words, and how long that lasts."""
+    if info.get("type") == PERSON:
+        return f"a person's sign-in (authorized_user, client {info['client_id']}, file {path}); {SIGN_IN_LASTS}"
+    return f"service account {info['client_email']} (key file {path})"
+
+
+def token_uri_problem(uri: object) -> str | None:
+    """What is wrong with a token endpoint's address, or None: it must be https, or http on this machine
+    (a local emulator). A refresh token and a client secret are sent there."""
+    if uri is None:
+        return None
+    if not isinstance(uri, str) or not uri:
+        return "is not an address"
+    parts = urlsplit(uri)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and is_loopback(uri):
+        return None
+    return "is not https: the refresh token and client secret would cross the network unencrypted"
+
+
+def is_loopback(url: str) -> bool:
+    """True for http(s) on this machine (127.0.0.1, localhost, ::1)."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    return host in ("localhost", "::1") or (host or "").startswith("127.")
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def _no_secret(e: Exception) -> str:
     return type(e).__name__
+
+
+def _oauth_error(e: google.auth.exceptions.RefreshError) -> str:
+    """The OAuth error code of a refused refresh (``invalid_grant``, …), or "refused": never its text, which
+    is the token endpoint's and could say anything."""
+    data = e.args[1] if len(e.args) > 1 else None
+    code = data.get("error") if isinstance(data, dict) else None
+    return code if isinstance(code, str) and code in _OAUTH_ERRORS else "refused"
 
 
 @dataclass(frozen=True)
@@ -130,6 +258,9 @@ class Sheet:
         self.worksheet = tab.worksheet
         creds = credentials if credentials is not None else load_credentials(tab)
         self.client_email = getattr(creds, "service_account_email", None)
+        # A person's sign-in (authorized_user) carries a refresh token; a service account's credentials do not.
+        self.person = not self.client_email and bool(getattr(creds, "refresh_token", None))
+        self._key_path = tab.credentials
         self._creds = creds
         self._secrets = list(secrets)
         self.deadline = deadline
@@ -165,14 +296,14 @@ class Sheet:
                     return fn()
         except gspread.exceptions.APIError as e:
             raise self._api_error(what, e) from None
-        except google.auth.exceptions.RefreshError:
-            raise AuthError(
-                "Google refused to give the service account a token.",
-                hint="The key may have been deleted or disabled: download a new JSON key for the service account.",
-            ) from None
+        except google.auth.exceptions.RefreshError as e:
+            raise self._refresh_refused(e) from None
         except google.auth.exceptions.TransportError as e:
+            whose = "get a token for the service account"
+            if self.person:
+                whose = "renew the sign-in of GOOGLE_APPLICATION_CREDENTIALS"
             raise ServiceError(
-                f"Could not reach Google to get a token for the service account ({type(e).__name__}).",
+                f"Could not reach Google to {whose} ({type(e).__name__}).",
                 hint="Check the network connection (and any proxy) of this machine.",
             ) from None
         except ValueError:
@@ -188,14 +319,58 @@ class Sheet:
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _refresh_refused(self, e: google.auth.exceptions.RefreshError) -> AuthError:
+        """Google's token endpoint said no: what that means for this kind of credentials, and what to do."""
+        if not self.person:
+            return AuthError(
+                "Google refused to give the service account a token.",
+                hint="The key may have been deleted or disabled: download a new JSON key for the service account.",
+            )
+        reason = _oauth_error(e)
+        where = f"GOOGLE_APPLICATION_CREDENTIALS ({self._key_path})"
+        if reason in ("invalid_client", "unauthorized_client"):
+            return AuthError(
+                f"Google does not know the OAuth client of the sign-in in {where}, or its secret has changed "
+                f"({reason}).",
+                hint="Download the OAuth client's JSON again (Google Cloud console → APIs & Services → Credentials). "
+                + SIGN_IN_AGAIN,
+            )
+        if reason == "invalid_scope":
+            return AuthError(
+                f"The sign-in in {where} does not allow Google Sheets (invalid_scope): it was made for other access.",
+                hint=SIGN_IN_AGAIN,
+            )
+        return AuthError(
+            f"Google refused to renew the sign-in in {where} ({reason}): it has expired or was revoked.",
+            hint=SIGN_IN_AGAIN + _TESTING,
+        )
+
     def _api_error(self, what: str, e: gspread.exceptions.APIError) -> Exception:
         code = _status(e)
         message = "an answer that is not JSON" if e.code == -1 else self._clean(str(e.error.get("message", "")))[:300]
+        if code == 403 and "insufficient authentication scopes" in message:
+            return AuthError(
+                f"Google refused access to the spreadsheet {self.spreadsheet_id}: the credentials in "
+                "GOOGLE_APPLICATION_CREDENTIALS do not allow Google Sheets (403, insufficient scopes).",
+                hint=SIGN_IN_AGAIN if self.person else "Use the service account's JSON key as it was downloaded.",
+            )
+        if code == 403 and self.person:
+            return AuthError(
+                f"Google refused access to the spreadsheet {self.spreadsheet_id} (403 PERMISSION_DENIED): the Google "
+                "account that signed in (GOOGLE_APPLICATION_CREDENTIALS) has no access to it.",
+                hint="Open the sheet as that account, or have the sheet's owner share it with that account as Editor "
+                f"(or sign in as another account: {SIGN_IN}).",
+            )
         if code == 403:
             who = f" ({self.client_email})" if self.client_email else ""
             return AuthError(
                 f"Google refused access to the spreadsheet {self.spreadsheet_id} (403 PERMISSION_DENIED).",
                 hint=f"Open the sheet → Share, add the service account's client_email{who} as Editor.",
+            )
+        if code == 401 and self.person:
+            return AuthError(
+                "Google refused the access token of the sign-in in GOOGLE_APPLICATION_CREDENTIALS (401).",
+                hint=SIGN_IN_AGAIN,
             )
         if code == 401:
             return AuthError(
@@ -211,7 +386,8 @@ class Sheet:
             return ServiceError(
                 f"Google Sheets refused to {what}: part of it is a protected range.",
                 hint="Remove the protection from the columns amosheets writes (lead_id and the synced columns), "
-                "or let the service account edit them. Nothing was lost: the next run writes them.",
+                f"or let {'the Google account that signed in' if self.person else 'the service account'} edit them. "
+                "Nothing was lost: the next run writes them.",
             )
         if code in _RETRY_CODES:
             return ServiceError(
@@ -222,7 +398,13 @@ class Sheet:
 
     def _clean(self, text: str) -> str:
         """Text from Google's answer, made safe to show and keep: an error may echo a credential."""
-        return redact(text, [*self._secrets, getattr(self._creds, "token", None) or ""])
+        return redact(text, [*self._secrets, *self.google_secrets()])
+
+    def google_secrets(self) -> list[str]:
+        """The secrets of the credentials in use: the access token, and a person's refresh token and OAuth client
+        secret (a service account's private key never leaves google-auth)."""
+        found = (getattr(self._creds, name, None) for name in ("token", "refresh_token", "client_secret"))
+        return [s for s in found if isinstance(s, str) and s]
 
     # -- reading --------------------------------------------------------------------
     def open(self) -> Tab:

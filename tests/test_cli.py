@@ -98,13 +98,15 @@ def test_console_script_is_installed():
 def test_help_lists_every_command_with_one_line():
     r = run("--help")
     assert r.returncode == 0
-    for cmd in ("push", "pull", "sync", "check", "pipelines", "init", "status", "demo", "sandbox"):
+    for cmd in ("push", "pull", "sync", "check", "pipelines", "init", "status", "demo", "sandbox", "auth"):
         assert re.search(rf"^\s*│?\s*{cmd}\s+\S", r.stdout, re.M), (cmd, r.stdout)
 
 
-@pytest.mark.parametrize("cmd", ["push", "pull", "sync", "check", "pipelines", "init", "status", "demo", "sandbox"])
+@pytest.mark.parametrize(
+    "cmd", ["push", "pull", "sync", "check", "pipelines", "init", "status", "demo", "sandbox", "auth", "auth google"]
+)
 def test_each_command_help_has_an_example(cmd):
-    r = run(cmd, "--help")
+    r = run(*cmd.split(), "--help")
     assert r.returncode == 0 and "Example" in r.stdout and "amosheets" in r.stdout
 
 

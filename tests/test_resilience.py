@@ -16,6 +16,7 @@ from amosheets.amocrm.errors import AmoBlockedError
 from amosheets.config import load_settings
 from amosheets.engine import Engine, Options, lock_for
 from amosheets.errors import AmosheetsError, ExitStatus, LockedError
+from amosheets.sandbox.google_accounts import DEFAULT_PERSON
 from amosheets.sheet import Sheet
 from amosheets.sync.plan import Direction
 
@@ -217,13 +218,25 @@ def test_unexpected_fields_a_lead_without_contact_and_a_contact_with_several_pho
 
 
 # -- secrets -------------------------------------------------------------------------------
-def test_the_token_and_the_key_never_show(world: World, tmp_path):
+@pytest.mark.parametrize("who", ["service account", "person"])
+def test_the_token_and_the_key_never_show(world: World, tmp_path, who):
+    """Neither the amoCRM token nor Google's secrets — a service account's private key; a person's OAuth
+    client secret, refresh token and access tokens — reach any output, the log file or the state."""
     from .test_operator import key_file
 
-    path, pem = key_file(world, tmp_path)
+    person: dict[str, str] = {}
+    if who == "service account":
+        path, pem = key_file(world, tmp_path)
+        bad_text = pem  # a key file that is not JSON but holds the key itself
+        google_secrets = [line for line in pem.splitlines() if line and "PRIVATE KEY" not in line][:3]
+    else:
+        path = world.sb.write_authorized_user(tmp_path / "person.json")
+        person = json.loads(path.read_text())
+        # A sign-in without its client_id: refused, and the secrets it holds are not repeated.
+        bad_text = json.dumps({k: v for k, v in person.items() if k != "client_id"})
+        google_secrets = [person["client_secret"], person["refresh_token"]]
     world.env["GOOGLE_APPLICATION_CREDENTIALS"] = str(path)
     token = world.env["AMOCRM_INTEGRATION_TOKEN"]
-    key_lines = [line for line in pem.splitlines() if line and "PRIVATE KEY" not in line]
     log = tmp_path / "run.log"
     world.set_rows([["", "Иван", "", "", "abc", "", ""], ["", "Пётр", "", "", "", "", ""]])
     outputs = []
@@ -236,8 +249,27 @@ def test_the_token_and_the_key_never_show(world: World, tmp_path):
     outputs.append(world.cli("--debug", "--log-file", str(log), "sync").stderr)
     world.sb.amocrm.block(60)
     outputs.append(world.cli("--debug", "sync").stderr)
+    world.sb.amocrm.unblock()
+    world.sb.amocrm.set_token(token)
+    # Google echoes the request's Authorization header (the access token) in an error of the write.
+    world.sb.amocrm.clock.advance(5)
+    world.sb.amocrm.edit_lead(world.sb.amocrm.leads()[0]["id"], price=777)
+    for debug in ((), ("--debug",)):  # --debug adds the traceback
+        world.sb.sheets.set_faults(script=[("echo400", r"values:batchUpdate", "POST")])
+        echoed = world.cli(*debug, "--log-file", str(log), "sync")
+        assert echoed.returncode == ExitStatus.ERROR and "(400: Rejected: Bearer ***)" in echoed.stderr
+        outputs.append(echoed.stdout + echoed.stderr)
+    access_tokens = world.sb.sheets.access_tokens()  # every one the runs got (revoking forgets a person's)
+    assert len(access_tokens) >= 5
+    google_secrets += access_tokens
+    if who == "person":
+        world.sb.sheets.revoke_person(DEFAULT_PERSON)
+        for debug in ((), ("--debug",)):
+            revoked = world.cli(*debug, "--log-file", str(log), "sync")
+            assert revoked.returncode == ExitStatus.AUTH and "Sign in again" in revoked.stderr
+            outputs.append(revoked.stdout + revoked.stderr)
     bad = tmp_path / "bad.json"
-    bad.write_text(pem)  # a key file that is not JSON but holds the key itself
+    bad.write_text(bad_text)
     outputs.append(world.cli("check", env={**world.env, "GOOGLE_APPLICATION_CREDENTIALS": str(bad)}).stderr)
     state_dir = Path(world.env["AMOSHEETS_STATE_DIR"])
     blobs = [o.encode() for o in outputs] + [log.read_bytes()]
@@ -245,8 +277,8 @@ def test_the_token_and_the_key_never_show(world: World, tmp_path):
     assert any(f.suffix == ".sqlite3" for f in state_dir.iterdir())
     for blob in blobs:
         assert token.encode() not in blob
-        for line in key_lines[:3]:
-            assert line.encode() not in blob
+        for secret in google_secrets:
+            assert secret.encode() not in blob
     assert summary[-1]["summary"]["created"] == 1  # the runs really happened
 
 

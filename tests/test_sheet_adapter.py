@@ -91,8 +91,13 @@ def test_key_file_that_is_not_json_is_explained_without_its_content(tmp_path):
     with pytest.raises(ConfigError) as e:
         read_key_file(p)
     assert "not valid JSON" in str(e.value) and "secretstuff" not in str(e.value)
-    p.write_text(json.dumps({"type": "authorized_user", "private_key": "secretstuff"}))
+    p.write_text(json.dumps({"type": "service_account", "private_key": "secretstuff"}))
     with pytest.raises(ConfigError, match="no client_email") as e:
+        read_key_file(p)
+    assert "secretstuff" not in str(e.value)
+    # A person's sign-in (authorized_user) is taken too, when it has what a refresh needs.
+    p.write_text(json.dumps({"type": "authorized_user", "private_key": "secretstuff"}))
+    with pytest.raises(ConfigError, match="without client_id, client_secret, refresh_token") as e:
         read_key_file(p)
     assert "secretstuff" not in str(e.value)
 

@@ -8,8 +8,10 @@ both, seeds a sample account and sheet, and says how to point the CLI at them.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from amosheets.sandbox.amocrm import AmoCRMEmulator
@@ -362,5 +364,33 @@ class Sandbox:
             )
         return lines
 
+    # -- Google as a person -------------------------------------------------------------------
+    def google_client_secrets(self, client_id: str | None = None) -> dict[str, Any]:
+        """An OAuth client's secrets file (``{"installed": …}``) whose auth_uri and token_uri are the Sheets
+        emulator's: what `amosheets auth google --client-secrets FILE` takes. The first registered client
+        (registered now if there is none) unless ``client_id`` is given."""
+        return self.sheets.client_secrets_json(self.sheets_url, client_id)
+
+    def google_authorized_user(self, email: str | None = None) -> dict[str, Any]:
+        """A person already signed in (``email``, default anna@example.com): an ``authorized_user`` file's
+        content, its token_uri the Sheets emulator's."""
+        return self.sheets.authorized_user_json(self.sheets_url, email)
+
+    def write_client_secrets(self, path: str | os.PathLike[str]) -> Path:
+        """``google_client_secrets()`` written to ``path`` (readable by its owner only, as a secret should be)."""
+        return _write_private_json(Path(path), self.google_client_secrets())
+
+    def write_authorized_user(self, path: str | os.PathLike[str], email: str | None = None) -> Path:
+        """``google_authorized_user(email)`` written to ``path`` (0600): a GOOGLE_APPLICATION_CREDENTIALS file."""
+        return _write_private_json(Path(path), self.google_authorized_user(email))
+
     def wait(self) -> None:
         threading.Event().wait()
+
+
+def _write_private_json(path: Path, content: dict[str, Any]) -> Path:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(content, f, indent=2)
+    os.chmod(path, 0o600)  # the file may have been there before, with another mode
+    return path

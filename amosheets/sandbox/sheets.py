@@ -20,6 +20,10 @@ API routes (ids and ranges percent-decoded; a title may contain ``/`` when sent 
 * ``GET  /v4/spreadsheets/{id}/values:batchGet`` — values.batchGet
 * ``POST /v4/spreadsheets/{id}/values:batchUpdate`` — values.batchUpdate
 * ``POST /v4/spreadsheets/{id}/values:batchClear`` — values.batchClear
+* ``POST /token`` — Google's OAuth token endpoint: a service account's JWT, a person's refresh token or
+  authorization code (a key file's, an ``authorized_user`` file's or a client secrets file's ``token_uri``)
+* ``GET  /o/oauth2/auth`` — Google's sign-in page (a client secrets file's ``auth_uri``): the person
+  approves at once and is sent back to the loopback ``redirect_uri`` with a code
 
 Control routes (not counted, never faulted; JSON bodies; ``sheet`` defaults to the first sheet;
 ``GET /_sandbox/`` lists them all, from the table the router uses — the ``control_route`` marks below):
@@ -37,16 +41,32 @@ Control routes (not counted, never faulted; JSON bodies; ``sheet`` defaults to t
 * ``POST /_sandbox/spreadsheets/{sid}/sort`` ``{"sheet"?, "column_index", "first_row"?, "descending"?,
   "column_only"?}`` (``column_only`` true = the classic one-column sort mistake)
 * ``POST /_sandbox/spreadsheets/{sid}/share`` ``{"shared": bool}``
-
-Service accounts: a key file whose ``token_uri`` is ``{sandbox}/token`` gets tokens from
-``POST /token`` (the JWT's signature is not checked); ``share_with(sid, [emails])`` then
-limits a spreadsheet to those accounts (others get 403), and ``revoke_account(email)``
-makes the token endpoint refuse one, as a deleted key does.
+* ``POST /_sandbox/spreadsheets/{sid}/share_with`` ``{"emails": [e-mail, …] | null}`` (``share_with``)
 * ``POST /_sandbox/spreadsheets/{sid}/rows/insert`` ``{"sheet"?, "at_row", "n"?}`` (1-based)
 * ``POST /_sandbox/spreadsheets/{sid}/rows/delete`` ``{"sheet"?, "start_row", "end_row"}`` (1-based, inclusive)
 * ``GET  /_sandbox/spreadsheets/{sid}/grid?sheet=…`` → ``{"rows", "cols"}``
 * ``POST /_sandbox/quota`` ``{"read": int|null, "write": int|null}``
+* ``POST /_sandbox/oauth/clients`` ``{"client_id"?, "client_secret"?}`` → ``{client_id, client_secret}``
+* ``GET  /_sandbox/oauth/client_secrets?client_id=…`` → a client secrets file's content (``{"installed": …}``)
+* ``POST /_sandbox/oauth/authorized_user`` ``{"email"?, "client_id"?}`` → an ``authorized_user`` file's content
+* ``POST /_sandbox/oauth/sign_in_as`` ``{"email"?, "grants"?, "denies"?}`` (who signs in, and how)
+* ``POST /_sandbox/oauth/revoke`` ``{"email"}`` (``revoke_person``)
 * plus the shared ``/_sandbox/stats``, ``/stats/reset``, ``/faults``, ``/latency``, ``/clock[/advance]``.
+
+Who calls (:mod:`amosheets.sandbox.google_accounts` has the details):
+
+* Anonymous requests (no ``Authorization``) are served, for gspread with ``AnonymousCredentials``.
+* Service accounts: a key file whose ``token_uri`` is ``{sandbox}/token`` gets tokens from
+  ``POST /token`` (the JWT's signature is not checked); ``revoke_account(email)`` makes the token
+  endpoint refuse one, as a deleted key does.
+* People: ``register_oauth_client()`` makes an OAuth client; ``client_secrets_json(url)`` is its
+  "Download JSON" pointing here, for ``amosheets auth google``; ``authorized_user_json(url, email)`` is
+  a person already signed in (a refresh token; ``token_uri`` here). Refresh tokens last until
+  ``revoke_person(email)``. The person who signs in is ``anna@example.com`` unless ``sign_in_as`` says
+  otherwise.
+* ``share_with(sid, [emails])`` limits a spreadsheet to those accounts, service accounts' or people's
+  (others get 403). Access tokens expire after 3599 s on the emulator's clock (401, then google-auth
+  refreshes); the request quota is per account.
 
 Storage: each sheet keeps its rows as Python lists of stored values — ``None`` (empty), ``str``,
 ``int``/``float``, ``bool`` or a :class:`Formula` — so a 100 000 × 7 sheet costs no per-cell
@@ -140,7 +160,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote
 
 from .a1 import (
     A1Error,
@@ -153,12 +173,12 @@ from .a1 import (
     parse_range,
     quote_title,
 )
+from .google_accounts import AUTH_PATH, DEFAULT_PERSON, SHEETS_SCOPE, TOKEN_PATH, GoogleAccounts
 from .server import ApiError, ControlBody, Emulator, Request, Response, control_route
 
 MAX_CELL_CHARS = 50_000
 MAX_CELLS = 10_000_000
 API_PREFIX = "/v4/spreadsheets/"
-TOKEN_PATH = "/token"  # point a key file's token_uri here: {sandbox}/token
 SYSTEM_PARAMS = frozenset(
     {
         "fields",
@@ -1547,8 +1567,8 @@ class SheetsEmulator(Emulator):
         self._quota_use: dict[tuple[str, str], tuple[int, int]] = {}
         self._quota_rejections: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
-        self._tokens: dict[str, str] = {}  # access token → service account e-mail
-        self._revoked: set[str] = set()
+        # Who may call: service accounts' and people's tokens, OAuth clients (amosheets.sandbox.google_accounts).
+        self.accounts = GoogleAccounts(self.clock, self.lock)
 
     # -- plumbing hooks ---------------------------------------------------------------
     def route_name(self, path: str) -> str:
@@ -1637,11 +1657,12 @@ class SheetsEmulator(Emulator):
         }
         return Response.json(429, body)
 
-    def _take_quota(self, req: Request, kind: str) -> None:
+    def _take_quota(self, req: Request, kind: str, caller: str | None = None) -> None:
         limit = self.read_quota if kind == "read" else self.write_quota
         if limit is None:
             return
-        user = req.headers.get("authorization") or "anonymous"
+        # Per user: the account behind the token (a refreshed token is the same user), else the header as sent.
+        user = caller or req.headers.get("authorization") or "anonymous"
         window = int(self.clock.time() // 60)
         seen_window, used = self._quota_use.get((user, kind), (window, 0))
         if seen_window != window:
@@ -1656,10 +1677,12 @@ class SheetsEmulator(Emulator):
     def route(self, req: Request) -> Response:
         if req.path == TOKEN_PATH and req.method == "POST":
             return self._oauth_token(req)
+        if req.path == AUTH_PATH and req.method == "GET":
+            return self.accounts.authorize(req.query)
         op, sid, range_text = self._parse_route(req)
         with self.lock:
             caller = self._caller(req)
-            self._take_quota(req, "read" if req.method == "GET" else "write")
+            self._take_quota(req, "read" if req.method == "GET" else "write", caller)
             book = self._books.get(sid)
             if book is None:
                 raise _not_found()
@@ -1668,34 +1691,14 @@ class SheetsEmulator(Emulator):
             handler = getattr(self, "_api_" + op)
             return handler(req, book, range_text)
 
-    # -- service accounts: the OAuth token endpoint and who is calling ----------------------
+    # -- who is calling: Google's OAuth endpoints (amosheets.sandbox.google_accounts) -------------
     def _oauth_token(self, req: Request) -> Response:
-        """Google's token endpoint for a service account's signed JWT (the signature is not checked)."""
-        form = {k: v[-1] for k, v in parse_qs(req.body.decode("utf-8", "replace")).items()}
-        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" or "assertion" not in form:
-            return Response.json(400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"})
-        try:
-            payload = form["assertion"].split(".")[1]
-            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-            email = str(claims["iss"])
-        except (IndexError, KeyError, ValueError):
-            return Response.json(400, {"error": "invalid_grant", "error_description": "Invalid JWT."})
-        with self.lock:
-            if email in self._revoked:
-                return Response.json(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
-            token = f"ya29.sandbox-{len(self._tokens) + 1}"
-            self._tokens[token] = email
-        return Response.json(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
+        """Google's token endpoint: a service account's signed JWT, a person's refresh token or authorization code."""
+        return self.accounts.token(req.headers, req.body)
 
     def _caller(self, req: Request) -> str | None:
-        """The service account's e-mail behind the bearer token; None for anonymous requests."""
-        auth = req.headers.get("authorization", "")
-        if not auth:
-            return None
-        token = auth.removeprefix("Bearer ").strip()
-        if token not in self._tokens:
-            raise _error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
-        return self._tokens[token]
+        """The e-mail (a service account's or a person's) behind the bearer token; None for anonymous requests."""
+        return self.accounts.caller(req.headers.get("authorization", ""), write=req.method != "GET")
 
     def protect(self, sid: str, sheet_title: str | None, a1: str) -> None:
         """Protect a range, as the owner does in Data → Protect sheets and ranges: API writes into it fail."""
@@ -1720,14 +1723,68 @@ class SheetsEmulator(Emulator):
                 return candidate
 
     def share_with(self, sid: str, emails: list[str] | None) -> None:
-        """Only these service accounts may use the spreadsheet (None: anyone, as by default)."""
+        """Only these accounts — service accounts' or people's e-mails — may use the spreadsheet (None: anyone,
+        as by default; anonymous requests too)."""
         with self.lock:
             self._book(sid).shared_with = None if emails is None else set(emails)
 
     def revoke_account(self, email: str) -> None:
         """The service account's key is deleted: the token endpoint refuses it."""
-        with self.lock:
-            self._revoked.add(email)
+        self.accounts.revoke_account(email)
+
+    # -- people: OAuth clients and sign-ins ------------------------------------------------------
+    def register_oauth_client(self, client_id: str | None = None, client_secret: str | None = None) -> dict[str, str]:
+        """An OAuth client (a "Desktop app" of a Google Cloud project) → ``{client_id, client_secret}``;
+        deterministic by default (see ``GoogleAccounts.register_client``)."""
+        return self.accounts.register_client(client_id, client_secret)
+
+    def sign_in_as(
+        self, email: str = DEFAULT_PERSON, grants: list[str] | None = None, denies: bool = False
+    ) -> dict[str, Any]:
+        """The person who signs in at ``GET /o/oauth2/auth``: their e-mail, the scopes they leave ticked (None:
+        all asked), or that they press Cancel."""
+        return self.accounts.sign_in_as(email, grants, denies)
+
+    def revoke_person(self, email: str) -> int:
+        """The person removes the app's access: their refresh tokens, and access tokens made from them, end."""
+        return self.accounts.revoke_person(email)
+
+    def client_secrets_json(self, base_url: str, client_id: str | None = None) -> dict[str, Any]:
+        """What the console's "Download JSON" of an OAuth client gives, pointing at this emulator (``base_url``:
+        where it is served): ``{"installed": {client_id, client_secret, auth_uri, token_uri, redirect_uris}}``."""
+        client = self.accounts.client(client_id)
+        origin = base_url.rstrip("/")
+        return {
+            "installed": {
+                "client_id": client["client_id"],
+                "project_id": "amosheets-sandbox",
+                "auth_uri": origin + AUTH_PATH,
+                "token_uri": origin + TOKEN_PATH,
+                "client_secret": client["client_secret"],
+                "redirect_uris": ["http://localhost"],
+            }
+        }
+
+    def authorized_user_json(
+        self, base_url: str, email: str | None = None, client_id: str | None = None, scopes: list[str] | None = None
+    ) -> dict[str, Any]:
+        """A person already signed in (``email``, default the one who signs in): an ``authorized_user`` file's
+        content with a fresh refresh token (for ``scopes``, default the spreadsheets scope) and a ``token_uri``
+        at this emulator (``base_url``: where it is served)."""
+        client = self.accounts.client(client_id)
+        refresh_token = self.accounts.grant(email, client["client_id"], scopes or [SHEETS_SCOPE])
+        return {
+            "type": "authorized_user",
+            "client_id": client["client_id"],
+            "client_secret": client["client_secret"],
+            "refresh_token": refresh_token,
+            "token_uri": base_url.rstrip("/") + TOKEN_PATH,
+        }
+
+    def access_tokens(self, email: str | None = None) -> list[str]:
+        """Access tokens issued and still valid or expired-but-known (to ``email``, or to anyone): what a test
+        looks for in output that must not hold them."""
+        return self.accounts.access_tokens(email)
 
     def _parse_route(self, req: Request) -> tuple[str, str, str]:
         raw = req.raw_path
@@ -3397,6 +3454,64 @@ class SheetsEmulator(Emulator):
     def _c_share(self, req: Request, body: ControlBody, sid: str) -> Any:
         self.set_shared(sid, bool(body["shared"]))
         return {"ok": True}
+
+    @control_route(
+        "POST",
+        "/spreadsheets/{sid}/share_with",
+        '{"emails": [e-mail, …]|null}: only these service accounts and people may use it (null: anyone)',
+    )
+    def _c_share_with(self, req: Request, body: ControlBody, sid: str) -> Any:
+        emails = body["emails"]
+        self.share_with(sid, None if emails is None else [str(e) for e in emails])
+        return {"ok": True}
+
+    @staticmethod
+    def _origin(req: Request) -> str:
+        """Where this emulator is served, as the control request reached it."""
+        return "http://" + req.headers.get("host", "127.0.0.1")
+
+    @control_route(
+        "POST",
+        "/oauth/clients",
+        '{"client_id"?, "client_secret"?}: register an OAuth client (a secret given resets it) → {client_id, '
+        "client_secret}",
+    )
+    def _c_oauth_client(self, req: Request, body: ControlBody) -> Any:
+        return self.register_oauth_client(body.get("client_id"), body.get("client_secret"))
+
+    @control_route(
+        "GET", "/oauth/client_secrets", "?client_id=…: an OAuth client's secrets file (Download JSON) pointing here"
+    )
+    def _c_client_secrets(self, req: Request, body: ControlBody) -> Any:
+        return self.client_secrets_json(self._origin(req), req.arg("client_id"))
+
+    @control_route(
+        "POST",
+        "/oauth/authorized_user",
+        '{"email"?, "client_id"?}: a person already signed in → an authorized_user file\'s content (token_uri here)',
+    )
+    def _c_authorized_user(self, req: Request, body: ControlBody) -> Any:
+        return self.authorized_user_json(self._origin(req), body.get("email"), body.get("client_id"))
+
+    @control_route(
+        "POST",
+        "/oauth/sign_in_as",
+        '{"email"?, "grants"?: [scope, …], "denies"?}: who signs in at /o/oauth2/auth, what they leave ticked, '
+        "or that they press Cancel",
+    )
+    def _c_sign_in_as(self, req: Request, body: ControlBody) -> Any:
+        grants = body.get("grants")
+        return self.sign_in_as(
+            str(body.get("email", DEFAULT_PERSON)),
+            None if grants is None else [str(g) for g in grants],
+            bool(body.get("denies", False)),
+        )
+
+    @control_route(
+        "POST", "/oauth/revoke", '{"email"}: the person removes the app\'s access: their tokens stop working'
+    )
+    def _c_revoke_person(self, req: Request, body: ControlBody) -> Any:
+        return {"refresh_tokens_ended": self.revoke_person(str(body["email"]))}
 
     @control_route("POST", "/spreadsheets/{sid}/rows/insert", '{"at_row", "n"?: 1, "sheet"?}: insert rows (1-based)')
     def _c_insert_rows(self, req: Request, body: ControlBody, sid: str) -> Any:

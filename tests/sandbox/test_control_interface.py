@@ -94,6 +94,12 @@ DOCUMENTED = {
         ("POST", "/_sandbox/spreadsheets/{sid}/share"),
         ("POST", "/_sandbox/spreadsheets/{sid}/rows/insert"),
         ("POST", "/_sandbox/spreadsheets/{sid}/rows/delete"),
+        ("POST", "/_sandbox/spreadsheets/{sid}/share_with"),
+        ("POST", "/_sandbox/oauth/clients"),
+        ("GET", "/_sandbox/oauth/client_secrets"),
+        ("POST", "/_sandbox/oauth/authorized_user"),
+        ("POST", "/_sandbox/oauth/sign_in_as"),
+        ("POST", "/_sandbox/oauth/revoke"),
     },
 }
 
