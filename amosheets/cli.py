@@ -688,7 +688,9 @@ def _custom_headers(fields: FieldSet) -> list[str]:
 auth_app = typer.Typer(
     cls=_Group,
     help="Sign in once, without a long-lived token or a service account; runs then keep the sign-in fresh."
-    "\n\nExample:\n\n\b\n    amosheets auth amocrm --code def50200a1b2c3…",
+    "\n\nExamples:\n\n\b\n    amosheets auth amocrm --code def50200a1b2c3…"
+    "\n    amosheets auth google --client-secrets client_secret.json",
+    context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -741,6 +743,62 @@ def auth_amocrm(
     )
     if account is None and st.settings.amocrm_token:
         o.warn("AMOCRM_INTEGRATION_TOKEN is set too, and wins: remove it from .env to use these tokens.")
+
+
+@auth_app.command("google")
+def auth_google(
+    ctx: typer.Context,
+    client_secrets: Annotated[
+        Path,
+        typer.Option(
+            "--client-secrets",
+            metavar="FILE",
+            help="The OAuth client's JSON (Google Cloud console → APIs & Services → Credentials → "
+            "OAuth client ID → Desktop app → Download JSON).",
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="PATH",
+            help="Where to write the sign-in (default: credentials/google-authorized-user.json here). An earlier "
+            "sign-in there is replaced; any other file is left alone unless --force.",
+            show_default=False,
+        ),
+    ] = None,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Do not open a browser; only print the address to open.")
+    ] = False,
+    port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            metavar="N",
+            help="The port on localhost where Google sends the browser back (0: any free port).",
+        ),
+    ] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Replace --out even if it is not an earlier sign-in.")] = False,
+) -> None:
+    """Sign in to Google as a person, once; runs then use that person's access instead of a service account's.
+
+    Opens Google's sign-in page in a browser (or prints its address); once you allow access, writes the
+    sign-in (an authorized_user file, readable by you only) and prints the line for .env:
+    GOOGLE_APPLICATION_CREDENTIALS=PATH. Sign in as a Google account that may edit the sheet.
+
+    The browser must run on this machine. For a server without one, run this on a laptop and copy the
+    file to the server (README: «Google от имени человека»).
+
+    Example:
+
+    \b
+        amosheets auth google --client-secrets client_secret.json
+        amosheets auth google --client-secrets client_secret.json --no-browser --out /srv/amosheets/google.json
+    """
+    from amosheets import google_signin
+
+    google_signin.run(state(ctx).output, client_secrets, out, port=port, open_browser=not no_browser, force=force)
 
 
 def _oauth_account(st: AppState, name: str | None) -> tuple[AccountConfig, OAuthIntegration]:
@@ -996,74 +1054,6 @@ def sandbox(
         raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
     finally:
         sb.close()
-
-
-# -- auth: signing in once instead of keeping a long-lived key ---------------------------------------
-auth_app = typer.Typer(
-    name="auth",
-    help="Sign in to a service once, instead of keeping a long-lived key in .env.\n\n"
-    "Example:\n\n\b\n    amosheets auth google --client-secrets client_secret.json",
-    context_settings={"help_option_names": ["-h", "--help"]},
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
-app.add_typer(auth_app, name="auth")
-
-
-@auth_app.command("google")
-def auth_google(
-    ctx: typer.Context,
-    client_secrets: Annotated[
-        Path,
-        typer.Option(
-            "--client-secrets",
-            metavar="FILE",
-            help="The OAuth client's JSON (Google Cloud console → APIs & Services → Credentials → "
-            "OAuth client ID → Desktop app → Download JSON).",
-        ),
-    ],
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            metavar="PATH",
-            help="Where to write the sign-in (default: credentials/google-authorized-user.json here). An earlier "
-            "sign-in there is replaced; any other file is left alone unless --force.",
-            show_default=False,
-        ),
-    ] = None,
-    no_browser: Annotated[
-        bool, typer.Option("--no-browser", help="Do not open a browser; only print the address to open.")
-    ] = False,
-    port: Annotated[
-        int,
-        typer.Option(
-            min=0,
-            max=65535,
-            metavar="N",
-            help="The port on localhost where Google sends the browser back (0: any free port).",
-        ),
-    ] = 0,
-    force: Annotated[bool, typer.Option("--force", help="Replace --out even if it is not an earlier sign-in.")] = False,
-) -> None:
-    """Sign in to Google as a person, once; runs then use that person's access instead of a service account's.
-
-    Opens Google's sign-in page in a browser (or prints its address); once you allow access, writes the
-    sign-in (an authorized_user file, readable by you only) and prints the line for .env:
-    GOOGLE_APPLICATION_CREDENTIALS=PATH. Sign in as a Google account that may edit the sheet.
-
-    The browser must run on this machine. For a server without one, run this on a laptop and copy the
-    file to the server (README: «Google от имени человека»).
-
-    Example:
-
-    \b
-        amosheets auth google --client-secrets client_secret.json
-        amosheets auth google --client-secrets client_secret.json --no-browser --out /srv/amosheets/google.json
-    """
-    from amosheets import google_signin
-
-    google_signin.run(state(ctx).output, client_secrets, out, port=port, open_browser=not no_browser, force=force)
 
 
 def main(argv: list[str] | None = None) -> None:

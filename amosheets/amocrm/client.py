@@ -166,6 +166,7 @@ class AmoClient:
         says whether it is sure to be needed by now (the limiter lets such requests go first), and
         ``wanted`` is asked as the limiter lets it go: False, and it is not sent (``_Unwanted`` is raised).
         """
+
         def send() -> Any:
             return self._send(method, path, params, json, idempotent, wanted, needed, authorized)
 
