@@ -117,10 +117,16 @@ class World:
         )
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def sandbox_world(tmp_path: Path, oauth: bool = False) -> Iterator[World]:
+    """A sandbox with an empty sheet and a state directory; amoCRM signed in with its token, or (``oauth``) set
+    up for OAuth and not signed in yet."""
     with Sandbox() as sb:
         sb.new_spreadsheet([])
         state = tmp_path / "state"
         state.mkdir()
-        yield World(sb, {**sb.env(), "AMOSHEETS_STATE_DIR": str(state)})
+        yield World(sb, {**(sb.oauth_env() if oauth else sb.env()), "AMOSHEETS_STATE_DIR": str(state)})
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    yield from sandbox_world(tmp_path)

@@ -20,18 +20,15 @@ from amosheets.amocrm.token_file import TokenFile, TokenPair
 from amosheets.errors import ExitStatus
 from amosheets.sandbox import Sandbox
 
-from .conftest import ROOT, World
+from .conftest import ROOT, World, sandbox_world
 
 HOUR, DAY = 3600, 86400
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    with Sandbox() as sb:
-        sb.new_spreadsheet([])
-        state = tmp_path / "state"
-        state.mkdir()
-        yield World(sb, {**sb.oauth_env(), "AMOSHEETS_STATE_DIR": str(state)})
+    """Set up for OAuth, not signed in yet."""
+    yield from sandbox_world(tmp_path, oauth=True)
 
 
 def tokens_of(w: World) -> TokenFile:
