@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from typer.core import TyperGroup
 
-from amosheets import __version__
+from amosheets import __version__, i18n
 from amosheets.deadline import Deadline
 from amosheets.errors import AmosheetsError, ConfigError, ExitStatus, Interrupted, UsageError
 from amosheets.i18n import plural
@@ -1058,8 +1060,12 @@ def sandbox(
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Commands end with ``typer.Exit(status)``; errors become a message and a status here."""
+    args = sys.argv[1:] if argv is None else argv
+    i18n.use(i18n.language(_language_settings(args)))
     try:
-        app(args=argv, prog_name="amosheets")  # exits by itself when nothing goes wrong
+        command = typer.main.get_command(app)
+        translate_help(command)
+        command.main(args=args, prog_name="amosheets", standalone_mode=True)  # exits by itself when all goes well
     except AmosheetsError as e:
         out = _output()
         out.error(str(e))
@@ -1073,6 +1079,40 @@ def main(argv: list[str] | None = None) -> None:
         out = _output()
         out.error(error_text(out, e))
         sys.exit(int(ExitStatus.ERROR))
+
+
+def _language_settings(args: list[str]) -> dict[str, str]:
+    """What decides the language: the environment, and AMOSHEETS_LANG in the .env file (--env-file's or
+    ./.env) when the environment does not set it. Read before anything is said, --help included."""
+    env = dict(os.environ)
+    if i18n.SETTING in env:
+        return env
+    path = Path(".env")
+    for i, arg in enumerate(args):
+        if arg == "--env-file" and i + 1 < len(args):
+            path = Path(args[i + 1])
+        elif arg.startswith("--env-file="):
+            path = Path(arg.split("=", 1)[1])
+    if path.is_file():
+        from dotenv import dotenv_values
+
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            value = dotenv_values(path).get(i18n.SETTING)
+            if value:
+                env[i18n.SETTING] = value
+    return env
+
+
+def translate_help(command: Any) -> None:
+    """Every help text of ``command`` and its subcommands (the docstrings and the options' help) in the
+    language in use; the catalog has them because tools/catalog.py extracts them from this same tree."""
+    if command.help:
+        command.help = i18n._(command.help)
+    for param in command.params:
+        if getattr(param, "help", None):
+            param.help = i18n._(param.help)
+    for sub in getattr(command, "commands", {}).values():
+        translate_help(sub)
 
 
 def error_text(out: Output, e: BaseException) -> str:

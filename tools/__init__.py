@@ -1,0 +1,1 @@
+"""Developers' tools that are not part of the installed package."""
