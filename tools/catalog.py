@@ -89,6 +89,13 @@ def updated(template: Catalog, lang: str) -> Catalog:
     catalog.revision_date = STAMP
     catalog.update(template, no_fuzzy_matching=True)
     catalog.obsolete.clear()
+    for fragment in sorted((LOCALE_DIR / lang / "fragments").glob("*.po")):
+        # Translations written beside the catalog (by people working on separate parts at once) fill in what
+        # the catalog lacks; once folded in, the fragment can go.
+        for message in _read(fragment):
+            kept = catalog.get(message.id) if message.id else None
+            if kept is not None and message.string and not any(kept.string if kept.pluralizable else [kept.string]):
+                kept.string = message.string
     if lang == LANGUAGES[0]:
         for message in catalog:
             if message.id:
