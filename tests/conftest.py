@@ -21,6 +21,12 @@ from amosheets.sync.plan import Direction
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The suite's expectations are in English, the code's own language: whatever this machine's locale, the runs it
+# starts speak English unless a test asks for another language (AMOSHEETS_LANG, which wins over the locale).
+for _variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
+    os.environ.pop(_variable, None)
+os.environ["LC_ALL"] = "C.UTF-8"
+
 
 def interruptible() -> None:
     """A child's ``preexec_fn``: Ctrl-C (SIGINT) as a terminal sends it, whatever the test runner inherited.
