@@ -117,6 +117,27 @@ def test_the_two_commands_at_the_top_are_the_same_and_ci_runs_the_test_command()
     assert tests in ci, ".ci/run must run the README's test command verbatim"
 
 
+DOCS = sorted(path.name for path in (ROOT / "docs").glob("*.md") if not path.name.endswith(".ru.md"))
+
+
+@pytest.mark.parametrize("name", DOCS)
+def test_each_doc_has_a_russian_twin_in_step(name: str):
+    twin = name.removesuffix(".md") + ".ru.md"
+    en, ru = read(f"docs/{name}"), read(f"docs/{twin}")
+    assert en.splitlines()[0] == f"[Русская версия]({twin})"
+    assert ru.splitlines()[0] == f"[English version]({name})"
+    assert heading_levels(en) == heading_levels(ru)
+    assert code_blocks(en) == code_blocks(ru)
+    assert inline_commands(en) == inline_commands(ru)
+
+
+def test_each_readme_links_the_docs_in_its_own_language():
+    links = re.compile(r"\]\((docs/[^)]+\.md)\)")
+    en, ru = (links.findall(read(name)) for name in READMES)
+    assert en and all(not link.endswith(".ru.md") for link in en)
+    assert ru == [link.removesuffix(".md") + ".ru.md" for link in en]
+
+
 @pytest.mark.parametrize(
     ("line", "code"),
     [
