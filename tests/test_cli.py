@@ -160,17 +160,30 @@ def test_top_level_help_lists_every_exit_code():
         assert re.search(rf"^\s+{int(status)}\s+{re.escape(status.meaning)}$", r.stdout, re.M), (status, r.stdout)
 
 
-def test_readme_lists_every_exit_code():
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    table = readme.split("## Коды выхода", 1)[1].split("\n## ", 1)[0]
+# Each README's exit status section, and the words before the order of severity in it.
+READMES_EXIT_STATUS = [
+    pytest.param("README.md", "## Exit status", "from the most severe:", id="en"),
+    pytest.param("README.ru.md", "## Коды выхода", "от самого тяжёлого:", id="ru"),
+]
+
+
+def readme_section(name: str, heading: str) -> str:
+    readme = (Path(__file__).resolve().parent.parent / name).read_text(encoding="utf-8")
+    assert f"\n{heading}\n" in readme, (name, heading)
+    return readme.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.parametrize(("name", "heading", "phrase"), READMES_EXIT_STATUS)
+def test_readme_lists_every_exit_code(name: str, heading: str, phrase: str):
+    table = readme_section(name, heading)
     listed = [int(code) for code in re.findall(r"^\| (\d+) \|", table, re.M)]
     assert listed == [int(s) for s in ExitStatus]
 
 
-def test_readme_gives_the_order_of_severity_the_runs_of_several_pairs_use():
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    table = readme.split("## Коды выхода", 1)[1].split("\n## ", 1)[0]
-    order = re.search(r"от самого тяжёлого:\s*\*\*([\d, ]+)\*\*", table)
+@pytest.mark.parametrize(("name", "heading", "phrase"), READMES_EXIT_STATUS)
+def test_readme_gives_the_order_of_severity_the_runs_of_several_pairs_use(name: str, heading: str, phrase: str):
+    table = readme_section(name, heading)
+    order = re.search(rf"{re.escape(phrase)}\s*\*\*([\d, ]+)\*\*", table)
     assert order is not None
     assert [int(c) for c in order.group(1).split(",")] == [int(s) for s in SEVERITY]
     assert sorted(SEVERITY) == sorted(ExitStatus)  # every status has its place

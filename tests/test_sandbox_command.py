@@ -137,7 +137,8 @@ def test_default_ports_in_use_are_replaced_by_free_ones_and_it_says_so(tmp_path:
 
 
 def test_the_readme_steps_on_a_fresh_sandbox_init_the_empty_tab(tmp_path: Path):
-    """README, «Песочница»: the printed lines go into .env; the commented-out line names the empty tab, for init."""
+    """README, "Sandbox" (README.ru.md, «Песочница»): the printed lines go into .env; the commented-out line
+    names the empty tab, for init."""
     sandbox = RunningSandbox("--amocrm-port", "0", "--sheets-port", "0", cwd=tmp_path)
     try:
         empty = [line for line in sandbox.lines if line.startswith(f"# GOOGLE_WORKSHEET={EMPTY_TAB} ")]
