@@ -701,7 +701,7 @@ def _shared_contact_problem(plan: Plan, key: str) -> str:
             "rows {rows} share one contact in amoCRM and set different e-mails ({values}); "
             "make them the same — neither was sent, the rows' other columns were"
         )
-    # i18n: {{header}} is a column's header; {rows} and {values} are filled in afterwards
+    # i18n: {header} is a column's header; {{rows}} and {{values}} are filled in afterwards
     return _(
         "rows {{rows}} share one contact in amoCRM and set different values of {header} ({{values}}); "
         "make them the same — neither was sent, the rows' other columns were"
