@@ -21,6 +21,7 @@ from platformdirs import user_state_dir
 from amosheets.amocrm.auth import LongLivedToken, OAuthIntegration, SignIn, token_path
 from amosheets.deadline import DEFAULT_DEADLINE
 from amosheets.errors import ConfigError
+from amosheets.i18n import _, language_problem
 from amosheets.secret import Secret
 from amosheets.sync.merge import ConflictPolicy
 
@@ -137,7 +138,7 @@ class Settings:
         if found:
             raise ConfigError(
                 found,
-                hint="Set these in .env (see .env.example) or in the environment, then run `amosheets check`.",
+                hint=_("Set these in .env (see .env.example) or in the environment, then run `amosheets check`."),
             )
         return self
 
@@ -178,7 +179,10 @@ def _read_environment(
     values: dict[str, str] = {}
     if env_file is not None:
         if not env_file.is_file():
-            raise ConfigError(f"--env-file {env_file}: no such file.", hint="Give the path of an existing .env file.")
+            raise ConfigError(
+                _("--env-file {path}: no such file.").format(path=env_file),
+                hint=_("Give the path of an existing .env file."),
+            )
         path: Path | None = env_file
     else:
         path = Path(".env") if Path(".env").is_file() else None
@@ -186,7 +190,9 @@ def _read_environment(
         try:
             file_values = dotenv_values(path)
         except UnicodeDecodeError:
-            raise ConfigError(f"{path} is not a text file in UTF-8.", hint="Save it as UTF-8.") from None
+            raise ConfigError(
+                _("{path} is not a text file in UTF-8.").format(path=path), hint=_("Save it as UTF-8.")
+            ) from None
         values.update({k: v for k, v in file_values.items() if v is not None})
     every = {**values, **environ}
     values.update({k: v for k, v in environ.items() if k in _KNOWN or k.startswith("AMOSHEETS_")})
@@ -205,16 +211,20 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
         path = Path(creds).expanduser()
         if not path.is_file():
             g.append(
-                f"GOOGLE_APPLICATION_CREDENTIALS points to {path}, which does not exist. "
-                "Give the path of the service account's JSON key file, or of the sign-in file "
-                "`amosheets auth google` wrote."
+                _(
+                    "GOOGLE_APPLICATION_CREDENTIALS points to {path}, which does not exist. "
+                    "Give the path of the service account's JSON key file, or of the sign-in file "
+                    "`amosheets auth google` wrote."
+                ).format(path=path)
             )
         s.google_credentials = path
     elif not s.sheets_api_url:
         g.append(
-            "GOOGLE_APPLICATION_CREDENTIALS is not set. Set it to the path of the service account's "
-            "JSON key (Google Cloud console → IAM → Service accounts → Keys → Add key → JSON), or sign in "
-            "as a person once: amosheets auth google --client-secrets FILE."
+            _(
+                "GOOGLE_APPLICATION_CREDENTIALS is not set. Set it to the path of the service account's "
+                "JSON key (Google Cloud console → IAM → Service accounts → Keys → Add key → JSON), or sign in "
+                "as a person once: amosheets auth google --client-secrets FILE."
+            )
         )
     s.sheet_id = _sheet_id(env, g)
     s.worksheet = env.get("GOOGLE_WORKSHEET") or None
@@ -226,30 +236,38 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
     s.amocrm_oauth = _oauth(env, s.amocrm_base_url, a if not token else [])
     if not token and not any(env.get(k) for k in OAUTH_KEYS):
         a.append(
-            "AMOCRM_INTEGRATION_TOKEN is not set. In amoCRM: Settings → Integrations → your private "
-            "integration → Keys and scopes → Long-lived token; paste it here. (For an external integration, "
-            "set AMOCRM_CLIENT_ID, AMOCRM_CLIENT_SECRET and AMOCRM_REDIRECT_URI instead and run "
-            "`amosheets auth amocrm --code CODE`.)"
+            _(
+                "AMOCRM_INTEGRATION_TOKEN is not set. In amoCRM: Settings → Integrations → your private "
+                "integration → Keys and scopes → Long-lived token; paste it here. (For an external integration, "
+                "set AMOCRM_CLIENT_ID, AMOCRM_CLIENT_SECRET and AMOCRM_REDIRECT_URI instead and run "
+                "`amosheets auth amocrm --code CODE`.)"
+            )
         )
     s.amocrm_token = Secret(token)
-    s.pipeline_id = _positive_int(env, "AMOCRM_PIPELINE_ID", a, "run `amosheets pipelines` to see the IDs")
-    s.status_id = _positive_int(env, "AMOCRM_STATUS_ID", a, "run `amosheets pipelines` to see the IDs")
+    s.pipeline_id = _positive_int(env, "AMOCRM_PIPELINE_ID", a)
+    s.status_id = _positive_int(env, "AMOCRM_STATUS_ID", a)
 
     rate = env.get("AMOSHEETS_AMOCRM_RATE", "")
     if rate:
         if not rate.isdigit() or not 1 <= int(rate) <= 1000:
-            o.append(f"AMOSHEETS_AMOCRM_RATE is {rate!r}; it must be a whole number from 1 to 1000.")
+            o.append(
+                _("AMOSHEETS_AMOCRM_RATE is {rate!r}; it must be a whole number from 1 to 1000.").format(rate=rate)
+            )
         elif int(rate) > 7 and not (s.amocrm_base_url.startswith(("http://127.", "http://localhost"))):
             o.append(
-                "AMOSHEETS_AMOCRM_RATE is above 7, but amoCRM blocks an IP that keeps exceeding 7 requests a "
-                "second; it may be raised only for a local sandbox (AMOCRM_BASE_URL on 127.0.0.1). Remove it."
+                _(
+                    "AMOSHEETS_AMOCRM_RATE is above 7, but amoCRM blocks an IP that keeps exceeding 7 requests a "
+                    "second; it may be raised only for a local sandbox (AMOCRM_BASE_URL on 127.0.0.1). Remove it."
+                )
             )
         else:
             s.amocrm_rate = int(rate)
     s.state_dir = _state_dir(env)
     if s.state_dir.exists() and not s.state_dir.is_dir():
-        o.append(f"AMOSHEETS_STATE_DIR is {s.state_dir}, which is a file; give a directory.")
+        o.append(_("AMOSHEETS_STATE_DIR is {path}, which is a file; give a directory.").format(path=s.state_dir))
     s.deadline = _deadline(env, o)
+    if lang := language_problem(env):
+        o.append(lang)
     return s
 
 
@@ -265,12 +283,22 @@ def _oauth(env: Mapping[str, str], base_url: str, problems: list[str]) -> OAuthI
         return None
     missing = [k for k in OAUTH_KEYS if k not in given]
     if missing:
-        problems.append(
-            f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} set for OAuth, but "
-            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not. Copy them from amoCRM: "
-            "Settings → Integrations → your integration → Keys and scopes (or set AMOCRM_INTEGRATION_TOKEN "
-            "to a long-lived token instead)."
-        )
+        # Of the three keys, one or two are set: the other two or one are missing.
+        if len(given) == 1:
+            # i18n: {given} names one variable, {missing} two ("A and B")
+            said = _(
+                "{given} is set for OAuth, but {missing} are not. Copy them from amoCRM: "
+                "Settings → Integrations → your integration → Keys and scopes (or set AMOCRM_INTEGRATION_TOKEN "
+                "to a long-lived token instead)."
+            )
+        else:
+            # i18n: {given} names two variables ("A, B"), {missing} one
+            said = _(
+                "{given} are set for OAuth, but {missing} is not. Copy them from amoCRM: "
+                "Settings → Integrations → your integration → Keys and scopes (or set AMOCRM_INTEGRATION_TOKEN "
+                "to a long-lived token instead)."
+            )
+        problems.append(said.format(given=", ".join(given), missing=_and(missing)))
         return None
     if problem := redirect_problem(env["AMOCRM_REDIRECT_URI"]):
         problems.append(problem)
@@ -288,10 +316,10 @@ def redirect_problem(raw: str, name: str = "AMOCRM_REDIRECT_URI") -> str | None:
     parts = urlsplit(raw)
     if parts.scheme in ("http", "https") and parts.netloc:
         return None
-    return (
-        f"{name} is {raw!r}; it must be the integration's redirect address exactly as entered in "
+    return _(
+        "{name} is {raw!r}; it must be the integration's redirect address exactly as entered in "
         "amoCRM (Settings → Integrations → your integration), like https://example.com/amosheets."
-    )
+    ).format(name=name, raw=raw)
 
 
 def _deadline(env: Mapping[str, str], problems: list[str]) -> float:
@@ -304,8 +332,10 @@ def _deadline(env: Mapping[str, str], problems: list[str]) -> float:
         seconds = -1.0
     if not 0 <= seconds < float("inf"):
         problems.append(
-            f"AMOSHEETS_DEADLINE is {raw!r}; it must be a number of seconds a run may take "
-            f"(default {DEFAULT_DEADLINE:g}), or 0 for no limit."
+            _(
+                "AMOSHEETS_DEADLINE is {raw!r}; it must be a number of seconds a run may take "
+                "(default {default:g}), or 0 for no limit."
+            ).format(raw=raw, default=DEFAULT_DEADLINE)
         )
         return DEFAULT_DEADLINE
     return seconds
@@ -341,16 +371,20 @@ def _sheet_id(env: Mapping[str, str], problems: list[str]) -> str:
     by_id, by_name = env.get("GOOGLE_SHEET_ID", ""), env.get("GOOGLE_SHEET_NAME", "")
     if by_id and by_name and parse_sheet_id(by_id) != parse_sheet_id(by_name):
         problems.append(
-            "GOOGLE_SHEET_ID and GOOGLE_SHEET_NAME are both set and differ. GOOGLE_SHEET_NAME is the old "
-            "name of the same setting: keep only GOOGLE_SHEET_ID."
+            _(
+                "GOOGLE_SHEET_ID and GOOGLE_SHEET_NAME are both set and differ. GOOGLE_SHEET_NAME is the old "
+                "name of the same setting: keep only GOOGLE_SHEET_ID."
+            )
         )
         return ""
     name = "GOOGLE_SHEET_ID" if by_id else "GOOGLE_SHEET_NAME"
     raw = by_id or by_name
     if not raw:
         problems.append(
-            "GOOGLE_SHEET_ID is not set. Copy the sheet's address from the browser "
-            "(https://docs.google.com/spreadsheets/d/<ID>/edit) and set GOOGLE_SHEET_ID to it or to the <ID> part."
+            _(
+                "GOOGLE_SHEET_ID is not set. Copy the sheet's address from the browser "
+                "(https://docs.google.com/spreadsheets/d/<ID>/edit) and set GOOGLE_SHEET_ID to it or to the <ID> part."
+            )
         )
         return ""
     parsed = parse_sheet_id(raw)
@@ -362,10 +396,10 @@ def _sheet_id(env: Mapping[str, str], problems: list[str]) -> str:
 
 def bad_sheet_id(name: str, raw: str) -> str:
     """Why ``raw``, set as ``name``, is not a spreadsheet (parse_sheet_id found no ID in it)."""
-    return (
-        f"{name} is {raw!r}, which is neither a spreadsheet ID nor its URL. It is the long part between "
+    return _(
+        "{name} is {raw!r}, which is neither a spreadsheet ID nor its URL. It is the long part between "
         "/d/ and /edit in the sheet's address (the sheet's title will not do)."
-    )
+    ).format(name=name, raw=raw)
 
 
 # A problem found in a setting: (the key it is about, the message). The environment's checks just
@@ -394,7 +428,7 @@ def clean_token(raw: str) -> str:
 def token_problem(token: str, name: str) -> str | None:
     """What is wrong with a (cleaned, non-empty) token; the message never contains the token."""
     if re.search(r"\s", token):
-        return f"{name} contains spaces or line breaks; paste the token as one line."
+        return _("{name} contains spaces or line breaks; paste the token as one line.").format(name=name)
     return None
 
 
@@ -411,14 +445,21 @@ def amocrm_origin(env: Mapping[str, str], report: Report, keys: AccountKeys = EN
         return ""  # malformed; already reported
     domain = env.get(keys.domain, "").lower() or DEFAULT_DOMAIN
     if domain not in AMOCRM_DOMAINS:
-        report(keys.domain, f"{keys.domain} is {domain!r}; use one of {', '.join(AMOCRM_DOMAINS)}.")
+        report(
+            keys.domain,
+            _("{name} is {domain!r}; use one of {domains}.").format(
+                name=keys.domain, domain=domain, domains=", ".join(AMOCRM_DOMAINS)
+            ),
+        )
         return ""
     sub = env.get(keys.subdomain, "").lower()
     if not sub:
         report(
             keys.subdomain,
-            f"{keys.subdomain} is not set. It is `mycompany` of https://mycompany.amocrm.ru "
-            f"(or set {keys.base_url} to the whole address).",
+            _(
+                "{name} is not set. It is `mycompany` of https://mycompany.amocrm.ru "
+                "(or set {base_url} to the whole address)."
+            ).format(name=keys.subdomain, base_url=keys.base_url),
         )
         return ""
     # People paste the whole address; take the subdomain (and the domain) out of it.
@@ -430,8 +471,10 @@ def amocrm_origin(env: Mapping[str, str], report: Report, keys: AccountKeys = EN
     if not _SUBDOMAIN.match(host):
         report(
             keys.subdomain,
-            f"{keys.subdomain} is {sub!r}; it should be only the first part of your account's address, "
-            "like `mycompany` of mycompany.amocrm.ru.",
+            _(
+                "{name} is {raw!r}; it should be only the first part of your account's address, "
+                "like `mycompany` of mycompany.amocrm.ru."
+            ).format(name=keys.subdomain, raw=sub),
         )
         return ""
     return f"https://{host}.{domain}"
@@ -443,16 +486,33 @@ def _origin(env: Mapping[str, str], name: str, report: Report) -> str | None:
         return None
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/") or parts.query:
-        report(name, f"{name} is {raw!r}; it must be an origin like https://host or http://127.0.0.1:8081, no path.")
+        report(
+            name,
+            _("{name} is {raw!r}; it must be an origin like https://host or http://127.0.0.1:8081, no path.").format(
+                name=name, raw=raw
+            ),
+        )
         return None
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _positive_int(env: Mapping[str, str], name: str, problems: list[str], hint: str) -> int | None:
+def _positive_int(env: Mapping[str, str], name: str, problems: list[str]) -> int | None:
     raw = env.get(name, "")
     if not raw:
         return None
     if not raw.isdigit() or int(raw) <= 0:
-        problems.append(f"{name} is {raw!r}; it must be a whole number (an ID) — {hint}.")
+        problems.append(
+            _(
+                "{name} is {raw!r}; it must be a whole number (an ID) — run `amosheets pipelines` to see the IDs."
+            ).format(name=name, raw=raw)
+        )
         return None
     return int(raw)
+
+
+def _and(items: list[str]) -> str:
+    said = items[0]
+    for item in items[1:]:
+        # i18n: names of variables: "AMOCRM_CLIENT_ID and AMOCRM_REDIRECT_URI"
+        said = _("{first} and {second}").format(first=said, second=item)
+    return said

@@ -36,6 +36,7 @@ from amosheets.config import (
     token_problem,
 )
 from amosheets.errors import ConfigError
+from amosheets.i18n import _
 from amosheets.secret import Secret, redact
 from amosheets.sync.merge import ConflictPolicy
 
@@ -59,10 +60,12 @@ _VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _UNUSED_ENV = ("AMOCRM_PIPELINE_ID", "AMOCRM_STATUS_ID", "GOOGLE_WORKSHEET")
 _SHEET_ENV = ("GOOGLE_SHEET_ID", "GOOGLE_SHEET_NAME")
 
-HINT = (
-    f"Fix these in {CONFIG_FILE} (each line above says where) and the variables in .env or the environment, "
-    "then run `amosheets check`."
-)
+
+def _hint() -> str:
+    return _(
+        "Fix these in {file} (each line above says where) and the variables in .env or the environment, "
+        "then run `amosheets check`."
+    ).format(file=CONFIG_FILE)
 
 
 def find_config(given: Path | None) -> Path | None:
@@ -72,9 +75,15 @@ def find_config(given: Path | None) -> Path | None:
     """
     if given is not None:
         if given.is_dir():
-            raise ConfigError(f"--config {given} is a directory.", hint=f"Give the path of the {CONFIG_FILE} file.")
+            raise ConfigError(
+                _("--config {path} is a directory.").format(path=given),
+                hint=_("Give the path of the {file} file.").format(file=CONFIG_FILE),
+            )
         if not given.is_file():
-            raise ConfigError(f"--config {given}: no such file.", hint=f"Give the path of an existing {CONFIG_FILE}.")
+            raise ConfigError(
+                _("--config {path}: no such file.").format(path=given),
+                hint=_("Give the path of an existing {file}.").format(file=CONFIG_FILE),
+            )
         return given
     default = Path(CONFIG_FILE)
     return default if default.is_file() else None
@@ -162,36 +171,62 @@ class _Problems:
     found: list[str] = field(default_factory=list)
 
     def at(self, line: int, where: str, message: str) -> None:
-        self.found.append(f"{self.file}, line {line}{', ' + where if where else ''}: {message}")
+        if where:
+            said = _("{file}, line {line}, {where}: {message}").format(
+                file=self.file, line=line, where=where, message=message
+            )
+        else:
+            said = _("{file}, line {line}: {message}").format(file=self.file, line=line, message=message)
+        self.found.append(said)
 
 
 def _label(index: int, name: object) -> str:
-    return f"pair «{name}»" if isinstance(name, str) and name.strip() else f"[[pair]] no. {index + 1}"
+    if isinstance(name, str) and name.strip():
+        return _("pair «{name}»").format(name=name)
+    return _("[[pair]] no. {number}").format(number=index + 1)
 
 
 def _unknown(key: str, known: tuple[str, ...], what: str) -> str:
+    """An unknown key's problem; ``what`` (TOP_KEYS, "account" or "pair") is where the key is."""
     close = difflib.get_close_matches(key, known, n=1)
-    suggestion = f"did you mean {close[0]}? " if close else ""
-    return f"unknown key {key!r}; {suggestion}{what} may have: {', '.join(known)}."
+    # i18n: put before the list of keys a section may have
+    suggestion = _("did you mean {key}? ").format(key=close[0]) if close else ""
+    if what == "account":
+        said = _("unknown key {key!r}; {suggestion}an account may have: {known}.")
+    elif what == "pair":
+        said = _("unknown key {key!r}; {suggestion}a pair may have: {known}.")
+    else:
+        said = _("unknown key {key!r}; {suggestion}the top level may have: {known}.")
+    return said.format(key=key, suggestion=suggestion, known=", ".join(known))
 
 
 def _ref(value: object, key: str, every: bool) -> tuple[Ref, str | None]:
     """A pipeline or status as the file gives it, or the problem with it."""
     if isinstance(value, bool) or not isinstance(value, int | str):
-        kind = "a pipeline" if key == "pipeline" else "a status"
-        return None, (
-            f'{key} must be {kind}\'s name in quotes or its ID (a whole number), e.g. {key} = "Основная" '
-            f"or {key} = 1234567; run `amosheets pipelines` to see them."
-        )
+        if key == "pipeline":
+            said = _(
+                '{key} must be a pipeline\'s name in quotes or its ID (a whole number), e.g. {key} = "Основная" '
+                "or {key} = 1234567; run `amosheets pipelines` to see them."
+            )
+        else:
+            said = _(
+                '{key} must be a status\'s name in quotes or its ID (a whole number), e.g. {key} = "Основная" '
+                "or {key} = 1234567; run `amosheets pipelines` to see them."
+            )
+        return None, said.format(key=key)
     if isinstance(value, int):
         if value <= 0:
-            return None, f"{key} is {value}; an ID is a positive whole number — run `amosheets pipelines` to see them."
+            return None, _(
+                "{key} is {value}; an ID is a positive whole number — run `amosheets pipelines` to see them."
+            ).format(key=key, value=value)
         return value, None
     name = value.strip()
     if not name:
-        return None, f"{key} is empty; give a name or an ID, or remove the line for the default."
+        return None, _("{key} is empty; give a name or an ID, or remove the line for the default.").format(key=key)
     if name == EVERY_PIPELINE and not every:
-        return None, f'{key} cannot be "{EVERY_PIPELINE}" (that means every pipeline, for pipeline only).'
+        return None, _('{key} cannot be "{every}" (that means every pipeline, for pipeline only).').format(
+            key=key, every=EVERY_PIPELINE
+        )
     return name, None
 
 
@@ -205,65 +240,78 @@ def load_pairs(path: Path, settings: Settings) -> list[PairConfig]:
         raw = path.read_bytes()
     except OSError as e:
         raise ConfigError(
-            f"{file} could not be read: {e.strerror or e}.", hint="Check the path and its permissions."
+            _("{file} could not be read: {error}.").format(file=file, error=e.strerror or e),
+            hint=_("Check the path and its permissions."),
         ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(f"{file} is not a text file in UTF-8.", hint="Save it as UTF-8.") from None
+        raise ConfigError(
+            _("{path} is not a text file in UTF-8.").format(path=file), hint=_("Save it as UTF-8.")
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         # tomllib says "Invalid value (at line 3, column 8)": keep the position, in our format.
         message = str(e)
         m = re.search(r"\s*\(at line (\d+), column (\d+)\)", message)
-        where, what = (f", line {m.group(1)}", f"{message[: m.start()]} at column {m.group(2)}") if m else ("", message)
+        if m:
+            # i18n: {what} is the TOML reader's own (English) words
+            said = _("{file}, line {line}: not valid TOML: {what} at column {column}.").format(
+                file=file, line=m.group(1), what=message[: m.start()], column=m.group(2)
+            )
+        else:
+            said = _("{file}: not valid TOML: {what}.").format(file=file, what=message)
         raise ConfigError(
-            f"{file}{where}: not valid TOML: {what}.",
-            hint='Look for a missing quote, = or bracket there; strings go in quotes, like tab = "Сделки".',
+            said,
+            hint=_('Look for a missing quote, = or bracket there; strings go in quotes, like tab = "Сделки".'),
         ) from None
     p = _Problems(file, scan(text))
     secrets: list[str] = []
 
     for key in data:
         if key not in TOP_KEYS:
-            p.at(p.lines.top.at(key), "", _unknown(key, TOP_KEYS, "the top level"))
+            p.at(p.lines.top.at(key), "", _unknown(key, TOP_KEYS, "top"))
 
     accounts = _accounts(data.get("account", {}), settings, p, secrets)
 
     pairs_raw = data.get("pair", [])
     if isinstance(pairs_raw, dict):  # [pair] instead of [[pair]]
-        p.at(p.lines.top.line, "", "write each pair as [[pair]] (two brackets), not [pair].")
+        p.at(p.lines.top.line, "", _("write each pair as [[pair]] (two brackets), not [pair]."))
         pairs_raw = []
     elif not pairs_raw:
         p.found.append(
-            f'{file}: no [[pair]]. Add one for each tab to sync: [[pair]], then name = "main" and tab = "Сделки".'
+            _(
+                '{file}: no [[pair]]. Add one for each tab to sync: [[pair]], then name = "main" and tab = "Сделки".'
+            ).format(file=file)
         )
     pairs = _pairs(pairs_raw, accounts, settings, p)
 
     env_problems = _environment_problems(settings, pairs_raw if isinstance(pairs_raw, list) else [])
     found = [redact(m, secrets) for m in (*p.found, *env_problems)]
     if found:
-        raise ConfigError(found, hint=HINT)
+        raise ConfigError(found, hint=_hint())
     return pairs
 
 
 def _accounts(section: object, settings: Settings, p: _Problems, secrets: list[str]) -> dict[str, AccountConfig]:
     """The [account.NAME] sections, built; one that has a problem is reported and left out."""
     if not isinstance(section, dict):
-        p.at(p.lines.top.at("account"), "", "account must be sections like [account.agency], one per account.")
+        p.at(p.lines.top.at("account"), "", _("account must be sections like [account.agency], one per account."))
         return {}
     accounts: dict[str, AccountConfig] = {}
     for name, values in section.items():
         lines = p.lines.accounts.get(name, Section(p.lines.top.at("account")))
         where = f"[account.{name}]"
         if not isinstance(values, dict):
-            p.at(lines.line, where, f"[account.{name}] must be a section with subdomain and token_env.")
+            p.at(
+                lines.line, where, _("{section} must be a section with subdomain and token_env.").format(section=where)
+            )
             continue
         before = len(p.found)
         for key in values:
             if key not in ACCOUNT_KEYS:
-                p.at(lines.at(key), where, _unknown(key, ACCOUNT_KEYS, "an account"))
+                p.at(lines.at(key), where, _unknown(key, ACCOUNT_KEYS, "account"))
         strings: dict[str, str] = {}
         for key in ("subdomain", "domain", "base_url"):
             if key not in values:
@@ -271,7 +319,9 @@ def _accounts(section: object, settings: Settings, p: _Problems, secrets: list[s
             if isinstance(values[key], str):
                 strings[key] = values[key].strip()
             else:
-                p.at(lines.at(key), where, f'{key} must be a string in quotes, like {key} = "otherco".')
+                p.at(
+                    lines.at(key), where, _('{key} must be a string in quotes, like {key} = "otherco".').format(key=key)
+                )
 
         def report(key: str, message: str, lines: Section = lines, where: str = where) -> None:
             p.at(lines.at(key), where, message)
@@ -301,14 +351,16 @@ def _oauth(
             p.at(
                 lines.line,
                 where,
-                f"{key} is missing: an account signed in through OAuth needs client_id, client_secret_env (the NAME "
-                "of the variable holding the secret) and redirect_uri (amoCRM: Settings → Integrations → your "
-                "integration → Keys and scopes); or give token_env for a long-lived token instead.",
+                _(
+                    "{key} is missing: an account signed in through OAuth needs client_id, client_secret_env (the NAME "
+                    "of the variable holding the secret) and redirect_uri (amoCRM: Settings → Integrations → your "
+                    "integration → Keys and scopes); or give token_env for a long-lived token instead."
+                ).format(key=key),
             )
     strings = {}
     for key in ("client_id", "redirect_uri"):
         if key in values and not isinstance(values[key], str):
-            p.at(lines.at(key), where, f'{key} must be a string in quotes, like {key} = "…".')
+            p.at(lines.at(key), where, _('{key} must be a string in quotes, like {key} = "…".').format(key=key))
         strings[key] = values[key].strip() if isinstance(values.get(key), str) else ""
     if strings["redirect_uri"] and (problem := redirect_problem(strings["redirect_uri"], "redirect_uri")):
         p.at(lines.at("redirect_uri"), where, problem)
@@ -318,7 +370,7 @@ def _oauth(
             values["client_secret_env"],
             "client_secret_env",
             "OTHERCO_SECRET",
-            "the integration's secret key",
+            _("the integration's secret key"),
             lines,
             where,
             p,
@@ -335,13 +387,15 @@ def _token(env_name: object, variables: Mapping[str, str], lines: Section, where
         p.at(
             lines.line,
             where,
-            'token_env is missing: add token_env = "OTHERCO_TOKEN", and set OTHERCO_TOKEN to the account\'s '
-            "long-lived token in .env or the environment (or, for an external integration, give client_id, "
-            "client_secret_env and redirect_uri instead).",
+            _(
+                'token_env is missing: add token_env = "OTHERCO_TOKEN", and set OTHERCO_TOKEN to the account\'s '
+                "long-lived token in .env or the environment (or, for an external integration, give client_id, "
+                "client_secret_env and redirect_uri instead)."
+            ),
         )
         return ""
     token = _variable(
-        env_name, "token_env", "OTHERCO_TOKEN", "the account's long-lived token", lines, where, p, variables
+        env_name, "token_env", "OTHERCO_TOKEN", _("the account's long-lived token"), lines, where, p, variables
     )
     return clean_token(token)
 
@@ -362,8 +416,11 @@ def _variable(
         p.at(
             lines.at(key),
             where,
-            f'{key} must be the NAME of a variable (letters, digits and _), like {key} = "{example}", '
-            f"not {what}: that goes in .env or the environment under that name.",
+            # i18n: {what} is "the account's long-lived token" or "the integration's secret key"
+            _(
+                '{key} must be the NAME of a variable (letters, digits and _), like {key} = "{example}", '
+                "not {what}: that goes in .env or the environment under that name."
+            ).format(key=key, example=example, what=what),
         )
         return ""
     name = env_name.strip()
@@ -372,8 +429,11 @@ def _variable(
         p.at(
             lines.at(key),
             where,
-            f"{key} is {name!r}, which is not set: set {name} in .env or the environment to {what} "
-            "(amoCRM: Settings → Integrations → your integration → Keys and scopes).",
+            # i18n: {what} is "the account's long-lived token" or "the integration's secret key"
+            _(
+                "{key} is {name!r}, which is not set: set {name} in .env or the environment to {what} "
+                "(amoCRM: Settings → Integrations → your integration → Keys and scopes)."
+            ).format(key=key, name=name, what=what),
         )
         return ""
     problem = token_problem(value, name)
@@ -392,7 +452,7 @@ def _pairs(
     for index, values in enumerate(pairs_raw):
         lines = p.lines.pairs[index] if index < len(p.lines.pairs) else Section(p.lines.top.at("pair"))
         if not isinstance(values, dict):
-            p.at(lines.line, _label(index, None), "a pair must be a [[pair]] section.")
+            p.at(lines.line, _label(index, None), _("a pair must be a [[pair]] section."))
             continue
         label = _label(index, values.get("name"))
 
@@ -401,29 +461,31 @@ def _pairs(
 
         for key in values:
             if key not in PAIR_KEYS:
-                report(key, _unknown(key, PAIR_KEYS, "a pair"))
+                report(key, _unknown(key, PAIR_KEYS, "pair"))
 
         name = values.get("name")
         if name is None:
-            report(None, 'the pair has no name; add name = "main" (it is used in messages, state and --pair).')
+            report(None, _('the pair has no name; add name = "main" (it is used in messages, state and --pair).'))
         elif not isinstance(name, str) or not name.strip():
-            report("name", 'name must be a non-empty string in quotes, like name = "main".')
+            report("name", _('name must be a non-empty string in quotes, like name = "main".'))
         else:
             name = name.strip()
             if name in names:
                 report(
                     "name",
-                    f"the name «{name}» is used by the pair on line {names[name]} too, and on line "
-                    f"{lines.at('name')}; give each pair its own name.",
+                    _(
+                        "the name «{name}» is used by the pair on line {other} too, and on line "
+                        "{line}; give each pair its own name."
+                    ).format(name=name, other=names[name], line=lines.at("name")),
                 )
             else:
                 names[name] = lines.at("name")
 
         tab = values.get("tab")
         if tab is None:
-            report(None, 'the pair has no tab; add tab = "…", the title of the sheet\'s tab to sync.')
+            report(None, _('the pair has no tab; add tab = "…", the title of the sheet\'s tab to sync.'))
         elif not isinstance(tab, str) or not tab.strip():
-            report("tab", 'tab must be the tab\'s title in quotes, like tab = "Сделки".')
+            report("tab", _('tab must be the tab\'s title in quotes, like tab = "Сделки".'))
             tab = None
 
         sheet = values.get("sheet")
@@ -449,7 +511,12 @@ def _pairs(
             if isinstance(conflict, str) and conflict.strip().lower() in choices:
                 policy = ConflictPolicy(conflict.strip().lower())
             else:
-                report("conflict", f"conflict must be one of {', '.join(map(repr, choices))} (who wins a conflict).")
+                report(
+                    "conflict",
+                    _("conflict must be one of {choices} (who wins a conflict).").format(
+                        choices=", ".join(map(repr, choices))
+                    ),
+                )
 
         account = settings.account()
         account_name = values.get("account")
@@ -457,11 +524,14 @@ def _pairs(
             if isinstance(account_name, str) and account_name in accounts:
                 account = accounts[account_name]
             else:
-                defined = ", ".join(accounts) or "none"
+                # i18n: no [account.NAME] section is defined
+                defined = ", ".join(accounts) or _("none")
                 report(
                     "account",
-                    f"account is {account_name!r}, but the file defines no [account.{account_name}] "
-                    f"(defined: {defined}). Add that section, or remove account to use the environment's.",
+                    _(
+                        "account is {name!r}, but the file defines no [account.{name}] "
+                        "(defined: {defined}). Add that section, or remove account to use the environment's."
+                    ).format(name=account_name, defined=defined),
                 )
 
         if isinstance(tab, str):
@@ -470,14 +540,18 @@ def _pairs(
                 other, line = tabs[same]
                 report(
                     "tab",
-                    f"tab «{tab.strip()}» is also the tab of {other} (line {line}) in the same spreadsheet; "
-                    "two pairs cannot sync one tab — change the tab or sheet of one of them.",
+                    # i18n: {other} is "pair «main»" or "[[pair]] no. 2"
+                    _(
+                        "tab «{tab}» is also the tab of {other} (line {line}) in the same spreadsheet; "
+                        "two pairs cannot sync one tab — change the tab or sheet of one of them."
+                    ).format(tab=tab.strip(), other=other, line=line),
                 )
             else:
                 tabs[same] = (label, lines.at("tab"))
 
         if isinstance(name, str) and isinstance(tab, str):
-            where = f"{p.file}, line {{}}, {label}"
+            # i18n: where a pair's pipeline or status is set: "amosheets.toml, line 3, pair «main»"
+            where = _("{file}, line {{}}, {label}").format(file=p.file, label=label)
             pairs.append(
                 PairConfig(
                     name=name,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from amosheets.errors import AmosheetsError, ConfigError, os_reason
+from amosheets.i18n import _
 from amosheets.sync.catalog import Account, CustomField
 from amosheets.sync.fields import CONTACT_CF_PREFIX, Key
 from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Names, Values
@@ -140,19 +141,25 @@ class StateStore:
             if version is not None and version > SCHEMA_VERSION:
                 self._db.close()
                 raise StateError(
-                    f"The sync state {path} was made by a newer amosheets (state schema {version}; "
-                    f"this one knows up to {SCHEMA_VERSION}).",
-                    hint="Upgrade amosheets to the version that last ran with this state "
-                    "(or point AMOSHEETS_STATE_DIR elsewhere to start afresh).",
+                    _(
+                        "The sync state {path} was made by a newer amosheets (state schema {version}; "
+                        "this one knows up to {known})."
+                    ).format(path=path, version=version, known=SCHEMA_VERSION),
+                    hint=_(
+                        "Upgrade amosheets to the version that last ran with this state "
+                        "(or point AMOSHEETS_STATE_DIR elsewhere to start afresh)."
+                    ),
                 )
             if version is not None and version < SCHEMA_VERSION:
                 self._migrate()
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as e:
             raise StateError(
-                f"The sync state {path} cannot be read: {e}.",
-                hint="If the file is damaged, move it away; the next run starts afresh "
-                "(existing lead_ids in the sheet are matched again, nothing is created twice for them).",
+                _("The sync state {path} cannot be read: {error}.").format(path=path, error=e),
+                hint=_(
+                    "If the file is damaged, move it away; the next run starts afresh "
+                    "(existing lead_ids in the sheet are matched again, nothing is created twice for them)."
+                ),
             ) from None
         for suffix in () if in_memory else ("-wal", "-shm"):
             side = Path(f"{path}{suffix}")
@@ -553,12 +560,17 @@ _MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_creations_by_token, 
 
 def ensure_state_dir(path: Path) -> None:
     """Create the state directory, owner-only, if it is missing; one that cannot be used is a setup problem."""
-    hint = "Set AMOSHEETS_STATE_DIR to a directory this user can write to (it is made if it does not exist)."
+    hint = _("Set AMOSHEETS_STATE_DIR to a directory this user can write to (it is made if it does not exist).")
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as e:
         raise ConfigError(
-            f"The state directory {path} (AMOSHEETS_STATE_DIR) cannot be made: {os_reason(e)}.", hint
+            _("The state directory {path} (AMOSHEETS_STATE_DIR) cannot be made: {reason}.").format(
+                path=path, reason=os_reason(e)
+            ),
+            hint,
         ) from None
     if not os.access(path, os.W_OK | os.X_OK):
-        raise ConfigError(f"The state directory {path} (AMOSHEETS_STATE_DIR) is not writable by this user.", hint)
+        raise ConfigError(
+            _("The state directory {path} (AMOSHEETS_STATE_DIR) is not writable by this user.").format(path=path), hint
+        )

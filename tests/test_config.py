@@ -340,3 +340,15 @@ def test_a_pair_is_made_whatever_a_service_lacks(env):
     s = load_settings(environ=env)
     assert s.tab().spreadsheet_id == "" and not s.account().secrets()
     assert s.pair().account.base_url == "https://mycompany.amocrm.ru"
+
+
+def test_an_unknown_language_is_a_settings_problem(env):
+    env["AMOSHEETS_LANG"] = "de"
+    s = load_settings(environ=env)
+    assert "AMOSHEETS_LANG is 'de'" in problems(s, "other")
+    with pytest.raises(ConfigError) as e:
+        s.require(AMOCRM)
+    assert "AMOSHEETS_LANG" in str(e.value)
+    for fine in ("ru", "en", "RU", ""):
+        env["AMOSHEETS_LANG"] = fine
+        assert problems(load_settings(environ=env), "other") == ""

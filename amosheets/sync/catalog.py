@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from amosheets.i18n import _
 from amosheets.sync.fields import (
     BUILT_INS,
     CF_PREFIX,
@@ -113,21 +114,21 @@ def stale_reason(
     the (field id, enum ids) that the deals amoCRM listed carry.
     """
     if not 0 <= age < TTL:
-        return "it is a day old"
+        return _("it is a day old")
     fields = field_set(account)
     aliases = fields.aliases
     if header_signature(header_row) != headers_then and any(
         t and t.casefold() not in aliases for t in (text(c) for c in header_row)
     ):
-        return "row 1 has a header it cannot bind"
+        return _("row 1 has a header it cannot bind")
     options = {s.cf_id: s.kind for s in fields.specs if isinstance(s.kind, Option)}
     known = {s.cf_id for s in fields.specs if s.cf_id is not None}
     for fid, enum_ids in refs:
         if fid not in known:
-            return f"a deal carries custom field {fid}"
+            return _("a deal carries custom field {field_id}").format(field_id=fid)
         kind = options.get(fid)
         if kind is not None and any(i not in kind.text_of for i in enum_ids) and age >= RECHECK_NAMES:
-            return f"a deal carries an option of field {fid} it lacks"
+            return _("a deal carries an option of field {field_id} it lacks").format(field_id=fid)
     if age < RECHECK_NAMES:
         return None
     bound = [(i, aliases.get(text(h).casefold())) for i, h in enumerate(header_row)]
@@ -139,7 +140,7 @@ def stale_reason(
     for row in rows:
         for i, kind in columns:
             if i < len(row) and any(p.strip().casefold() not in kind.by_text for p in _choices(row[i], kind)):
-                return "the sheet names an option it lacks"
+                return _("the sheet names an option it lacks")
     return None
 
 
@@ -157,13 +158,13 @@ def pipelines_stale_reason(
     ``rows`` the sheet's rows under ``headers``; ``names`` every name the pipelines and statuses have had.
     """
     if not 0 <= age < TTL:
-        return "it is a day old"
+        return _("it is a day old")
     for pipeline_id, status_id in listed:
         p = catalog.pipeline(pipeline_id)
         if p is None:
-            return f"a deal is in pipeline {pipeline_id}"
+            return _("a deal is in pipeline {pipeline_id}").format(pipeline_id=pipeline_id)
         if p.status(status_id) is None:
-            return f"a deal is in status {status_id}"
+            return _("a deal is in status {status_id}").format(status_id=status_id)
     # Unlike an option's name, one the copy lacks has it read again at once: it is one request, not four, and
     # a status added (or renamed) in amoCRM must be usable in the sheet at the next run; a typo left in the
     # sheet costs that request each run, while its row fails anyway.
@@ -171,8 +172,8 @@ def pipelines_stale_reason(
     columns = [
         (col, known, what)
         for col, known, what in (
-            (headers.columns.get(Key.PIPELINE), names.pipelines, "pipeline"),
-            (headers.columns.get(Key.STATUS), statuses, "status"),
+            (headers.columns.get(Key.PIPELINE), names.pipelines, _("the sheet names a pipeline it lacks")),
+            (headers.columns.get(Key.STATUS), statuses, _("the sheet names a status it lacks")),
         )
         if col is not None
     ]
@@ -182,7 +183,7 @@ def pipelines_stale_reason(
         for cell in {row[col] for row in rows if col < len(row)}:
             t = text(cell).strip().casefold()
             if t and not t.isdigit() and t not in known:
-                return f"the sheet names a {what} it lacks"
+                return what
     return None
 
 
@@ -195,16 +196,25 @@ def _choices(cell: Cell, kind: Option) -> list[str]:
 
 def header_notices(headers: HeaderMap, fields: FieldSet) -> list[Notice]:
     """What the run says about row 1: headers two custom fields share, and near misses of a field's name."""
-    out = [Notice(None, "Row 1: " + p) for p in headers.problems]
+    out = [Notice(None, _("Row 1: {problem}").format(problem=p)) for p in headers.problems]
     for h in headers.unknown:
         close = suggestions(h, fields)
         if close:
             out.append(
                 Notice(
                     None,
-                    f"Row 1: the column {h!r} binds to no field, so it is not synced; did you mean "
-                    + " or ".join(repr(c) for c in close)
-                    + "? (`amosheets fields` lists what a header may name)",
+                    _(
+                        "Row 1: the column {header!r} binds to no field, so it is not synced; did you mean "
+                        "{suggestions}? (`amosheets fields` lists what a header may name)"
+                    ).format(header=h, suggestions=_or([repr(c) for c in close])),
                 )
             )
     return out
+
+
+def _or(items: list[str]) -> str:
+    said = items[0]
+    for item in items[1:]:
+        # i18n: headers a header may have meant: "'Сумма' or 'Сума'"
+        said = _("{first} or {second}").format(first=said, second=item)
+    return said

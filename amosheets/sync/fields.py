@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 
+from amosheets.i18n import _
 from amosheets.sync.kinds import Cell, Kind, Price, ValueProblem, text
 
 __all__ = ["Cell", "ValueProblem", "text"]
@@ -189,7 +190,9 @@ def match_headers(row: list[Cell], fields: FieldSet = BUILT_IN_FIELDS) -> Header
     """
     if not any(text(c) for c in row):
         raise HeaderError(
-            "Row 1 is empty: it must hold the headers, e.g. " + " | ".join(DEFAULT_HEADER_ROW) + " (`amosheets init`)."
+            _("Row 1 is empty: it must hold the headers, e.g. {headers} (`amosheets init`).").format(
+                headers=" | ".join(DEFAULT_HEADER_ROW)
+            )
         )
     aliases = fields.aliases
     seen: dict[str, list[int]] = {}
@@ -199,10 +202,19 @@ def match_headers(row: list[Cell], fields: FieldSet = BUILT_IN_FIELDS) -> Header
         t = text(cell)
         found = aliases.get(t.casefold())
         if isinstance(found, tuple):
-            ids = " and ".join(f"cf:{fields[k].cf_id}" for k in found)
+            either = ""
+            for k in found:
+                # i18n: the custom fields' ids a header may name: "cf:1 and cf:2"
+                either = (
+                    _("{first} and {second}").format(first=either, second=f"cf:{fields[k].cf_id}")
+                    if either
+                    else f"cf:{fields[k].cf_id}"
+                )
             problems.append(
-                f"column {column_letter(i)} ({t!r}) names {len(found)} custom fields of that name; head it "
-                f"{ids} to say which (that column is not synced until then)"
+                _(
+                    "column {column} ({header!r}) names {n} custom fields of that name; head it "
+                    "{ids} to say which (that column is not synced until then)"
+                ).format(column=column_letter(i), header=t, n=len(found), ids=either)
             )
             continue
         if found is None:
@@ -213,17 +225,26 @@ def match_headers(row: list[Cell], fields: FieldSet = BUILT_IN_FIELDS) -> Header
     dups = [(k, cols) for k, cols in seen.items() if len(cols) > 1]
     if dups:
         parts = [
-            f"{text(row[cols[0]])} appears in columns " + ", ".join(column_letter(c) for c in cols) for k, cols in dups
+            _("{header} appears in columns {columns}").format(
+                header=text(row[cols[0]]), columns=", ".join(column_letter(c) for c in cols)
+            )
+            for k, cols in dups
         ]
-        raise HeaderError("Duplicated headers: " + "; ".join(parts) + ". Keep one column for each.")
+        raise HeaderError(
+            _("Duplicated headers: {headers}. Keep one column for each.").format(headers="; ".join(parts))
+        )
     if LEAD_ID not in seen:
         raise HeaderError(
-            "There is no lead_id column in row 1. "
-            "Add a column headed lead_id (the tool fills it in with the deal's ID)."
+            _(
+                "There is no lead_id column in row 1. "
+                "Add a column headed lead_id (the tool fills it in with the deal's ID)."
+            )
         )
     if not seen.keys() - {LEAD_ID, SYNC}:
         raise HeaderError(
-            "Row 1 has a lead_id column but none of the synced columns: " + ", ".join(s.header for s in BUILT_INS) + "."
+            _("Row 1 has a lead_id column but none of the synced columns: {headers}.").format(
+                headers=", ".join(s.header for s in BUILT_INS)
+            )
         )
     return HeaderMap(
         lead_id=seen[LEAD_ID][0],
@@ -301,5 +322,5 @@ def parse_lead_id(cell: Cell) -> int | None:
     if not raw:
         return None
     if not raw.isdigit() or int(raw) <= 0:
-        raise ValueProblem("is not a deal ID (a whole number); clear the cell to create a new deal from this row")
+        raise ValueProblem(_("is not a deal ID (a whole number); clear the cell to create a new deal from this row"))
     return int(raw)

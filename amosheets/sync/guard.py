@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from amosheets.i18n import N_, _
 from amosheets.sync.plan import Plan
 
 SHARE = 0.5  # more than half of the deals the sheet carries…
@@ -28,11 +29,11 @@ def mass_change(plan: Plan, share: float = SHARE, minimum: int = MINIMUM) -> str
     known = len(plan.seen)
     changed = {lp.lead_id for lp in plan.leads if lp.to_crm}
     if known > minimum and len(changed) > share * known:
-        return (
-            f"This run would change {len(changed)} of the {known} deals the sheet carries in amoCRM — more than "
-            f"{share:.0%}. That is what happens when one column of the sheet was sorted on its own (lead_ids then "
+        return _(
+            "This run would change {changed} of the {known} deals the sheet carries in amoCRM — more than "
+            "{share:.0%}. That is what happens when one column of the sheet was sorted on its own (lead_ids then "
             "sit next to other people's data). Nothing was changed."
-        )
+        ).format(changed=len(changed), known=known, share=share)
     return shuffled_column(plan)
 
 
@@ -46,20 +47,22 @@ def shuffled_column(plan: Plan) -> str | None:
         old = Counter(lp.base.get(f, lp.crm[f]) for lp in moved)
         if new == old:
             numbers = sorted(lp.row for lp in moved)
-            rows = ", ".join(map(str, numbers[:SHOWN])) + (
-                f" and {len(numbers) - SHOWN} more" if len(numbers) > SHOWN else ""
-            )
-            return (
-                f"In column {plan.header_of(f)}, rows {rows} would each send amoCRM a value another of these rows "
+            rows = ", ".join(map(str, numbers[:SHOWN]))
+            if len(numbers) > SHOWN:
+                # i18n: "2, 3, 5 and 4 more" (rows)
+                rows = _("{rows} and {n} more").format(rows=rows, n=len(numbers) - SHOWN)
+            return _(
+                "In column {header}, rows {rows} would each send amoCRM a value another of these rows "
                 "held — "
                 "the values went round among the rows instead of changing. That is what happens when one column "
                 "of the sheet was sorted on its own (lead_ids then sit next to other people's data). "
                 "Nothing was changed."
-            )
+            ).format(header=plan.header_of(f), rows=rows)
     return None
 
 
-HINT = (
+# Translated where it is shown: _(HINT).
+HINT = N_(
     "Look at the sheet: if a column was sorted alone, undo it (Edit → Undo, or File → Version history). "
     "`amosheets sync --dry-run` lists every change; if they are what you meant, run again with --force."
 )

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
+from amosheets.i18n import N_, _
+
 Cell = str | int | float | bool | None
 AmoValues = list[dict[str, Any]]  # a custom field's ``values`` in amoCRM's JSON
 
@@ -109,13 +111,13 @@ class ReadOnlyText(Kind):
 
 
 _PRICE_JUNK = re.compile(r"[\s\u00a0\u202f'’₽$€]|руб\.?|р\.|rub", re.IGNORECASE)
-_NOT_A_NUMBER = "is not a number; write digits only, like 15000"
+_NOT_A_NUMBER = N_("is not a number; write digits only, like 15000")
 
 
 def _number(cell: Cell) -> float | None:
     """A number from a cell: 1500, "1 500", "1,500", "1500.00", "1500,5", "15 000 ₽"; None when empty."""
     if isinstance(cell, bool):
-        raise ValueProblem(_NOT_A_NUMBER)
+        raise ValueProblem(_(_NOT_A_NUMBER))
     if isinstance(cell, int | float):
         value = float(cell)
     else:
@@ -129,11 +131,11 @@ def _number(cell: Cell) -> float | None:
         try:
             value = float(raw)
         except ValueError:
-            raise ValueProblem(_NOT_A_NUMBER) from None
+            raise ValueProblem(_(_NOT_A_NUMBER)) from None
     if math.isnan(value) or math.isinf(value):
-        raise ValueProblem(_NOT_A_NUMBER)
+        raise ValueProblem(_(_NOT_A_NUMBER))
     if abs(value) > 2**53:
-        raise ValueProblem("is too large")
+        raise ValueProblem(_("is too large"))
     return value
 
 
@@ -154,9 +156,9 @@ class Price(Kind):
         if value is None:
             return 0
         if value < 0:
-            raise ValueProblem("is negative; a deal's amount is 0 or more")
+            raise ValueProblem(_("is negative; a deal's amount is 0 or more"))
         if not value.is_integer():
-            raise ValueProblem("has kopecks/cents; amoCRM keeps whole amounts — round it, like 1500")
+            raise ValueProblem(_("has kopecks/cents; amoCRM keeps whole amounts — round it, like 1500"))
         return int(value)
 
 
@@ -201,7 +203,7 @@ class Checkbox(Kind):
             return True
         if t in _FALSE:
             return False
-        raise ValueProblem("is not a yes/no value; write TRUE or FALSE (да/нет, yes/no and 1/0 are read too)")
+        raise ValueProblem(_("is not a yes/no value; write TRUE or FALSE (да/нет, yes/no and 1/0 are read too)"))
 
     def from_amo(self, values: AmoValues) -> Any:
         return bool(values and values[0].get("value"))
@@ -227,12 +229,14 @@ class Option(Kind):
             self.by_text.setdefault(t.strip().casefold(), i)
 
     def allowed(self) -> str:
-        return ", ".join(t for _, t in self.options)
+        return ", ".join(t for _id, t in self.options)
 
     def one(self, t: str) -> int:
         found = self.by_text.get(t.strip().casefold())
         if found is None:
-            raise ValueProblem(f"is not an option of this field; use one of: {self.allowed()}")
+            raise ValueProblem(
+                _("is not an option of this field; use one of: {options}").format(options=self.allowed())
+            )
         return found
 
     def read(self, cell: Cell) -> Any:
@@ -285,8 +289,8 @@ class Options(Option):
         return [{"enum_id": i} for i in value] if value else None
 
 
-_READ_DATE = "is not a date; write it as 2026-12-02 or 02.12.2026"
-_READ_MOMENT = "is not a date and time; write it as 2026-12-02 14:30 or 02.12.2026 14:30"
+_READ_DATE = N_("is not a date; write it as 2026-12-02 or 02.12.2026")
+_READ_MOMENT = N_("is not a date and time; write it as 2026-12-02 14:30 or 02.12.2026 14:30")
 # 2026-12-02, 02.12.2026, 02.12.26 or 02/12/2026; then, optionally, 14:30 or 14:30:59 (or T14:30).
 _MOMENT = re.compile(
     r"(?:(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})|(?P<d2>\d{1,2})[./](?P<m2>\d{1,2})[./](?P<y2>\d{4}|\d{2}))"
@@ -334,7 +338,7 @@ class Day(Kind):
 
     def read(self, cell: Cell) -> Any:
         if isinstance(cell, bool):
-            raise ValueProblem(self.problem)
+            raise ValueProblem(_(self.problem))
         if isinstance(cell, int | float):
             return self.canonical(_from_serial(float(cell)) + self.rounding)
         t = text(cell)
@@ -342,7 +346,7 @@ class Day(Kind):
             return ""
         moment = _parse_moment(t)
         if moment is None:
-            raise ValueProblem(self.problem)
+            raise ValueProblem(_(self.problem))
         return self.canonical(moment)
 
     def cell(self, value: Any) -> Cell:
@@ -451,12 +455,18 @@ class User(Kind):
             return int(t)
         if self.users is None:
             raise ValueProblem(
-                "amoCRM lets only an administrator's token list users, so this column shows user ids and is "
-                "read-only; change the responsible user in amoCRM"
+                _(
+                    "amoCRM lets only an administrator's token list users, so this column shows user ids and is "
+                    "read-only; change the responsible user in amoCRM"
+                )
             )
         found = self.by_name.get(t.casefold())
         if found is None:
-            raise ValueProblem("is not a user of this amoCRM account; use one of: " + ", ".join(self.users.values()))
+            raise ValueProblem(
+                _("is not a user of this amoCRM account; use one of: {users}").format(
+                    users=", ".join(self.users.values())
+                )
+            )
         return found
 
     def cell(self, value: Any) -> Cell:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from amosheets.i18n import _
 from amosheets.sync.fields import BUILT_IN, BUILT_IN_FIELDS, Cell, FieldSet, Key
 
 Values = dict[str, Any]  # field key → canonical value
@@ -261,9 +262,17 @@ class RowProblem:
     lead_id: int | None = None
 
     def __str__(self) -> str:
-        where = f"row {self.row}" + (f", column {self.column}" if self.column else "")
-        value = f" ({self.value!r})" if self.value not in (None, "") else ""
-        return f"{where}{value}: {self.message}"
+        if self.value not in (None, ""):
+            if self.column:
+                return _("row {row}, column {column} ({value!r}): {message}").format(
+                    row=self.row, column=self.column, value=self.value, message=self.message
+                )
+            return _("row {row} ({value!r}): {message}").format(row=self.row, value=self.value, message=self.message)
+        if self.column:
+            return _("row {row}, column {column}: {message}").format(
+                row=self.row, column=self.column, message=self.message
+            )
+        return _("row {row}: {message}").format(row=self.row, message=self.message)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
+from amosheets.i18n import _
 from amosheets.sync.fields import CONTACT_KEYS, Key, header_of, is_contact_key
 from amosheets.sync.merge import ConflictPolicy
 from amosheets.sync.model import Catalog, CrmLead, Notice, RowProblem, Values
@@ -139,10 +140,10 @@ class Moved:
     where: str  # "tab «…» (pair «…»)"
 
     def text(self, catalog: Catalog) -> str:
-        return (
-            f"deal {self.lead_id} was moved in amoCRM to pipeline «{catalog.pipeline_name(self.pipeline_id)}»: "
-            f"it is on {self.where} now; this row is no longer synced"
-        )
+        return _(
+            "deal {lead_id} was moved in amoCRM to pipeline «{pipeline}»: "
+            "it is on {where} now; this row is no longer synced"
+        ).format(lead_id=self.lead_id, pipeline=catalog.pipeline_name(self.pipeline_id), where=self.where)
 
 
 @dataclass

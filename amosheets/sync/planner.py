@@ -14,6 +14,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from amosheets.i18n import _, plural
 from amosheets.sync.fields import (
     BUILT_IN,
     LEAD_ID,
@@ -235,11 +236,11 @@ class RowReader:
     def crm_values(self, crm: CrmLead) -> Values:
         """amoCRM's values of the sheet's columns; a field it sent nothing for holds its empty value."""
         held = crm.values()
-        return {k: empty if (v := held.get(k)) is None else v for k, _, empty, _ in self.merging}
+        return {k: empty if (v := held.get(k)) is None else v for k, _spec, empty, _writable in self.merging}
 
     def read(self, row: SheetRow, crm: CrmLead | None) -> tuple[Values, set[str]]:
         """The row's canonical values, and which of its cells say something. Raises _RowError."""
-        values, said, _ = self.read_lead(row, crm, None)
+        values, said, _restate = self.read_lead(row, crm, None)
         return values, said
 
     def read_lead(self, row: SheetRow, crm: CrmLead | None, base: Values | None) -> tuple[Values, set[str], set[str]]:
@@ -304,7 +305,7 @@ class RowReader:
         if name in SHEET_ERRORS:
             raise _error_cell(row, BUILT_IN[Key.PIPELINE], raw, self.headers.header_of(Key.PIPELINE))
         names = ", ".join(p.name for p in self.catalog.pipelines.values())
-        message = f"there is no such pipeline in amoCRM; use one of: {names}"
+        message = _("there is no such pipeline in amoCRM; use one of: {names}").format(names=names)
         raise _RowError(RowProblem(row.number, self.headers.header_of(Key.PIPELINE), name, message))
 
     def _status(self, row: SheetRow, raw: Cell, name: str, pipeline_id: int, held: set[int | None]) -> tuple[int, bool]:
@@ -327,18 +328,20 @@ class RowReader:
 
     def _status_hint(self, pipeline_id: int, found: Status | None) -> str:
         if found is not None:
-            return (
+            return _(
                 "amoCRM does not let a deal be put into its incoming-leads status through the API; "
                 "choose the next status"
             )
         pipeline = self.catalog.pipeline(pipeline_id)
         if pipeline is None:
-            return (
-                f"amoCRM no longer lists the deal's pipeline ({pipeline_id}), so its statuses are unknown; "
-                f"move the deal to another pipeline (in amoCRM, or in the {header_of(Key.PIPELINE)} column)"
-            )
+            return _(
+                "amoCRM no longer lists the deal's pipeline ({pipeline_id}), so its statuses are unknown; "
+                "move the deal to another pipeline (in amoCRM, or in the {header} column)"
+            ).format(pipeline_id=pipeline_id, header=header_of(Key.PIPELINE))
         names = ", ".join(x.name for x in pipeline.statuses if x.type != INCOMING_STATUS_TYPE)
-        return f"pipeline {pipeline.name!r} has no such status; use one of: {names}"
+        return _("pipeline {pipeline!r} has no such status; use one of: {names}").format(
+            pipeline=pipeline.name, names=names
+        )
 
 
 def _id_shown(by_name: int | None, shown: str) -> int | None:
@@ -349,13 +352,17 @@ def _id_shown(by_name: int | None, shown: str) -> int | None:
 
 
 def _error_cell(row: SheetRow, spec: FieldSpec, raw: Cell, header: str) -> _RowError:
-    hint = (
-        "a phone typed as +7 … is taken by Sheets for a formula; type it with an apostrophe first "
-        "('+7 999 …) or format the column as plain text"
+    message = (
+        _(
+            "the cell shows an error instead of a value: a phone typed as +7 … is taken by Sheets for a formula; "
+            "type it with an apostrophe first ('+7 999 …) or format the column as plain text"
+        )
         if spec.key == Key.PHONE
-        else "the cell holds a formula that fails; put the value itself in the cell"
+        else _(
+            "the cell shows an error instead of a value: the cell holds a formula that fails; "
+            "put the value itself in the cell"
+        )
     )
-    message = f"the cell shows an error instead of a value: {hint}"
     return _RowError(RowProblem(row.number, header, text(raw), message))
 
 
@@ -418,7 +425,9 @@ def plan(
                         r.number,
                         "lead_id",
                         str(lid),
-                        f"the same deal is on rows {numbers}; a deal has one row — delete the extra rows",
+                        _("the same deal is on rows {numbers}; a deal has one row — delete the extra rows").format(
+                            numbers=numbers
+                        ),
                         lid,
                     )
                 )
@@ -451,8 +460,10 @@ def plan(
             result.notices.append(
                 Notice(
                     None,
-                    f"the row of deal {lid} was removed from the sheet; the deal is left as it is in amoCRM "
-                    "and its row is not added back (run `amosheets pull --all` to bring it back)",
+                    _(
+                        "the row of deal {lead_id} was removed from the sheet; the deal is left as it is in amoCRM "
+                        "and its row is not added back (run `amosheets pull --all` to bring it back)"
+                    ).format(lead_id=lid),
                     lid,
                 )
             )
@@ -498,8 +509,10 @@ def _relink_cleared(
         result.notices.append(
             Notice(
                 row.number,
-                f"the lead_id of row {row.number} was empty, but the row holds deal {k.lead_id} (its row "
-                "had gone from the sheet); the deal's ID is put back rather than making a second deal",
+                _(
+                    "the lead_id of row {row} was empty, but the row holds deal {lead_id} (its row "
+                    "had gone from the sheet); the deal's ID is put back rather than making a second deal"
+                ).format(row=row.number, lead_id=k.lead_id),
                 k.lead_id,
             )
         )
@@ -539,8 +552,10 @@ def _plan_lead(
             result.notices.append(
                 Notice(
                     row.number,
-                    f"deal {lid} was deleted in amoCRM; row {row.number} is no longer synced and the deal is not "
-                    "made again (delete the row, or clear its lead_id to create a new deal from it)",
+                    _(
+                        "deal {lead_id} was deleted in amoCRM; row {row} is no longer synced and the deal is not "
+                        "made again (delete the row, or clear its lead_id to create a new deal from it)"
+                    ).format(lead_id=lid, row=row.number),
                     lid,
                 )
             )
@@ -553,7 +568,7 @@ def _plan_lead(
                 row.number,
                 "lead_id",
                 str(lid),
-                "there is no deal with this ID in amoCRM; fix the ID, or clear the cell to create a new deal",
+                _("there is no deal with this ID in amoCRM; fix the ID, or clear the cell to create a new deal"),
                 lid,
             )
         )
@@ -625,14 +640,20 @@ def _read_only_edit(result: Plan, row: int, lid: int, spec: FieldSpec) -> None:
     """Someone typed into a column amoCRM's value always overwrites: say so, once (it is overwritten now)."""
     header = spec.header
     if spec.key == Key.RESPONSIBLE:
-        why = (
+        why = _(
             "amoCRM lets only an administrator's token list users, so this column shows user ids and cannot be "
             "changed from the sheet; change the responsible user in amoCRM"
         )
         result.problems.append(RowProblem(row, header, None, why, lid))
         return
     result.notices.append(
-        Notice(row, f"column {header} is read-only (amoCRM fills it in); what was typed there is replaced", lid)
+        Notice(
+            row,
+            _("column {header} is read-only (amoCRM fills it in); what was typed there is replaced").format(
+                header=header
+            ),
+            lid,
+        )
     )
 
 
@@ -652,15 +673,14 @@ def _settle_shared_contacts(result: Plan) -> None:
                     lp.to_crm.discard(f)
                 continue
             rows = _and([str(lp.row) for lp in setting])
-            values = ", ".join(f"row {lp.row} has {lp.final[f]!r}" for lp in setting)
+            values = ", ".join(_("row {row} has {value!r}").format(row=lp.row, value=lp.final[f]) for lp in setting)
             for lp in setting:
                 result.problems.append(
                     RowProblem(
                         lp.row,
                         result.header_of(f),
                         lp.final[f],
-                        f"rows {rows} share one contact in amoCRM and set different {_plural(result, f)} ({values}); "
-                        f"make them the same — neither was sent, the rows' other columns were",
+                        _shared_contact_problem(result, f).format(rows=rows, values=values),
                         lp.lead_id,
                     )
                 )
@@ -669,12 +689,28 @@ def _settle_shared_contacts(result: Plan) -> None:
                 lp.final[f] = lp.crm[f]
 
 
-def _plural(plan: Plan, key: str) -> str:
-    return {Key.PHONE: "phones", Key.EMAIL: "e-mails"}.get(key) or f"values of {plan.header_of(key)}"
+def _shared_contact_problem(plan: Plan, key: str) -> str:
+    """The problem of rows sharing a contact that set it differently; ``{rows}`` and ``{values}`` to fill in."""
+    if key == Key.PHONE:
+        return _(
+            "rows {rows} share one contact in amoCRM and set different phones ({values}); "
+            "make them the same — neither was sent, the rows' other columns were"
+        )
+    if key == Key.EMAIL:
+        return _(
+            "rows {rows} share one contact in amoCRM and set different e-mails ({values}); "
+            "make them the same — neither was sent, the rows' other columns were"
+        )
+    # i18n: {header} is a column's header; {{rows}} and {{values}} are filled in afterwards
+    return _(
+        "rows {{rows}} share one contact in amoCRM and set different values of {header} ({{values}}); "
+        "make them the same — neither was sent, the rows' other columns were"
+    ).format(header=plan.header_of(key))
 
 
 def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    # i18n: the last two items of a list: "5 and 7"
+    return items[0] if len(items) == 1 else _("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
 
 
 def _ids_in(shown: str) -> set[int]:
@@ -697,24 +733,35 @@ def _notice_unlisted(result: Plan, known: Mapping[int, Known], planned: Collecti
         if catalog.lists(pid, sid):
             continue
         p = catalog.pipeline(pid)
-        what = f"pipeline {pid}" if p is None else f"status {sid} of pipeline {p.name!r}"
+        what = (
+            _("pipeline {pipeline_id}").format(pipeline_id=pid)
+            if p is None
+            else _("status {status_id} of pipeline {pipeline!r}").format(status_id=sid, pipeline=p.name)
+        )
         unlisted.setdefault(what, []).append(lid)
     if not unlisted:
         return
-    parts = [f"{what} ({'deal' if len(lids) == 1 else 'deals'} {_some(lids)})" for what, lids in unlisted.items()]
+    # i18n: {what} is "pipeline 5" or "status 7 of pipeline 'Sales'"; {ids} a list of deal ids
+    parts = [
+        plural(len(lids), "{{what}} (deal {{ids}})", "{{what}} (deals {{ids}})").format(what=what, ids=_some(lids))
+        for what, lids in unlisted.items()
+    ]
     result.notices.append(
         Notice(
             None,
-            "amoCRM no longer lists " + "; ".join(parts) + ". These deals' other columns sync; their "
-            f"{header_of(Key.STATUS)} and {header_of(Key.PIPELINE)} cells keep the name they showed, or show the id. "
-            "To end this, move the deals to a listed pipeline and status (in amoCRM, or in the sheet)",
+            _(
+                "amoCRM no longer lists {what}. These deals' other columns sync; their "
+                "{status} and {pipeline} cells keep the name they showed, or show the id. "
+                "To end this, move the deals to a listed pipeline and status (in amoCRM, or in the sheet)"
+            ).format(what="; ".join(parts), status=header_of(Key.STATUS), pipeline=header_of(Key.PIPELINE)),
         )
     )
 
 
 def _some(ids: list[int], most: int = 10) -> str:
     shown = ", ".join(str(i) for i in ids[:most])
-    return shown if len(ids) <= most else f"{shown} and {len(ids) - most} more"
+    # i18n: "1, 2, 3 and 5 more"
+    return shown if len(ids) <= most else _("{shown} and {n} more").format(shown=shown, n=len(ids) - most)
 
 
 def _check_status_fits(final: Values, to_crm: set[str], crm: CrmLead, catalog: Catalog) -> None:
@@ -782,9 +829,10 @@ def _plan_appends(
             result.notices.append(
                 Notice(
                     None,
-                    f"deal {lid} is known from an earlier sync, but amoCRM no longer lists it in pipeline "
-                    f"{catalog.pipeline_name(k.crm.pipeline_id)!r} (deleted or moved); no row is added "
-                    "for it",
+                    _(
+                        "deal {lead_id} is known from an earlier sync, but amoCRM no longer lists it in pipeline "
+                        "{pipeline!r} (deleted or moved); no row is added for it"
+                    ).format(lead_id=lid, pipeline=catalog.pipeline_name(k.crm.pipeline_id)),
                     lid,
                 )
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from amosheets.i18n import _
 from amosheets.sync.fields import HeaderMap, Key, text
 from amosheets.sync.model import RowProblem, SheetRow
 from amosheets.sync.plan import Conflict, Plan
@@ -63,11 +64,11 @@ def lines(plan: Plan, ran: Ran, rows: Iterable[SheetRow], headers: HeaderMap, wh
     done = f"{DONE} {when}"
     for n in plan.creates():
         if n.token in ran.created and n.row not in out.by_row:
-            out.by_row[n.row] = f"{done} deal created"  # its ID is in the row: a line kept short
+            out.by_row[n.row] = f"{done} " + _("deal created")  # its ID is in the row: a line kept short
     linked = set(ran.linked)
     for link in plan.links:
         if link.lead_id in linked and link.row not in out.by_row:
-            out.by_row[link.row] = f"{done} lead_id {link.lead_id} put back"
+            out.by_row[link.row] = f"{done} " + _("lead_id {lead_id} put back").format(lead_id=link.lead_id)
     sheet_done = set(ran.sheet_done)
     order = plan.catalog.fields.position
     for lp in plan.leads:
@@ -75,18 +76,20 @@ def lines(plan: Plan, ran: Ran, rows: Iterable[SheetRow], headers: HeaderMap, wh
             continue
         sent = sorted(set(ran.crm_done.get(lp.lead_id, ())) & lp.to_crm, key=order)
         got = sorted(lp.to_sheet & plan.columns, key=order) if lp.lead_id in sheet_done else []
-        what = [f"sent to amoCRM: {_columns(plan, sent)}"] if sent else []
-        what += [f"from amoCRM: {_columns(plan, got)}"] if got else []
+        what = [_("sent to amoCRM: {columns}").format(columns=_columns(plan, sent))] if sent else []
+        what += [_("from amoCRM: {columns}").format(columns=_columns(plan, got))] if got else []
         what += conflicts.get(lp.row, [])
         if what:
             out.by_row[lp.row] = f"{done} " + "; ".join(what)
     for a in plan.row_appends():
-        out.by_lead[a.lead_id] = f"{done} added from amoCRM"
+        out.by_lead[a.lead_id] = f"{done} " + _("added from amoCRM")
     for m in plan.moved.values():
         out.by_row.setdefault(m.row, f"{GONE} {m.text(plan.catalog)}")
     # Said again while the deal stays deleted: a line lost with an interrupted run's write comes back.
     for lid in plan.deleted | plan.still_deleted | set(ran.gone):
-        out.by_lead[lid] = f"{GONE} deal {lid} was deleted in amoCRM; this row is no longer synced"
+        out.by_lead[lid] = f"{GONE} " + _("deal {lead_id} was deleted in amoCRM; this row is no longer synced").format(
+            lead_id=lid
+        )
 
     # A row that showed a problem, or a deal deleted since restored, and is now found in sync (it was looked
     # at, and nothing is wrong).
@@ -108,16 +111,23 @@ def problem_text(p: RowProblem) -> str:
 def conflict_text(plan: Plan, x: Conflict) -> str:
     """The value that lost, so that nobody's typing vanishes without a trace."""
     show = plan.catalog.show
-    _, in_sheet, in_crm = x.pipelines
+    in_sheet, in_crm = x.pipelines[1:]
     sheet = show(x.field, x.sheet, {Key.PIPELINE: in_sheet})
     crm = show(x.field, x.crm, {Key.PIPELINE: in_crm})
     header = plan.header_of(x.field)
     if x.winner.value == "crm":
-        return f"{header}: amoCRM has {crm}, the sheet had {sheet} — kept amoCRM's"
-    return f"{header}: the sheet has {sheet}, amoCRM had {crm} — kept the sheet's"
+        return _("{header}: amoCRM has {crm}, the sheet had {sheet} — kept amoCRM's").format(
+            header=header, crm=crm, sheet=sheet
+        )
+    return _("{header}: the sheet has {sheet}, amoCRM had {crm} — kept the sheet's").format(
+        header=header, crm=crm, sheet=sheet
+    )
 
 
 def _columns(plan: Plan, keys: list[str]) -> str:
     names = [plan.header_of(k) for k in keys[:MOST_COLUMNS]]
     more = len(keys) - MOST_COLUMNS
-    return ", ".join(names) + (f" and {more} more" if more > 0 else "")
+    if more <= 0:
+        return ", ".join(names)
+    # i18n: "Имя, Сумма, Статус and 2 more" (the columns a line names, then how many others)
+    return _("{columns} and {n} more").format(columns=", ".join(names), n=more)
