@@ -750,15 +750,10 @@ def _json(r: requests.Response, host: str) -> Any:
             ).format(
                 host=host,
                 status=r.status_code,
-                content_type=r.headers.get("Content-Type", None) or _no_content_type(r),
+                content_type=r.headers.get("Content-Type", _("no content type")),
             ),
             hint=_("Check that AMOCRM_SUBDOMAIN / AMOCRM_BASE_URL point at amoCRM itself."),
         ) from None
-
-
-def _no_content_type(r: requests.Response) -> str:
-    """What stands for a missing Content-Type (an empty one is shown as it is)."""
-    return "" if "Content-Type" in r.headers else _("no content type")
 
 
 def _looks_html(r: requests.Response) -> bool:
