@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from amosheets.amocrm.errors import AmoAuthError
+from amosheets.i18n import _
 from amosheets.secret import Secret
 
 if TYPE_CHECKING:
@@ -62,16 +63,18 @@ class LongLivedToken:
 
     def refused(self, host: str) -> AmoAuthError:
         return AmoAuthError(
-            f"amoCRM ({host}) refused the token (401): it is wrong, expired or revoked.",
-            hint="In amoCRM open Settings → Integrations → your private integration → Keys and scopes, "
-            "make a new long-lived token and put it in AMOCRM_INTEGRATION_TOKEN.",
+            _("amoCRM ({host}) refused the token (401): it is wrong, expired or revoked.").format(host=host),
+            hint=_(
+                "In amoCRM open Settings → Integrations → your private integration → Keys and scopes, "
+                "make a new long-lived token and put it in AMOCRM_INTEGRATION_TOKEN."
+            ),
         )
 
     def secrets(self) -> list[str]:
         return [s for s in (self.token.reveal(),) if s]
 
     def describe(self, client: AmoClient) -> str:
-        return "signed in with a long-lived token (AMOCRM_INTEGRATION_TOKEN), which amoCRM does not let renew"
+        return _("signed in with a long-lived token (AMOCRM_INTEGRATION_TOKEN), which amoCRM does not let renew")
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from amosheets.amocrm.mapping import contact_kept, lead_kept
 from amosheets.amocrm.ratelimit import RateLimiter
 from amosheets.deadline import NO_DEADLINE, Deadline
 from amosheets.errors import ConfigError
-from amosheets.i18n import plural
+from amosheets.i18n import _, plural
 from amosheets.secret import redact
 
 OAUTH_PATH = "/oauth2/access_token"  # the token endpoint: not under /api/v4, and asked without a token
@@ -182,10 +182,13 @@ class AmoClient:
                 raise self.auth.refused(self.host) from None
         except _Transient as e:
             raise AmoError(
-                f"amoCRM ({self.host}) did not answer {method} {path} after "
-                + plural(self.attempts, "{n} attempt", "{n} attempts")
-                + f": {e}.",
-                hint="It may be down or overloaded; the next run picks up where this one stopped.",
+                # i18n: {{host}}, {{method}}, {{path}} and {{error}} are filled in after {n}: keep them doubled.
+                plural(
+                    self.attempts,
+                    "amoCRM ({{host}}) did not answer {{method}} {{path}} after {n} attempt: {{error}}.",
+                    "amoCRM ({{host}}) did not answer {{method}} {{path}} after {n} attempts: {{error}}.",
+                ).format(host=self.host, method=method, path=path, error=e),
+                hint=_("It may be down or overloaded; the next run picks up where this one stopped."),
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -276,16 +279,18 @@ class AmoClient:
         if isinstance(e, requests.exceptions.ConnectionError):
             if _is_name_failure(e):
                 return ConfigError(
-                    f"Cannot find the amoCRM host {self.host}: no such name in DNS.",
-                    hint="Check AMOCRM_SUBDOMAIN and AMOCRM_DOMAIN (or AMOCRM_BASE_URL) against the address you "
-                    "open amoCRM at. If they are right, check this machine's network and DNS.",
+                    _("Cannot find the amoCRM host {host}: no such name in DNS.").format(host=self.host),
+                    hint=_(
+                        "Check AMOCRM_SUBDOMAIN and AMOCRM_DOMAIN (or AMOCRM_BASE_URL) against the address you "
+                        "open amoCRM at. If they are right, check this machine's network and DNS."
+                    ),
                 )
             if not idempotent and not isinstance(e, requests.exceptions.ConnectTimeout) and not _refused(e):
-                return UncertainWrite(f"the connection to {self.host} broke before amoCRM answered")
-            return _Transient(f"connection to {self.host} failed ({_reason(e)})")
+                return UncertainWrite(_("the connection to {host} broke before amoCRM answered").format(host=self.host))
+            return _Transient(_("connection to {host} failed ({reason})").format(host=self.host, reason=_reason(e)))
         if not idempotent:
-            return UncertainWrite(f"amoCRM ({self.host}) did not answer in time")
-        return _Transient("timed out")
+            return UncertainWrite(_("amoCRM ({host}) did not answer in time").format(host=self.host))
+        return _Transient(_("timed out"))
 
     def _clean(self, text: str) -> str:
         """Text from amoCRM's answer, made safe to show and keep: an error page may echo our token."""
@@ -302,11 +307,17 @@ class AmoClient:
                 # A page from a proxy, or an answer cut off: the request may well have been carried out.
                 if not idempotent:
                     raise UncertainWrite(
-                        "amoCRM's answer to a create was not JSON ("
-                        + plural(len(r.content), "{n} byte", "{n} bytes")
-                        + ")"
+                        plural(
+                            len(r.content),
+                            "amoCRM's answer to a create was not JSON ({n} byte)",
+                            "amoCRM's answer to a create was not JSON ({n} bytes)",
+                        )
                     ) from None
-                raise _Transient(f"the answer was not JSON ({r.headers.get('Content-Type', '?')})") from None
+                raise _Transient(
+                    _("the answer was not JSON ({content_type})").format(
+                        content_type=r.headers.get("Content-Type", "?")
+                    )
+                ) from None
         if status == 429:
             retry_after = _retry_after(r)
             if self.limiter:
@@ -316,40 +327,48 @@ class AmoClient:
             if method == "GET":
                 raise _Transient("504 Gateway Timeout")  # nothing to split in a read: just ask again
             if not idempotent:
-                raise UncertainWrite("amoCRM answered 504 (gateway timeout) to a create")
-            raise TooLarge("504: too much in one request")
+                raise UncertainWrite(_("amoCRM answered 504 (gateway timeout) to a create"))
+            raise TooLarge(_("504: too much in one request"))
         if status >= 500:
             if not idempotent and status != 503:
-                raise UncertainWrite(f"amoCRM answered {status} to a create")
+                raise UncertainWrite(_("amoCRM answered {status} to a create").format(status=status))
             raise _Transient(f"{status} {self._clean(r.reason or '')}")
         if status == 402:
             raise AmoAuthError(
-                f"amoCRM ({self.host}) answered 402: the account's subscription is not paid.",
-                hint="Pay for the account (or ask its administrator); the API works again after that.",
+                _("amoCRM ({host}) answered 402: the account's subscription is not paid.").format(host=self.host),
+                hint=_("Pay for the account (or ask its administrator); the API works again after that."),
                 status=402,
             )
         if status == 403:
             if _looks_html(r):
                 raise AmoBlockedError(
-                    f"amoCRM ({self.host}) has blocked requests from this IP address (403).",
-                    hint="This happens after too many requests per second. Stop every other tool using this "
-                    "integration, wait (usually an hour) and try again; retrying now extends the block.",
+                    _("amoCRM ({host}) has blocked requests from this IP address (403).").format(host=self.host),
+                    hint=_(
+                        "This happens after too many requests per second. Stop every other tool using this "
+                        "integration, wait (usually an hour) and try again; retrying now extends the block."
+                    ),
                 )
             raise AmoAuthError(
-                f"amoCRM ({self.host}) refused access (403): {_problem_detail(r, self._clean)}.",
-                hint="Check that the integration has access to deals and contacts and that this IP is allowed.",
+                _("amoCRM ({host}) refused access (403): {detail}.").format(
+                    host=self.host, detail=_problem_detail(r, self._clean)
+                ),
+                hint=_("Check that the integration has access to deals and contacts and that this IP is allowed."),
                 status=403,
             )
         if status == 404:
             raise AmoError(
-                f"amoCRM answered 404 Not Found for {method} {url}.",
-                hint="Check AMOCRM_SUBDOMAIN / AMOCRM_DOMAIN (or AMOCRM_BASE_URL): there may be no account there.",
+                _("amoCRM answered 404 Not Found for {method} {url}.").format(method=method, url=url),
+                hint=_("Check AMOCRM_SUBDOMAIN / AMOCRM_DOMAIN (or AMOCRM_BASE_URL): there may be no account there."),
             )
         if path == OAUTH_PATH and status in (400, 401):
             raise OAuthRefused(status, _problem_hint(r, self._clean))
         if status == 400:
             raise _validation_error(r, self._clean)
-        raise AmoError(f"amoCRM answered {status} to {method} {path}: {_problem_detail(r, self._clean)}")
+        raise AmoError(
+            _("amoCRM answered {status} to {method} {path}: {detail}").format(
+                status=status, method=method, path=path, detail=_problem_detail(r, self._clean)
+            )
+        )
 
     def _note_clock(self, r: requests.Response) -> None:
         date = r.headers.get("Date")
@@ -500,7 +519,7 @@ class AmoClient:
         return self.list_all(
             "/api/v4/leads",
             "leads",
-            label="reading changed deals",
+            label=_("reading changed deals"),
             keep=lead_kept,
             params={
                 "with": "contacts",
@@ -515,7 +534,7 @@ class AmoClient:
             "/api/v4/leads",
             "leads",
             {"with": "contacts", "filter[pipeline_id][]": [pipeline_id]},
-            label="reading the pipeline's deals",
+            label=_("reading the pipeline's deals"),
             keep=lead_kept,
         )
 
@@ -576,14 +595,14 @@ class AmoClient:
         def send(items: list[dict[str, Any]]) -> list[Any]:
             return self.request("POST", "/api/v4/leads/complex", json=items, idempotent=False) or []
 
-        return self._batch(leads, COMPLEX_BATCH, send, idempotent=False, label="creating deals", on_ok=on_ok)
+        return self._batch(leads, COMPLEX_BATCH, send, idempotent=False, label=_("creating deals"), on_ok=on_ok)
 
     def update_leads(self, patches: Sequence[dict[str, Any]]) -> BatchResult:
         def send(items: list[dict[str, Any]]) -> list[Any]:
             data = self.request("PATCH", "/api/v4/leads", json=items)
             return (data or {}).get("_embedded", {}).get("leads", [])
 
-        return self._batch(patches, UPDATE_BATCH, send, label="updating deals")
+        return self._batch(patches, UPDATE_BATCH, send, label=_("updating deals"))
 
     def update_contacts(self, patches: Sequence[dict[str, Any]]) -> BatchResult:
         def send(items: list[dict[str, Any]]) -> list[Any]:
@@ -645,7 +664,7 @@ class AmoClient:
                     }
                     at_fault = [(by_rid.get(it.request_id, it.index), it) for it in e.items]
                     at_fault = [(n, it) for n, it in at_fault if 0 <= n < len(pending)]
-                    bad = {pending[n] for n, _ in at_fault}
+                    bad = {pending[n] for n, _item in at_fault}
                     with lock:
                         for n, it in at_fault:
                             result.failed[pending[n]] = str(it)
@@ -665,10 +684,10 @@ class AmoClient:
                             time.sleep(self._backoff(timeouts))
                             continue
                         with lock:
-                            result.failed[pending[0]] = (
-                                "amoCRM timed out (504) on this item alone, "
-                                + plural(timeouts, "{n} time", "{n} times")
-                                + "; the next run tries again"
+                            result.failed[pending[0]] = plural(
+                                timeouts,
+                                "amoCRM timed out (504) on this item alone, {n} time; the next run tries again",
+                                "amoCRM timed out (504) on this item alone, {n} times; the next run tries again",
                             )
                         return
                     half = len(pending) // 2
@@ -679,7 +698,7 @@ class AmoClient:
                 with lock:
                     result.ok.update(ok)
                     for i in pending[len(answers) :]:
-                        result.failed[i] = "amoCRM accepted the request but did not answer for this item"
+                        result.failed[i] = _("amoCRM accepted the request but did not answer for this item")
                     if on_ok is not None and ok:
                         on_ok(ok)
                 return
@@ -723,11 +742,17 @@ def _json(r: requests.Response, host: str) -> Any:
         return r.json()
     except ValueError:
         raise AmoError(
-            f"amoCRM ({host}) answered {r.status_code} with something that is not JSON "
-            f"({r.headers.get('Content-Type', 'no content type')}, "
-            + plural(len(r.content), "{n} byte", "{n} bytes")
-            + ").",
-            hint="Check that AMOCRM_SUBDOMAIN / AMOCRM_BASE_URL point at amoCRM itself.",
+            # i18n: {{host}}, {{status}} and {{content_type}} are filled in after {n}: keep them doubled.
+            plural(
+                len(r.content),
+                "amoCRM ({{host}}) answered {{status}} with something that is not JSON ({{content_type}}, {n} byte).",
+                "amoCRM ({{host}}) answered {{status}} with something that is not JSON ({{content_type}}, {n} bytes).",
+            ).format(
+                host=host,
+                status=r.status_code,
+                content_type=r.headers.get("Content-Type", _("no content type")),
+            ),
+            hint=_("Check that AMOCRM_SUBDOMAIN / AMOCRM_BASE_URL point at amoCRM itself."),
         ) from None
 
 
@@ -760,7 +785,9 @@ def _validation_error(r: requests.Response, clean: Callable[[str], str]) -> AmoV
     try:
         data = r.json()
     except ValueError:
-        return AmoValidationError(f"amoCRM rejected the request (400): {clean(r.text)[:200]!r}", [])
+        return AmoValidationError(
+            _("amoCRM rejected the request (400): {detail}").format(detail=repr(clean(r.text)[:200])), []
+        )
     items: list[ItemError] = []
     if isinstance(data, dict):
         for group in data.get("validation-errors") or []:
@@ -772,7 +799,7 @@ def _validation_error(r: requests.Response, clean: Callable[[str], str]) -> AmoV
         detail = clean(str(data.get("detail") or data.get("title") or "Bad Request"))
     else:
         detail = clean(jsonlib.dumps(data))[:200]
-    return AmoValidationError(f"amoCRM rejected the request (400): {detail}", items)
+    return AmoValidationError(_("amoCRM rejected the request (400): {detail}").format(detail=detail), items)
 
 
 def _retry_after(r: requests.Response) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amosheets.errors import AuthError, ServiceError
+from amosheets.i18n import _
 
 
 class AmoError(ServiceError):
@@ -21,7 +22,10 @@ class OAuthRefused(AmoAuthError):
     """amoCRM's token endpoint refused a code or a refresh token; ``reason`` is its answer's hint, in English."""
 
     def __init__(self, status: int, reason: str) -> None:
-        super().__init__(f"amoCRM refused the token request ({status}): {reason}", status=status)
+        super().__init__(
+            _("amoCRM refused the token request ({status}): {reason}").format(status=status, reason=reason),
+            status=status,
+        )
         self.reason = reason
 
 

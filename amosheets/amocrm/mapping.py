@@ -7,6 +7,7 @@ from typing import Any
 
 from amosheets.config import ENV_NAMES, EVERY_PIPELINE, Ref, SettingNames
 from amosheets.errors import ConfigError
+from amosheets.i18n import _
 from amosheets.sync.catalog import Account, CustomField, field_set
 from amosheets.sync.fields import BUILT_IN_FIELDS, CF_PREFIX, CONTACT_CF_PREFIX, FieldSet, Key, Side
 from amosheets.sync.kinds import Moment, tag_set
@@ -62,7 +63,9 @@ def catalog_from(
         )
         by_id[int(p["id"])] = Pipeline(int(p["id"]), str(p.get("name", "")), bool(p.get("is_main")), statuses)
     if not by_id:
-        raise ConfigError("amoCRM returned no pipelines for this account.", hint="Check the integration's access.")
+        raise ConfigError(
+            _("amoCRM returned no pipelines for this account."), hint=_("Check the integration's access.")
+        )
     main = next((p for p in by_id.values() if p.is_main), next(iter(by_id.values())))
     every = pipeline == EVERY_PIPELINE
     chosen = main if pipeline is None or every else _pipeline(by_id, pipeline, names.pipeline)
@@ -76,8 +79,10 @@ def _pipeline(by_id: Mapping[int, Pipeline], ref: int | str, setting: str) -> Pi
     if found is None:
         listed = ", ".join(f"{p.name!r} ({p.id})" for p in by_id.values())
         raise ConfigError(
-            f"{setting} is {ref!r}, but the account has no such pipeline (it has {listed}).",
-            hint="Run `amosheets pipelines` and copy the ID or name of the pipeline new deals should go to.",
+            _("{setting} is {ref}, but the account has no such pipeline (it has {listed}).").format(
+                setting=setting, ref=repr(ref), listed=listed
+            ),
+            hint=_("Run `amosheets pipelines` and copy the ID or name of the pipeline new deals should go to."),
         )
     return found
 
@@ -91,14 +96,19 @@ def _status(pipeline: Pipeline, ref: Ref, setting: str) -> Status:
         found = next((s for s in pipeline.statuses if _same(s.name, ref)), None)
     if found is None:
         raise ConfigError(
-            f"{setting} is {ref!r}, but pipeline {pipeline.name!r} ({pipeline.id}) has no such status.",
-            hint="Run `amosheets pipelines` and copy a status ID (or name) of that pipeline.",
+            _("{setting} is {ref}, but pipeline {pipeline} ({pipeline_id}) has no such status.").format(
+                setting=setting, ref=repr(ref), pipeline=repr(pipeline.name), pipeline_id=pipeline.id
+            ),
+            hint=_("Run `amosheets pipelines` and copy a status ID (or name) of that pipeline."),
         )
     if found.type == INCOMING_STATUS_TYPE:
         raise ConfigError(
-            f"{setting} is {ref!r}, the incoming-leads status {found.name!r}; amoCRM does not let "
-            "the API put deals there.",
-            hint=f"Use the next status of the pipeline, or leave {setting} empty for that default.",
+            _(
+                "{setting} is {ref}, the incoming-leads status {status}; amoCRM does not let the API put deals there."
+            ).format(setting=setting, ref=repr(ref), status=repr(found.name)),
+            hint=_("Use the next status of the pipeline, or leave {setting} empty for that default.").format(
+                setting=setting
+            ),
         )
     return found
 

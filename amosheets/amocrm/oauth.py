@@ -27,7 +27,7 @@ from amosheets.amocrm.auth import OAuthIntegration
 from amosheets.amocrm.errors import AmoAuthError, AmoError, OAuthRefused, UncertainWrite
 from amosheets.amocrm.token_file import TokenFile, TokenPair
 from amosheets.errors import AmosheetsError, ConfigError, LockedError
-from amosheets.i18n import plural
+from amosheets.i18n import N_, _, plural
 from amosheets.secret import Secret
 from amosheets.state import ensure_state_dir
 
@@ -41,8 +41,12 @@ REFRESH_AHEAD = 30 * 86400  # and the refresh token when less than 30 days are l
 REFRESH_LIFETIME = 90 * 86400  # what amoCRM gives a refresh token: 3 months (its answer does not say)
 LOCK_WAIT = 60.0  # seconds to wait for another process's renewal
 
-AUTHORIZE_AGAIN = (
+AUTHORIZE_AGAIN = N_(
     "Authorize again: in amoCRM open Settings → Integrations → your integration → Keys and scopes, copy "
+    "the authorization code (it lasts 20 minutes) and run at once: amosheets auth amocrm --code CODE"
+)
+AUTHORIZE_FIRST = N_(
+    "In amoCRM open Settings → Integrations → your integration → Keys and scopes, copy "
     "the authorization code (it lasts 20 minutes) and run at once: amosheets auth amocrm --code CODE"
 )
 
@@ -50,9 +54,9 @@ AUTHORIZE_AGAIN = (
 def renewal_due(pair: TokenPair, now: float) -> str | None:
     """Why the pair should be renewed at ``now`` (amoCRM's clock), or None while it is good."""
     if now >= pair.access_until - ACCESS_AHEAD:
-        return "the access token ends within the hour"
+        return _("the access token ends within the hour")
     if now >= pair.refresh_until - REFRESH_AHEAD:
-        return "the refresh token has less than 30 days left"
+        return _("the refresh token has less than 30 days left")
     return None
 
 
@@ -62,7 +66,10 @@ def span(seconds: float) -> str:
     if seconds >= 2 * 86400:  # to the nearest day: a refresh token just issued has 90 days, not 89 and a bit
         return plural(round(seconds / 86400), "{n} day", "{n} days")
     if seconds >= 3600:
-        return f"{seconds // 3600} h" + (f" {seconds % 3600 // 60} min" if seconds % 3600 >= 60 else "")
+        hours, minutes = seconds // 3600, seconds % 3600 // 60
+        if seconds % 3600 >= 60:
+            return _("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
+        return _("{hours} h").format(hours=hours)
     return plural(seconds // 60, "{n} minute", "{n} minutes")
 
 
@@ -112,9 +119,11 @@ class OAuthTokens:
 
     def refused(self, host: str) -> AmoAuthError:
         return AmoAuthError(
-            f"amoCRM ({host}) refused the OAuth access token it had just issued (401): the integration may "
-            "have been switched off or its access taken back.",
-            hint=AUTHORIZE_AGAIN,
+            _(
+                "amoCRM ({host}) refused the OAuth access token it had just issued (401): the integration may "
+                "have been switched off or its access taken back."
+            ).format(host=host),
+            hint=_(AUTHORIZE_AGAIN),
         )
 
     def secrets(self) -> list[str]:
@@ -123,10 +132,14 @@ class OAuthTokens:
 
     def describe(self, client: AmoClient) -> str:
         pair, now = self.pair(), self.now(client)
-        return (
-            f"signed in with OAuth (integration {self.integration.client_id}): the access token is good for "
-            f"{span(pair.access_until - now)}, the refresh token for {span(pair.refresh_until - now)}; every run "
+        return _(
+            "signed in with OAuth (integration {client_id}): the access token is good for "
+            "{access}, the refresh token for {refresh}; every run "
             "renews them (the refresh token when less than 30 days are left)"
+        ).format(
+            client_id=self.integration.client_id,
+            access=span(pair.access_until - now),
+            refresh=span(pair.refresh_until - now),
         )
 
     # -- the tokens -------------------------------------------------------------------
@@ -153,8 +166,8 @@ class OAuthTokens:
                 raise self._code_refused(e) from None
             except UncertainWrite:
                 raise AmoError(
-                    f"amoCRM ({client.host}) did not answer the code exchange.",
-                    hint="Codes are single-use: get a new one and run `amosheets auth amocrm --code CODE` again.",
+                    _("amoCRM ({host}) did not answer the code exchange.").format(host=client.host),
+                    hint=_("Codes are single-use: get a new one and run `amosheets auth amocrm --code CODE` again."),
                 ) from None
             pair = self._pair_from(answer, client)
             self.file.save(pair)
@@ -177,9 +190,11 @@ class OAuthTokens:
                 raise self._refresh_refused(e, earlier) from None
             except UncertainWrite:
                 raise AmoError(
-                    f"amoCRM ({client.host}) did not answer the renewal of the OAuth tokens.",
-                    hint="The next run tries again. If amoCRM had renewed them, the new tokens are lost with its "
-                    "answer and that run will ask you to authorize again.",
+                    _("amoCRM ({host}) did not answer the renewal of the OAuth tokens.").format(host=client.host),
+                    hint=_(
+                        "The next run tries again. If amoCRM had renewed them, the new tokens are lost with its "
+                        "answer and that run will ask you to authorize again."
+                    ),
                 ) from None
             pair = self._pair_from(answer, client)
             self.file.save(pair)
@@ -198,9 +213,10 @@ class OAuthTokens:
             self.file.lock.acquire(timeout=LOCK_WAIT)
         except Timeout:
             raise LockedError(
-                f"Another amosheets process has been renewing the amoCRM tokens for {LOCK_WAIT:.0f} s "
-                f"(lock {self.file.lock.lock_file}).",
-                hint="If no other amosheets is running, delete that lock file.",
+                _(
+                    "Another amosheets process has been renewing the amoCRM tokens for {seconds:.0f} s (lock {lock})."
+                ).format(seconds=LOCK_WAIT, lock=self.file.lock.lock_file),
+                hint=_("If no other amosheets is running, delete that lock file."),
             ) from None
         try:
             yield
@@ -217,7 +233,8 @@ class OAuthTokens:
             lasts = int(answer["expires_in"])
         except (KeyError, TypeError, ValueError):
             raise AmoError(
-                f"amoCRM ({client.host}) answered the token request without the tokens.", hint=AUTHORIZE_AGAIN
+                _("amoCRM ({host}) answered the token request without the tokens.").format(host=client.host),
+                hint=_(AUTHORIZE_AGAIN),
             ) from None
         here = time.time()
         told = client.amocrm_now()
@@ -236,15 +253,25 @@ class OAuthTokens:
     def _checked(self, pair: TokenPair | None) -> TokenPair:
         if pair is None:
             raise ConfigError(
-                "amoCRM is set up for OAuth (AMOCRM_CLIENT_ID), but it has not been authorized yet: there are no "
-                f"tokens in {self.file.path}.",
-                hint=AUTHORIZE_AGAIN.replace("Authorize again: in", "In"),
+                _(
+                    "amoCRM is set up for OAuth (AMOCRM_CLIENT_ID), but it has not been authorized yet: there are no "
+                    "tokens in {path}."
+                ).format(path=self.file.path),
+                hint=_(AUTHORIZE_FIRST),
             )
         if pair.base_url != self.base_url or pair.client_id != self.integration.client_id:
             raise ConfigError(
-                f"The amoCRM tokens in {self.file.path} were issued to integration {pair.client_id} for "
-                f"{pair.base_url}, not to AMOCRM_CLIENT_ID {self.integration.client_id} for {self.base_url}.",
-                hint=AUTHORIZE_AGAIN,
+                _(
+                    "The amoCRM tokens in {path} were issued to integration {client_id} for "
+                    "{base_url}, not to AMOCRM_CLIENT_ID {our_client_id} for {our_base_url}."
+                ).format(
+                    path=self.file.path,
+                    client_id=pair.client_id,
+                    base_url=pair.base_url,
+                    our_client_id=self.integration.client_id,
+                    our_base_url=self.base_url,
+                ),
+                hint=_(AUTHORIZE_AGAIN),
             )
         return pair
 
@@ -252,50 +279,66 @@ class OAuthTokens:
         """Why a refresh was refused; ``started``: when an earlier refresh with the same token was sent."""
         if "revoked" in e.reason.lower():
             if started is not None:
-                why = (
-                    f"The renewal of the amoCRM tokens sent at {started} never got its answer kept (the run was "
+                why = _(
+                    "The renewal of the amoCRM tokens sent at {started} never got its answer kept (the run was "
                     "stopped or the connection broke while amoCRM answered), and amoCRM has used up the old "
                     "refresh token: no request can get the new ones back."
-                )
+                ).format(started=started)
             else:
-                why = (
+                why = _(
                     "amoCRM says the refresh token was already used (401 “Token has been revoked”): another copy of "
                     "these tokens renewed them (another machine or state directory with the same integration?), or "
                     "the integration was authorized again elsewhere."
                 )
-            return AmoAuthError(why, hint=AUTHORIZE_AGAIN)
+            return AmoAuthError(why, hint=_(AUTHORIZE_AGAIN))
         if "expired" in e.reason.lower():
             return AmoAuthError(
-                "amoCRM's refresh token has expired: no run renewed it for 3 months.", hint=AUTHORIZE_AGAIN
+                _("amoCRM's refresh token has expired: no run renewed it for 3 months."), hint=_(AUTHORIZE_AGAIN)
             )
         return self._keys_refused(e) or AmoAuthError(
-            f"amoCRM refused to renew the OAuth tokens ({e.status}: {e.reason}).", hint=AUTHORIZE_AGAIN
+            _("amoCRM refused to renew the OAuth tokens ({status}: {reason}).").format(
+                status=e.status, reason=e.reason
+            ),
+            hint=_(AUTHORIZE_AGAIN),
         )
 
     def _code_refused(self, e: OAuthRefused) -> AmosheetsError:
         hint = e.reason.lower()
-        again = "Copy a new authorization code (Settings → Integrations → your integration → Keys and scopes) and run "
+        again = _(
+            "Copy a new authorization code (Settings → Integrations → your integration → Keys and scopes) and run "
+            "this again."
+        )
         if "expired" in hint:
             return ConfigError(
-                "That authorization code has expired: codes last 20 minutes.", hint=again + "this again at once."
+                _("That authorization code has expired: codes last 20 minutes."),
+                hint=_(
+                    "Copy a new authorization code (Settings → Integrations → your integration → Keys and scopes) "
+                    "and run this again at once."
+                ),
             )
         if "revoked" in hint:
-            return ConfigError("That authorization code was already used: each works once.", hint=again + "this again.")
+            return ConfigError(_("That authorization code was already used: each works once."), hint=again)
         if "decrypt" in hint:
             return ConfigError(
-                "amoCRM does not know that authorization code (is it cut short, or from another account?).",
-                hint=again + "this again.",
+                _("amoCRM does not know that authorization code (is it cut short, or from another account?)."),
+                hint=again,
             )
-        return self._keys_refused(e) or ConfigError(f"amoCRM refused the code ({e.status}: {e.reason}).")
+        return self._keys_refused(e) or ConfigError(
+            _("amoCRM refused the code ({status}: {reason}).").format(status=e.status, reason=e.reason)
+        )
 
     def _keys_refused(self, e: OAuthRefused) -> AmosheetsError | None:
         if "client authentication" not in e.reason.lower():
             return None
         return ConfigError(
-            "amoCRM refused the integration's keys: AMOCRM_CLIENT_ID, AMOCRM_CLIENT_SECRET and AMOCRM_REDIRECT_URI "
-            "must be the integration's own.",
-            hint="Copy them from amoCRM: Settings → Integrations → your integration → Keys and scopes (the redirect "
-            "address exactly as entered there).",
+            _(
+                "amoCRM refused the integration's keys: AMOCRM_CLIENT_ID, AMOCRM_CLIENT_SECRET and "
+                "AMOCRM_REDIRECT_URI must be the integration's own."
+            ),
+            hint=_(
+                "Copy them from amoCRM: Settings → Integrations → your integration → Keys and scopes (the redirect "
+                "address exactly as entered there)."
+            ),
         )
 
 

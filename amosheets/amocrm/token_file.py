@@ -28,6 +28,7 @@ from typing import Any
 from filelock import FileLock
 
 from amosheets.errors import ConfigError
+from amosheets.i18n import _
 from amosheets.secret import Secret
 
 FORMAT = 1
@@ -99,8 +100,8 @@ class TokenFile:
         pair = TokenPair.from_json(data)
         if pair is None:
             raise ConfigError(
-                f"{self.path} is not a token file amosheets can read.",
-                hint="Delete it and run `amosheets auth amocrm --code CODE` with a new authorization code.",
+                _("{path} is not a token file amosheets can read.").format(path=self.path),
+                hint=_("Delete it and run `amosheets auth amocrm --code CODE` with a new authorization code."),
             )
         return pair
 

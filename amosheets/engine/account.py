@@ -18,6 +18,7 @@ from amosheets.amocrm.mapping import catalog_from
 from amosheets.config import PairConfig
 from amosheets.engine.reading import read_account
 from amosheets.errors import AmosheetsError, ConfigError
+from amosheets.i18n import _
 from amosheets.sync.catalog import Account
 from amosheets.sync.freshness import deleted_and_restored
 
@@ -166,12 +167,18 @@ class AccountSession:
             if shared:
                 names = ", ".join(sorted(p["name"] for p in answer if int(p["id"]) in shared))
                 raise ConfigError(
-                    f"pairs «{pair.name}» and «{other.name}» both follow the pipeline {names} of one amoCRM account; "
-                    "its deals would be kept on two tabs.",
-                    hint='Give each pipeline to one pair (pipeline = "*" follows every pipeline, so it fits only a '
-                    "pair that is the account's only one).",
+                    _(
+                        "pairs «{pair}» and «{other}» both follow the pipeline {names} of one amoCRM account; "
+                        "its deals would be kept on two tabs."
+                    ).format(pair=pair.name, other=other.name, names=names),
+                    hint=_(
+                        'Give each pipeline to one pair (pipeline = "*" follows every pipeline, so it fits only a '
+                        "pair that is the account's only one)."
+                    ),
                 )
-            out.update(dict.fromkeys(theirs, f"tab «{other.tab.worksheet}» (pair «{other.name}»)"))
+            out.update(
+                dict.fromkeys(theirs, _("tab «{tab}» (pair «{pair}»)").format(tab=other.tab.worksheet, pair=other.name))
+            )
         return out
 
 

@@ -24,6 +24,7 @@ from amosheets.deadline import Deadline
 from amosheets.engine.account import AccountSession
 from amosheets.engine.run import Engine, Options, Outcome, request_line
 from amosheets.errors import AmosheetsError, ExitStatus, most_severe
+from amosheets.i18n import _
 
 Say = Callable[[str], None]
 Progress = Callable[[str, int, int | None], None]
@@ -117,7 +118,7 @@ def _in_processes(by_account: dict[AccountConfig, list[PairConfig]], one_account
             child.join()
     except KeyboardInterrupt:
         # Ctrl-C in a terminal reached the children too; a SIGINT sent to this process alone did not.
-        for child, _, _ in children:
+        for child, _reader, _result in children:
             child.join(timeout=2)
             if child.is_alive() and child.pid is not None:
                 os.kill(child.pid, signal.SIGINT)
@@ -151,7 +152,9 @@ def _portable(e: BaseException) -> Exception:
 
 
 def _stopped(exitcode: int | None) -> AmosheetsError:
-    return AmosheetsError(f"the process syncing this pair stopped without a result (exit code {exitcode}).")
+    return AmosheetsError(
+        _("the process syncing this pair stopped without a result (exit code {code}).").format(code=exitcode)
+    )
 
 
 def _in_threads(

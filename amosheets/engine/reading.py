@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from amosheets.amocrm.client import AmoClient
 from amosheets.amocrm.mapping import account_from, contact_from, custom_field_refs, lead_from, main_contact_id
-from amosheets.i18n import plural
+from amosheets.i18n import _, plural
 from amosheets.state import IndexEntry, StateStore
 from amosheets.sync import creations as journal
 from amosheets.sync.catalog import Account, stale_reason
@@ -109,17 +109,15 @@ def list_changes(session: AccountSession, store: StateStore, opts: Options, cata
         changes.gone, changes.back = got.gone, got.back
     changes.now, changes.now_here = session.clock()
     if changes.first_run:
-        detail("amoCRM: first run, so no changes are asked for; they are taken from now on")
+        detail(_("amoCRM: first run, so no changes are asked for; they are taken from now on"))
     else:
+        # i18n: the line is these four counts, one after the other: "amoCRM: 3 changed deals" ", 1 changed
+        # i18n: contact" ", 0 deleted" ", 0 restored" (deleted and restored: deals).
         detail(
-            "amoCRM: "
-            + plural(len(changes.leads), "{n:,} changed deal", "{n:,} changed deals")
-            + ", "
-            + plural(len(changes.contacts), "{n:,} changed contact", "{n:,} changed contacts")
-            + ", "
-            + plural(len(changes.gone), "{n:,} deleted", "{n:,} deleted")
-            + ", "
-            + plural(len(changes.back), "{n:,} restored", "{n:,} restored")
+            plural(len(changes.leads), "amoCRM: {n:,} changed deal", "amoCRM: {n:,} changed deals")
+            + plural(len(changes.contacts), ", {n:,} changed contact", ", {n:,} changed contacts")
+            + plural(len(changes.gone), ", {n:,} deleted", ", {n:,} deleted")
+            + plural(len(changes.back), ", {n:,} restored", ", {n:,} restored")
         )
     return changes
 
@@ -146,8 +144,10 @@ def _window(store: StateStore, now: int, now_here: float, changes: Changes) -> W
         changes.notices.append(
             Notice(
                 None,
-                f"amoCRM's clock ({_utc(now)}) is behind the time the last sync reached ({_utc(cursor or now)}): "
-                f"it was set back. Changes are looked for from {_utc(w.since)} on, so none made since is missed.",
+                _(
+                    "amoCRM's clock ({now}) is behind the time the last sync reached ({cursor}): "
+                    "it was set back. Changes are looked for from {since} on, so none made since is missed."
+                ).format(now=_utc(now), cursor=_utc(cursor or now), since=_utc(w.since)),
             )
         )
     return w
@@ -165,20 +165,24 @@ def check_account(store: StateStore, changes: Changes, opts: Options) -> bool:
     if stored is None or not seen or stored in seen:
         return False
     old = store.path
+    accounts = ", ".join(str(a) for a in sorted(seen))
     if opts.dry_run:
         store.forget_in_memory()
-        what = "This dry run plans as a first run; a real run moves the file aside (it is kept) and starts afresh"
+        said = _(
+            "The sync state {old} was made with amoCRM account {stored}, but amoCRM now answers as account "
+            "{accounts} (another account, or a sandbox that was reset), so it is not trusted. This dry run plans "
+            "as a first run; a real run moves the file aside (it is kept) and starts afresh: the sheet's lead_ids "
+            "are matched again, and an id amoCRM does not have is reported on its row."
+        ).format(old=old, stored=stored, accounts=accounts)
     else:
-        what = f"It was moved to {store.set_aside(f'account-{stored}')} (kept), and this run starts afresh"
-    accounts = ", ".join(str(a) for a in sorted(seen))
-    changes.notices = [
-        Notice(
-            None,
-            f"The sync state {old} was made with amoCRM account {stored}, but amoCRM now answers as account "
-            f"{accounts} (another account, or a sandbox that was reset), so it is not trusted. {what}: the "
-            "sheet's lead_ids are matched again, and an id amoCRM does not have is reported on its row.",
-        )
-    ]
+        moved = store.set_aside(f"account-{stored}")
+        said = _(
+            "The sync state {old} was made with amoCRM account {stored}, but amoCRM now answers as account "
+            "{accounts} (another account, or a sandbox that was reset), so it is not trusted. It was moved to "
+            "{moved} (kept), and this run starts afresh: the sheet's lead_ids are matched again, and an id "
+            "amoCRM does not have is reported on its row."
+        ).format(old=old, stored=stored, accounts=accounts, moved=moved)
+    changes.notices = [Notice(None, said)]
     changes.first_run = opts.since is None and not opts.backfill
     if changes.first_run:  # a first run takes in no earlier changes
         changes.leads.clear()

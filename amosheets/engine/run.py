@@ -28,7 +28,7 @@ from amosheets.engine.reading import (
 )
 from amosheets.engine.writing import Sent, create, update_crm, write_sheet
 from amosheets.errors import ConfigError, ExitStatus, LockedError
-from amosheets.i18n import plural
+from amosheets.i18n import _, plural
 from amosheets.state import StateStore, ensure_state_dir, state_path
 from amosheets.sync.catalog import field_set, header_notices, pipelines_stale_reason
 from amosheets.sync.creations import Made
@@ -148,7 +148,7 @@ class Engine:
         self.options = options
         # One deadline for the whole run, counted from here, shared by both services' clients.
         self.deadline = deadline or Deadline(None)
-        self.detail: Say = detail or (lambda _: None)
+        self.detail: Say = detail or (lambda text: None)
         self._closes_client = session is None  # a shared session's client is closed by whoever shares it
         if session is None:
             amo = amo or amo_client(pair.account, deadline=self.deadline, on_request=request_line("amoCRM", trace))
@@ -196,9 +196,11 @@ class Engine:
             lock.acquire(timeout=self.options.lock_wait)
         except Timeout:
             raise LockedError(
-                "Another amosheets run is working on this sheet and account; this one did nothing.",
-                hint="That is normal when a run takes longer than the cron interval. If no other run is going, "
-                f"the lock is released by itself (file: {lock.lock_file}).",
+                _("Another amosheets run is working on this sheet and account; this one did nothing."),
+                hint=_(
+                    "That is normal when a run takes longer than the cron interval. If no other run is going, "
+                    "the lock is released by itself (file: {path})."
+                ).format(path=lock.lock_file),
             ) from None
         try:
             store = StateStore.open(self.pair.state_dir, self.pair.scope)
@@ -229,11 +231,10 @@ class Engine:
         if run_id is not None:
             store.finish_run(run_id, out.exit_status, out.summary(), [str(p) for p in out.problems])
         if not opts.dry_run and not out.blocked:
+            # i18n: the line is these two parts, one after the other: "sheet: wrote 3 cells" ", added 1 row".
             self.detail(
-                "sheet: wrote "
-                + plural(out.cells_written, "{n:,} cell", "{n:,} cells")
-                + ", added "
-                + plural(out.rows_appended, "{n:,} row", "{n:,} rows")
+                plural(out.cells_written, "sheet: wrote {n:,} cell", "sheet: wrote {n:,} cells")
+                + plural(out.rows_appended, ", added {n:,} row", ", added {n:,} rows")
             )
         return out
 
@@ -249,7 +250,7 @@ class Engine:
                 Pipelines(*held, read=False) if held else None, fresh=store.cursor is None or opts.backfill
             )
             if not pipelines.read:
-                self.detail(f"amoCRM: the pipelines as the state kept them {_age(pipelines.at)} ago")
+                self.detail(_("amoCRM: the pipelines as the state kept them {age} ago").format(age=_age(pipelines.at)))
             catalog = self._catalog(pipelines)
             changes = list_changes(self.session, store, opts, catalog, self.detail)
             values = sheet_read.result()
@@ -263,10 +264,10 @@ class Engine:
             listed = [(int(x.get("pipeline_id") or 0), int(x.get("status_id") or 0)) for x in changes.leads.values()]
             age = time.time() - pipelines.at
             seen = store.names().with_catalog(catalog)
-            why = "the state was set aside" if set_aside else None
+            why = _("the state was set aside") if set_aside else None
             why = why or pipelines_stale_reason(catalog, age, listed, data.headers, values[1:], seen)
         if why is not None:
-            self.detail(f"amoCRM: the pipelines are read again: {why}")
+            self.detail(_("amoCRM: the pipelines are read again: {why}").format(why=why))
             pipelines = self.session.pipelines(fresh=True)
             catalog = self._catalog(pipelines)
         catalog = replace(catalog, fields=self.fields)
@@ -361,7 +362,7 @@ class Engine:
         except ConfigError:
             if pipelines.read:
                 raise
-            self.detail("amoCRM: the pipelines are read again: the state's copy lacks the pair's pipeline or status")
+            self.detail(_("amoCRM: the pipelines are read again: the state's copy lacks the pair's pipeline or status"))
             return self._catalog(self.session.pipelines(fresh=True))
         return replace(catalog, elsewhere=self.session.elsewhere(pair, catalog.followed), fields=self.fields)
 
@@ -372,7 +373,7 @@ class Engine:
         try:
             data = sheet_data(values, self.fields)
         except HeaderError as e:
-            raise ConfigError(f"The sheet's header row cannot be used: {e}") from None
+            raise ConfigError(_("The sheet's header row cannot be used: {error}").format(error=e)) from None
         self.detail(plural(len(data.rows), "read the sheet: {n:,} row", "read the sheet: {n:,} rows"))
         return data
 
@@ -411,7 +412,8 @@ def plan_line(plan: Plan) -> str:
         plural(len(plan.conflicts), "{n:,} conflict", "{n:,} conflicts"),
         plural(len(plan.problems), "{n:,} row problem", "{n:,} row problems"),
     )
-    return "plan: " + ", ".join(counts)
+    # i18n: {counts} is the list of the counts above, joined with ", ".
+    return _("plan: {counts}").format(counts=", ".join(counts))
 
 
 def parse_since(value: str) -> int:
@@ -423,6 +425,7 @@ def parse_since(value: str) -> int:
         dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(
-            f"--since {value!r} is not a time.", hint="Write it like 2026-11-01 or 2026-11-01T09:30 (or Unix seconds)."
+            _("--since {value} is not a time.").format(value=repr(value)),
+            hint=_("Write it like 2026-11-01 or 2026-11-01T09:30 (or Unix seconds)."),
         ) from None
     return int(dt.timestamp())

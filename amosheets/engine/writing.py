@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from amosheets.amocrm.client import AmoClient
 from amosheets.amocrm.mapping import complex_item, contact_custom_fields, lead_patch
+from amosheets.i18n import _
 from amosheets.state import StateStore
 from amosheets.sync.creations import Made
 from amosheets.sync.fields import CONTACT_KEYS, FieldSet, Key, is_contact_key, text
@@ -75,14 +76,20 @@ def create(
     with store.transaction():
         store.forget_creations(made.refused)
     for i, message in result.failed.items():
-        out.problems.append(RowProblem(marked[i].row, None, None, f"amoCRM did not create the deal: {message}"))
+        out.problems.append(
+            RowProblem(
+                marked[i].row, None, None, _("amoCRM did not create the deal: {message}").format(message=message)
+            )
+        )
     out.uncertain += len(result.uncertain)
     for i in result.uncertain:
         out.notices.append(
             Notice(
                 marked[i].row,
-                "amoCRM's answer to creating this deal was lost; the next run checks whether "
-                "it was made before trying again",
+                _(
+                    "amoCRM's answer to creating this deal was lost; the next run checks whether "
+                    "it was made before trying again"
+                ),
             )
         )
     return made
@@ -124,7 +131,13 @@ def update_crm(amo: AmoClient, store: StateStore, plan: Plan, out: Outcome, know
                 gone.append(leads[i])
             else:
                 out.problems.append(
-                    RowProblem(leads[i].row, None, None, f"amoCRM refused the change: {message}", leads[i].lead_id)
+                    RowProblem(
+                        leads[i].row,
+                        None,
+                        None,
+                        _("amoCRM refused the change: {message}").format(message=message),
+                        leads[i].lead_id,
+                    )
                 )
         if gone:
             _note_gone(amo, store, gone, out)
@@ -149,17 +162,25 @@ def update_crm(amo: AmoClient, store: StateStore, plan: Plan, out: Outcome, know
             done.setdefault(with_contact[i].lead_id, set()).update(with_contact[i].contact_changes)
         for i, message in result.failed.items():
             lp = with_contact[i]
-            out.problems.append(RowProblem(lp.row, None, None, f"amoCRM refused the contact: {message}", lp.lead_id))
+            out.problems.append(
+                RowProblem(
+                    lp.row, None, None, _("amoCRM refused the contact: {message}").format(message=message), lp.lead_id
+                )
+            )
         out.contacts_updated += len(result.ok)
     if without:
         made = amo.create_contacts([_contact_create(lp, plan.catalog.fields) for lp in without])
         for i, message in made.failed.items():
-            out.problems.append(_refused(without[i], f"amoCRM refused the contact: {message}"))
+            out.problems.append(
+                _refused(without[i], _("amoCRM refused the contact: {message}").format(message=message))
+            )
         made_for = [without[i] for i in made.ok]
         pairs = [(lp.lead_id, int(made.ok[i]["id"])) for i, lp in zip(made.ok, made_for, strict=True)]
         linked = amo.link_contacts(pairs)
         for j, message in linked.failed.items():
-            out.problems.append(_refused(made_for[j], f"amoCRM did not link the new contact: {message}"))
+            out.problems.append(
+                _refused(made_for[j], _("amoCRM did not link the new contact: {message}").format(message=message))
+            )
         for j in linked.ok:
             made_for[j].contact_id = pairs[j][1]
             done.setdefault(made_for[j].lead_id, set()).update(made_for[j].contact_changes)
@@ -189,14 +210,16 @@ def _note_gone(amo: AmoClient, store: StateStore, gone: list[LeadPlan], out: Out
             out.notices.append(
                 Notice(
                     lp.row,
-                    f"deal {lp.lead_id} was deleted in amoCRM; row {lp.row} is no longer "
-                    "synced and the deal is not made again",
+                    _(
+                        "deal {lead_id} was deleted in amoCRM; row {row} is no longer "
+                        "synced and the deal is not made again"
+                    ).format(lead_id=lp.lead_id, row=lp.row),
                     lp.lead_id,
                 )
             )
         else:
             out.problems.append(
-                RowProblem(lp.row, "lead_id", str(lp.lead_id), "amoCRM no longer has this deal", lp.lead_id)
+                RowProblem(lp.row, "lead_id", str(lp.lead_id), _("amoCRM no longer has this deal"), lp.lead_id)
             )
 
 
