@@ -15,7 +15,7 @@ from amosheets.config import AMOCRM, GOOGLE, PairConfig, Settings
 from amosheets.engine.reading import read_account
 from amosheets.errors import AmosheetsError, ExitStatus
 from amosheets.gspread_transport import RequestHook
-from amosheets.i18n import plural
+from amosheets.i18n import _, plural
 from amosheets.sheet import Sheet, describe_key, read_key_file
 from amosheets.sync.catalog import field_set, header_notices
 from amosheets.sync.fields import (
@@ -58,13 +58,14 @@ def run_checks(
 
     google_ok = amo_ok = True
     if pair is None:
-        for service, label in ((GOOGLE, "Google settings"), (AMOCRM, "amoCRM settings"), ("other", "other settings")):
+        labels = ((GOOGLE, _("Google settings")), (AMOCRM, _("amoCRM settings")), ("other", _("other settings")))
+        for service, label in labels:
             problems = settings.problems.get(service, [])
             if problems:
                 for p in problems:
                     results.append(Check(label, False, p, None, ExitStatus.CONFIG))
             elif service != "other":
-                results.append(Check(label, True, "present and well-formed"))
+                results.append(Check(label, True, _("present and well-formed")))
         google_ok = not settings.problems[GOOGLE]
         amo_ok = not settings.problems[AMOCRM]
         pair = settings.pair()
@@ -88,31 +89,28 @@ def _check_google(
         try:
             info = read_key_file(tab_config.credentials)
         except AmosheetsError as e:
-            fail("Google key file", e)
+            fail(_("Google key file"), e)
             return None
         # How Google is authorized: a service account, or a person's sign-in (and how long that lasts).
-        results.append(Check("Google key file", True, describe_key(info, tab_config.credentials)))
+        results.append(Check(_("Google key file"), True, describe_key(info, tab_config.credentials)))
     else:
-        results.append(
-            Check("Google key file", True, f"none: anonymous access to {tab_config.sheets_api_url} (a local emulator)")
-        )
+        detail = _("none: anonymous access to {url} (a local emulator)").format(url=tab_config.sheets_api_url)
+        results.append(Check(_("Google key file"), True, detail))
     try:
         sheet = Sheet(tab_config, secrets=pair.account.secrets(), on_request=on_request)
         tab = sheet.open()
     except AmosheetsError as e:
-        fail("spreadsheet", e)
+        fail(_("spreadsheet"), e)
         return None
-    results.append(
-        Check(
-            "spreadsheet",
-            True,
-            f"{tab.spreadsheet_title!r}, tab {tab.title!r} ({plural(tab.rows, '{n} row', '{n} rows')})",
-        )
+    # i18n: {rows} is "{n} rows" (below).
+    detail = _("{spreadsheet}, tab {tab} ({rows})").format(
+        spreadsheet=repr(tab.spreadsheet_title), tab=repr(tab.title), rows=plural(tab.rows, "{n} row", "{n} rows")
     )
+    results.append(Check(_("spreadsheet"), True, detail))
     try:
         return sheet.read_values()
     except AmosheetsError as e:
-        fail("header row", e)
+        fail(_("header row"), e)
         return None
 
 
@@ -123,31 +121,37 @@ def _check_headers(values: list[list[Cell]], fields: FieldSet | None, results: l
     try:
         headers = match_headers(header, fields)
     except HeaderError as e:
-        fix = "Run `amosheets init` to write the header row." if not any(text(c) for c in header) else None
-        results.append(Check("header row", False, str(e), fix, ExitStatus.CONFIG))
+        fix = _("Run `amosheets init` to write the header row.") if not any(text(c) for c in header) else None
+        results.append(Check(_("header row"), False, str(e), fix, ExitStatus.CONFIG))
         return
     found = ", ".join(text(header[i]) for i in sorted([headers.lead_id, *headers.columns.values()]))
     missing = [s.header for s in BUILT_INS if s.key not in headers.columns]
-    detail = f"synced columns: {found}"
+    # i18n: the detail of the header row's check: this, then each of the parts below after "; ".
+    detail = _("synced columns: {columns}").format(columns=found)
     if missing:
-        detail += f"; not synced (no such column): {', '.join(missing)}"
+        detail += "; " + _("not synced (no such column): {columns}").format(columns=", ".join(missing))
     if headers.sync is not None:
-        detail += f"; each row's outcome goes into {text(header[headers.sync])!r}"
+        detail += "; " + _("each row's outcome goes into {header}").format(header=repr(text(header[headers.sync])))
     else:
-        detail += f"; no {SYNC_HEADERS[0]} / {SYNC_HEADERS[1]} column (add one to see each row's outcome in the sheet)"
+        detail += "; " + _("no {header} / {other} column (add one to see each row's outcome in the sheet)").format(
+            header=SYNC_HEADERS[0], other=SYNC_HEADERS[1]
+        )
     plain = [h for h in headers.unknown if not suggestions(h, fields)]
     if plain:
-        detail += f"; left alone: {', '.join(plain)}"
-    results.append(Check("header row", True, detail))
+        detail += "; " + _("left alone: {columns}").format(columns=", ".join(plain))
+    results.append(Check(_("header row"), True, detail))
     for n in header_notices(headers, fields):
-        results.append(Check("header row", True, n.message.removeprefix("Row 1: "), warning=True))
+        # The notice's own text (translated where it is made), without its "Row 1: " (English) start.
+        results.append(Check(_("header row"), True, n.message.removeprefix("Row 1: "), warning=True))
     if Key.NAME not in headers.columns:
         results.append(
             Check(
-                "header row",
+                _("header row"),
                 True,
-                f"there is no {header_of(Key.NAME)} column: deals made from new rows will have no name",
-                f"Add a column headed {header_of(Key.NAME)} (or Name).",
+                _("there is no {header} column: deals made from new rows will have no name").format(
+                    header=header_of(Key.NAME)
+                ),
+                _("Add a column headed {header} (or Name).").format(header=header_of(Key.NAME)),
                 warning=True,
             )
         )
@@ -165,51 +169,57 @@ def _check_amocrm(
         try:
             account = amo.account()
         except AmosheetsError as e:
-            fail("amoCRM token", e)
+            fail(_("amoCRM token"), e)
             return None
         signed_in = amo.auth.describe(amo)
-        results.append(Check("amoCRM token", True, f"account {account.get('name', '?')!r} at {amo.host}; {signed_in}"))
+        # i18n: {signed_in} says how the token was given (the amoCRM client's words).
+        detail = _("account {name} at {host}; {signed_in}").format(
+            name=repr(account.get("name", "?")), host=amo.host, signed_in=signed_in
+        )
+        results.append(Check(_("amoCRM token"), True, detail))
         try:
             catalog = catalog_from(amo.pipelines(), pair.pipeline, pair.status, names=pair.names)
         except AmosheetsError as e:
-            fail("pipeline and status", e)
+            fail(_("pipeline and status"), e)
             return None
         p = catalog.pipelines[catalog.new_deal_pipeline_id]
         s = p.status(catalog.default_status_id)
-        results.append(
-            Check(
-                "pipeline and status",
-                True,
-                f"new deals go to {p.name!r} ({p.id}), status {s.name if s else '?'!r} ({catalog.default_status_id})"
-                + (
-                    "; the tab follows every pipeline (a new row's Воронка cell says where its deal goes)"
-                    if len(catalog.followed) > 1
-                    else ""
-                ),
-            )
+        detail = _("new deals go to {pipeline} ({pipeline_id}), status {status} ({status_id})").format(
+            pipeline=repr(p.name),
+            pipeline_id=p.id,
+            status=repr(s.name if s else "?"),
+            status_id=catalog.default_status_id,
         )
+        if len(catalog.followed) > 1:
+            # i18n: added after "new deals go to …"; Воронка is the column's header (data).
+            detail += "; " + _(
+                "the tab follows every pipeline (a new row's {header} cell says where its deal goes)"
+            ).format(header="Воронка")
+        results.append(Check(_("pipeline and status"), True, detail))
         try:
             fields_of = read_account(amo)
         except AmosheetsError as e:
-            fail("custom fields", e)
+            fail(_("custom fields"), e)
             return None
         leads = sum(1 for f in fields_of.custom_fields if f.entity == "leads")
         contacts = len(fields_of.custom_fields) - leads
-        detail = (
-            plural(leads, "{n} deal custom field", "{n} deal custom fields")
-            + " and "
-            + plural(contacts, "{n} contact custom field", "{n} contact custom fields")
-            + f" (`amosheets fields` lists them); time zone {fields_of.timezone}"
+        # i18n: {deal_fields} is "{n} deal custom fields", {contact_fields} "{n} contact custom fields" (below).
+        detail = _("{deal_fields} and {contact_fields} (`amosheets fields` lists them); time zone {timezone}").format(
+            deal_fields=plural(leads, "{n} deal custom field", "{n} deal custom fields"),
+            contact_fields=plural(contacts, "{n} contact custom field", "{n} contact custom fields"),
+            timezone=fields_of.timezone,
         )
-        results.append(Check("custom fields", True, detail))
+        results.append(Check(_("custom fields"), True, detail))
         if fields_of.users is None:
             results.append(
                 Check(
-                    "users",
+                    _("users"),
                     True,
-                    "this token may not list users (amoCRM allows that to administrators only): an "
-                    "Ответственный / Responsible column shows user ids and is read-only",
-                    "To show names and change the responsible user from the sheet, use an administrator's token.",
+                    _(
+                        "this token may not list users (amoCRM allows that to administrators only): an "
+                        "{header} / {other} column shows user ids and is read-only"
+                    ).format(header="Ответственный", other="Responsible"),
+                    _("To show names and change the responsible user from the sheet, use an administrator's token."),
                     warning=True,
                 )
             )

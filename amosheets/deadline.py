@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from amosheets.errors import DeadlineReached
+from amosheets.i18n import _
 
 DEFAULT_DEADLINE = 240.0  # seconds: well under cron's five minutes, so runs do not pile up on the lock
 
@@ -49,10 +50,14 @@ class Deadline:
             raise KeyboardInterrupt
         if self.passed:
             raise DeadlineReached(
-                f"The run reached its deadline of {self.seconds:g} s ({self.setting}) and stopped; what it "
-                "finished is kept, the next run goes on from there.",
-                hint=f"If a run regularly needs longer, raise {self.setting} (0 = no deadline), but keep it "
-                "under the interval between runs; a service that does not answer is retried by the next run.",
+                _(
+                    "The run reached its deadline of {seconds:g} s ({setting}) and stopped; what it "
+                    "finished is kept, the next run goes on from there."
+                ).format(seconds=self.seconds, setting=self.setting),
+                hint=_(
+                    "If a run regularly needs longer, raise {setting} (0 = no deadline), but keep it "
+                    "under the interval between runs; a service that does not answer is retried by the next run."
+                ).format(setting=self.setting),
             )
 
     def timeout(self, connect: float, read: float) -> tuple[float, float]:

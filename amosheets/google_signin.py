@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from amosheets.errors import AmosheetsError, AuthError, ConfigError, ServiceError, UsageError, os_reason
+from amosheets.i18n import N_, _, plural
 from amosheets.sheet import PERSON, SCOPES, SERVICE_ACCOUNT, is_loopback
 
 if TYPE_CHECKING:
@@ -36,62 +37,88 @@ if TYPE_CHECKING:
 DEFAULT_OUT = Path("credentials") / "google-authorized-user.json"
 WAIT_SECONDS = 600  # for the browser to come back; then the command stops
 TOKEN_TIMEOUT = 60.0  # seconds for the code's exchange (requests-oauthlib waits forever by default)
-_HOW_TO_GET = (
+_HOW_TO_GET = N_(
     "Download it from Google Cloud console → APIs & Services → Credentials → Create credentials → "
     "OAuth client ID → Desktop app → Download JSON (the Google Sheets API must be enabled in that project)."
 )
-_SUCCESS_PAGE = "amosheets: signed in to Google. You may close this window and return to the terminal."
+_SUCCESS_PAGE = N_("amosheets: signed in to Google. You may close this window and return to the terminal.")
 
 
 def read_client_secrets(path: Path) -> dict[str, Any]:
     """An OAuth client's secrets file (the console's "Download JSON"), checked; its content is never echoed."""
     option = f"--client-secrets {path}"
+    how = _(_HOW_TO_GET)
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{option}: no such file.", hint=_HOW_TO_GET) from None
+        raise ConfigError(_("{option}: no such file.").format(option=option), hint=how) from None
     except IsADirectoryError:
-        raise ConfigError(f"{option} is a directory, not the OAuth client's JSON file.", hint=_HOW_TO_GET) from None
+        raise ConfigError(
+            _("{option} is a directory, not the OAuth client's JSON file.").format(option=option), hint=how
+        ) from None
     except OSError as e:
-        raise ConfigError(f"{option} cannot be read: {os_reason(e)}.") from None
+        raise ConfigError(_("{option} cannot be read: {reason}.").format(option=option, reason=os_reason(e))) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{option} is not a text (JSON) file.", hint=_HOW_TO_GET) from None
+        raise ConfigError(_("{option} is not a text (JSON) file.").format(option=option), hint=how) from None
     try:
         info = json.loads(raw)
     except ValueError:
-        raise ConfigError(f"{option} is not valid JSON.", hint=_HOW_TO_GET) from None
+        raise ConfigError(_("{option} is not valid JSON.").format(option=option), hint=how) from None
     if not isinstance(info, dict):
-        raise ConfigError(f"{option} is not an OAuth client's secrets file (not a JSON object).", hint=_HOW_TO_GET)
+        raise ConfigError(
+            _("{option} is not an OAuth client's secrets file (not a JSON object).").format(option=option), hint=how
+        )
     kind = info.get("type")
     if kind == SERVICE_ACCOUNT:
         raise ConfigError(
-            f"{option} is a service account's key, not an OAuth client: no person signs in with it.",
-            hint=f"Use the key as it is (GOOGLE_APPLICATION_CREDENTIALS={path}, and share the sheet with its "
-            "client_email). To sign in as a person instead, give the OAuth client's JSON. " + _HOW_TO_GET,
+            _("{option} is a service account's key, not an OAuth client: no person signs in with it.").format(
+                option=option
+            ),
+            # i18n: followed by "Download it from Google Cloud console → …".
+            hint=_(
+                "Use the key as it is (GOOGLE_APPLICATION_CREDENTIALS={path}, and share the sheet with its "
+                "client_email). To sign in as a person instead, give the OAuth client's JSON."
+            ).format(path=path)
+            + " "
+            + how,
         )
     if kind == PERSON:
         raise ConfigError(
-            f"{option} is already a sign-in (an authorized_user file), not an OAuth client's secrets.",
-            hint=f"Nothing to sign in: set GOOGLE_APPLICATION_CREDENTIALS={path}. To sign in again, give the OAuth "
-            "client's JSON. " + _HOW_TO_GET,
+            _("{option} is already a sign-in (an authorized_user file), not an OAuth client's secrets.").format(
+                option=option
+            ),
+            # i18n: followed by "Download it from Google Cloud console → …".
+            hint=_(
+                "Nothing to sign in: set GOOGLE_APPLICATION_CREDENTIALS={path}. To sign in again, give the OAuth "
+                "client's JSON."
+            ).format(path=path)
+            + " "
+            + how,
         )
     section = info.get("installed", info.get("web"))
     if not isinstance(section, dict):
         raise ConfigError(
-            f'{option} is not an OAuth client\'s secrets file: it has no "installed" (Desktop app) section.',
-            hint=_HOW_TO_GET,
+            _('{option} is not an OAuth client\'s secrets file: it has no "installed" (Desktop app) section.').format(
+                option=option
+            ),
+            hint=how,
         )
     missing = [k for k in ("client_id", "client_secret", "auth_uri", "token_uri") if not _text(section.get(k))]
     if missing:
         raise ConfigError(
-            f"{option} lacks {', '.join(missing)}: it is not a whole client secrets file.", hint=_HOW_TO_GET
+            _("{option} lacks {fields}: it is not a whole client secrets file.").format(
+                option=option, fields=", ".join(missing)
+            ),
+            hint=how,
         )
     for name in ("auth_uri", "token_uri"):
         if not _https_or_here(section[name]):
             raise ConfigError(
-                f"{option}: its {name} is not an https address (the sign-in and the client secret would cross the "
-                "network unencrypted).",
-                hint=_HOW_TO_GET,
+                _(
+                    "{option}: its {name} is not an https address (the sign-in and the client secret would cross the "
+                    "network unencrypted)."
+                ).format(option=option, name=name),
+                hint=how,
             )
     return info
 
@@ -101,19 +128,28 @@ def check_out(path: Path, force: bool) -> None:
     an earlier sign-in, unless --force). Makes its directory (owner only) if there is none."""
     if path.is_dir():
         raise UsageError(
-            f"--out {path} is a directory.", hint=f"Name a file in it, e.g. --out {path / DEFAULT_OUT.name}."
+            _("--out {path} is a directory.").format(path=path),
+            hint=_("Name a file in it, e.g. --out {example}.").format(example=path / DEFAULT_OUT.name),
         )
     if path.exists() and not force and not _is_sign_in(path):
         raise UsageError(
-            f"--out {path} exists and is not an earlier sign-in (an authorized_user file): it is left as it is.",
-            hint="Name another file with --out, or add --force to replace it.",
+            _(
+                "--out {path} exists and is not an earlier sign-in (an authorized_user file): it is left as it is."
+            ).format(path=path),
+            hint=_("Name another file with --out, or add --force to replace it."),
         )
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as e:
-        raise UsageError(f"--out {path}: its directory cannot be made: {os_reason(e)}.") from None
+        raise UsageError(
+            _("--out {path}: its directory cannot be made: {reason}.").format(path=path, reason=os_reason(e))
+        ) from None
     if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {path}: its directory {path.parent} cannot be written to by this user.")
+        raise UsageError(
+            _("--out {path}: its directory {directory} cannot be written to by this user.").format(
+                path=path, directory=path.parent
+            )
+        )
 
 
 def sign_in(
@@ -150,38 +186,48 @@ def sign_in(
                 port=port,
                 open_browser=open_browser,
                 authorization_prompt_message=None,  # show_url says it
-                success_message=_SUCCESS_PAGE,
+                success_message=_(_SUCCESS_PAGE),
                 timeout_seconds=wait,
                 prompt="consent",  # so that Google gives a refresh token even to an app the person allowed before
             )
         except OSError as e:
             if isinstance(e, ConnectionError | Timeout):
                 raise ServiceError(
-                    f"Could not reach Google's token endpoint ({type(e).__name__}) to finish the sign-in.",
-                    hint="Check the network connection (and any proxy) of this machine, and run the command again.",
+                    _("Could not reach Google's token endpoint ({error}) to finish the sign-in.").format(
+                        error=type(e).__name__
+                    ),
+                    hint=_("Check the network connection (and any proxy) of this machine, and run the command again."),
                 ) from None
             raise UsageError(
-                f"--port {port}: this machine's port cannot be used to receive the sign-in ({os_reason(e)}).",
-                hint="Give another --port, or 0 for any free one.",
+                _("--port {port}: this machine's port cannot be used to receive the sign-in ({reason}).").format(
+                    port=port, reason=os_reason(e)
+                ),
+                hint=_("Give another --port, or 0 for any free one."),
             ) from None
         except WSGITimeoutError:
             raise AmosheetsError(
-                f"No sign-in came back within {WAIT_SECONDS // 60} minutes; nothing was written.",
-                hint="Run the command again and open the address it prints.",
+                plural(
+                    WAIT_SECONDS // 60,
+                    "No sign-in came back within {n} minute; nothing was written.",
+                    "No sign-in came back within {n} minutes; nothing was written.",
+                ),
+                hint=_("Run the command again and open the address it prints."),
             ) from None
         except Warning:  # oauthlib: the token grants other scopes than asked (a box was left unticked)
             raise AuthError(
-                "The sign-in did not allow amosheets to see and edit your Google Sheets spreadsheets; nothing was "
-                "written.",
-                hint="Run the command again and leave that box ticked on Google's consent page.",
+                _(
+                    "The sign-in did not allow amosheets to see and edit your Google Sheets spreadsheets; nothing was "
+                    "written."
+                ),
+                hint=_("Run the command again and leave that box ticked on Google's consent page."),
             ) from None
         except oauth_errors.OAuth2Error as e:
             raise _refused(e) from None
     info: dict[str, Any] = json.loads(creds.to_json(strip=["token", "expiry"]))
     if not info.get("refresh_token"):
         raise AuthError(
-            "Google gave no refresh token, so the sign-in could not be kept; nothing was written.",
-            hint="Remove the app's access at https://myaccount.google.com/permissions and run the command again.",
+            _("Google gave no refresh token, so the sign-in could not be kept; nothing was written."),
+            hint=_("Remove the app's access at https://myaccount.google.com/permissions and run the command again."),
         )
     first = ("client_id", "client_secret", "refresh_token", "token_uri")  # in the order gcloud writes them
     kept = {k: v for k, v in info.items() if v not in ("", None, [])}
@@ -194,26 +240,34 @@ def _refused(e: Exception) -> AmosheetsError:
 
     if isinstance(e, oauth_errors.AccessDeniedError):
         return AuthError(
-            "The sign-in was cancelled in the browser (access_denied); nothing was written.",
-            hint="Run the command again and allow access on Google's consent page.",
+            _("The sign-in was cancelled in the browser (access_denied); nothing was written."),
+            hint=_("Run the command again and allow access on Google's consent page."),
         )
     if isinstance(e, oauth_errors.InsecureTransportError):
-        return ConfigError("The client secrets file's addresses are not https.", hint=_HOW_TO_GET)
+        return ConfigError(_("The client secrets file's addresses are not https."), hint=_(_HOW_TO_GET))
     if isinstance(e, oauth_errors.MismatchingStateError | oauth_errors.MissingCodeError):
         return AmosheetsError(
-            "The browser came back without a sign-in for this run (its code or state was missing or another "
-            "run's); nothing was written.",
-            hint="Run the command again and open the address it prints, in one browser tab.",
+            _(
+                "The browser came back without a sign-in for this run (its code or state was missing or another "
+                "run's); nothing was written."
+            ),
+            hint=_("Run the command again and open the address it prints, in one browser tab."),
         )
     error = str(getattr(e, "error", "") or "")
     if not re.fullmatch(r"[a-z_]{1,40}", error):  # an OAuth error code, never whatever else the server said
         error = type(e).__name__
     if error in ("invalid_client", "unauthorized_client"):
         return AuthError(
-            f"Google does not know this OAuth client, or its secret is wrong ({error}); nothing was written.",
-            hint="Download the client's JSON again. " + _HOW_TO_GET,
+            _("Google does not know this OAuth client, or its secret is wrong ({error}); nothing was written.").format(
+                error=error
+            ),
+            # i18n: followed by "Download it from Google Cloud console → …".
+            hint=_("Download the client's JSON again.") + " " + _(_HOW_TO_GET),
         )
-    return AuthError(f"Google refused the sign-in ({error}); nothing was written.", hint="Run the command again.")
+    return AuthError(
+        _("Google refused the sign-in ({error}); nothing was written.").format(error=error),
+        hint=_("Run the command again."),
+    )
 
 
 def write_private(path: Path, text: str) -> None:
@@ -261,23 +315,34 @@ def run(out: Output, client_secrets: Path, dest: Path | None, *, port: int, open
     out.secrets.append(section["client_secret"])
     if "installed" not in info:
         out.warn(
-            f"--client-secrets {client_secrets} is a Web application client: Google sends the browser back only to "
-            "an address registered for it, so one of its redirect URIs must be http://localhost:PORT/ and --port "
-            "must give that PORT. A Desktop app client needs none of that."
+            _(
+                "--client-secrets {path} is a Web application client: Google sends the browser back only to "
+                "an address registered for it, so one of its redirect URIs must be http://localhost:PORT/ and --port "
+                "must give that PORT. A Desktop app client needs none of that."
+            ).format(path=client_secrets)
         )
     path = (dest or DEFAULT_OUT).expanduser().absolute()
     check_out(path, force)
     if open_browser and not _browser_here():
-        out.info("No web browser was found on this machine: open the address below in a browser yourself.")
+        out.info(_("No web browser was found on this machine: open the address below in a browser yourself."))
         open_browser = False
 
     def show_url(url: str) -> None:
-        opened = " (a browser window should open by itself)" if open_browser else ""
-        out.info(f"Open this address in a browser and sign in as the Google account that may edit the sheet{opened}:")
+        if open_browser:
+            out.info(
+                _(
+                    "Open this address in a browser and sign in as the Google account that may edit the sheet "
+                    "(a browser window should open by itself):"
+                )
+            )
+        else:
+            out.info(_("Open this address in a browser and sign in as the Google account that may edit the sheet:"))
         out.result(url)
         out.info(
-            "Waiting for Google to send that browser back to this machine (to http://localhost). A browser on "
-            "another machine cannot reach it: sign in on the machine you run this on (see README)."
+            _(
+                "Waiting for Google to send that browser back to this machine (to http://localhost). A browser on "
+                "another machine cannot reach it: sign in on the machine you run this on (see README)."
+            )
         )
 
     content = sign_in(info, port=port, open_browser=open_browser, show_url=show_url)
@@ -285,12 +350,16 @@ def run(out: Output, client_secrets: Path, dest: Path | None, *, port: int, open
     try:
         write_private(path, json.dumps(content, indent=2) + "\n")
     except OSError as e:
-        raise UsageError(f"--out {path} cannot be written: {os_reason(e)}; the sign-in is lost.") from None
-    out.success(f"Signed in. Wrote {path} (readable by you only). Put this line in .env:")
+        raise UsageError(
+            _("--out {path} cannot be written: {reason}; the sign-in is lost.").format(path=path, reason=os_reason(e))
+        ) from None
+    out.success(_("Signed in. Wrote {path} (readable by you only). Put this line in .env:").format(path=path))
     out.result(env_line(path))
     out.info(
-        "To use it on a server, copy the file there (e.g. scp) and put the line, with the file's path there, in the "
-        "server's .env. `amosheets check` says whose sign-in GOOGLE_APPLICATION_CREDENTIALS holds."
+        _(
+            "To use it on a server, copy the file there (e.g. scp) and put the line, with the file's path there, in "
+            "the server's .env. `amosheets check` says whose sign-in GOOGLE_APPLICATION_CREDENTIALS holds."
+        )
     )
 
 

@@ -43,6 +43,7 @@ from amosheets.config import TabConfig
 from amosheets.deadline import NO_DEADLINE, Deadline
 from amosheets.errors import AuthError, ConfigError, ServiceError
 from amosheets.gspread_transport import RequestHook, client_for
+from amosheets.i18n import N_, _
 from amosheets.secret import redact
 from amosheets.sheet_format import Layout, Protection
 from amosheets.sync.fields import BUILT_IN_FIELDS, Cell, FieldSet, column_letter
@@ -66,19 +67,23 @@ SERVICE_ACCOUNT = "service_account"  # the "type" of a service account's JSON ke
 PERSON = "authorized_user"  # the "type" of a person's sign-in (gcloud's application-default credentials)
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 SIGN_IN = "amosheets auth google --client-secrets FILE"
-SIGN_IN_AGAIN = (
-    f"Sign in again: {SIGN_IN} (FILE: your OAuth client's JSON, from Google Cloud console → APIs & Services → "
+# Shown through sign_in_again() ({command}: SIGN_IN).
+SIGN_IN_AGAIN = N_(
+    "Sign in again: {command} (FILE: your OAuth client's JSON, from Google Cloud console → APIs & Services → "
     "Credentials), then point GOOGLE_APPLICATION_CREDENTIALS at the file it writes."
 )
-# How long a person's sign-in lasts: Google gives no fixed end, except to apps still being tested.
-SIGN_IN_LASTS = "it lasts until revoked (7 days if the Google Cloud app's publishing status is Testing)"
-_TESTING = (
-    " If the Google Cloud app's publishing status is Testing, a sign-in lasts 7 days: on the OAuth consent "
+_TESTING = N_(
+    "If the Google Cloud app's publishing status is Testing, a sign-in lasts 7 days: on the OAuth consent "
     "screen, set it to In production to make sign-ins last."
 )
 _OAUTH_ERRORS = frozenset(
     {"invalid_grant", "invalid_client", "unauthorized_client", "invalid_scope", "invalid_request", "access_denied"}
 )
+
+
+def sign_in_again() -> str:
+    """What to do when a person's sign-in no longer works, in the language in use."""
+    return _(SIGN_IN_AGAIN).format(command=SIGN_IN)
 
 
 def load_credentials(tab: TabConfig) -> Credentials:
@@ -96,8 +101,10 @@ def load_credentials(tab: TabConfig) -> Credentials:
         return service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
     except (ValueError, KeyError) as e:
         raise ConfigError(
-            f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is not a usable service-account key: {_no_secret(e)}.",
-            hint="Download a new JSON key: Google Cloud console → IAM → Service accounts → Keys → Add key → JSON.",
+            _("GOOGLE_APPLICATION_CREDENTIALS ({path}) is not a usable service-account key: {error}.").format(
+                path=path, error=_no_secret(e)
+            ),
+            hint=_("Download a new JSON key: Google Cloud console → IAM → Service accounts → Keys → Add key → JSON."),
         ) from None
 
 
@@ -108,8 +115,10 @@ def _person(info: dict[str, Any], path: Path) -> Credentials:
         creds = PersonCredentials.from_authorized_user_info(info, scopes=SCOPES)
     except (ValueError, KeyError, TypeError) as e:
         raise ConfigError(
-            f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is not a usable sign-in (authorized_user): {_no_secret(e)}.",
-            hint=SIGN_IN_AGAIN,
+            _("GOOGLE_APPLICATION_CREDENTIALS ({path}) is not a usable sign-in (authorized_user): {error}.").format(
+                path=path, error=_no_secret(e)
+            ),
+            hint=sign_in_again(),
         ) from None
     # google-auth takes Google's token endpoint for this type whatever the file says; a file that names another
     # (the sandbox's, or a private endpoint, checked by read_key_file) gets it through google-auth's own override.
@@ -125,68 +134,103 @@ def read_key_file(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise ConfigError(f"GOOGLE_APPLICATION_CREDENTIALS ({path}) cannot be read: {e.strerror}.") from None
+        raise ConfigError(
+            _("GOOGLE_APPLICATION_CREDENTIALS ({path}) cannot be read: {reason}.").format(path=path, reason=e.strerror)
+        ) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is not a text (JSON) file.") from None
+        raise ConfigError(
+            _("GOOGLE_APPLICATION_CREDENTIALS ({path}) is not a text (JSON) file.").format(path=path)
+        ) from None
     try:
         info = json.loads(raw)
     except ValueError:
         raise ConfigError(
-            f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is not valid JSON.",
-            hint="It must be the JSON key file downloaded for the service account, or the file "
-            "`amosheets auth google` wrote, unchanged.",
+            _("GOOGLE_APPLICATION_CREDENTIALS ({path}) is not valid JSON.").format(path=path),
+            hint=_(
+                "It must be the JSON key file downloaded for the service account, or the file "
+                "`amosheets auth google` wrote, unchanged."
+            ),
         ) from None
     if not isinstance(info, dict):
         raise ConfigError(
-            f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is not a JSON object: it is neither a service-account key nor "
-            "a person's sign-in.",
-            hint="Download a JSON key of a service account, or sign in as a person: " + SIGN_IN + ".",
+            _(
+                "GOOGLE_APPLICATION_CREDENTIALS ({path}) is not a JSON object: it is neither a service-account key "
+                "nor a person's sign-in."
+            ).format(path=path),
+            hint=_("Download a JSON key of a service account, or sign in as a person: {command}.").format(
+                command=SIGN_IN
+            ),
         )
     if "installed" in info or "web" in info:
         raise ConfigError(
-            f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is an OAuth client's secrets file: it names the app that asks "
-            "for access, not the person who allowed it.",
-            hint=f"Sign in with it once: amosheets auth google --client-secrets {path}; then point "
-            "GOOGLE_APPLICATION_CREDENTIALS at the file that command writes.",
+            _(
+                "GOOGLE_APPLICATION_CREDENTIALS ({path}) is an OAuth client's secrets file: it names the app that "
+                "asks for access, not the person who allowed it."
+            ).format(path=path),
+            hint=_(
+                "Sign in with it once: amosheets auth google --client-secrets {path}; then point "
+                "GOOGLE_APPLICATION_CREDENTIALS at the file that command writes."
+            ).format(path=path),
         )
     kind = info.get("type")
     if kind == PERSON:
         missing = [k for k in ("client_id", "client_secret", "refresh_token") if not _text(info.get(k))]
         if missing:
             raise ConfigError(
-                f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is a person's sign-in (authorized_user) without "
-                f"{', '.join(missing)}.",
-                hint=SIGN_IN_AGAIN,
+                _(
+                    "GOOGLE_APPLICATION_CREDENTIALS ({path}) is a person's sign-in (authorized_user) without {fields}."
+                ).format(path=path, fields=", ".join(missing)),
+                hint=sign_in_again(),
             )
         problem = token_uri_problem(info.get("token_uri"))
         if problem:
             raise ConfigError(
-                f"GOOGLE_APPLICATION_CREDENTIALS ({path}) is a person's sign-in whose token_uri {problem}.",
-                hint=f"Remove token_uri from the file (Google's, {GOOGLE_TOKEN_URI}, is then used). " + SIGN_IN_AGAIN,
+                # i18n: {problem} is one of token_uri_problem's texts ("is not an address", …).
+                _("GOOGLE_APPLICATION_CREDENTIALS ({path}) is a person's sign-in whose token_uri {problem}.").format(
+                    path=path, problem=problem
+                ),
+                # i18n: two sentences; the second is "Sign in again: …".
+                hint=_("Remove token_uri from the file (Google's, {uri}, is then used).").format(uri=GOOGLE_TOKEN_URI)
+                + " "
+                + sign_in_again(),
             )
         return info
     if kind in (None, SERVICE_ACCOUNT) and _text(info.get("client_email")):
         return info
     if kind not in (None, SERVICE_ACCOUNT):
-        named = repr(kind) if isinstance(kind, str) and len(kind) <= 40 else "another kind"
+        if isinstance(kind, str) and len(kind) <= 40:
+            message = _(
+                "GOOGLE_APPLICATION_CREDENTIALS ({path}) holds credentials of type {kind}, which amosheets does not "
+                "take."
+            ).format(path=path, kind=repr(kind))
+        else:
+            message = _(
+                "GOOGLE_APPLICATION_CREDENTIALS ({path}) holds credentials of type another kind, which amosheets "
+                "does not take."
+            ).format(path=path)
         raise ConfigError(
-            f"GOOGLE_APPLICATION_CREDENTIALS ({path}) holds credentials of type {named}, which amosheets does not "
-            "take.",
-            hint="Use a service account's JSON key, or sign in as a person: " + SIGN_IN + ".",
+            message,
+            hint=_("Use a service account's JSON key, or sign in as a person: {command}.").format(command=SIGN_IN),
         )
     raise ConfigError(
-        f"GOOGLE_APPLICATION_CREDENTIALS ({path}) has no client_email: it is not a service-account key.",
-        hint="Download a JSON key of a service account (not an OAuth client secret), or sign in as a person: "
-        + SIGN_IN
-        + ".",
+        _("GOOGLE_APPLICATION_CREDENTIALS ({path}) has no client_email: it is not a service-account key.").format(
+            path=path
+        ),
+        hint=_(
+            "Download a JSON key of a service account (not an OAuth client secret), or sign in as a person: {command}."
+        ).format(command=SIGN_IN),
     )
 
 
 def describe_key(info: dict[str, Any], path: Path) -> str:
     """Which way a checked key file (``read_key_file``) authorizes, in words, and how long that lasts."""
     if info.get("type") == PERSON:
-        return f"a person's sign-in (authorized_user, client {info['client_id']}, file {path}); {SIGN_IN_LASTS}"
-    return f"service account {info['client_email']} (key file {path})"
+        # How long a person's sign-in lasts: Google gives no fixed end, except to apps still being tested.
+        return _(
+            "a person's sign-in (authorized_user, client {client}, file {path}); it lasts until revoked "
+            "(7 days if the Google Cloud app's publishing status is Testing)"
+        ).format(client=info["client_id"], path=path)
+    return _("service account {email} (key file {path})").format(email=info["client_email"], path=path)
 
 
 def token_uri_problem(uri: object) -> str | None:
@@ -195,13 +239,15 @@ def token_uri_problem(uri: object) -> str | None:
     if uri is None:
         return None
     if not isinstance(uri, str) or not uri:
-        return "is not an address"
+        # i18n: completes "… whose token_uri …".
+        return _("is not an address")
     parts = urlsplit(uri)
     if parts.scheme == "https" and parts.hostname:
         return None
     if parts.scheme == "http" and is_loopback(uri):
         return None
-    return "is not https: the refresh token and client secret would cross the network unencrypted"
+    # i18n: completes "… whose token_uri …".
+    return _("is not https: the refresh token and client secret would cross the network unencrypted")
 
 
 def is_loopback(url: str) -> bool:
@@ -271,6 +317,9 @@ class Sheet:
 
     # -- the calls, each with retries and errors in plain words ----------------------
     def _call(self, what: str, fn: Callable[[], T], retry: bool = True) -> T:
+        """``fn``, retried when that may help; ``what`` (marked with ``N_``: translated when shown) completes
+        "Google Sheets refused to …" in its errors."""
+
         def transient(e: BaseException) -> bool:
             if isinstance(e, gspread.exceptions.APIError):
                 return _status(e) in _RETRY_CODES
@@ -299,23 +348,32 @@ class Sheet:
         except google.auth.exceptions.RefreshError as e:
             raise self._refresh_refused(e) from None
         except google.auth.exceptions.TransportError as e:
-            whose = "get a token for the service account"
             if self.person:
-                whose = "renew the sign-in of GOOGLE_APPLICATION_CREDENTIALS"
+                message = _("Could not reach Google to renew the sign-in of GOOGLE_APPLICATION_CREDENTIALS ({error}).")
+            else:
+                message = _("Could not reach Google to get a token for the service account ({error}).")
             raise ServiceError(
-                f"Could not reach Google to {whose} ({type(e).__name__}).",
-                hint="Check the network connection (and any proxy) of this machine.",
+                message.format(error=type(e).__name__),
+                hint=_("Check the network connection (and any proxy) of this machine."),
             ) from None
         except ValueError:
             raise ServiceError(
-                f"Google Sheets kept answering with something that is not JSON when asked to {what}.",
-                hint="A proxy or firewall may be in the way (check GOOGLE_SHEETS_API_URL if set); "
-                "the next run picks up where this one stopped.",
+                # i18n: {what} is what was being done, e.g. "read the sheet" (an infinitive).
+                _("Google Sheets kept answering with something that is not JSON when asked to {what}.").format(
+                    what=_(what)
+                ),
+                hint=_(
+                    "A proxy or firewall may be in the way (check GOOGLE_SHEETS_API_URL if set); "
+                    "the next run picks up where this one stopped."
+                ),
             ) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
             raise ServiceError(
-                f"Google Sheets could not be reached to {what} ({type(e).__name__}).",
-                hint="Check the network; the next run picks up where this one stopped.",
+                # i18n: {what} is what was being done, e.g. "read the sheet" (an infinitive).
+                _("Google Sheets could not be reached to {what} ({error}).").format(
+                    what=_(what), error=type(e).__name__
+                ),
+                hint=_("Check the network; the next run picks up where this one stopped."),
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -323,78 +381,117 @@ class Sheet:
         """Google's token endpoint said no: what that means for this kind of credentials, and what to do."""
         if not self.person:
             return AuthError(
-                "Google refused to give the service account a token.",
-                hint="The key may have been deleted or disabled: download a new JSON key for the service account.",
+                _("Google refused to give the service account a token."),
+                hint=_("The key may have been deleted or disabled: download a new JSON key for the service account."),
             )
         reason = _oauth_error(e)
-        where = f"GOOGLE_APPLICATION_CREDENTIALS ({self._key_path})"
+        path = self._key_path
         if reason in ("invalid_client", "unauthorized_client"):
             return AuthError(
-                f"Google does not know the OAuth client of the sign-in in {where}, or its secret has changed "
-                f"({reason}).",
-                hint="Download the OAuth client's JSON again (Google Cloud console → APIs & Services → Credentials). "
-                + SIGN_IN_AGAIN,
+                _(
+                    "Google does not know the OAuth client of the sign-in in GOOGLE_APPLICATION_CREDENTIALS ({path}), "
+                    "or its secret has changed ({reason})."
+                ).format(path=path, reason=reason),
+                # i18n: two sentences; the second is "Sign in again: …".
+                hint=_("Download the OAuth client's JSON again (Google Cloud console → APIs & Services → Credentials).")
+                + " "
+                + sign_in_again(),
             )
         if reason == "invalid_scope":
             return AuthError(
-                f"The sign-in in {where} does not allow Google Sheets (invalid_scope): it was made for other access.",
-                hint=SIGN_IN_AGAIN,
+                _(
+                    "The sign-in in GOOGLE_APPLICATION_CREDENTIALS ({path}) does not allow Google Sheets "
+                    "(invalid_scope): it was made for other access."
+                ).format(path=path),
+                hint=sign_in_again(),
             )
         return AuthError(
-            f"Google refused to renew the sign-in in {where} ({reason}): it has expired or was revoked.",
-            hint=SIGN_IN_AGAIN + _TESTING,
+            _(
+                "Google refused to renew the sign-in in GOOGLE_APPLICATION_CREDENTIALS ({path}) ({reason}): it has "
+                "expired or was revoked."
+            ).format(path=path, reason=reason),
+            # i18n: two sentences: "Sign in again: …", then what a Testing app's 7 days mean.
+            hint=sign_in_again() + " " + _(_TESTING),
         )
 
     def _api_error(self, what: str, e: gspread.exceptions.APIError) -> Exception:
         code = _status(e)
-        message = "an answer that is not JSON" if e.code == -1 else self._clean(str(e.error.get("message", "")))[:300]
+        message = (
+            _("an answer that is not JSON") if e.code == -1 else self._clean(str(e.error.get("message", "")))[:300]
+        )
         if code == 403 and "insufficient authentication scopes" in message:
             return AuthError(
-                f"Google refused access to the spreadsheet {self.spreadsheet_id}: the credentials in "
-                "GOOGLE_APPLICATION_CREDENTIALS do not allow Google Sheets (403, insufficient scopes).",
-                hint=SIGN_IN_AGAIN if self.person else "Use the service account's JSON key as it was downloaded.",
+                _(
+                    "Google refused access to the spreadsheet {id}: the credentials in "
+                    "GOOGLE_APPLICATION_CREDENTIALS do not allow Google Sheets (403, insufficient scopes)."
+                ).format(id=self.spreadsheet_id),
+                hint=sign_in_again() if self.person else _("Use the service account's JSON key as it was downloaded."),
             )
         if code == 403 and self.person:
             return AuthError(
-                f"Google refused access to the spreadsheet {self.spreadsheet_id} (403 PERMISSION_DENIED): the Google "
-                "account that signed in (GOOGLE_APPLICATION_CREDENTIALS) has no access to it.",
-                hint="Open the sheet as that account, or have the sheet's owner share it with that account as Editor "
-                f"(or sign in as another account: {SIGN_IN}).",
+                _(
+                    "Google refused access to the spreadsheet {id} (403 PERMISSION_DENIED): the Google "
+                    "account that signed in (GOOGLE_APPLICATION_CREDENTIALS) has no access to it."
+                ).format(id=self.spreadsheet_id),
+                hint=_(
+                    "Open the sheet as that account, or have the sheet's owner share it with that account as Editor "
+                    "(or sign in as another account: {command})."
+                ).format(command=SIGN_IN),
             )
         if code == 403:
             who = f" ({self.client_email})" if self.client_email else ""
             return AuthError(
-                f"Google refused access to the spreadsheet {self.spreadsheet_id} (403 PERMISSION_DENIED).",
-                hint=f"Open the sheet → Share, add the service account's client_email{who} as Editor.",
+                _("Google refused access to the spreadsheet {id} (403 PERMISSION_DENIED).").format(
+                    id=self.spreadsheet_id
+                ),
+                # i18n: {who} is empty or " (the address)".
+                hint=_("Open the sheet → Share, add the service account's client_email{who} as Editor.").format(
+                    who=who
+                ),
             )
         if code == 401 and self.person:
             return AuthError(
-                "Google refused the access token of the sign-in in GOOGLE_APPLICATION_CREDENTIALS (401).",
-                hint=SIGN_IN_AGAIN,
+                _("Google refused the access token of the sign-in in GOOGLE_APPLICATION_CREDENTIALS (401)."),
+                hint=sign_in_again(),
             )
         if code == 401:
             return AuthError(
-                "Google refused the service account's credentials (401).",
-                hint="The key may have been deleted; download a new JSON key for the service account.",
+                _("Google refused the service account's credentials (401)."),
+                hint=_("The key may have been deleted; download a new JSON key for the service account."),
             )
         if code == 404:
             return ConfigError(
-                f"Google Sheets has no spreadsheet with ID {self.spreadsheet_id} (404).",
-                hint="Check GOOGLE_SHEET_ID: copy it from the sheet's address, between /d/ and /edit.",
+                _("Google Sheets has no spreadsheet with ID {id} (404).").format(id=self.spreadsheet_id),
+                hint=_("Check GOOGLE_SHEET_ID: copy it from the sheet's address, between /d/ and /edit."),
             )
         if code == 400 and "protected" in message:
+            if self.person:
+                hint = _(
+                    "Remove the protection from the columns amosheets writes (lead_id and the synced columns), "
+                    "or let the Google account that signed in edit them. Nothing was lost: the next run writes them."
+                )
+            else:
+                hint = _(
+                    "Remove the protection from the columns amosheets writes (lead_id and the synced columns), "
+                    "or let the service account edit them. Nothing was lost: the next run writes them."
+                )
             return ServiceError(
-                f"Google Sheets refused to {what}: part of it is a protected range.",
-                hint="Remove the protection from the columns amosheets writes (lead_id and the synced columns), "
-                f"or let {'the Google account that signed in' if self.person else 'the service account'} edit them. "
-                "Nothing was lost: the next run writes them.",
+                # i18n: {what} is what was being done, e.g. "write to the sheet" (an infinitive).
+                _("Google Sheets refused to {what}: part of it is a protected range.").format(what=_(what)),
+                hint=hint,
             )
         if code in _RETRY_CODES:
             return ServiceError(
-                f"Google Sheets kept failing to {what} ({code}: {message}).",
-                hint="Quotas refill each minute; the next run picks up where this one stopped.",
+                # i18n: {what} is what was being done, e.g. "read the sheet" (an infinitive); {message} is Google's.
+                _("Google Sheets kept failing to {what} ({code}: {message}).").format(
+                    what=_(what), code=code, message=message
+                ),
+                hint=_("Quotas refill each minute; the next run picks up where this one stopped."),
             )
-        return ServiceError(f"Google Sheets refused to {what} ({code}: {message}).")
+        # i18n: {what} is what was being done, e.g. "read the sheet" (an infinitive); {message} is Google's.
+        return ServiceError(
+            _("Google Sheets refused to {what} ({code}: {message}).").format(what=_(what), code=code, message=message)
+        )
 
     def _clean(self, text: str) -> str:
         """Text from Google's answer, made safe to show and keep: an error may echo a credential."""
@@ -409,7 +506,7 @@ class Sheet:
     # -- reading --------------------------------------------------------------------
     def open(self) -> Tab:
         """Find the tab: by GOOGLE_WORKSHEET, or the first one (1 request; 2 when it is not found)."""
-        meta = self._call("read the spreadsheet", self._tab_metadata)
+        meta = self._call(N_("read the spreadsheet"), self._tab_metadata)
         sheets = meta.get("sheets", [])
         listed = [s["properties"] for s in sheets]
         if self.worksheet is None:
@@ -417,7 +514,7 @@ class Sheet:
         else:
             props = _tab_titled(listed, self.worksheet)
         if props is None:
-            raise ConfigError("The spreadsheet has no tabs.")
+            raise ConfigError(_("The spreadsheet has no tabs."))
         grid = props.get("gridProperties", {})
         self.tab = Tab(
             str(meta.get("properties", {}).get("title", "")),
@@ -462,14 +559,14 @@ class Sheet:
         written (``open``). 2 for the first tab, whose title is looked up first.
         """
         if self.tab is None and self.worksheet is not None:
-            data = self._call("read the sheet", self._values_of_named_tab)
+            data = self._call(N_("read the sheet"), self._values_of_named_tab)
             # Google finds a tab whatever the case of its title: a title that only nearly matches is never
             # taken for the tab (``open`` says which titles there are).
             if data is not None and _range_title(str(data.get("range", ""))) == self.worksheet:
                 return data.get("values", [])
         if self.tab is None:
             self.open()
-        data = self._call("read the sheet", self._values)
+        data = self._call(N_("read the sheet"), self._values)
         return data.get("values", [])
 
     def _values(self) -> Any:
@@ -507,7 +604,7 @@ class Sheet:
         # Each request's ranges are made as it is sent: 100,000 new rows never sit in memory as one body.
         for chunk in _by_size(self._ranges(by_row), MAX_PAYLOAD):
             body: dict[str, Any] = {"valueInputOption": "USER_ENTERED", "data": chunk}
-            self._call("write to the sheet", partial(self._post_values, body))
+            self._call(N_("write to the sheet"), partial(self._post_values, body))
             requests_made += 1
         return requests_made
 
@@ -571,7 +668,7 @@ class Sheet:
                 }
             }
         body = {"requests": [grow]}
-        self._call("add rows to the sheet", lambda: self._http.batch_update(self.spreadsheet_id, body), retry=False)
+        self._call(N_("add rows to the sheet"), lambda: self._http.batch_update(self.spreadsheet_id, body), retry=False)
         self.tab = replace(self.tab, rows=last_row)
 
     def write_header(self, headers: list[str], column: int = 0) -> None:
@@ -579,7 +676,7 @@ class Sheet:
         self.ensure_columns(column + len(headers))
         start = f"{self._quoted}!{column_letter(column)}1"
         body = {"valueInputOption": "RAW", "data": [{"range": start, "values": [headers]}]}
-        self._call("write the header row", lambda: self._http.values_batch_update(self.spreadsheet_id, body))
+        self._call(N_("write the header row"), lambda: self._http.values_batch_update(self.spreadsheet_id, body))
 
     def ensure_columns(self, last_column: int) -> None:
         """Grow the grid so that ``last_column`` columns exist (1 request, only when it is too narrow)."""
@@ -588,7 +685,9 @@ class Sheet:
             return
         grow = {"appendDimension": {"sheetId": tab.sheet_id, "dimension": "COLUMNS", "length": last_column - tab.cols}}
         body = {"requests": [grow]}
-        self._call("add columns to the sheet", lambda: self._http.batch_update(self.spreadsheet_id, body), retry=False)
+        self._call(
+            N_("add columns to the sheet"), lambda: self._http.batch_update(self.spreadsheet_id, body), retry=False
+        )
         self.tab = replace(tab, cols=last_column)
 
     # -- formatting (init --format) ------------------------------------------------------
@@ -597,8 +696,10 @@ class Sheet:
         tab = self._opened()
         return Layout(tab.sheet_id, tab.rows, tab.cols, tab.protections)
 
-    def apply(self, requests_: list[dict[str, Any]], what: str = "format the sheet") -> None:
-        """Send these spreadsheets.batchUpdate requests as one (applied all together, or not at all)."""
+    def apply(self, requests_: list[dict[str, Any]], what: str = N_("format the sheet")) -> None:
+        """Send these spreadsheets.batchUpdate requests as one (applied all together, or not at all).
+
+        ``what`` (marked with ``N_``) completes "Google Sheets refused to …" in a message."""
         body = {"requests": requests_}
         # A request that adds something is not sent twice: an answer lost after it was applied would add it again.
         once = any("addProtectedRange" in r for r in requests_)
@@ -664,14 +765,20 @@ def _tab_titled(sheets: list[dict[str, Any]], title: str) -> dict[str, Any]:
     near = [repr(p.get("title")) for p in sheets if str(p.get("title", "")).strip().casefold() == want]
     if near:
         raise ConfigError(
-            f"GOOGLE_WORKSHEET is {title!r}, but no tab has exactly that title; {', '.join(near)} differs in "
-            f"case or spaces (the tabs are: {titles}).",
-            hint="Set GOOGLE_WORKSHEET to the tab's exact title (capital letters count). A setting cannot end or "
-            "start with a space: if the tab's title does, rename the tab.",
+            _(
+                "GOOGLE_WORKSHEET is {title}, but no tab has exactly that title; {near} differs in "
+                "case or spaces (the tabs are: {titles})."
+            ).format(title=repr(title), near=", ".join(near), titles=titles),
+            hint=_(
+                "Set GOOGLE_WORKSHEET to the tab's exact title (capital letters count). A setting cannot end or "
+                "start with a space: if the tab's title does, rename the tab."
+            ),
         )
     raise ConfigError(
-        f"GOOGLE_WORKSHEET is {title!r}, but the spreadsheet has no such tab (it has: {titles}).",
-        hint="Set GOOGLE_WORKSHEET to one of those titles, or leave it empty for the first tab.",
+        _("GOOGLE_WORKSHEET is {title}, but the spreadsheet has no such tab (it has: {titles}).").format(
+            title=repr(title), titles=titles
+        ),
+        hint=_("Set GOOGLE_WORKSHEET to one of those titles, or leave it empty for the first tab."),
     )
 
 

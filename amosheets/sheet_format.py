@@ -18,16 +18,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from amosheets.i18n import N_, _
 from amosheets.sync.fields import LEAD_ID, FieldSpec, HeaderMap, Key, column_letter
 from amosheets.sync.kinds import Checkbox, Day, Moment, Option, Options
 from amosheets.sync.model import INCOMING_STATUS_TYPE, Catalog
 
 # The protected range amosheets makes is told from a person's by this start of its description.
 PROTECTION_MARK = "amosheets:"
-PROTECTION_DESCRIPTION = (
-    f"{PROTECTION_MARK} lead_id ties each row to its deal; amosheets fills it in. "
-    "Clear a cell only to make that row a new deal."
+# The rest of the description, in the language in use (protection_description()); PROTECTION_DESCRIPTION in English.
+_PROTECTION_TEXT = N_(
+    "lead_id ties each row to its deal; amosheets fills it in. Clear a cell only to make that row a new deal."
 )
+PROTECTION_DESCRIPTION = f"{PROTECTION_MARK} {_PROTECTION_TEXT}"
 # Date cells are read as serial numbers (UNFORMATTED_VALUE), so any pattern reads back as the same
 # day; these show what the contract's examples show, unambiguous in every locale.
 DATE_PATTERN = "yyyy-mm-dd"
@@ -64,6 +66,11 @@ class FormatPlan:
     said: list[str] = field(default_factory=list)  # what is set, one line each, in plain words
 
 
+def protection_description() -> str:
+    """The description of the protected range amosheets makes, in the language in use (it starts with the mark)."""
+    return f"{PROTECTION_MARK} {_(_PROTECTION_TEXT)}"
+
+
 def format_plan(
     headers: HeaderMap, catalog: Catalog, layout: Layout, pipeline_ids: Sequence[int] | None = None
 ) -> FormatPlan:
@@ -96,7 +103,7 @@ def format_plan(
                 }
             }
         )
-    plan.said.append("Row 1: frozen (it stays in view when scrolling), the headers of the synced columns in bold.")
+    plan.said.append(_("Row 1: frozen (it stays in view when scrolling), the headers of the synced columns in bold."))
 
     cleared: list[str] = []
     if layout.rows > 1:  # a grid of the header row alone has no cells below it to format
@@ -120,14 +127,18 @@ def format_plan(
                     }
                 )
             if words:
-                plan.said.append(f"{where[key]}: {words}.")
+                # i18n: {column} is a header and its column's letter: "Статус (C)"; {setting} what is set on it.
+                plan.said.append(_("{column}: {setting}.").format(column=where[key], setting=words))
     if cleared:
-        plan.said.append("No drop-down or checkbox (any old one removed): " + ", ".join(cleared) + ".")
+        plan.said.append(
+            _("No drop-down or checkbox (any old one removed): {columns}.").format(columns=", ".join(cleared))
+        )
 
     plan.requests.extend(_protection(sid, columns[LEAD_ID], layout.protections))
     plan.said.append(
-        f"{where[LEAD_ID]}: protected with a warning — Sheets asks before anyone edits it "
-        "(amosheets itself is not stopped)."
+        _(
+            "{column}: protected with a warning — Sheets asks before anyone edits it (amosheets itself is not stopped)."
+        ).format(column=where[LEAD_ID])
     )
     return plan
 
@@ -145,30 +156,32 @@ def _setting(
             pipeline_ids = tuple(catalog.pipelines)
         names = status_names(catalog, pipeline_ids)
         shown = ", ".join(f"«{catalog.pipeline_name(p)}»" for p in pipeline_ids)
-        return _list(names, strict=not movable), None, f"a drop-down of the {len(names)} statuses of {shown}"
+        # i18n: {shown} names the pipelines: «Основная», «Партнёры»; {n} is how many statuses.
+        words = _("a drop-down of the {n} statuses of {shown}").format(n=len(names), shown=shown)
+        return _list(names, strict=not movable), None, words
     if key == Key.PIPELINE:
         names = _unique(p.name for p in catalog.pipelines.values())
-        return _list(names, strict=True), None, f"a drop-down of the {len(names)} pipelines"
+        return _list(names, strict=True), None, _("a drop-down of the {n} pipelines").format(n=len(names))
     if key == Key.PHONE:
-        return None, {"type": "TEXT"}, "plain text, so that a number such as +7 999 … stays as typed"
+        return None, {"type": "TEXT"}, _("plain text, so that a number such as +7 999 … stays as typed")
     kind = spec.kind if spec is not None else None
     if isinstance(kind, Option) and kind.options:
-        names = _unique(t for _, t in kind.options)
+        names = _unique(t for _id, t in kind.options)
         if isinstance(kind, Options):
             # A multiselect cell holds several options joined by ", ", which is never one item of the
             # list: a strict rule would refuse every cell with two options in it.
             return (
                 _list(names, strict=False),
                 None,
-                f"a drop-down of its {len(names)} options (type several separated by commas)",
+                _("a drop-down of its {n} options (type several separated by commas)").format(n=len(names)),
             )
-        return _list(names, strict=True), None, f"a drop-down of its {len(names)} options"
+        return _list(names, strict=True), None, _("a drop-down of its {n} options").format(n=len(names))
     if isinstance(kind, Checkbox):
-        return {"condition": {"type": "BOOLEAN"}}, None, "checkboxes"
+        return {"condition": {"type": "BOOLEAN"}}, None, _("checkboxes")
     if isinstance(kind, Moment):  # before Day: a Moment is a Day
-        return None, {"type": "DATE_TIME", "pattern": MOMENT_PATTERN}, "dates and times, shown as 2026-12-02 14:30"
+        return None, {"type": "DATE_TIME", "pattern": MOMENT_PATTERN}, _("dates and times, shown as 2026-12-02 14:30")
     if isinstance(kind, Day):
-        return None, {"type": "DATE", "pattern": DATE_PATTERN}, "dates, shown as 2026-12-02"
+        return None, {"type": "DATE", "pattern": DATE_PATTERN}, _("dates, shown as 2026-12-02")
     return None, None, ""
 
 
@@ -210,7 +223,7 @@ def _protection(sid: int, column: int, existing: Iterable[Protection]) -> list[R
     protected = {
         # No row bounds: the range grows with the grid, so rows added later are covered too.
         "range": {"sheetId": sid, "startColumnIndex": column, "endColumnIndex": column + 1},
-        "description": PROTECTION_DESCRIPTION,
+        "description": protection_description(),
         "warningOnly": True,
     }
     ours = [p for p in existing if p.ours]
