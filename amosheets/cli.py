@@ -22,7 +22,7 @@ from typer.core import TyperGroup
 from amosheets import __version__, i18n
 from amosheets.deadline import Deadline
 from amosheets.errors import AmosheetsError, ConfigError, ExitStatus, Interrupted, UsageError
-from amosheets.i18n import plural
+from amosheets.i18n import N_, _, plural
 from amosheets.sync.merge import ConflictPolicy
 
 # Only what building the command line needs is imported above; the rest is imported by the command that uses
@@ -56,7 +56,9 @@ class _Group(TyperGroup):
         except KeyboardInterrupt:
             what = f"amosheets {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "amosheets"
             raise Interrupted(
-                f"`{what}` was interrupted (Ctrl-C). What it finished is kept; the next run goes on from there."
+                _(
+                    "`{command}` was interrupted (Ctrl-C). What it finished is kept; the next run goes on from there."
+                ).format(command=what)
             ) from None
 
 
@@ -109,8 +111,12 @@ class AppState:
         if path is None:
             if names:
                 raise UsageError(
-                    f"--pair names a pair of {CONFIG_FILE}, and there is no {CONFIG_FILE} here ({Path.cwd()}).",
-                    hint=f"Run in the directory of {CONFIG_FILE}, give its path with --config, or leave out --pair.",
+                    _("--pair names a pair of {file}, and there is no {file} here ({directory}).").format(
+                        file=CONFIG_FILE, directory=Path.cwd()
+                    ),
+                    hint=_("Run in the directory of {file}, give its path with --config, or leave out --pair.").format(
+                        file=CONFIG_FILE
+                    ),
                 )
             return None
         configured = load_pairs(path, self.settings)
@@ -120,8 +126,8 @@ class AppState:
         unknown = [n for n in dict.fromkeys(names or []) if n not in known]
         if unknown:
             raise UsageError(
-                f"--pair {', '.join(unknown)}: {path} has no such pair.",
-                hint=f"Its pairs are: {', '.join(known)}.",
+                _("--pair {names}: {path} has no such pair.").format(names=", ".join(unknown), path=path),
+                hint=_("Its pairs are: {names}.").format(names=", ".join(known)),
             )
         return Chosen([p for p in configured if not names or p.name in names], configured)
 
@@ -308,7 +314,7 @@ def pull(
     from amosheets.sync.plan import Direction
 
     if all_ and since:
-        raise UsageError("--all and --since do not go together: --all already takes every deal.")
+        raise UsageError(_("--all and --since do not go together: --all already takes every deal."))
     when = parse_since(since) if since else None
     _sync(ctx, Options(Direction.PULL, dry_run, conflict, backfill=all_, since=when, force=force), as_json, pair)
 
@@ -391,16 +397,22 @@ def check(ctx: typer.Context, pair: Pairs = None) -> None:
                 o.result(f"! {r.name}: {r.detail}{fix}", "yellow")
             else:
                 o.result(f"✓ {r.name}: {r.detail}", "green")
-        failed += [r.name if p is None else f"{r.name} (pair «{p.name}»)" for r in results if not r.ok]
-    status = most_severe(exit_status(results) for _, results in groups)
+        failed += [
+            r.name if p is None else _("{check} (pair «{name}»)").format(check=r.name, name=p.name)
+            for r in results
+            if not r.ok
+        ]
+    status = most_severe(exit_status(results) for _pair, results in groups)
     if failed:
         o.error(
+            # i18n: followed by the names of the failed checks, then ". Each ✗ line says what is wrong…"
             plural(len(failed), "{n} check failed: ", "{n} checks failed: ")
             + ", ".join(dict.fromkeys(failed))
-            + ". Each ✗ line says what is wrong and how to fix it."
+            # i18n: ends "{n} checks failed: NAME, NAME"
+            + _(". Each ✗ line says what is wrong and how to fix it.")
         )
     else:
-        o.info("All good: `amosheets sync --dry-run` shows what the first run will do.")
+        o.info(_("All good: `amosheets sync --dry-run` shows what the first run will do."))
     raise typer.Exit(int(status))
 
 
@@ -426,9 +438,9 @@ def fields(ctx: typer.Context, as_json: Json = False) -> None:
     rows: list[tuple[str, str, str, str, str]] = []
     for cf in account.custom_fields:
         spec = custom_spec(cf, tz)
-        built_in = {"PHONE": "the Телефон column", "EMAIL": "the Email column"}.get(cf.code or "")
+        built_in = {"PHONE": "Телефон", "EMAIL": "Email"}.get(cf.code or "")  # the column that writes it
         writable = spec.writable and built_in is None
-        options = [text for _, text in cf.enums] if spec.kind.type_name in ("option", "options") else []
+        options = [text for _id, text in cf.enums] if spec.kind.type_name in ("option", "options") else []
         entity = "lead" if cf.entity == "leads" else "contact"
         listed.append(
             {
@@ -442,14 +454,17 @@ def fields(ctx: typer.Context, as_json: Json = False) -> None:
                 "options": options,
             }
         )
-        note = f" ({built_in})" if built_in else "" if writable else " (read-only)"
+        if built_in:
+            note = " " + _("(the {header} column)").format(header=built_in)
+        else:
+            note = "" if writable else " " + _("(read-only)")
         rows.append((spec.header, str(cf.id), cf.code or "", cf.type + note, ", ".join(options)))
     if as_json:
         st.output.out.print_json(json.dumps({"timezone": account.timezone, "fields": listed}, ensure_ascii=False))
         return
     st.output.table(
-        f"Custom fields of {host} (time zone {account.timezone})",
-        ("Header", "ID", "Code", "Type", "Options"),
+        _("Custom fields of {host} (time zone {timezone})").format(host=host, timezone=account.timezone),
+        (_("Header"), "ID", _("Code"), _("Type"), _("Options")),
         rows,
         True,
     )
@@ -495,14 +510,19 @@ def pipelines(ctx: typer.Context, as_json: Json = False) -> None:
         for s in sorted((p.get("_embedded") or {}).get("statuses") or [], key=lambda s: s.get("sort", 0)):
             rows.append(
                 (
-                    f"{p['name']}{' (main)' if p.get('is_main') else ''}",
+                    _("{pipeline} (main)").format(pipeline=p["name"]) if p.get("is_main") else p["name"],
                     str(p["id"]),
                     s["name"],
                     str(s["id"]),
                     _status_note(s),
                 )
             )
-    st.output.table(f"Pipelines of {amo.host}", ("Pipeline", "Pipeline ID", "Status", "Status ID", "Note"), rows, True)
+    st.output.table(
+        _("Pipelines of {host}").format(host=amo.host),
+        (_("Pipeline"), _("Pipeline ID"), _("Status"), _("Status ID"), _("Note")),
+        rows,
+        True,
+    )
 
 
 @app.command()
@@ -578,26 +598,39 @@ def init(
             has_sync = match_headers(values[0] if values else [], BUILT_IN_FIELDS).sync is not None
         except HeaderError as e:
             raise UsageError(
-                f"The tab {tab.title!r} already holds data ({plural(used, '{n} row', '{n} rows')}), and its row 1 "
-                f"is not a header row: {e}",
-                hint="Add the columns you need to row 1 by hand (see README), or point GOOGLE_WORKSHEET at an empty "
-                "tab. `amosheets check` says which headers are missing.",
+                # i18n: {rows} is "5 rows" (the text "{n} row" / "{n} rows")
+                _("The tab {tab} already holds data ({rows}), and its row 1 is not a header row: {error}").format(
+                    tab=repr(tab.title), rows=plural(used, "{n} row", "{n} rows"), error=e
+                ),
+                hint=_(
+                    "Add the columns you need to row 1 by hand (see README), or point GOOGLE_WORKSHEET at an empty "
+                    "tab. `amosheets check` says which headers are missing."
+                ),
             ) from None
         if english or all_fields:
-            st.output.warn("--english and --all-fields choose the headers of an empty tab; this tab's are kept.")
+            st.output.warn(_("--english and --all-fields choose the headers of an empty tab; this tab's are kept."))
         header_row: list[Any] = list(values[0])
         if not has_sync:
             col, name = sync_header_for(header_row, values[1:])
             sheet.write_header([name], col)
             header_row += [""] * (col - len(header_row)) + [name]
             st.output.success(
-                f"Added the column {name!r} ({column_letter(col)}) to {tab.spreadsheet_title!r} / {tab.title!r}: "
-                "each row the tool acts on says there what became of it."
+                _(
+                    "Added the column {header} ({column}) to {spreadsheet} / {tab}: each row the tool acts on says "
+                    "there what became of it."
+                ).format(
+                    header=repr(name),
+                    column=column_letter(col),
+                    spreadsheet=repr(tab.spreadsheet_title),
+                    tab=repr(tab.title),
+                )
             )
         elif not format_:
             st.output.info(
-                f"The tab {tab.title!r} already has its header row and a sync column: nothing to add. "
-                "(`amosheets init --format` formats it.)"
+                _(
+                    "The tab {tab} already has its header row and a sync column: nothing to add. "
+                    "(`amosheets init --format` formats it.)"
+                ).format(tab=repr(tab.title))
             )
             return
         if not format_:
@@ -610,14 +643,17 @@ def init(
         header_row.append(SYNC_HEADERS[1] if english else SYNC_HEADERS[0])
         sheet.write_header([str(h) for h in header_row])
         st.output.success(
-            f"Wrote the header row into {tab.spreadsheet_title!r} / {tab.title!r}: {' | '.join(map(str, header_row))}"
+            _("Wrote the header row into {spreadsheet} / {tab}: {headers}").format(
+                spreadsheet=repr(tab.spreadsheet_title), tab=repr(tab.title), headers=" | ".join(map(str, header_row))
+            )
         )
     if catalog is None:
         if amo_problems:  # plain init needs only Google's settings: the headers are in
             st.output.warn(
-                "The tab is not formatted: that needs the amoCRM settings too ("
-                + "; ".join(amo_problems)
-                + "). Once they are set, run `amosheets init --format`."
+                _(
+                    "The tab is not formatted: that needs the amoCRM settings too ({problems}). Once they are set, "
+                    "run `amosheets init --format`."
+                ).format(problems="; ".join(amo_problems))
             )
             return
         catalog = _read_catalog(st, target)
@@ -633,11 +669,15 @@ def _format_tab(st: AppState, sheet: Sheet, header_row: list[Any], catalog: Cata
     try:
         headers = match_headers(header_row, catalog.fields)
     except HeaderError as e:
-        raise ConfigError(f"The header row cannot be formatted: {e}") from None
+        raise ConfigError(_("The header row cannot be formatted: {error}").format(error=e)) from None
     assert sheet.tab is not None
     plan = format_plan(headers, catalog, sheet.layout())
     sheet.apply(plan.requests)
-    st.output.success(f"Formatted {sheet.tab.spreadsheet_title!r} / {sheet.tab.title!r}:")
+    st.output.success(
+        _("Formatted {spreadsheet} / {tab}:").format(
+            spreadsheet=repr(sheet.tab.spreadsheet_title), tab=repr(sheet.tab.title)
+        )
+    )
     for line in plan.said:
         st.output.info(f"  {line}")
 
@@ -737,14 +777,23 @@ def auth_amocrm(
     target, integration = _oauth_account(st, account)
     got = authorize(target, code, st.on_request("amoCRM"))
     o = st.output
-    o.success(f"Signed in to amoCRM account «{got.account_name}» ({got.host}) as integration {integration.client_id}.")
+    o.success(
+        _("Signed in to amoCRM account «{account}» ({host}) as integration {client_id}.").format(
+            account=got.account_name, host=got.host, client_id=integration.client_id
+        )
+    )
     o.info(
-        f"The tokens are kept in {got.path} (only you can read it). The access token lasts "
-        f"{span(got.tokens.access_until - got.tokens.issued_at)}, the refresh token "
-        f"{span(got.tokens.refresh_until - got.tokens.issued_at)} unused; every run renews them."
+        _(
+            "The tokens are kept in {path} (only you can read it). The access token lasts {access}, the refresh "
+            "token {refresh} unused; every run renews them."
+        ).format(
+            path=got.path,
+            access=span(got.tokens.access_until - got.tokens.issued_at),
+            refresh=span(got.tokens.refresh_until - got.tokens.issued_at),
+        )
     )
     if account is None and st.settings.amocrm_token:
-        o.warn("AMOCRM_INTEGRATION_TOKEN is set too, and wins: remove it from .env to use these tokens.")
+        o.warn(_("AMOCRM_INTEGRATION_TOKEN is set too, and wins: remove it from .env to use these tokens."))
 
 
 @auth_app.command("google")
@@ -814,22 +863,26 @@ def _oauth_account(st: AppState, name: str | None) -> tuple[AccountConfig, OAuth
         settings = st.settings.require(AMOCRM)  # the account's address, and what is wrong with the OAuth keys
         if settings.amocrm_oauth is None:
             raise ConfigError(
-                "AMOCRM_CLIENT_ID, AMOCRM_CLIENT_SECRET and AMOCRM_REDIRECT_URI are not set: `auth amocrm` signs in "
-                "an external integration with them.",
-                hint="Copy them from amoCRM: Settings → Integrations → your integration → Keys and scopes, into .env.",
+                _(
+                    "AMOCRM_CLIENT_ID, AMOCRM_CLIENT_SECRET and AMOCRM_REDIRECT_URI are not set: `auth amocrm` signs "
+                    "in an external integration with them."
+                ),
+                hint=_(
+                    "Copy them from amoCRM: Settings → Integrations → your integration → Keys and scopes, into .env."
+                ),
             )
         return replace(settings.account(), auth=settings.amocrm_oauth), settings.amocrm_oauth
     chosen = st.chosen(None)
     if chosen is None:
-        raise UsageError("--account names an [account.NAME] of amosheets.toml, and there is none here.")
+        raise UsageError(_("--account names an [account.NAME] of amosheets.toml, and there is none here."))
     accounts = {p.account.name: p.account for p in chosen.configured}
     if name not in accounts:
-        raise UsageError(f"--account {name}: no pair of amosheets.toml uses such an account.")
+        raise UsageError(_("--account {name}: no pair of amosheets.toml uses such an account.").format(name=name))
     auth = accounts[name].auth
     if not isinstance(auth, OAuthIntegration):
         raise ConfigError(
-            f"[account.{name}] signs in with a long-lived token (token_env), not through OAuth.",
-            hint="For OAuth, give it client_id, client_secret_env and redirect_uri instead of token_env.",
+            _("[account.{name}] signs in with a long-lived token (token_env), not through OAuth.").format(name=name),
+            hint=_("For OAuth, give it client_id, client_secret_env and redirect_uri instead of token_env."),
         )
     return accounts[name], auth
 
@@ -878,7 +931,7 @@ def _status_of(st: AppState, pair: PairConfig, last: int, as_json: bool, into: d
         if into is not None:
             into[pair.name] = []
         if not as_json or into is None:
-            st.output.info(f"No runs recorded yet for this sheet and account (state file {path}).")
+            st.output.info(_("No runs recorded yet for this sheet and account (state file {path}).").format(path=path))
         return
     store = StateStore.open(pair.state_dir, pair.scope)
     try:
@@ -887,7 +940,7 @@ def _status_of(st: AppState, pair: PairConfig, last: int, as_json: bool, into: d
     finally:
         store.close()
     if as_json:
-        listed = [{**r.__dict__, "result": _result_word(r.exit_status)} for r in runs]
+        listed = [{**r.__dict__, "result": _result_word(r.exit_status, translated=False)} for r in runs]
         if into is not None:
             into[pair.name] = listed
         else:
@@ -900,7 +953,7 @@ def _status_of(st: AppState, pair: PairConfig, last: int, as_json: bool, into: d
             (
                 _when(r.started_at),
                 r.command,
-                f"{(r.finished_at - r.started_at):.1f}s" if r.finished_at else "—",
+                _("{seconds:.1f}s").format(seconds=r.finished_at - r.started_at) if r.finished_at else "—",
                 _result_word(r.exit_status),
                 str(s.get("created", 0)),
                 str(s.get("leads_updated", 0) + s.get("contacts_updated", 0)),
@@ -911,38 +964,59 @@ def _status_of(st: AppState, pair: PairConfig, last: int, as_json: bool, into: d
             )
         )
     st.output.table(
-        f"Last runs (state: {path})",
-        ("Started", "Command", "Took", "Result", "Created", "Updated", "Cells", "Rows added", "Conflicts", "Failed"),
+        _("Last runs (state: {path})").format(path=path),
+        (
+            _("Started"),
+            _("Command"),
+            _("Took"),
+            _("Result"),
+            _("Created"),
+            _("Updated"),
+            _("Cells"),
+            _("Rows added"),
+            _("Conflicts"),
+            _("Failed"),
+        ),
         rows,
         True,
     )
     if runs:
         r = runs[0]
         word = _result_word(r.exit_status)
-        st.output.info(f"Last run: {_when(r.started_at)} {r.command} — {word}.")
+        st.output.info(
+            _("Last run: {started} {command} — {result}.").format(
+                started=_when(r.started_at), command=r.command, result=word
+            )
+        )
         for p in r.problems:
             st.output.info(f"  {p}")
     if cursor:
-        st.output.info(f"Changes in amoCRM are taken in up to {_when(cursor)} (amoCRM's clock).")
+        st.output.info(_("Changes in amoCRM are taken in up to {time} (amoCRM's clock).").format(time=_when(cursor)))
 
 
 def _status_note(s: dict) -> str:
     if s.get("type") == 1:
-        return "incoming leads: the API cannot put deals here"
-    return {142: "closed, won", 143: "closed, lost"}.get(s["id"], "")
+        return _("incoming leads: the API cannot put deals here")
+    if s["id"] == 142:
+        return _("closed, won")
+    if s["id"] == 143:
+        return _("closed, lost")
+    return ""
 
 
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _result_word(code: int | None) -> str:
+def _result_word(code: int | None, translated: bool = True) -> str:
+    """How a run ended, in words: in the user's language, or (``translated=False``, for --json) in English."""
+    tr = _ if translated else str
     if code is None:
-        return "did not finish (killed, or still running)"
+        return tr(N_("did not finish (killed, or still running)"))
     try:
-        return ExitStatus(code).word
+        return tr(ExitStatus(code).word)
     except ValueError:
-        return f"exit status {code}"
+        return tr(N_("exit status {code}")).format(code=code)
 
 
 SANDBOX_PORTS = {"amocrm": 8081, "sheets": 8082}
@@ -1018,41 +1092,51 @@ def sandbox(
         except PortUnavailable as e:
             label, option = labels[e.service]
             if e.errno == errno.EADDRINUSE:
-                problem = f"port {e.port} is in use; use {option} with another port (0: any free port)."
+                problem = _("port {port} is in use; use {option} with another port (0: any free port).").format(
+                    port=e.port, option=option
+                )
+                hint = _(
+                    "Perhaps another `amosheets sandbox` holds it. Without {option}, the {label} emulator takes port "
+                    "{default} or, when that is in use, a free one."
+                )
             else:
-                problem = (
-                    f"port {e.port} cannot be used ({e.strerror}); use {option} with another port (0: any free port)."
+                problem = _(
+                    "port {port} cannot be used ({reason}); use {option} with another port (0: any free port)."
+                ).format(port=e.port, reason=e.strerror, option=option)
+                hint = _(
+                    "Without {option}, the {label} emulator takes port {default} or, when that is in use, a free one."
                 )
             raise UsageError(
-                problem,
-                hint=("Perhaps another `amosheets sandbox` holds it. " if e.errno == errno.EADDRINUSE else "")
-                + f"Without {option}, the {label} emulator takes port {SANDBOX_PORTS[e.service]} or, when that is "
-                "in use, a free one.",
+                problem, hint=hint.format(option=option, label=label, default=SANDBOX_PORTS[e.service])
             ) from None
         for name, port in sb.moved.items():
             label, option = labels[name]
             url = sb.amocrm_url if name == "amocrm" else sb.sheets_url
             out.warn(
-                f"port {port} is in use (perhaps by another `amosheets sandbox`): the {label} emulator listens on "
-                f"{url} instead. Give {option} to insist on a port."
+                _(
+                    "port {port} is in use (perhaps by another `amosheets sandbox`): the {label} emulator listens on "
+                    "{url} instead. Give {option} to insist on a port."
+                ).format(port=port, label=label, url=url, option=option)
             )
         sb.seed_sample(leads=leads)
-        out.info(f"amoCRM emulator:  {sb.amocrm_url}   (control: {sb.amocrm_url}/_sandbox/)")
-        out.info(f"Sheets emulator:  {sb.sheets_url}   (control: {sb.sheets_url}/_sandbox/)")
+        out.info(_("amoCRM emulator:  {url}   (control: {url}/_sandbox/)").format(url=sb.amocrm_url))
+        out.info(_("Sheets emulator:  {url}   (control: {url}/_sandbox/)").format(url=sb.sheets_url))
         for i in range(1, accounts):
             url = sb.account_url(i)
-            out.info(f"amoCRM account {sb.account_name(i)}: {url}   (control: {url}/_sandbox/)")
-        out.info("Put these lines in a .env file (or pass them with --env-file):\n")
+            out.info(
+                _("amoCRM account {name}: {url}   (control: {url}/_sandbox/)").format(name=sb.account_name(i), url=url)
+            )
+        out.info(_("Put these lines in a .env file (or pass them with --env-file):") + "\n")
         env_lines = [*sb.env_lines(), *(f"{k}={v}" for k, v in sb.account_env().items())]
         out.out.print("\n".join(env_lines), highlight=False, markup=False)
         if accounts > 1:
             # On stderr: `amosheets sandbox --accounts 3 > .env` must leave a .env file that is only that.
-            out.info("\nAnd this in amosheets.toml (one pair per account, each with a tab of its own):\n")
+            out.info("\n" + _("And this in amosheets.toml (one pair per account, each with a tab of its own):") + "\n")
             out.err.print(sb.config_sample().rstrip("\n"), highlight=False, markup=False)
-        out.info("\nPress Ctrl-C to stop.")
+        out.info("\n" + _("Press Ctrl-C to stop."))
         sb.wait()
     except KeyboardInterrupt:
-        out.info("Stopped.")  # Ctrl-C is how this command is meant to end: no error to report
+        out.info(_("Stopped."))  # Ctrl-C is how this command is meant to end: no error to report
         raise typer.Exit(int(ExitStatus.INTERRUPTED)) from None
     finally:
         sb.close()
@@ -1073,7 +1157,7 @@ def main(argv: list[str] | None = None) -> None:
             out.err.print(out.redact(traceback.format_exc()), markup=False)
         sys.exit(int(e.exit_status))
     except KeyboardInterrupt:
-        _output().error("interrupted.")
+        _output().error(_("interrupted."))
         sys.exit(int(ExitStatus.INTERRUPTED))
     except Exception as e:
         out = _output()
@@ -1122,9 +1206,9 @@ def error_text(out: Output, e: BaseException) -> str:
         out.err.print(out.redact("".join(traceback.format_exception(e))), markup=False)
     if isinstance(e, AmosheetsError):
         return str(e)
-    said = out.redact(f"internal error: {type(e).__name__}: {e}")
+    said = out.redact(_("internal error: {kind}: {error}").format(kind=type(e).__name__, error=e))
     if not out.debug:
-        said += "\nThis is a bug in amosheets. Run again with --debug to see where it happened, and report it."
+        said += "\n" + _("This is a bug in amosheets. Run again with --debug to see where it happened, and report it.")
     return said
 
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from amosheets.config import load_settings
 from amosheets.engine import Engine, Options
 from amosheets.errors import ExitStatus
+from amosheets.i18n import _, plural
 from amosheets.output import Output
 from amosheets.report import print_outcome
 from amosheets.sandbox import Sandbox
@@ -30,12 +31,13 @@ def show_formula_stays_text(o: Output, sb: Sandbox) -> None:
     rows = sb.sheets.values(sid, sb.worksheet)
     at = next(i for i, row in enumerate(rows) if len(row) > 1 and str(row[1]).startswith("="))
     cell = sb.sheets.cell(sid, sb.worksheet, f"B{at + 1}")
-    o.info(
-        f"\n   Deal {rows[at][0]} is named {cell['entered']} in amoCRM, and its cell B{at + 1} holds that as "
-        f"{'plain text' if cell['type'] == 'string' else cell['type']}, not a link: amosheets writes what comes "
-        "from amoCRM as text, so Sheets never evaluates it — otherwise a name typed in the CRM could run a "
-        "formula in your sheet (IMPORTXML, say, sending the sheet's data to someone else's site)."
+    kind = _("plain text") if cell["type"] == "string" else cell["type"]
+    said = _(
+        "Deal {lead_id} is named {name} in amoCRM, and its cell {cell} holds that as {kind}, not a link: amosheets "
+        "writes what comes from amoCRM as text, so Sheets never evaluates it — otherwise a name typed in the CRM "
+        "could run a formula in your sheet (IMPORTXML, say, sending the sheet's data to someone else's site)."
     )
+    o.info("\n   " + said.format(lead_id=rows[at][0], name=cell["entered"], cell=f"B{at + 1}", kind=kind))
 
 
 def run_demo(o: Output) -> int:
@@ -43,9 +45,15 @@ def run_demo(o: Output) -> int:
         sb.seed_sample()
         env = {**sb.env(), "AMOSHEETS_STATE_DIR": str(Path(tmp) / "state")}
         settings = load_settings(env_file=None, environ=env)
-        o.info(f"Started local emulators: amoCRM at {sb.amocrm_url}, Google Sheets at {sb.sheets_url}.\n")
-        show_sheet(o, sb, "1. The sheet: three rows typed in, no deals yet")
-        o.info(f"   amoCRM already holds {len(sb.amocrm.leads())} deals.\n")
+        o.info(
+            _("Started local emulators: amoCRM at {amocrm}, Google Sheets at {sheets}.").format(
+                amocrm=sb.amocrm_url, sheets=sb.sheets_url
+            )
+            + "\n"
+        )
+        show_sheet(o, sb, _("1. The sheet: three rows typed in, no deals yet"))
+        deals = len(sb.amocrm.leads())
+        o.info("   " + plural(deals, "amoCRM already holds {n} deal.", "amoCRM already holds {n} deals.") + "\n")
 
         def step(title: str, options: Options) -> int:
             o.info(f"\n{title}")
@@ -54,15 +62,15 @@ def run_demo(o: Output) -> int:
             return int(outcome.exit_status)
 
         step(
-            "2. A dry run of the first sync (with pull --all): what would change; nothing is sent",
+            _("2. A dry run of the first sync (with pull --all): what would change; nothing is sent"),
             Options(Direction.BOTH, dry_run=True, backfill=True),
         )
         status = step(
-            "3. amosheets pull --all, then amosheets sync   (the first real run)",
+            _("3. amosheets pull --all, then amosheets sync   (the first real run)"),
             Options(Direction.PULL, backfill=True),
         )
         status = max(status, step("", Options(Direction.BOTH)))
-        show_sheet(o, sb, "\nThe sheet now: every row has its deal, and amoCRM's deals have rows")
+        show_sheet(o, sb, "\n" + _("The sheet now: every row has its deal, and amoCRM's deals have rows"))
         show_formula_stays_text(o, sb)
 
         lead = sb.amocrm.leads()[0]
@@ -81,16 +89,31 @@ def run_demo(o: Output) -> int:
         sb.sheets.edit_cell(sid, sb.worksheet, "E2", "17500")
         sb.sheets.edit_cell(sid, sb.worksheet, "J2", "2026-12-20")
         sb.sheets.edit_cell(sid, sb.worksheet, "E4", "пять тысяч")
+        said = _(
+            "4. A manager moves deal {lead_id} to {status}, sets 99000 and the product {product} in amoCRM; in the "
+            "sheet someone types 17500 and a new meeting date into row 2 (deal {row2_deal}), and {typed} as the "
+            "price of row 4."
+        )
         o.info(
-            f"\n4. A manager moves deal {lead['id']} to 'Принимают решение', sets 99000 and the product "
-            f"'Премиум' in amoCRM; in the sheet someone types 17500 and a new meeting date into row 2 "
-            f"(deal {row2[0]}), and 'пять тысяч' as the price of row 4."
+            "\n"
+            + said.format(
+                lead_id=lead["id"],
+                status="'Принимают решение'",
+                product="'Премиум'",
+                row2_deal=row2[0],
+                typed="'пять тысяч'",
+            )
         )
         before = sb.amocrm.lead(int(row2[0]))["price"]
-        o.info(f"   Before the sync, amoCRM has deal {row2[0]} at price {before}; the sheet says 17500.")
+        o.info(
+            "   "
+            + _("Before the sync, amoCRM has deal {lead_id} at price {price}; the sheet says 17500.").format(
+                lead_id=row2[0], price=before
+            )
+        )
         # Row 4 fails on purpose (exit status 3, "some rows failed"): the demo shows it, it is not the demo failing.
-        step("5. amosheets sync", Options(Direction.BOTH))
-        show_sheet(o, sb, "\nThe sheet after the second sync")
+        step(_("5. amosheets sync"), Options(Direction.BOTH))
+        show_sheet(o, sb, "\n" + _("The sheet after the second sync"))
         typed = sb.amocrm.lead(int(row2[0]))
         meeting = next(
             f["values"][0]["value"]
@@ -98,23 +121,29 @@ def run_demo(o: Output) -> int:
             if f["field_name"] == "Дата встречи"
         )
         when = datetime.fromtimestamp(int(meeting), ZoneInfo("Europe/Moscow")).date()
-        o.info(
-            f"\nAfter the sync, amoCRM has deal {row2[0]} at price {typed['price']} (it was {before}) and "
-            f"meeting date {when}: the sheet's edits arrived. The sheet holds the date as a real date (it sorts "
-            "and filters as one)."
+        said = _(
+            "After the sync, amoCRM has deal {lead_id} at price {price} (it was {before}) and meeting date {date}: "
+            "the sheet's edits arrived. The sheet holds the date as a real date (it sorts and filters as one)."
         )
+        o.info("\n" + said.format(lead_id=row2[0], price=typed["price"], before=before, date=when))
         bad = sb.sheets.values(sid, sb.worksheet)[3]
-        o.info(
-            f"Row 4 did not go through, and says why in its Синхронизация cell: {bad[-1]!r}. The other rows "
-            "went through; each says what happened to it, so nobody has to read cron's mail."
+        said = _(
+            "Row 4 did not go through, and says why in its {header} cell: {text}. The other rows went through; "
+            "each says what happened to it, so nobody has to read cron's mail."
         )
+        o.info(said.format(header="Синхронизация", text=repr(bad[-1])))
         sb.sheets.edit_cell(sid, sb.worksheet, "E4", "5 000")
-        status = max(status, step("6. Someone fixes row 4 (types 5 000), and amosheets sync", Options(Direction.BOTH)))
+        status = max(
+            status, step(_("6. Someone fixes row 4 (types 5 000), and amosheets sync"), Options(Direction.BOTH))
+        )
         fixed = sb.sheets.values(sid, sb.worksheet)[3]
-        o.info(f"   Row 4's Синхронизация cell now says {fixed[-1]!r}.")
-        status = max(status, step("7. amosheets sync   (again: nothing left to do)", Options(Direction.BOTH)))
+        o.info("   " + _("Row 4's {header} cell now says {text}.").format(header="Синхронизация", text=repr(fixed[-1])))
+        status = max(status, step(_("7. amosheets sync   (again: nothing left to do)"), Options(Direction.BOTH)))
         o.info(
-            "\nThat's the whole loop. To use your own sheet and account, follow README.md "
-            "(amosheets check tells you what is missing)."
+            "\n"
+            + _(
+                "That's the whole loop. To use your own sheet and account, follow README.md "
+                "(amosheets check tells you what is missing)."
+            )
         )
         return status if status else ExitStatus.OK

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import IntEnum
 
+from amosheets.i18n import N_, _
+
 
 class ExitStatus(IntEnum):
     """The process exit codes. Users' crontabs depend on these: only ever add to them.
@@ -30,18 +32,23 @@ class ExitStatus(IntEnum):
         member.meaning = meaning
         return member
 
-    OK = 0, "ok", "done, nothing left undone (also when there was nothing to do)"
-    ERROR = 1, "stopped by an error", "stopped: a service failed after retries, the deadline passed, or a bug"
-    CONFIG = 2, "configuration error", "configuration or usage error (also click's code for a bad option)"
-    PARTIAL = 3, "some rows failed", "some rows failed (each one is named), the rest went through"
-    AUTH = 4, "access refused", "amoCRM or Google refused the credentials or the access"
-    LOCKED = 5, "another run held the lock", "another run holds the lock; this one changed nothing"
+    # The words and meanings are translated where they are shown (`amosheets status`, `amosheets --help`).
+    OK = 0, N_("ok"), N_("done, nothing left undone (also when there was nothing to do)")
+    ERROR = (
+        1,
+        N_("stopped by an error"),
+        N_("stopped: a service failed after retries, the deadline passed, or a bug"),
+    )
+    CONFIG = 2, N_("configuration error"), N_("configuration or usage error (also click's code for a bad option)")
+    PARTIAL = 3, N_("some rows failed"), N_("some rows failed (each one is named), the rest went through")
+    AUTH = 4, N_("access refused"), N_("amoCRM or Google refused the credentials or the access")
+    LOCKED = 5, N_("another run held the lock"), N_("another run holds the lock; this one changed nothing")
     NEEDS_FORCE = (
         6,
-        "stopped by a guard rail (needs --force)",
-        "a guard rail stopped the run; --force if it is intended",
+        N_("stopped by a guard rail (needs --force)"),
+        N_("a guard rail stopped the run; --force if it is intended"),
     )
-    INTERRUPTED = 130, "interrupted", "interrupted (Ctrl-C); what was done is kept"
+    INTERRUPTED = 130, N_("interrupted"), N_("interrupted (Ctrl-C); what was done is kept")
 
 
 # Most severe first: what a run of several pairs exits with when they ended differently. What a person
@@ -86,7 +93,7 @@ class ConfigError(AmosheetsError):
         if len(self.problems) == 1:
             message = self.problems[0]
         else:
-            message = "Configuration problems:\n" + "\n".join(f"  - {p}" for p in self.problems)
+            message = _("Configuration problems:") + "\n" + "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(message, hint)
 
 
@@ -125,5 +132,5 @@ class Interrupted(AmosheetsError):
 def os_reason(e: OSError) -> str:
     """Why a file or directory could not be made, in words (mkdir says "File exists" for a file in the way)."""
     if isinstance(e, FileExistsError | NotADirectoryError):
-        return "a file is in the way where a directory should be"
+        return _("a file is in the way where a directory should be")
     return e.strerror or str(e)

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from amosheets.errors import UsageError, os_reason
+from amosheets.i18n import _
 from amosheets.secret import redact
 
 if TYPE_CHECKING:
@@ -72,10 +73,10 @@ class Output:
                 self.err.print(f"{stamp} {line}" if line.strip() else "", markup=False)
 
     def error(self, text: str) -> None:
-        self._emit(logging.ERROR, text, "bold red", "error: ")
+        self._emit(logging.ERROR, text, "bold red", _("error: "))
 
     def warn(self, text: str) -> None:
-        self._emit(logging.WARNING, text, "yellow", "warning: ")
+        self._emit(logging.WARNING, text, "yellow", _("warning: "))
 
     def info(self, text: str) -> None:
         self._emit(logging.INFO, text)
@@ -146,7 +147,8 @@ class Output:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            TextColumn("eta"),
+            # i18n: the label before the estimated time left, in a progress bar
+            TextColumn(_("eta")),
             TimeRemainingColumn(),
             console=self.err,
             transient=True,
@@ -166,15 +168,16 @@ def _file_logger(path: Path) -> logging.Logger:
     path = path.expanduser()
     if path.is_dir():
         raise UsageError(
-            f"--log-file {path} is a directory.", hint=f"Name a file in it, e.g. --log-file {path / 'amosheets.log'}."
+            _("--log-file {path} is a directory.").format(path=path),
+            hint=_("Name a file in it, e.g. --log-file {file}.").format(file=path / "amosheets.log"),
         )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handler = _PrivateRotatingHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
     except OSError as e:
         raise UsageError(
-            f"--log-file {path} cannot be written: {os_reason(e)}.",
-            hint="Name a file in a directory this user can write to.",
+            _("--log-file {path} cannot be written: {reason}.").format(path=path, reason=os_reason(e)),
+            hint=_("Name a file in a directory this user can write to."),
         ) from None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
     logger = logging.getLogger(f"amosheets.file.{path}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from amosheets.errors import most_severe
-from amosheets.i18n import plural
+from amosheets.i18n import N_, _, plural
 from amosheets.sync.fields import LEAD_ID, Key
 from amosheets.sync.merge import ConflictPolicy
 from amosheets.sync.model import Notice, Values
@@ -192,7 +192,7 @@ def shown_conflicts(plan: Plan) -> list[ShownConflict]:
     return out
 
 
-_GOES_TO = {TO_AMOCRM: "amoCRM", TO_SHEET: "sheet"}
+_GOES_TO = {TO_AMOCRM: "amoCRM", TO_SHEET: N_("sheet")}  # translated where shown
 
 
 def plan_rows(view: PlanView) -> list[tuple[str, str, str, str, str, str]]:
@@ -201,14 +201,18 @@ def plan_rows(view: PlanView) -> list[tuple[str, str, str, str, str, str]]:
     out: list[tuple[str, str, str, str, str, str]] = []
     for n in view.creations:
         desc = ", ".join(f"{h}={v}" for h, v in n.values.items())
-        out.append((str(n.row), "new", "", "", desc, "create in amoCRM"))
+        out.append((str(n.row), _("new"), "", "", desc, _("create in amoCRM")))
     for k in view.links:
-        why = "sheet (deal made by an interrupted run)" if k.marker else "sheet (the row's lead_id was cleared)"
+        why = (
+            _("sheet (deal made by an interrupted run)")
+            if k.marker
+            else _("sheet (the row's {header} was cleared)").format(header=LEAD_ID)
+        )
         out.append((str(k.row), str(k.lead_id), LEAD_ID, k.marker or "∅", str(k.lead_id), why))
     for ch in view.updates:
-        out.append((str(ch.row), str(ch.lead_id), ch.column, ch.old, ch.new, _GOES_TO[ch.direction]))
+        out.append((str(ch.row), str(ch.lead_id), ch.column, ch.old, ch.new, _(_GOES_TO[ch.direction])))
     for a in view.appends:
-        out.append(("+", str(a.lead_id), "", "", a.name, "new row"))
+        out.append(("+", str(a.lead_id), "", "", a.name, _("new row")))
     return out
 
 
@@ -216,33 +220,49 @@ def print_plan(o: Output, view: PlanView) -> None:
     """The plan is a dry run's output: stdout (``sync --dry-run > plan.txt`` keeps it)."""
     rows = plan_rows(view)
     if not rows:
-        o.result("Nothing to change.")
+        o.result(_("Nothing to change."))
     else:
         o.table(
-            "Planned changes (dry run: nothing was sent)",
-            ("Row", "Deal", "Column", "Now", "Becomes", "Goes to"),
+            _("Planned changes (dry run: nothing was sent)"),
+            (_("Row"), _("Deal"), _("Column"), _("Now"), _("Becomes"), _("Goes to")),
             rows,
             to_stdout=True,
         )
     if view.conflicts:
         o.table(
-            "Conflicts (changed on both sides since the last sync; --conflict decides which side is kept)",
-            ("Row", "Deal", "Column", "Was", "Sheet", "amoCRM", "Kept"),
+            _("Conflicts (changed on both sides since the last sync; --conflict decides which side is kept)"),
+            (_("Row"), _("Deal"), _("Column"), _("Was"), _("Sheet"), "amoCRM", _("Kept")),
             [(str(x.row), str(x.lead_id), x.column, x.base, x.sheet, x.amocrm, _kept(x)) for x in view.conflicts],
             to_stdout=True,
         )
 
 
 def _kept(x: ShownConflict) -> str:
-    return "amoCRM's" if x.kept == "amocrm" else "the sheet's"
+    return _("amoCRM's") if x.kept == "amocrm" else _("the sheet's")
 
 
 def print_conflicts(o: Output, conflicts: list[ShownConflict]) -> None:
     """A real run's conflicts: warnings, on stderr with the other messages."""
     for x in conflicts:
+        if x.kept == "amocrm":
+            said = _(
+                "conflict on row {row} (deal {lead_id}), {column}: the sheet has {sheet}, amoCRM has {amocrm} "
+                "(both changed since {base}); kept amoCRM's (--conflict)"
+            )
+        else:
+            said = _(
+                "conflict on row {row} (deal {lead_id}), {column}: the sheet has {sheet}, amoCRM has {amocrm} "
+                "(both changed since {base}); kept the sheet's (--conflict)"
+            )
         o.warn(
-            f"conflict on row {x.row} (deal {x.lead_id}), {x.column}: the sheet has {x.sheet!r}, amoCRM has "
-            f"{x.amocrm!r} (both changed since {x.base!r}); kept {_kept(x)} (--conflict)"
+            said.format(
+                row=x.row,
+                lead_id=x.lead_id,
+                column=x.column,
+                sheet=repr(x.sheet),
+                amocrm=repr(x.amocrm),
+                base=repr(x.base),
+            )
         )
 
 
@@ -253,10 +273,13 @@ def print_notices(o: Output, notices: list[Notice]) -> None:
         kinds.setdefault(_DIGITS.sub("#", n.message), []).append(n)
     for same in kinds.values():
         if len(same) > SUMMARISE_OVER and o.verbosity < 1:
-            more = f" and {len(same) - FIRST_FEW} more" if len(same) > FIRST_FEW else ""
+            # i18n: follows the names in ", for {names}{more} (…)": " and 7 more"
+            more = _(" and {count} more").format(count=len(same) - FIRST_FEW) if len(same) > FIRST_FEW else ""
+            # i18n: follows "{n} notices like this one"; {names}: "deals 1, 2, 3", {more}: " and 7 more"
+            rest = _(", for {names}{more} (-v or --json lists each one): {notice}")
             o.warn(
                 plural(len(same), "{n} notice like this one", "{n} notices like this one")
-                + f", for {_names(same[:FIRST_FEW])}{more} (-v or --json lists each one): {_notice_line(same[0])}"
+                + rest.format(names=_names(same[:FIRST_FEW]), more=more, notice=_notice_line(same[0]))
             )
         else:
             for n in same:
@@ -264,45 +287,53 @@ def print_notices(o: Output, notices: list[Notice]) -> None:
 
 
 def _notice_line(n: Notice) -> str:
-    return n.message if n.row is None else f"row {n.row}: {n.message}"
+    return n.message if n.row is None else _("row {row}: {message}").format(row=n.row, message=n.message)
 
 
 def _names(notices: list[Notice]) -> str:
     """Like `deals 1, 2` or `rows 3, 4`; when mixed, each is named."""
     if all(n.lead_id is not None for n in notices):
-        return "deals " + ", ".join(str(n.lead_id) for n in notices)
+        return _("deals {ids}").format(ids=", ".join(str(n.lead_id) for n in notices))
     if all(n.row is not None for n in notices):
-        return "rows " + ", ".join(str(n.row) for n in notices)
-    return ", ".join(f"deal {n.lead_id}" if n.lead_id is not None else f"row {n.row}" for n in notices)
+        return _("rows {rows}").format(rows=", ".join(str(n.row) for n in notices))
+    return ", ".join(
+        _("deal {lead_id}").format(lead_id=n.lead_id) if n.lead_id is not None else _("row {row}").format(row=n.row)
+        for n in notices
+    )
 
 
-_DONE = (  # summary key, and what its count says
-    ("created", "{n} deal created", "{n} deals created"),
-    ("leads_updated", "{n} deal updated", "{n} deals updated"),
-    ("contacts_updated", "{n} contact updated", "{n} contacts updated"),
-    ("cells_written", "{n} cell written", "{n} cells written"),
-    ("rows_appended", "{n} row added", "{n} rows added"),
-    ("conflicts", "{n} conflict", "{n} conflicts"),
-    ("problems", "{n} row failed", "{n} rows failed"),
+_DONE: tuple[tuple[str, Callable[[int], str]], ...] = (  # summary key, and what its count says
+    ("created", lambda n: plural(n, "{n} deal created", "{n} deals created")),
+    ("leads_updated", lambda n: plural(n, "{n} deal updated", "{n} deals updated")),
+    ("contacts_updated", lambda n: plural(n, "{n} contact updated", "{n} contacts updated")),
+    ("cells_written", lambda n: plural(n, "{n} cell written", "{n} cells written")),
+    ("rows_appended", lambda n: plural(n, "{n} row added", "{n} rows added")),
+    ("conflicts", lambda n: plural(n, "{n} conflict", "{n} conflicts")),
+    ("problems", lambda n: plural(n, "{n} row failed", "{n} rows failed")),
 )
 
 
 def summary_line(command: str, outcome: Outcome) -> str:
     s = outcome.summary()
-    parts = [plural(s[key], one, many) for key, one, many in _DONE if s[key]]
-    what = ", ".join(parts) if parts else "nothing to change"
+    parts = [said(s[key]) for key, said in _DONE if s[key]]
+    what = ", ".join(parts) if parts else _("nothing to change")
     read = plural(s["rows_read"], "{n} row read", "{n} rows read")
-    if outcome.dry_run:
-        held = "; the guard holds it back (--force goes on)" if outcome.blocked else ""
-        return f"{command} (dry run, nothing sent) would do: {what}{held}; {read}"
-    if outcome.blocked:
-        return f"{command}: held back by the guard, nothing was sent (--force goes on); {read}"
-    return f"{command}: {what}; {read}"
+    if outcome.dry_run and outcome.blocked:
+        text = _(
+            "{command} (dry run, nothing sent) would do: {what}; the guard holds it back (--force goes on); {read}"
+        )
+    elif outcome.dry_run:
+        text = _("{command} (dry run, nothing sent) would do: {what}; {read}")
+    elif outcome.blocked:
+        text = _("{command}: held back by the guard, nothing was sent (--force goes on); {read}")
+    else:
+        text = _("{command}: {what}; {read}")
+    return text.format(command=command, what=what, read=read)
 
 
 def pair_heading(p: PairConfig) -> str:
     """The line above each pair's part of a command's output."""
-    return f"── pair «{p.name}»: tab «{p.tab.worksheet}» ──"
+    return _("── pair «{name}»: tab «{tab}» ──").format(name=p.name, tab=p.tab.worksheet)
 
 
 def print_results(
@@ -324,7 +355,7 @@ def print_results(
         else:
             assert r.error is not None
             said = describe(r.error)
-            o.error(f"pair «{p.name}»: {said}")
+            o.error(_("pair «{name}»: {error}").format(name=p.name, error=said))
             payload = {"command": command, "exit_status": int(r.exit_status), "error": said}
         payloads.append({"pair": p.name, "tab": p.tab.worksheet, **payload})
     if as_json:
@@ -349,8 +380,10 @@ def print_outcome(o: Output, command: str, outcome: Outcome, as_json: bool, prin
         o.error(f"{outcome.blocked}\n  → {HINT}")
     if outcome.first_run:
         o.info(
-            "First run: changes made in amoCRM from now on will be pulled. To bring in the deals that already "
-            "exist, run `amosheets pull --all` once."
+            _(
+                "First run: changes made in amoCRM from now on will be pulled. To bring in the deals that already "
+                "exist, run `amosheets pull --all` once."
+            )
         )
     o.info(summary_line(command, outcome))
     if as_json and print_json:
