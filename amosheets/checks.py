@@ -140,9 +140,10 @@ def _check_headers(values: list[list[Cell]], fields: FieldSet | None, results: l
     if plain:
         detail += "; " + _("left alone: {columns}").format(columns=", ".join(plain))
     results.append(Check(_("header row"), True, detail))
+    row_1 = _("Row 1: {problem}").format(problem="")  # how the notices start, in the language in use
     for n in header_notices(headers, fields):
-        # The notice's own text (translated where it is made), without its "Row 1: " (English) start.
-        results.append(Check(_("header row"), True, n.message.removeprefix("Row 1: "), warning=True))
+        # The check line names the header row already: the notice's text without its "Row 1: ".
+        results.append(Check(_("header row"), True, n.message.removeprefix(row_1), warning=True))
     if Key.NAME not in headers.columns:
         results.append(
             Check(

@@ -377,7 +377,7 @@ def print_outcome(o: Output, command: str, outcome: Outcome, as_json: bool, prin
     if outcome.blocked:
         from amosheets.sync.guard import HINT
 
-        o.error(f"{outcome.blocked}\n  → {HINT}")
+        o.error(f"{outcome.blocked}\n  → {_(HINT)}")
     if outcome.first_run:
         o.info(
             _(
