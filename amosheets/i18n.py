@@ -70,14 +70,15 @@ def N_(text: str) -> str:
     return text
 
 
-def plural(n: int, one: str, many: str) -> str:
-    """The form of the text for ``n``, in the language in use; ``{n}`` in it becomes the number.
+def plural(n: int, one: str, many: str, **values: object) -> str:
+    """The form of the text for ``n``, in the language in use; ``{n}`` in it becomes the number, and every
+    other placeholder the value of that name.
 
     ``plural(2, "{n} deal created", "{n} deals created")`` → ``2 deals created`` (``2 сделки создано``);
     ``{n:,}`` groups the thousands (``1,203 rows``). Give it the whole phrase, not only the noun: other
     languages agree more than the noun with the number (``1 сделка создана``, ``5 сделок создано``).
     """
-    return _translation.ngettext(one, many, n).format(n=n)
+    return _translation.ngettext(one, many, n).format(n=n, **values)
 
 
 use(language())

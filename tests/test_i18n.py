@@ -87,6 +87,8 @@ def test_plural_forms_follow_the_language(russian):
         "1 deal created",
         "2 deals created",
     ]
+    # Other placeholders are filled beside the number (a second .format would need them written {{doubled}}).
+    assert i18n.plural(3, "{n} row of {tab}", "{n} rows of {tab}", tab="Сделки") == "3 rows of Сделки"
 
 
 def test_help_is_shown_in_the_language_in_use(russian):

@@ -182,12 +182,15 @@ class AmoClient:
                 raise self.auth.refused(self.host) from None
         except _Transient as e:
             raise AmoError(
-                # i18n: {{host}}, {{method}}, {{path}} and {{error}} are filled in after {n}: keep them doubled.
                 plural(
                     self.attempts,
-                    "amoCRM ({{host}}) did not answer {{method}} {{path}} after {n} attempt: {{error}}.",
-                    "amoCRM ({{host}}) did not answer {{method}} {{path}} after {n} attempts: {{error}}.",
-                ).format(host=self.host, method=method, path=path, error=e),
+                    "amoCRM ({host}) did not answer {method} {path} after {n} attempt: {error}.",
+                    "amoCRM ({host}) did not answer {method} {path} after {n} attempts: {error}.",
+                    host=self.host,
+                    method=method,
+                    path=path,
+                    error=e,
+                ),
                 hint=_("It may be down or overloaded; the next run picks up where this one stopped."),
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
@@ -741,16 +744,16 @@ def _json(r: requests.Response, host: str) -> Any:
     try:
         return r.json()
     except ValueError:
+        # Outside the plural's call: Babel does not extract a text marked inside another marked call's arguments.
+        content_type = r.headers.get("Content-Type", _("no content type"))
         raise AmoError(
-            # i18n: {{host}}, {{status}} and {{content_type}} are filled in after {n}: keep them doubled.
             plural(
                 len(r.content),
-                "amoCRM ({{host}}) answered {{status}} with something that is not JSON ({{content_type}}, {n} byte).",
-                "amoCRM ({{host}}) answered {{status}} with something that is not JSON ({{content_type}}, {n} bytes).",
-            ).format(
+                "amoCRM ({host}) answered {status} with something that is not JSON ({content_type}, {n} byte).",
+                "amoCRM ({host}) answered {status} with something that is not JSON ({content_type}, {n} bytes).",
                 host=host,
                 status=r.status_code,
-                content_type=r.headers.get("Content-Type", _("no content type")),
+                content_type=content_type,
             ),
             hint=_("Check that AMOCRM_SUBDOMAIN / AMOCRM_BASE_URL point at amoCRM itself."),
         ) from None

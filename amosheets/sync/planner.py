@@ -743,7 +743,7 @@ def _notice_unlisted(result: Plan, known: Mapping[int, Known], planned: Collecti
         return
     # i18n: {what} is "pipeline 5" or "status 7 of pipeline 'Sales'"; {ids} a list of deal ids
     parts = [
-        plural(len(lids), "{{what}} (deal {{ids}})", "{{what}} (deals {{ids}})").format(what=what, ids=_some(lids))
+        plural(len(lids), "{what} (deal {ids})", "{what} (deals {ids})", what=what, ids=_some(lids))
         for what, lids in unlisted.items()
     ]
     result.notices.append(
