@@ -17,6 +17,10 @@ import gettext
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from amosheets.language_watch import Watch
 
 DOMAIN = "amosheets"
 LOCALE_DIR = Path(__file__).with_name("locale")
@@ -24,6 +28,7 @@ LANGUAGES = ("en", "ru")  # the first is the code's own
 SETTING = "AMOSHEETS_LANG"
 
 _translation: gettext.NullTranslations = gettext.NullTranslations()
+_watch: Watch | None = None  # the test suite's language check (amosheets/language_watch.py); None in use
 
 
 def language(environ: Mapping[str, str] | None = None) -> str:
@@ -45,7 +50,9 @@ def language_problem(environ: Mapping[str, str]) -> str | None:
     chosen = environ.get(SETTING, "").strip()
     if not chosen or chosen.lower() in LANGUAGES:
         return None
-    return f"{SETTING} is {chosen!r}; it must be one of {', '.join(LANGUAGES)} (or unset: the locale decides)."
+    return _("{setting} is {value}; it must be one of {languages} (or unset: the locale decides).").format(
+        setting=SETTING, value=repr(chosen), languages=", ".join(LANGUAGES)
+    )
 
 
 def use(lang: str, localedir: Path = LOCALE_DIR) -> None:
@@ -62,7 +69,8 @@ def current() -> str:
 
 def _(text: str) -> str:
     """``text`` in the language in use."""
-    return _translation.gettext(text)
+    said = _translation.gettext(text)
+    return said if _watch is None else _watch.text(text, said)
 
 
 def N_(text: str) -> str:
@@ -78,7 +86,31 @@ def plural(n: int, one: str, many: str, **values: object) -> str:
     ``{n:,}`` groups the thousands (``1,203 rows``). Give it the whole phrase, not only the noun: other
     languages agree more than the noun with the number (``1 сделка создана``, ``5 сделок создано``).
     """
-    return _translation.ngettext(one, many, n).format(n=n, **values)
+    said = _translation.ngettext(one, many, n).format(n=n, **values)
+    return said if _watch is None else _watch.plural(n, one, many, said, values)
+
+
+def watch_languages(directory: Path) -> None:
+    """Render every text in every language as well, and keep what is said in ``directory`` (the test suite's
+    language check; see amosheets/language_watch.py)."""
+    global _watch
+    from amosheets import language_watch
+
+    _watch = language_watch.start(directory)
+
+
+def kept(text: str) -> str:
+    """A text a past run said and the state kept: shown as it was said, in the language of that run."""
+    return text if _watch is None else _watch.kept(text)
+
+
+def heard(where: str, text: object, data: bool = False) -> None:
+    """``text`` left the tool (``where``: stderr, stdout, the sync column…); the language check keeps it.
+    ``data``: unless it is one of the tool's texts, it is data (a table's cell), in any language."""
+    if _watch is not None:
+        _watch.heard(where, text, data)
 
 
 use(language())
+if os.environ.get("_AMOSHEETS_SAID"):  # the test suite's language check (amosheets/language_watch.py)
+    watch_languages(Path(os.environ["_AMOSHEETS_SAID"]))

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from amosheets.errors import UsageError, os_reason
-from amosheets.i18n import _
+from amosheets.i18n import _, heard
 from amosheets.secret import redact
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ class Output:
         return redact(text, self.secrets)
 
     def _emit(self, level: int, text: str, style: str | None = None, prefix: str = "") -> None:
+        heard("stderr", prefix + text)
         text = self.redact(text)
         if self._log is not None:
             self._log.log(level, (prefix + text).strip("\n"))
@@ -96,6 +97,7 @@ class Output:
     def result(self, text: str, style: str | None = None) -> None:
         """A line of what the command was asked for (not a message about it): stdout, without a
         timestamp, so that `amosheets … > file` keeps it; in the log file too."""
+        heard("stdout", text)
         text = self.redact(text)
         if self._log is not None:
             self._log.info(text)
@@ -104,6 +106,9 @@ class Output:
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], to_stdout: bool = False) -> None:
         """A rich table in a terminal; plain `a | b | c` lines elsewhere (and in the log)."""
         console = self.out if to_stdout else self.err
+        heard("table", title)
+        for cell in (*columns, *(c for r in rows for c in r)):
+            heard("table", cell, data=True)  # a header or a cell may be the sheet's, or the tool's words
         if self._log is not None:
             self._log.info(self.redact(title))
             for r in rows:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from amosheets.errors import most_severe
-from amosheets.i18n import N_, _, plural
+from amosheets.i18n import N_, _, heard, plural
 from amosheets.sync.fields import LEAD_ID, Key
 from amosheets.sync.merge import ConflictPolicy
 from amosheets.sync.model import Notice, Values
@@ -360,6 +360,7 @@ def print_results(
         payloads.append({"pair": p.name, "tab": p.tab.worksheet, **payload})
     if as_json:
         status = int(most_severe(r.exit_status for r in results))
+        heard("json", payloads)
         o.out.print_json(json.dumps({"command": command, "exit_status": status, "pairs": payloads}, ensure_ascii=False))
 
 
@@ -387,7 +388,9 @@ def print_outcome(o: Output, command: str, outcome: Outcome, as_json: bool, prin
         )
     o.info(summary_line(command, outcome))
     if as_json and print_json:
-        o.out.print_json(json.dumps(outcome_json(command, outcome), ensure_ascii=False))
+        payload = outcome_json(command, outcome)
+        heard("json", payload)
+        o.out.print_json(json.dumps(payload, ensure_ascii=False))
 
 
 def outcome_json(command: str, outcome: Outcome) -> dict[str, Any]:

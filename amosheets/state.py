@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from amosheets.errors import AmosheetsError, ConfigError, os_reason
-from amosheets.i18n import _
+from amosheets.i18n import _, kept
 from amosheets.sync.catalog import Account, CustomField
 from amosheets.sync.fields import CONTACT_CF_PREFIX, Key
 from amosheets.sync.model import Catalog, Creation, CrmLead, Known, Names, Values
@@ -441,7 +441,16 @@ class StateStore:
             (limit,),
         ).fetchall()
         return [
-            RunRecord(r[0], r[1], bool(r[2]), r[3], r[4], r[5], json.loads(r[6] or "{}"), json.loads(r[7] or "[]"))
+            RunRecord(
+                r[0],
+                r[1],
+                bool(r[2]),
+                r[3],
+                r[4],
+                r[5],
+                json.loads(r[6] or "{}"),
+                [kept(p) for p in json.loads(r[7] or "[]")],
+            )
             for r in rows
         ]
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from amosheets import i18n, language_watch
 from amosheets.config import load_settings
 from amosheets.engine import Engine, Options, Outcome
 from amosheets.sandbox import SAMPLE_HEADERS, Sandbox
@@ -20,12 +23,31 @@ from amosheets.sync.catalog import TTL
 from amosheets.sync.plan import Direction
 
 ROOT = Path(__file__).resolve().parent.parent
+_SAID = pytest.StashKey[Path]()
 
 # The suite's expectations are in English, the code's own language: whatever this machine's locale, the runs it
 # starts speak English unless a test asks for another language (AMOSHEETS_LANG, which wins over the locale).
 for _variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
     os.environ.pop(_variable, None)
 os.environ["LC_ALL"] = "C.UTF-8"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every run of the session keeps what it said, in every language, for test_language_watch.py to judge:
+    this process's from now on, each subprocess's through the environment it inherits."""
+    config.addinivalue_line("markers", "last_of_session: run after every other test (it judges what they did)")
+    directory = Path(tempfile.mkdtemp(prefix="amosheets-said-"))
+    os.environ[language_watch.VARIABLE] = str(directory)
+    i18n.watch_languages(directory)
+    config.stash[_SAID] = directory
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(config.stash.get(_SAID, Path("/nonexistent")), ignore_errors=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("last_of_session") is not None)  # a stable sort
 
 
 def interruptible() -> None:

@@ -72,9 +72,17 @@ def code_blocks(text: str) -> list[tuple[str, list[str]]]:
     return blocks
 
 
+# What the reader puts in place of a word in capitals (`--out PATH`, `--out ПУТЬ`) is named in the README's language.
+PLACEHOLDER = re.compile(r"\b[A-ZА-ЯЁ]{2,}\b")
+
+
 def inline_commands(text: str) -> Counter[str]:
-    """Every `amosheets …` in backticks outside code blocks, with how often it occurs."""
-    return Counter(cmd for line in outside_code(text) for cmd in INLINE_COMMAND.findall(line))
+    """Every `amosheets …` in backticks outside code blocks, with how often it occurs; its placeholders as ``…``."""
+    return Counter(PLACEHOLDER.sub("…", cmd) for line in outside_code(text) for cmd in INLINE_COMMAND.findall(line))
+
+
+def test_the_english_readme_names_its_placeholders_in_english():
+    assert not [line for line in outside_code(read("README.md")) if re.search(r"--[a-z-]+ [А-ЯЁ]{2,}", line)]
 
 
 def top_commands(text: str) -> list[str]:

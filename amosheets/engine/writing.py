@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from amosheets.amocrm.client import AmoClient
 from amosheets.amocrm.mapping import complex_item, contact_custom_fields, lead_patch
-from amosheets.i18n import _
+from amosheets.i18n import _, heard
 from amosheets.state import StateStore
 from amosheets.sync.creations import Made
 from amosheets.sync.fields import CONTACT_KEYS, FieldSet, Key, is_contact_key, text
@@ -248,6 +248,8 @@ def write_sheet(
     if data.headers.sync is not None:
         ran = Ran(made.created, sent.done, placed.sheet_done, placed.linked, sent.gone, out.problems)
         said = lines(plan, ran, data.rows, data.headers, when)
+        for line in (*said.by_row.values(), *said.by_lead.values()):
+            heard("sync column", line)
         if said and (now is not None or _news(said, data, pending)):
             now = now or reread()
             cells += place_lines(said, plan, data, now, made, placed, pending)
