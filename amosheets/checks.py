@@ -102,9 +102,12 @@ def _check_google(
     except AmosheetsError as e:
         fail(_("spreadsheet"), e)
         return None
-    # i18n: {rows} is "{n} rows" (below).
-    detail = _("{spreadsheet}, tab {tab} ({rows})").format(
-        spreadsheet=repr(tab.spreadsheet_title), tab=repr(tab.title), rows=plural(tab.rows, "{n} row", "{n} rows")
+    detail = plural(
+        tab.rows,
+        "{spreadsheet}, tab {tab} ({n} row)",
+        "{spreadsheet}, tab {tab} ({n} rows)",
+        spreadsheet=repr(tab.spreadsheet_title),
+        tab=repr(tab.title),
     )
     results.append(Check(_("spreadsheet"), True, detail))
     try:

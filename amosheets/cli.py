@@ -405,11 +405,13 @@ def check(ctx: typer.Context, pair: Pairs = None) -> None:
     status = most_severe(exit_status(results) for _pair, results in groups)
     if failed:
         o.error(
-            # i18n: followed by the names of the failed checks, then ". Each ✗ line says what is wrong…"
-            plural(len(failed), "{n} check failed: ", "{n} checks failed: ")
-            + ", ".join(dict.fromkeys(failed))
-            # i18n: ends "{n} checks failed: NAME, NAME"
-            + _(". Each ✗ line says what is wrong and how to fix it.")
+            # i18n: {names} are the failed checks' names: "amoCRM token, header row"
+            plural(
+                len(failed),
+                "{n} check failed: {names}. Each ✗ line says what is wrong and how to fix it.",
+                "{n} checks failed: {names}. Each ✗ line says what is wrong and how to fix it.",
+                names=", ".join(dict.fromkeys(failed)),
+            )
         )
     else:
         o.info(_("All good: `amosheets sync --dry-run` shows what the first run will do."))
@@ -598,9 +600,12 @@ def init(
             has_sync = match_headers(values[0] if values else [], BUILT_IN_FIELDS).sync is not None
         except HeaderError as e:
             raise UsageError(
-                # i18n: {rows} is "5 rows" (the text "{n} row" / "{n} rows")
-                _("The tab {tab} already holds data ({rows}), and its row 1 is not a header row: {error}").format(
-                    tab=repr(tab.title), rows=plural(used, "{n} row", "{n} rows"), error=e
+                plural(
+                    used,
+                    "The tab {tab} already holds data ({n} row), and its row 1 is not a header row: {error}",
+                    "The tab {tab} already holds data ({n} rows), and its row 1 is not a header row: {error}",
+                    tab=repr(tab.title),
+                    error=e,
                 ),
                 hint=_(
                     "Add the columns you need to row 1 by hand (see README), or point GOOGLE_WORKSHEET at an empty "

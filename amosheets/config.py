@@ -21,7 +21,7 @@ from platformdirs import user_state_dir
 from amosheets.amocrm.auth import LongLivedToken, OAuthIntegration, SignIn, token_path
 from amosheets.deadline import DEFAULT_DEADLINE
 from amosheets.errors import ConfigError
-from amosheets.i18n import _, language_problem
+from amosheets.i18n import _, and_list, language_problem
 from amosheets.secret import Secret
 from amosheets.sync.merge import ConflictPolicy
 
@@ -298,7 +298,7 @@ def _oauth(env: Mapping[str, str], base_url: str, problems: list[str]) -> OAuthI
                 "Settings → Integrations → your integration → Keys and scopes (or set AMOCRM_INTEGRATION_TOKEN "
                 "to a long-lived token instead)."
             )
-        problems.append(said.format(given=", ".join(given), missing=_and(missing)))
+        problems.append(said.format(given=", ".join(given), missing=and_list(missing)))
         return None
     if problem := redirect_problem(env["AMOCRM_REDIRECT_URI"]):
         problems.append(problem)
@@ -508,11 +508,3 @@ def _positive_int(env: Mapping[str, str], name: str, problems: list[str]) -> int
         )
         return None
     return int(raw)
-
-
-def _and(items: list[str]) -> str:
-    said = items[0]
-    for item in items[1:]:
-        # i18n: names of variables: "AMOCRM_CLIENT_ID and AMOCRM_REDIRECT_URI"
-        said = _("{first} and {second}").format(first=said, second=item)
-    return said

@@ -524,15 +524,17 @@ def _pairs(
             if isinstance(account_name, str) and account_name in accounts:
                 account = accounts[account_name]
             else:
-                # i18n: no [account.NAME] section is defined
-                defined = ", ".join(accounts) or _("none")
-                report(
-                    "account",
-                    _(
+                if accounts:
+                    said = _(
                         "account is {name!r}, but the file defines no [account.{name}] "
                         "(defined: {defined}). Add that section, or remove account to use the environment's."
-                    ).format(name=account_name, defined=defined),
-                )
+                    )
+                else:  # a text of its own, rather than a "none" put in the list's place
+                    said = _(
+                        "account is {name!r}, but the file defines no [account.{name}] "
+                        "(defined: none). Add that section, or remove account to use the environment's."
+                    )
+                report("account", said.format(name=account_name, defined=", ".join(accounts)))
 
         if isinstance(tab, str):
             same = (spreadsheet_id, tab.strip().casefold())  # Sheets matches titles this way
@@ -551,7 +553,7 @@ def _pairs(
 
         if isinstance(name, str) and isinstance(tab, str):
             # i18n: where a pair's pipeline or status is set: "amosheets.toml, line 3, pair «main»"
-            where = _("{file}, line {{}}, {label}").format(file=p.file, label=label)
+            where = _("{file}, line {line}, {label}")
             pairs.append(
                 PairConfig(
                     name=name,
@@ -562,8 +564,8 @@ def _pairs(
                     state_dir=settings.state_dir,
                     policy=policy,
                     names=SettingNames(
-                        pipeline=f"pipeline ({where.format(lines.at('pipeline'))})",
-                        status=f"status ({where.format(lines.at('status'))})",
+                        pipeline=f"pipeline ({where.format(file=p.file, line=lines.at('pipeline'), label=label)})",
+                        status=f"status ({where.format(file=p.file, line=lines.at('status'), label=label)})",
                     ),
                 )
             )

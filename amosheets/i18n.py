@@ -6,6 +6,10 @@ that depends on a number), which looks it up in the gettext catalog of the langu
 (``python -m tools.catalog``). Adding a language is adding a ``.po``; a text the catalog lacks is shown as
 written.
 
+A sentence is one text, never glued from pieces: another language orders its words and makes them agree its own
+way. What it names goes in as values: a count with its noun said by ``plural``, a list by ``listing`` or
+``and_list``.
+
 The language is AMOSHEETS_LANG (``ru`` or ``en``), else the locale (the first of LC_ALL, LC_MESSAGES and
 LANG that is set: one starting with ``ru`` means Russian), else English. ``use`` switches it; the CLI
 calls it once the environment and ``.env`` are read.
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import gettext
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -109,6 +113,31 @@ def heard(where: str, text: object, data: bool = False) -> None:
     ``data``: unless it is one of the tool's texts, it is data (a table's cell), in any language."""
     if _watch is not None:
         _watch.heard(where, text, data)
+
+
+# Lists inside a sentence. Each kind is said by one text, here, so that every list of its kind reads alike and a
+# translator words it once; the sentence around it takes the whole list as one value.
+
+
+def listing(items: Iterable[object], most: int | None = None) -> str:
+    """``items`` joined with ", "; past the first ``most``, how many more are left out.
+
+    ``listing([1, 2, 3, 4, 5], 3)`` → ``1, 2, 3 and 2 more`` (``1, 2, 3 и ещё 2``).
+    """
+    said = [str(item) for item in items]
+    if most is None or len(said) <= most:
+        return ", ".join(said)
+    # i18n: a list cut short: {items} is its first few ("1, 2, 3"), {n} how many are left out
+    return plural(len(said) - most, "{items} and {n} more", "{items} and {n} more", items=", ".join(said[:most]))
+
+
+def and_list(items: Iterable[object]) -> str:
+    """Every one of ``items``, "and" before the last: ``5``, ``5 and 7``, ``1, 2 and 3`` (``1, 2 и 3``)."""
+    said = [str(item) for item in items]
+    if len(said) < 2:
+        return "".join(said)
+    # i18n: the last two items of a list: "5 and 7"; {items} may be several ("1, 2")
+    return _("{items} and {last}").format(items=", ".join(said[:-1]), last=said[-1])
 
 
 use(language())

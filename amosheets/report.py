@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from amosheets.errors import most_severe
-from amosheets.i18n import N_, _, heard, plural
+from amosheets.i18n import N_, _, heard, listing, plural
 from amosheets.sync.fields import LEAD_ID, Key
 from amosheets.sync.merge import ConflictPolicy
 from amosheets.sync.model import Notice, Values
@@ -273,13 +273,16 @@ def print_notices(o: Output, notices: list[Notice]) -> None:
         kinds.setdefault(_DIGITS.sub("#", n.message), []).append(n)
     for same in kinds.values():
         if len(same) > SUMMARISE_OVER and o.verbosity < 1:
-            # i18n: follows the names in ", for {names}{more} (…)": " and 7 more"
-            more = _(" and {count} more").format(count=len(same) - FIRST_FEW) if len(same) > FIRST_FEW else ""
-            # i18n: follows "{n} notices like this one"; {names}: "deals 1, 2, 3", {more}: " and 7 more"
-            rest = _(", for {names}{more} (-v or --json lists each one): {notice}")
+            names, notice = _names(same, FIRST_FEW), _notice_line(same[0])
             o.warn(
-                plural(len(same), "{n} notice like this one", "{n} notices like this one")
-                + rest.format(names=_names(same[:FIRST_FEW]), more=more, notice=_notice_line(same[0]))
+                # i18n: {names}: "deals 1, 2, 3, 4, 5 and 7 more"; {notice} is the first of them
+                plural(
+                    len(same),
+                    "{n} notice like this one, for {names} (-v or --json lists each one): {notice}",
+                    "{n} notices like this one, for {names} (-v or --json lists each one): {notice}",
+                    names=names,
+                    notice=notice,
+                )
             )
         else:
             for n in same:
@@ -290,15 +293,20 @@ def _notice_line(n: Notice) -> str:
     return n.message if n.row is None else _("row {row}: {message}").format(row=n.row, message=n.message)
 
 
-def _names(notices: list[Notice]) -> str:
-    """Like `deals 1, 2` or `rows 3, 4`; when mixed, each is named."""
-    if all(n.lead_id is not None for n in notices):
-        return _("deals {ids}").format(ids=", ".join(str(n.lead_id) for n in notices))
-    if all(n.row is not None for n in notices):
-        return _("rows {rows}").format(rows=", ".join(str(n.row) for n in notices))
-    return ", ".join(
-        _("deal {lead_id}").format(lead_id=n.lead_id) if n.lead_id is not None else _("row {row}").format(row=n.row)
-        for n in notices
+def _names(notices: list[Notice], most: int) -> str:
+    """Like `deals 1, 2` or `rows 3, 4 and 7 more`: the first ``most``, and how many more (when the first are
+    mixed, each is named)."""
+    shown = notices[:most]
+    if all(n.lead_id is not None for n in shown):
+        return _("deals {ids}").format(ids=listing([n.lead_id for n in notices], most))
+    if all(n.row is not None for n in shown):
+        return _("rows {rows}").format(rows=listing([n.row for n in notices], most))
+    return listing(
+        [
+            _("deal {lead_id}").format(lead_id=n.lead_id) if n.lead_id is not None else _("row {row}").format(row=n.row)
+            for n in notices
+        ],
+        most,
     )
 
 

@@ -182,13 +182,10 @@ def read_key_file(path: Path) -> dict[str, Any]:
                 ).format(path=path, fields=", ".join(missing)),
                 hint=sign_in_again(),
             )
-        problem = token_uri_problem(info.get("token_uri"))
+        problem = token_uri_problem(info.get("token_uri"), path)
         if problem:
             raise ConfigError(
-                # i18n: {problem} is one of token_uri_problem's texts ("is not an address", …).
-                _("GOOGLE_APPLICATION_CREDENTIALS ({path}) is a person's sign-in whose token_uri {problem}.").format(
-                    path=path, problem=problem
-                ),
+                problem,
                 # i18n: two sentences; the second is "Sign in again: …".
                 hint=_("Remove token_uri from the file (Google's, {uri}, is then used).").format(uri=GOOGLE_TOKEN_URI)
                 + " "
@@ -233,21 +230,25 @@ def describe_key(info: dict[str, Any], path: Path) -> str:
     return _("service account {email} (key file {path})").format(email=info["client_email"], path=path)
 
 
-def token_uri_problem(uri: object) -> str | None:
-    """What is wrong with a token endpoint's address, or None: it must be https, or http on this machine
-    (a local emulator). A refresh token and a client secret are sent there."""
+def token_uri_problem(uri: object, path: object) -> str | None:
+    """What is wrong with the token endpoint's address of the sign-in in ``path``, or None: it must be https, or
+    http on this machine (a local emulator). A refresh token and a client secret are sent there."""
+    # Each problem is its whole sentence: a language words "whose token_uri is not …" its own way.
     if uri is None:
         return None
     if not isinstance(uri, str) or not uri:
-        # i18n: completes "… whose token_uri …".
-        return _("is not an address")
+        return _(
+            "GOOGLE_APPLICATION_CREDENTIALS ({path}) is a person's sign-in whose token_uri is not an address."
+        ).format(path=path)
     parts = urlsplit(uri)
     if parts.scheme == "https" and parts.hostname:
         return None
     if parts.scheme == "http" and is_loopback(uri):
         return None
-    # i18n: completes "… whose token_uri …".
-    return _("is not https: the refresh token and client secret would cross the network unencrypted")
+    return _(
+        "GOOGLE_APPLICATION_CREDENTIALS ({path}) is a person's sign-in whose token_uri is not https: the refresh "
+        "token and client secret would cross the network unencrypted."
+    ).format(path=path)
 
 
 def is_loopback(url: str) -> bool:

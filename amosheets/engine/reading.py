@@ -111,15 +111,20 @@ def list_changes(session: AccountSession, store: StateStore, opts: Options, cata
     if changes.first_run:
         detail(_("amoCRM: first run, so no changes are asked for; they are taken from now on"))
     else:
-        # i18n: the line is these four counts, one after the other: "amoCRM: 3 changed deals" ", 1 changed
-        # i18n: contact" ", 0 deleted" ", 0 restored" (deleted and restored: deals).
-        detail(
-            plural(len(changes.leads), "amoCRM: {n:,} changed deal", "amoCRM: {n:,} changed deals")
-            + plural(len(changes.contacts), ", {n:,} changed contact", ", {n:,} changed contacts")
-            + plural(len(changes.gone), ", {n:,} deleted", ", {n:,} deleted")
-            + plural(len(changes.back), ", {n:,} restored", ", {n:,} restored")
-        )
+        detail(changes_line(len(changes.leads), len(changes.contacts), len(changes.gone), len(changes.back)))
     return changes
+
+
+def changes_line(deals: int, contacts: int, deleted: int, restored: int) -> str:
+    """-v's line of what amoCRM said changed: ``amoCRM: 3 changed deals, 1 changed contact, 0 deleted, 0 restored``."""
+    # Each count that names its noun agrees with it on its own ("3 изменённые сделки"); the line is one text
+    # around them, so that a language can order them, and say the bare counts (deals) its own way.
+    said_deals = plural(deals, "{n:,} changed deal", "{n:,} changed deals")
+    said_contacts = plural(contacts, "{n:,} changed contact", "{n:,} changed contacts")
+    # i18n: {deals} "3 changed deals", {contacts} "1 changed contact"; {deleted} and {restored} count deals
+    return _("amoCRM: {deals}, {contacts}, {deleted:,} deleted, {restored:,} restored").format(
+        deals=said_deals, contacts=said_contacts, deleted=deleted, restored=restored
+    )
 
 
 def _elapsed(store: StateStore, at: float) -> int | None:

@@ -231,11 +231,12 @@ class Engine:
         if run_id is not None:
             store.finish_run(run_id, out.exit_status, out.summary(), [str(p) for p in out.problems])
         if not opts.dry_run and not out.blocked:
-            # i18n: the line is these two parts, one after the other: "sheet: wrote 3 cells" ", added 1 row".
-            self.detail(
-                plural(out.cells_written, "sheet: wrote {n:,} cell", "sheet: wrote {n:,} cells")
-                + plural(out.rows_appended, ", added {n:,} row", ", added {n:,} rows")
-            )
+            # Each part is a whole clause whose verb agrees with its count ("записаны 3 ячейки"); the line is one
+            # text around the two.
+            wrote = plural(out.cells_written, "wrote {n:,} cell", "wrote {n:,} cells")
+            added = plural(out.rows_appended, "added {n:,} row", "added {n:,} rows")
+            # i18n: {wrote} is "wrote 3 cells", {added} "added 1 row"
+            self.detail(_("sheet: {wrote}, {added}").format(wrote=wrote, added=added))
         return out
 
     def _sync(self, store: StateStore, out: Outcome) -> None:

@@ -204,12 +204,9 @@ def match_headers(row: list[Cell], fields: FieldSet = BUILT_IN_FIELDS) -> Header
         if isinstance(found, tuple):
             either = ""
             for k in found:
-                # i18n: the custom fields' ids a header may name: "cf:1 and cf:2"
-                either = (
-                    _("{first} and {second}").format(first=either, second=f"cf:{fields[k].cf_id}")
-                    if either
-                    else f"cf:{fields[k].cf_id}"
-                )
+                cf = f"cf:{fields[k].cf_id}"
+                # i18n: the custom fields' ids a header may name: "cf:1 and cf:2" (and each further: "and cf:3")
+                either = _("{first} and {second}").format(first=either, second=cf) if either else cf
             problems.append(
                 _(
                     "column {column} ({header!r}) names {n} custom fields of that name; head it "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from amosheets.i18n import N_, _
+from amosheets.i18n import N_, _, listing
 from amosheets.sync.plan import Plan
 
 SHARE = 0.5  # more than half of the deals the sheet carries…
@@ -46,11 +46,7 @@ def shuffled_column(plan: Plan) -> str | None:
         new = Counter(lp.final[f] for lp in moved)
         old = Counter(lp.base.get(f, lp.crm[f]) for lp in moved)
         if new == old:
-            numbers = sorted(lp.row for lp in moved)
-            rows = ", ".join(map(str, numbers[:SHOWN]))
-            if len(numbers) > SHOWN:
-                # i18n: "2, 3, 5 and 4 more" (rows)
-                rows = _("{rows} and {n} more").format(rows=rows, n=len(numbers) - SHOWN)
+            rows = listing(sorted(lp.row for lp in moved), SHOWN)  # "2, 3, 5 and 4 more"
             return _(
                 "In column {header}, rows {rows} would each send amoCRM a value another of these rows "
                 "held — "

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from amosheets.i18n import _, plural
+from amosheets.i18n import _, and_list, listing, plural
 from amosheets.sync.fields import (
     BUILT_IN,
     LEAD_ID,
@@ -672,45 +672,36 @@ def _settle_shared_contacts(result: Plan) -> None:
                 for lp in setting[1:]:
                     lp.to_crm.discard(f)
                 continue
-            rows = _and([str(lp.row) for lp in setting])
+            rows = and_list(lp.row for lp in setting)
             values = ", ".join(_("row {row} has {value!r}").format(row=lp.row, value=lp.final[f]) for lp in setting)
+            problem = _shared_contact_problem(result, f, rows, values)
             for lp in setting:
-                result.problems.append(
-                    RowProblem(
-                        lp.row,
-                        result.header_of(f),
-                        lp.final[f],
-                        _shared_contact_problem(result, f).format(rows=rows, values=values),
-                        lp.lead_id,
-                    )
-                )
+                result.problems.append(RowProblem(lp.row, result.header_of(f), lp.final[f], problem, lp.lead_id))
                 # amoCRM keeps its value; the base follows it, so the row's edit is tried again next run.
                 lp.to_crm.discard(f)
                 lp.final[f] = lp.crm[f]
 
 
-def _shared_contact_problem(plan: Plan, key: str) -> str:
-    """The problem of rows sharing a contact that set it differently; ``{rows}`` and ``{values}`` to fill in."""
+def _shared_contact_problem(plan: Plan, key: str, rows: str, values: str) -> str:
+    """The problem of rows sharing a contact that set it differently: ``rows`` "5 and 7", ``values`` what each has."""
     if key == Key.PHONE:
-        return _(
+        said = _(
             "rows {rows} share one contact in amoCRM and set different phones ({values}); "
             "make them the same — neither was sent, the rows' other columns were"
         )
-    if key == Key.EMAIL:
-        return _(
+    elif key == Key.EMAIL:
+        said = _(
             "rows {rows} share one contact in amoCRM and set different e-mails ({values}); "
             "make them the same — neither was sent, the rows' other columns were"
         )
-    # i18n: {header} is a column's header; {{rows}} and {{values}} are filled in afterwards
-    return _(
-        "rows {{rows}} share one contact in amoCRM and set different values of {header} ({{values}}); "
-        "make them the same — neither was sent, the rows' other columns were"
-    ).format(header=plan.header_of(key))
-
-
-def _and(items: list[str]) -> str:
-    # i18n: the last two items of a list: "5 and 7"
-    return items[0] if len(items) == 1 else _("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
+    else:
+        # i18n: {header} is a column's header; {rows} "5 and 7"; {values} what each row has
+        said = _(
+            "rows {rows} share one contact in amoCRM and set different values of {header} ({values}); "
+            "make them the same — neither was sent, the rows' other columns were"
+        )
+    # The header is filled with the rest, in one go: a second .format would need {{doubled}} braces.
+    return said.format(rows=rows, values=values, header=plan.header_of(key))
 
 
 def _ids_in(shown: str) -> set[int]:
@@ -743,7 +734,7 @@ def _notice_unlisted(result: Plan, known: Mapping[int, Known], planned: Collecti
         return
     # i18n: {what} is "pipeline 5" or "status 7 of pipeline 'Sales'"; {ids} a list of deal ids
     parts = [
-        plural(len(lids), "{what} (deal {ids})", "{what} (deals {ids})", what=what, ids=_some(lids))
+        plural(len(lids), "{what} (deal {ids})", "{what} (deals {ids})", what=what, ids=listing(lids, 10))
         for what, lids in unlisted.items()
     ]
     result.notices.append(
@@ -756,12 +747,6 @@ def _notice_unlisted(result: Plan, known: Mapping[int, Known], planned: Collecti
             ).format(what="; ".join(parts), status=header_of(Key.STATUS), pipeline=header_of(Key.PIPELINE)),
         )
     )
-
-
-def _some(ids: list[int], most: int = 10) -> str:
-    shown = ", ".join(str(i) for i in ids[:most])
-    # i18n: "1, 2, 3 and 5 more"
-    return shown if len(ids) <= most else _("{shown} and {n} more").format(shown=shown, n=len(ids) - most)
 
 
 def _check_status_fits(final: Values, to_crm: set[str], crm: CrmLead, catalog: Catalog) -> None:

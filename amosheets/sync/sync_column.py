@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from amosheets.i18n import _
+from amosheets.i18n import _, listing
 from amosheets.sync.fields import HeaderMap, Key, text
 from amosheets.sync.model import RowProblem, SheetRow
 from amosheets.sync.plan import Conflict, Plan
@@ -125,9 +125,5 @@ def conflict_text(plan: Plan, x: Conflict) -> str:
 
 
 def _columns(plan: Plan, keys: list[str]) -> str:
-    names = [plan.header_of(k) for k in keys[:MOST_COLUMNS]]
-    more = len(keys) - MOST_COLUMNS
-    if more <= 0:
-        return ", ".join(names)
-    # i18n: "Имя, Сумма, Статус and 2 more" (the columns a line names, then how many others)
-    return _("{columns} and {n} more").format(columns=", ".join(names), n=more)
+    """Like ``Имя, Сумма, Статус and 2 more``."""
+    return listing([plan.header_of(k) for k in keys], MOST_COLUMNS)
