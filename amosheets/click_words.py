@@ -67,15 +67,18 @@ ERROR = N_("Error: {message}")
 TRY_HELP = N_("Try '{command} {option}' for help.")
 
 # The messages of click's errors, with what fills them in as placeholders; ``said`` takes the first that a
-# message is, so one made of others comes before them. A ``{message}`` is itself one of these, said in turn.
+# message is, so one made of others comes before them. A ``{message}`` is itself one of these, said in turn. What
+# click quotes (its {name!r}) is a plain {name} here that holds the quotes: it is put back as it was.
 MESSAGES = (
     # i18n: "No such option: --dry (Possible options: --dry-run)"
     N_("{message} (Possible options: {possibilities})"),
     # i18n: "No such command 'snyc'. Did you mean 'sync'?"
     N_("{message}. Did you mean {suggestions}?"),
     N_("No such option: {name}"),
-    N_("Option {name!r} requires an argument."),
-    N_("Option {name!r} does not take a value."),
+    # i18n: {name} is quoted: "Option '-n' requires an argument."
+    N_("Option {name} requires an argument."),
+    # i18n: {name} is quoted: "Option '--dry-run' does not take a value."
+    N_("Option {name} does not take a value."),
     N_("Got unexpected extra argument(s) ({args})"),
     # i18n: click writes "Missing {param_type}{param_hint}." with the type "option" or "argument"
     N_("Missing option {param_hint}."),
@@ -85,7 +88,7 @@ MESSAGES = (
     # i18n: pydantic's start of an error the check of a value raised; {message} is the error
     N_("Value error, {message}"),
     # i18n: a value that is not one of an option's choices: "'x' is not one of 'crm', 'sheet'."
-    N_("{value!r} is not one of {choices}."),
+    N_("{value} is not one of {choices}."),
     N_("Input should be a valid integer, unable to parse string as an integer"),
     N_("Input should be a valid integer, got a number with a fractional part"),
     N_("Input should be a valid number, unable to parse string as a number"),
@@ -93,7 +96,7 @@ MESSAGES = (
     N_("Input should be less than or equal to {le}"),
 )
 
-_PLACEHOLDER = re.compile(r"\{(\w+)(?:![rsa])?(?::[^{}]*)?\}")
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def _pattern(text: str) -> re.Pattern[str]:
@@ -109,13 +112,13 @@ _PATTERNS = [(text, _pattern(text)) for text in MESSAGES]
 
 def said(message: str) -> str:
     """``message``, one of click's, in the language in use: the translation of the first of ``MESSAGES`` it is,
-    filled in with what filled that in (as it was: a ``{name!r}`` keeps its quotes). Any other text as it is."""
+    filled in with what filled that in, as it was. Any other text as it is."""
     found = next(((text, m) for text, pattern in _PATTERNS if (m := pattern.fullmatch(message))), None)
     if found is None:
         return message
     text, match = found
     values = {name: said(value) if name == "message" else value for name, value in match.groupdict().items()}
-    return _PLACEHOLDER.sub(lambda p: values[p.group(1)], _(text))
+    return _(text).format(**values)
 
 
 def route_typer() -> None:
