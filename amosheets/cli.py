@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from typer.core import TyperGroup
+from typer._click.exceptions import ClickException  # typer's own click: tests/test_language.py runs through it
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from amosheets import __version__, i18n
+from amosheets import __version__, click_words, i18n
 from amosheets.deadline import Deadline
 from amosheets.errors import AmosheetsError, ConfigError, ExitStatus, Interrupted, UsageError
-from amosheets.i18n import N_, _, plural
+from amosheets.i18n import N_, _, pgettext, plural
 from amosheets.sync.merge import ConflictPolicy
 
 # Only what building the command line needs is imported above; the rest is imported by the command that uses
@@ -30,6 +31,9 @@ from amosheets.sync.merge import ConflictPolicy
 # and HTTP libraries (gspread with google-auth and requests: over 100 ms). tests/test_cli.py checks which modules
 # `--version` and `status` load; `python -m benchmarks --startup` measures it.
 if TYPE_CHECKING:
+    from typer._click.core import Context
+    from typer._click.formatting import HelpFormatter
+
     from amosheets.amocrm.auth import OAuthIntegration
     from amosheets.amocrm.client import AmoClient
     from amosheets.config import AccountConfig, PairConfig, Settings
@@ -47,7 +51,8 @@ T = TypeVar("T")
 class _Group(TyperGroup):
     """Ctrl-C becomes a message and exit status 130 in ``main``, like every other way a command stops.
 
-    (typer alone turns it into a silent exit 130.)"""
+    (typer alone turns it into a silent exit 130.) The usage line and the help option speak the language in use,
+    as in ``_Command``."""
 
     # typer.Context is what reaches here; the base class names typer's vendored click Context, a private module.
     def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
@@ -60,6 +65,24 @@ class _Group(TyperGroup):
                     "`{command}` was interrupted (Ctrl-C). What it finished is kept; the next run goes on from there."
                 ).format(command=what)
             ) from None
+
+    def format_usage(self, ctx: Context, formatter: HelpFormatter) -> None:
+        click_words.usage_line(self, ctx, formatter)
+
+    def get_help_option(self, ctx: Context) -> TyperOption | None:
+        return click_words.help_option(super().get_help_option(ctx))
+
+
+class _Command(TyperCommand):
+    """A command whose usage line ("Usage: amosheets sync [OPTIONS]") and help option ("Show this message and
+    exit.") speak the language in use: click writes them in English (amosheets.click_words). Every command is one
+    (``cls=_Command``); tests/test_language.py reads every command's help in Russian."""
+
+    def format_usage(self, ctx: Context, formatter: HelpFormatter) -> None:
+        click_words.usage_line(self, ctx, formatter)
+
+    def get_help_option(self, ctx: Context) -> TyperOption | None:
+        return click_words.help_option(super().get_help_option(ctx))
 
 
 def _exit_codes() -> str:
@@ -264,7 +287,7 @@ def _sync_pairs(st: AppState, chosen: Chosen, options: Options, as_json: bool) -
     raise typer.Exit(int(exit_status(results)))
 
 
-@app.command()
+@app.command(cls=_Command)
 def push(
     ctx: typer.Context,
     dry_run: DryRun = False,
@@ -289,7 +312,7 @@ def push(
     _sync(ctx, Options(Direction.PUSH, dry_run, conflict, force=force), as_json, pair)
 
 
-@app.command()
+@app.command(cls=_Command)
 def pull(
     ctx: typer.Context,
     dry_run: DryRun = False,
@@ -319,7 +342,7 @@ def pull(
     _sync(ctx, Options(Direction.PULL, dry_run, conflict, backfill=all_, since=when, force=force), as_json, pair)
 
 
-@app.command()
+@app.command(cls=_Command)
 def sync(
     ctx: typer.Context,
     dry_run: DryRun = False,
@@ -341,7 +364,7 @@ def sync(
     _sync(ctx, Options(Direction.BOTH, dry_run, conflict, force=force), as_json, pair)
 
 
-@app.command()
+@app.command(cls=_Command)
 def demo(ctx: typer.Context) -> None:
     """Show amosheets at work on local emulators: no account, no key needed.
 
@@ -358,7 +381,7 @@ def demo(ctx: typer.Context) -> None:
     raise typer.Exit(run_demo(state(ctx).output))
 
 
-@app.command()
+@app.command(cls=_Command)
 def check(ctx: typer.Context, pair: Pairs = None) -> None:
     """Check settings, credentials, access to both services and the sheet's headers.
 
@@ -418,7 +441,7 @@ def check(ctx: typer.Context, pair: Pairs = None) -> None:
     raise typer.Exit(int(status))
 
 
-@app.command()
+@app.command(cls=_Command)
 def fields(ctx: typer.Context, as_json: Json = False) -> None:
     """List the account's deal and contact custom fields: what a column header may name.
 
@@ -466,13 +489,14 @@ def fields(ctx: typer.Context, as_json: Json = False) -> None:
         return
     st.output.table(
         _("Custom fields of {host} (time zone {timezone})").format(host=host, timezone=account.timezone),
-        (_("Header"), "ID", _("Code"), _("Type"), _("Options")),
+        # A field's options: a command's are the other "Options" (the help's heading), translated apart.
+        (_("Header"), "ID", _("Code"), _("Type"), pgettext("custom field", "Options")),
         rows,
         True,
     )
 
 
-@app.command()
+@app.command(cls=_Command)
 def pipelines(ctx: typer.Context, as_json: Json = False) -> None:
     """List the account's pipelines and their statuses with IDs (for AMOCRM_PIPELINE_ID / AMOCRM_STATUS_ID).
 
@@ -527,7 +551,7 @@ def pipelines(ctx: typer.Context, as_json: Json = False) -> None:
     )
 
 
-@app.command()
+@app.command(cls=_Command)
 def init(
     ctx: typer.Context,
     english: Annotated[
@@ -744,7 +768,7 @@ auth_app = typer.Typer(
 app.add_typer(auth_app, name="auth")
 
 
-@auth_app.command("amocrm")
+@auth_app.command("amocrm", cls=_Command)
 def auth_amocrm(
     ctx: typer.Context,
     code: Annotated[
@@ -801,7 +825,7 @@ def auth_amocrm(
         o.warn(_("AMOCRM_INTEGRATION_TOKEN is set too, and wins: remove it from .env to use these tokens."))
 
 
-@auth_app.command("google")
+@auth_app.command("google", cls=_Command)
 def auth_google(
     ctx: typer.Context,
     client_secrets: Annotated[
@@ -892,7 +916,7 @@ def _oauth_account(st: AppState, name: str | None) -> tuple[AccountConfig, OAuth
     return accounts[name], auth
 
 
-@app.command()
+@app.command(cls=_Command)
 def status(
     ctx: typer.Context,
     last: Annotated[int, typer.Option("--last", "-n", help="How many runs to show.")] = 10,
@@ -1027,7 +1051,7 @@ def _result_word(code: int | None, translated: bool = True) -> str:
 SANDBOX_PORTS = {"amocrm": 8081, "sheets": 8082}
 
 
-@app.command()
+@app.command(cls=_Command)
 def sandbox(
     ctx: typer.Context,
     amocrm_port: Annotated[
@@ -1151,10 +1175,19 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Commands end with ``typer.Exit(status)``; errors become a message and a status here."""
     args = sys.argv[1:] if argv is None else argv
     i18n.use(i18n.language(_language_settings(args)))
+    click_words.route_typer()
     try:
         command = typer.main.get_command(app)
         translate_help(command)
-        command.main(args=args, prog_name="amosheets", standalone_mode=True)  # exits by itself when all goes well
+        # Not standalone: click's usage errors (a bad option, an unknown command) come here to be said in the
+        # user's language; click would print them itself, in English. It returns the status a command exits with.
+        status = command.main(args=args, prog_name="amosheets", standalone_mode=False)
+    except ClickException as e:
+        click_words.show(e)
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        click_words.abort()
+        sys.exit(1)
     except AmosheetsError as e:
         out = _output()
         out.error(str(e))
@@ -1168,6 +1201,7 @@ def main(argv: list[str] | None = None) -> None:
         out = _output()
         out.error(error_text(out, e))
         sys.exit(int(ExitStatus.ERROR))
+    sys.exit(status if isinstance(status, int) else 0)  # a command that returns (None) ends well
 
 
 def _language_settings(args: list[str]) -> dict[str, str]:
@@ -1194,12 +1228,14 @@ def _language_settings(args: list[str]) -> dict[str, str]:
 
 def translate_help(command: Any) -> None:
     """Every help text of ``command`` and its subcommands (the docstrings and the options' help) in the
-    language in use; the catalog has them because tools/catalog.py extracts them from this same tree."""
+    language in use; the catalog has them because tools/catalog.py extracts them from this same tree. The type
+    shown after an option (`<int>`) too (amosheets.click_words)."""
     if command.help:
         command.help = i18n._(command.help)
     for param in command.params:
         if getattr(param, "help", None):
             param.help = i18n._(param.help)
+        click_words.translate_value_type(param)
     for sub in getattr(command, "commands", {}).values():
         translate_help(sub)
 

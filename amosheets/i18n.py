@@ -77,6 +77,12 @@ def _(text: str) -> str:
     return said if _watch is None else _watch.text(text, said)
 
 
+def pgettext(context: str, text: str) -> str:
+    """``text`` in the language in use, as meant in ``context``: a short text that means two things is translated
+    once for each (``pgettext("custom field", "Options")``, a field's choices, beside the options of a command)."""
+    return _translation.pgettext(context, text)
+
+
 def N_(text: str) -> str:
     """Mark ``text`` for the catalog without translating it yet: it is translated where it is shown."""
     return text

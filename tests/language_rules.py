@@ -16,10 +16,11 @@ from pathlib import Path
 from amosheets.language_watch import DATA
 from amosheets.sync.fields import DEFAULT_HEADER_ROW, SYNC_HEADERS
 
-_KEPT = re.compile(
+# Names, commands, what the user typed and quoted text may stay in any language; everything else must be the run's.
+KEPT = re.compile(
     r"`[^`]*`|«[^»]*»|'[^']*'|\"[^\"]*\"|https?://\S+|\b[A-Z][A-Z0-9_]{2,}\b|--?[a-z][\w-]*|\S+\.(?:json|toml|env|sqlite3)\b"
-    r"|\b(?:amoCRM|Kommo|Google|Sheets|OAuth|JSON|amosheets|lead_id|Email|sync|pull|push|check|init|Usage|Options"
-    r"|Commands|Show this message and exit)\b|^\d{4}-\d\d-\d\dT[\d:]+ |^\s+amosheets .*$",
+    r"|\b(?:amoCRM|Kommo|Google|Sheets|OAuth|JSON|amosheets|lead_id|Email|sync|pull|push|check|init)\b"
+    r"|^\d{4}-\d\d-\d\dT[\d:]+ |^\s+amosheets .*$",
     re.M,
 )
 # The column headers the tool reads (Russian by default), and the words a yes/no cell may hold, are names.
@@ -32,13 +33,13 @@ _MARKED = re.compile(f"{DATA[0]}[^{DATA[1]}]*{DATA[1]}")
 
 def english_words_left(text: str) -> list[str]:
     """Runs of three or more English words in a Russian text, once names, commands and quoted data are out."""
-    rest = _KEPT.sub(" ", _MARKED.sub(" ", text))
+    rest = KEPT.sub(" ", _MARKED.sub(" ", text))
     return re.findall(r"\b[A-Za-z]{3,}\b(?:[ ,]+\b[A-Za-z]{2,}\b){2,}", rest)
 
 
 def cyrillic_left(text: str) -> list[str]:
     """Cyrillic words in an English text beyond the tool's headers and the sandbox's data."""
-    rest = _HEADERS.sub(" ", _KEPT.sub(" ", _MARKED.sub(" ", text)))
+    rest = _HEADERS.sub(" ", KEPT.sub(" ", _MARKED.sub(" ", text)))
     for d in _DATA:
         rest = rest.replace(d, " ")
     return re.findall(r"[А-Яа-яЁё]+", rest)

@@ -174,3 +174,13 @@ def test_no_english_text_holds_cyrillic_but_names_and_quoted_data():
         )
     ]
     assert left == []
+
+
+def test_a_text_that_means_two_things_is_translated_once_for_each():
+    """The word "Options" heads the options of a command in --help (typer's) and a field's choices in `fields`."""
+    i18n.use("ru")
+    try:
+        assert (i18n._("Options"), i18n.pgettext("custom field", "Options")) == ("Параметры", "Варианты")
+    finally:
+        i18n.use("en")
+    assert (i18n._("Options"), i18n.pgettext("custom field", "Options")) == ("Options", "Options")

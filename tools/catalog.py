@@ -3,7 +3,8 @@
     python -m tools.catalog            # extract, update every .po, compile every .mo
     python -m tools.catalog --check    # say what is out of step (what tests/test_i18n.py asserts), change nothing
 
-Babel does the work: its Python extractor finds ``_("…")``, ``N_("…")`` and ``plural(n, "…", "…")`` in
+Babel does the work: its Python extractor finds ``_("…")``, ``N_("…")``, ``plural(n, "…", "…")`` and
+``pgettext("context", "…")`` in
 ``amosheets`` (the sandbox, a developer's tool that speaks the emulated services' English, is left out);
 ``amosheets/locale/amosheets.pot`` lists them; each ``<language>/LC_MESSAGES/amosheets.po`` holds the
 translations and is compiled to the ``.mo`` gettext reads, only once it is complete: half a translation would mix
@@ -29,7 +30,7 @@ from amosheets.i18n import DOMAIN, LANGUAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE_DIR = ROOT / "amosheets" / "locale"  # this checkout's, whichever amosheets is installed
-KEYWORDS = {"_": None, "N_": None, "plural": (2, 3)}
+KEYWORDS = {"_": None, "N_": None, "plural": (2, 3), "pgettext": ((1, "c"), 2)}
 
 
 def help_texts(command: Any) -> Iterator[str]:
@@ -93,7 +94,7 @@ def updated(template: Catalog, lang: str) -> Catalog:
         # Translations written beside the catalog (by people working on separate parts at once) fill in what
         # the catalog lacks; once folded in, the fragment can go.
         for message in _read(fragment):
-            kept = catalog.get(message.id) if message.id else None
+            kept = catalog.get(message.id, message.context) if message.id else None
             if kept is not None and message.string and not any(kept.string if kept.pluralizable else [kept.string]):
                 kept.string = message.string
     if lang == LANGUAGES[0]:
@@ -128,7 +129,8 @@ def _mo_bytes(catalog: Catalog) -> bytes:
 
 
 def _ids(messages: Iterable[Message]) -> set[object]:
-    return {m.id for m in messages if m.id}
+    """The texts, each with its context (``pgettext``): one text in two contexts is two texts."""
+    return {(m.id, m.context) for m in messages if m.id}
 
 
 def out_of_step(complete: tuple[str, ...] = LANGUAGES) -> list[str]:
