@@ -30,7 +30,7 @@ DATA = ("\ue000", "\ue001")  # around a value filled into a text: data, in any l
 _DATA_SPAN = re.compile("\ue000[^\ue001]*\ue001")
 _STAND_IN = re.compile("\ue002(\\d+)\ue003")
 _MOST_KNOWN = 2000  # texts kept to find in plain lines: a line is glued from texts made just before it
-_MOST_HEARD = 300  # distinct plain lines per place and process: the rest of a 20 000-row sync column is alike
+_MOST_HEARD = 300  # plain lines looked into per place and process: the rest of a 20 000-row sync column is alike
 
 
 class Said(str):
