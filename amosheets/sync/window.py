@@ -5,10 +5,7 @@ Edits made after the clock was set back are stamped earlier than the cursor; edi
 later than amoCRM's clock now. Either way they lie no further from the cursor or from now than the
 time this machine has seen pass since the cursor was taken, so the window reaches that far on both
 sides. A clock that was set back may have been put forward again since (corrected twice): the
-window then also reaches as far below now as the clock went back. And it may have jumped ahead only
-after the last run, then been corrected to behind the cursor: the edits made meanwhile carry stamps past
-the cursor that no time measured here bounds, so a window whose clock was set back reaches SET_BACK_REACH
-past the cursor (found by the long property run: +2 h, an edit, then -18 h).
+window then also reaches as far below now as the clock went back.
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ from dataclasses import dataclass
 
 OVERLAP = 60  # seconds each window reaches back: amoCRM's bounds may be exclusive, writes land late
 AHEAD = 3600  # seconds past its end: both bounds are always sent, a lone bound has been seen to return nothing
-SET_BACK_REACH = 30 * 86400  # past the cursor, when the clock was set back: a clock a month fast is not reckoned with
 
 
 @dataclass(frozen=True)
@@ -39,5 +35,4 @@ def changes_window(cursor: int | None, now: int, elapsed: int | None) -> Window:
     set_back = cursor > now
     if set_back:
         start = min(start, now - (cursor - now))
-        end = max(end, cursor + SET_BACK_REACH)
     return Window(start - OVERLAP, end + AHEAD, set_back)

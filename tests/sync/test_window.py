@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amosheets.sync.window import AHEAD, OVERLAP, SET_BACK_REACH, changes_window
+from amosheets.sync.window import AHEAD, OVERLAP, changes_window
 
 H = 3600
 
@@ -23,11 +23,3 @@ def test_a_clock_set_back_reaches_below_now_by_the_time_passed_and_by_how_far_it
 def test_without_the_time_passed_the_cursor_and_now_bound_it():
     w = changes_window(cursor=None, now=5000, elapsed=None)
     assert (w.since, w.until, w.set_back) == (5000 - OVERLAP, 5000 + AHEAD, False)
-
-
-def test_a_clock_that_ran_ahead_after_the_last_run_and_was_then_set_back_is_looked_ahead_of_far():
-    """Found by the long property run: the clock jumped 2 h ahead right after a run, a deal was edited, then the
-    clock went back 18 h. The edit is stamped 2 h past the cursor, which no time this machine saw can bound."""
-    t0 = 100 * H
-    w = changes_window(cursor=t0, now=t0 + 2 * H - 18 * H, elapsed=1)
-    assert w.set_back and w.until >= t0 + SET_BACK_REACH > t0 + 2 * H
