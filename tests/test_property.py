@@ -1080,6 +1080,26 @@ def test_a_deal_made_while_amocrms_clock_was_set_back_and_then_put_forward_is_pu
         assert ids == [str(lead["id"])], ids
 
 
+@pytest.mark.xfail(strict=True, reason="known: the changes window reaches 1 h past its end; see the docstring")
+@pytest.mark.parametrize("back", [2, 18])
+def test_a_deal_made_while_amocrms_clock_ran_fast_between_two_runs_is_pulled(tmp_path, back):
+    """Found by the long run (seed 56868062118252574081099551523789206840: crm_clock_steps(7200),
+    crm_edit_custom, crm_clock_steps(-7200) × 9, sync; and with the clock put back only as far as the last
+    run): the clock ran fast after a run, a deal changed, and the clock was put right before the next. The
+    change is stamped ahead of the cursor by more than this machine saw pass, past the window's end (cursor +
+    elapsed + window.AHEAD, 1 h), and reaches the sheet only once amoCRM's clock gets there. A window reaching
+    a month ahead fixed both cases, but the same seed then failed three other ways not yet understood, so the
+    change was taken back; a strict xfail until it is made with them understood."""
+    with _world([], tmp_path) as (sb, sync):
+        assert sync().first_run
+        sb.amocrm.clock.advance(2 * 3600)  # amoCRM's clock runs 2 h fast…
+        lead = sb.amocrm.create_lead("Вера", price=5)  # …a deal is made meanwhile…
+        sb.amocrm.clock.advance(-back * 3600)  # …and the clock is put right, or set back further
+        assert sync().exit_status == ExitStatus.OK
+        ids = [r[0] for r in sb.sheets.values(sb.spreadsheet_id, sb.worksheet)[1:]]
+        assert ids == [str(lead["id"])], ids
+
+
 def test_a_tag_typed_in_another_case_than_amocrm_spells_it_does_not_rewrite_the_row(tmp_path):
     """Found by the machine: amoCRM keeps a tag's first spelling account-wide ("Опт"), the sheet's "опт" was
     saved as the agreed value, and the next run took amoCRM's ("VIP", "Опт") for a change in amoCRM and
