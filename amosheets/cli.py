@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from typer._click.core import Command
 from typer._click.exceptions import ClickException  # typer's own click: tests/test_language.py runs through it
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
@@ -48,11 +49,26 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class _Group(TyperGroup):
+class _InItsLanguage(Command):
+    """A command's usage line ("Usage: amosheets sync [OPTIONS]") and help option ("Show this message and exit.")
+    in the language in use: click writes them in English (amosheets.click_words). Mixed into the group and into
+    every command (``cls=_Command``); tests/test_language.py reads every command's help in Russian."""
+
+    def format_usage(self, ctx: Context, formatter: HelpFormatter) -> None:
+        click_words.usage_line(self, ctx, formatter)
+
+    def get_help_option(self, ctx: Context) -> TyperOption | None:
+        return click_words.help_option(super().get_help_option(ctx))
+
+
+class _Command(_InItsLanguage, TyperCommand):
+    pass
+
+
+class _Group(_InItsLanguage, TyperGroup):
     """Ctrl-C becomes a message and exit status 130 in ``main``, like every other way a command stops.
 
-    (typer alone turns it into a silent exit 130.) The usage line and the help option speak the language in use,
-    as in ``_Command``."""
+    (typer alone turns it into a silent exit 130.) The usage line and the help option speak the language in use."""
 
     # typer.Context is what reaches here; the base class names typer's vendored click Context, a private module.
     def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
@@ -65,24 +81,6 @@ class _Group(TyperGroup):
                     "`{command}` was interrupted (Ctrl-C). What it finished is kept; the next run goes on from there."
                 ).format(command=what)
             ) from None
-
-    def format_usage(self, ctx: Context, formatter: HelpFormatter) -> None:
-        click_words.usage_line(self, ctx, formatter)
-
-    def get_help_option(self, ctx: Context) -> TyperOption | None:
-        return click_words.help_option(super().get_help_option(ctx))
-
-
-class _Command(TyperCommand):
-    """A command whose usage line ("Usage: amosheets sync [OPTIONS]") and help option ("Show this message and
-    exit.") speak the language in use: click writes them in English (amosheets.click_words). Every command is one
-    (``cls=_Command``); tests/test_language.py reads every command's help in Russian."""
-
-    def format_usage(self, ctx: Context, formatter: HelpFormatter) -> None:
-        click_words.usage_line(self, ctx, formatter)
-
-    def get_help_option(self, ctx: Context) -> TyperOption | None:
-        return click_words.help_option(super().get_help_option(ctx))
 
 
 def _exit_codes() -> str:
